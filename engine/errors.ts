@@ -1,0 +1,234 @@
+/**
+ * Every failure lockstep expects is a subclass of {@link LockstepError}. The class name is a contract:
+ * Step Functions Retry/Catch rules match on `name`, and the CLI maps `code` to its exit code. Do not
+ * rename these casually.
+ */
+
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'INVALID_MIGRATION'
+  | 'CHECKSUM_MISMATCH'
+  | 'OUT_OF_ORDER'
+  | 'DATABASE_AHEAD'
+  | 'LOCK_TIMEOUT'
+  | 'LOCK_NOT_AVAILABLE'
+  | 'MIGRATION_FAILED'
+  | 'DATABASE_UNAVAILABLE';
+
+export abstract class LockstepError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    // The subclass's own name, so `err.name` survives minification-free bundling and JSON.
+    this.name = new.target.name;
+  }
+
+  /** A plain object for `--json` output and Lambda error payloads; never holds secrets. */
+  toJSON(): Record<string, unknown> {
+    const { name, code, message } = this;
+    return { name, code, message, ...this.details() };
+  }
+
+  protected details(): Record<string, unknown> {
+    return {};
+  }
+}
+
+/** An option or argument is malformed. Nothing was changed. */
+export class InvalidInputError extends LockstepError {
+  readonly code = 'INVALID_INPUT';
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+  }
+  protected override details() {
+    return { field: this.field };
+  }
+}
+
+export interface MigrationFileProblem {
+  /** File name relative to the migrations directory. */
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly problem: string;
+}
+
+/** A migration file is misnamed, duplicated, unparsable or unsafe to run as written. Nothing was changed. */
+export class InvalidMigrationError extends LockstepError {
+  readonly code = 'INVALID_MIGRATION';
+  constructor(readonly problems: readonly MigrationFileProblem[]) {
+    super(
+      `invalid migration files:\n${problems
+        .map((p) => `  ${p.file}${p.line === undefined ? '' : `:${p.line}:${p.column ?? 1}`}: ${p.problem}`)
+        .join('\n')}`,
+    );
+  }
+  protected override details() {
+    return { problems: this.problems };
+  }
+}
+
+export interface ChangedMigration {
+  readonly version: string;
+  readonly file: string;
+  readonly appliedChecksum: string;
+  readonly fileChecksum: string;
+}
+
+/** An applied migration's file was edited after it ran. Nothing was changed. */
+export class ChecksumMismatchError extends LockstepError {
+  readonly code = 'CHECKSUM_MISMATCH';
+  constructor(readonly changed: readonly ChangedMigration[]) {
+    super(
+      `applied migrations were edited after they ran (restore the original files and write a new migration instead):\n${changed
+        .map(
+          (c) =>
+            `  ${c.file}: applied sha256 ${c.appliedChecksum.slice(0, 12)}…, file sha256 ${c.fileChecksum.slice(0, 12)}…`,
+        )
+        .join('\n')}`,
+    );
+  }
+  protected override details() {
+    return { changed: this.changed };
+  }
+}
+
+/** A pending migration's version is lower than the highest applied one. Nothing was changed. */
+export class OutOfOrderError extends LockstepError {
+  readonly code = 'OUT_OF_ORDER';
+  constructor(
+    readonly files: readonly string[],
+    readonly highestApplied: string,
+  ) {
+    super(
+      `pending migrations are older than the highest applied version ${highestApplied}: ${files.join(', ')} ` +
+        '(renumber them, or allow out-of-order migrations explicitly)',
+    );
+  }
+  protected override details() {
+    return { files: this.files, highestApplied: this.highestApplied };
+  }
+}
+
+/** The database has applied versions this code has no file for, and the caller refused that. */
+export class DatabaseAheadError extends LockstepError {
+  readonly code = 'DATABASE_AHEAD';
+  constructor(readonly versions: readonly string[]) {
+    super(
+      `the database has applied migrations this release does not contain: ${versions.join(', ')} ` +
+        '(is this an older release being rolled back?)',
+    );
+  }
+  protected override details() {
+    return { versions: this.versions };
+  }
+}
+
+export interface LockHolder {
+  readonly pid: number;
+  readonly applicationName: string | null;
+  readonly clientAddress: string | null;
+  readonly sessionStartedAt: string | null;
+  readonly state: string | null;
+  readonly stateSince: string | null;
+}
+
+/** Another runner held the migration lock for longer than the caller was willing to wait. Retryable. */
+export class LockTimeoutError extends LockstepError {
+  readonly code = 'LOCK_TIMEOUT';
+  constructor(
+    readonly waitedMs: number,
+    readonly holder: LockHolder | undefined,
+  ) {
+    super(
+      `another migration run holds the lock (waited ${waitedMs} ms): ${
+        holder
+          ? `pid ${holder.pid}, application "${holder.applicationName ?? '?'}", client ${holder.clientAddress ?? 'local'}, ` +
+            `session started ${holder.sessionStartedAt ?? '?'}, ${holder.state ?? 'unknown state'} since ${holder.stateSince ?? '?'}`
+          : 'the holder has since released it or is not visible to this role'
+      }`,
+    );
+  }
+  protected override details() {
+    return { waitedMs: this.waitedMs, holder: this.holder };
+  }
+}
+
+/** Where in which file a migration failed. Lines and columns are 1-based. */
+export interface FailureLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export interface MigrationFailure {
+  readonly version: string;
+  readonly location: FailureLocation;
+  /** SQLSTATE, when PostgreSQL gave one. */
+  readonly sqlState: string | undefined;
+  /** The first lines of the statement that failed. */
+  readonly statementExcerpt: string | undefined;
+  /** Versions applied by this run before the failure. */
+  readonly appliedBefore: readonly string[];
+  /** What to do about it, when lockstep knows. */
+  readonly hint: string | undefined;
+}
+
+function describeFailure(message: string, f: MigrationFailure): string {
+  const where = `${f.location.file}:${f.location.line}:${f.location.column}`;
+  const lines = [
+    `migration ${f.version} failed at ${where}${f.sqlState ? ` [SQLSTATE ${f.sqlState}]` : ''}: ${message}`,
+  ];
+  if (f.statementExcerpt) lines.push(`  statement: ${f.statementExcerpt}`);
+  if (f.hint) lines.push(`  hint: ${f.hint}`);
+  lines.push(
+    `  applied before it in this run: ${f.appliedBefore.length ? f.appliedBefore.join(', ') : 'none'}`,
+  );
+  return lines.join('\n');
+}
+
+/** A migration's SQL failed. A transactional migration left no trace; a non-transactional one is recorded as failed. */
+export class MigrationFailedError extends LockstepError {
+  readonly code = 'MIGRATION_FAILED';
+  constructor(
+    readonly postgresMessage: string,
+    readonly failure: MigrationFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(describeFailure(postgresMessage, failure), options);
+  }
+  protected override details() {
+    return { ...this.failure, postgresMessage: this.postgresMessage };
+  }
+}
+
+/** A migration kept hitting lock_timeout (55P03) on a table another session holds, and retries ran out. Retryable later. */
+export class LockNotAvailableError extends LockstepError {
+  readonly code = 'LOCK_NOT_AVAILABLE';
+  constructor(
+    readonly attempts: number,
+    readonly failure: MigrationFailure,
+    postgresMessage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      describeFailure(
+        `${postgresMessage} (gave up after ${attempts} attempts; a long transaction holds a lock this migration needs)`,
+        failure,
+      ),
+      options,
+    );
+  }
+  protected override details() {
+    return { ...this.failure, attempts: this.attempts };
+  }
+}
+
+/** The database could not be reached or refused the credentials. Retryable. */
+export class DatabaseUnavailableError extends LockstepError {
+  readonly code = 'DATABASE_UNAVAILABLE';
+}

@@ -1,0 +1,78 @@
+import { type LockHolder, LockTimeoutError } from './errors.ts';
+import type { HistoryTable } from './history.ts';
+import { ScriptFailedError, type SqlSession } from './session.ts';
+
+/**
+ * Sent before anything else that may wait: makes the server poll the client's socket every second while a
+ * statement runs or waits on a lock, so a runner killed mid-statement leaves nothing queued behind it.
+ * PostgreSQL < 14 lacks the setting; there lock_timeout and statement_timeout are the only bounds.
+ */
+export const SESSION_SETUP_SQL =
+  "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000";
+
+/** The advisory lock that allows one migration run per history table, per database. */
+export class MigrationLock {
+  private readonly args: string;
+  private readonly classid: number;
+  private readonly objid: number;
+
+  constructor(
+    private readonly session: SqlSession,
+    history: HistoryTable,
+  ) {
+    [this.classid, this.objid] = history.lockKey;
+    this.args = `${this.classid}, ${this.objid}`;
+  }
+
+  /** Takes the lock if it is free. */
+  async tryAcquire(): Promise<boolean> {
+    const results = await this.session.script(
+      `${SESSION_SETUP_SQL};\nSELECT pg_try_advisory_lock(${this.args}) AS locked`,
+    );
+    return results[1]?.rows[0]?.locked === 't';
+  }
+
+  /** Waits up to `waitMs` for the lock; then {@link LockTimeoutError} naming the holder. */
+  async acquire(waitMs: number): Promise<void> {
+    const started = Date.now();
+    const wait = Math.max(1, Math.round(waitMs));
+    try {
+      // SET (not LOCAL) inside the script's implicit transaction; RESET restores the session's own values.
+      await this.session.script(
+        `SET lock_timeout = '${wait}ms';\nSET statement_timeout = '${wait + 5000}ms';\n` +
+          `SELECT pg_advisory_lock(${this.args});\nRESET lock_timeout;\nRESET statement_timeout`,
+      );
+    } catch (err) {
+      if (err instanceof ScriptFailedError && err.serverError.code === '55P03') {
+        throw new LockTimeoutError(Date.now() - started, await this.holder());
+      }
+      throw err;
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.script(`SELECT pg_advisory_unlock(${this.args})`);
+  }
+
+  /** Who holds the lock now, as far as this role may see. */
+  async holder(): Promise<LockHolder | undefined> {
+    const [result] =
+      await this.session.script(`SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr,
+  a.backend_start, a.state, a.state_change
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.classid = '${this.classid}'::oid AND l.objid = '${this.objid}'::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1`);
+    const row = result?.rows[0];
+    if (!row) return undefined;
+    return {
+      pid: Number(row.pid),
+      applicationName: row.application_name ?? null,
+      clientAddress: row.client_addr ?? null,
+      sessionStartedAt: row.backend_start ?? null,
+      state: row.state ?? null,
+      stateSince: row.state_change ?? null,
+    };
+  }
+}

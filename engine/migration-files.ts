@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from './errors.ts';
+
+/** One `<version>_<description>.sql` file. */
+export interface MigrationFile {
+  /** Numeric version; ordering and identity. */
+  readonly version: bigint;
+  /** File name, relative to the migrations directory. */
+  readonly file: string;
+  readonly description: string;
+  /** sha256 of the file's bytes, hex. */
+  readonly checksum: string;
+  /** The file starts with `-- lockstep:no-transaction`. */
+  readonly noTransaction: boolean;
+  readonly sql: string;
+}
+
+const FILE_PATTERN = /^(\d+)_([^/\\]+)\.sql$/;
+const NO_TRANSACTION = /^--\s*lockstep:no-transaction\s*$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const MAX_VERSION = 9223372036854775807n; // the history table stores versions as bigint
+
+/** Reads a migrations directory. Misnamed `.sql` files and duplicate versions are errors naming every file. */
+export async function loadMigrations(dir: string): Promise<MigrationFile[]> {
+  let names: string[];
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    names = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith('.sql')).map((e) => e.name);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : String(err);
+    throw new InvalidInputError('migrations directory', `${dir}: ${reason}`);
+  }
+  const contents = await Promise.all(
+    names.map(async (name) => [name, await readFile(join(dir, name))] as const),
+  );
+  return parseMigrationFiles(contents);
+}
+
+/** Turns file names and bytes into ordered migrations, or throws {@link InvalidMigrationError}. */
+export function parseMigrationFiles(
+  files: ReadonlyArray<readonly [name: string, bytes: Buffer]>,
+): MigrationFile[] {
+  const problems: MigrationFileProblem[] = [];
+  const byVersion = new Map<bigint, MigrationFile>();
+  for (const [file, bytes] of files) {
+    const match = FILE_PATTERN.exec(file);
+    if (!match) {
+      problems.push({ file, problem: 'name must be <version>_<description>.sql, version being digits' });
+      continue;
+    }
+    const version = BigInt(match[1] as string);
+    if (version > MAX_VERSION) {
+      problems.push({ file, problem: `version is larger than ${MAX_VERSION}` });
+      continue;
+    }
+    let sql: string;
+    try {
+      sql = utf8.decode(bytes);
+    } catch {
+      problems.push({ file, problem: 'is not valid UTF-8' });
+      continue;
+    }
+    const firstLine = sql.split(/\r?\n/, 1)[0] ?? '';
+    const migration: MigrationFile = {
+      version,
+      file,
+      description: (match[2] as string).replace(/_/g, ' '),
+      checksum: createHash('sha256').update(bytes).digest('hex'),
+      noTransaction: NO_TRANSACTION.test(firstLine),
+      sql,
+    };
+    const clash = byVersion.get(version);
+    if (clash) {
+      problems.push({ file, problem: `duplicate version ${version}: also used by ${clash.file}` });
+      continue;
+    }
+    byVersion.set(version, migration);
+  }
+  if (problems.length > 0) throw new InvalidMigrationError(problems);
+  return [...byVersion.values()].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}

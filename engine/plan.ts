@@ -1,0 +1,117 @@
+import {
+  type ChangedMigration,
+  ChecksumMismatchError,
+  DatabaseAheadError,
+  type LockstepError,
+  OutOfOrderError,
+} from './errors.ts';
+import type { HistoryRow } from './history.ts';
+import type { MigrationFile } from './migration-files.ts';
+
+export interface MigrationRef {
+  readonly version: string;
+  readonly file: string;
+}
+
+export interface PendingMigration extends MigrationRef {
+  readonly noTransaction: boolean;
+  /** An earlier attempt of this non-transactional migration failed at this 1-based statement. */
+  readonly failedAtStatement?: number;
+}
+
+export interface AppliedMigrationInfo extends MigrationRef {
+  readonly appliedAt: string;
+  readonly appliedBy: string;
+  readonly executionMs: number;
+}
+
+/** What a run would do, computed without changing anything. */
+export interface Plan {
+  /** Migrations to apply, in order. */
+  readonly pending: readonly PendingMigration[];
+  readonly applied: readonly AppliedMigrationInfo[];
+  /** Applied migrations whose files were edited since (drift). */
+  readonly checksumMismatches: readonly ChangedMigration[];
+  /** Pending migrations older than the highest applied version. */
+  readonly outOfOrder: readonly MigrationRef[];
+  /** Applied versions with no file in this release: the database is ahead of this code (drift). */
+  readonly databaseAhead: readonly MigrationRef[];
+  /** The highest successfully applied version, file or not. */
+  readonly highestApplied: string | undefined;
+}
+
+export interface ValidationOptions {
+  /** Apply pending migrations older than the highest applied one instead of refusing. @default false */
+  readonly allowOutOfOrder?: boolean;
+  /** Refuse when the database has applied migrations this release has no file for. @default false */
+  readonly refuseDatabaseAhead?: boolean;
+}
+
+const ref = (version: bigint, file: string): MigrationRef => ({ version: version.toString(), file });
+
+/** Compares the migration files with the history table. */
+export function computePlan(files: readonly MigrationFile[], history: readonly HistoryRow[]): Plan {
+  const rows = new Map(history.map((r) => [r.version, r]));
+  const pending: PendingMigration[] = [];
+  const applied: AppliedMigrationInfo[] = [];
+  const checksumMismatches: ChangedMigration[] = [];
+  let highestApplied: bigint | undefined;
+  for (const row of history) {
+    if (row.success && (highestApplied === undefined || row.version > highestApplied))
+      highestApplied = row.version;
+  }
+  const outOfOrder: MigrationRef[] = [];
+  for (const m of files) {
+    const row = rows.get(m.version);
+    if (row?.success) {
+      applied.push({
+        ...ref(m.version, m.file),
+        appliedAt: row.appliedAt,
+        appliedBy: row.appliedBy,
+        executionMs: row.executionMs,
+      });
+      if (row.checksum !== m.checksum) {
+        checksumMismatches.push({
+          version: m.version.toString(),
+          file: m.file,
+          appliedChecksum: row.checksum,
+          fileChecksum: m.checksum,
+        });
+      }
+      continue;
+    }
+    pending.push({
+      ...ref(m.version, m.file),
+      noTransaction: m.noTransaction,
+      ...(row?.failedStatement != null ? { failedAtStatement: row.failedStatement } : {}),
+    });
+    if (highestApplied !== undefined && m.version < highestApplied) outOfOrder.push(ref(m.version, m.file));
+  }
+  const known = new Set(files.map((m) => m.version));
+  const databaseAhead = history
+    .filter((r) => r.success && !known.has(r.version))
+    .map((r) => ref(r.version, r.file));
+  return {
+    pending,
+    applied,
+    checksumMismatches,
+    outOfOrder,
+    databaseAhead,
+    highestApplied: highestApplied?.toString(),
+  };
+}
+
+/** The error a migrate run would refuse with, if any; nothing has been changed when this is checked. */
+export function planProblem(plan: Plan, options: ValidationOptions): LockstepError | undefined {
+  if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
+  if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {
+    return new OutOfOrderError(
+      plan.outOfOrder.map((m) => m.file),
+      plan.highestApplied ?? '?',
+    );
+  }
+  if (plan.databaseAhead.length > 0 && options.refuseDatabaseAhead) {
+    return new DatabaseAheadError(plan.databaseAhead.map((m) => m.version));
+  }
+  return undefined;
+}

@@ -1,0 +1,578 @@
+import {
+  InvalidInputError,
+  InvalidMigrationError,
+  LockNotAvailableError,
+  LockTimeoutError,
+  MigrationFailedError,
+  type MigrationFailure,
+  type MigrationFileProblem,
+} from './errors.ts';
+import { type HistoryRow, HistoryTable, quoteLiteral } from './history.ts';
+import { MigrationLock, SESSION_SETUP_SQL } from './lock.ts';
+import type { MigrationFile } from './migration-files.ts';
+import {
+  computePlan,
+  type PendingMigration,
+  type Plan,
+  planProblem,
+  type ValidationOptions,
+} from './plan.ts';
+import { ScriptFailedError, type ServerError, type SqlSession } from './session.ts';
+import { excerpt, SqlSyntaxError, type Statement, splitStatements, TextIndex } from './sql-text.ts';
+
+export interface EngineOptions extends ValidationOptions {
+  /** Recorded as `applied_by`: a release label such as a tag, commit or pipeline execution id. */
+  readonly appliedBy: string;
+  /** `<schema>.<table>` holding the history; also keys the advisory lock. @default 'lockstep.schema_history' */
+  readonly historyTable?: string;
+  /** How long to wait for another run's advisory lock; 0 fails at once. @default 300_000 */
+  readonly lockWaitMs?: number;
+  /** `lock_timeout` for every migration statement. @default 5_000 */
+  readonly lockTimeoutMs?: number;
+  /** `statement_timeout` for every migration statement; 0 for none (the deadline still caps it). @default 0 */
+  readonly statementTimeoutMs?: number;
+  /** Retries of a migration that hit `lock_timeout` (55P03) or a deadlock (40P01). @default 5 */
+  readonly lockRetries?: number;
+  /** First delay between those retries; it doubles each time. @default 1_000 */
+  readonly lockRetryDelayMs?: number;
+  /** Epoch milliseconds by which the run must have returned. @default no deadline */
+  readonly deadline?: number;
+  /** No migration starts with less than this left before the deadline; statements end half of it early. @default 10_000 */
+  readonly deadlineMarginMs?: number;
+}
+
+export interface EngineDeps {
+  readonly session: SqlSession;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Progress, for human output and logs. */
+  readonly onEvent?: (event: EngineEvent) => void;
+}
+
+export type EngineEvent =
+  | { readonly type: 'lock-wait'; readonly holder: string }
+  | { readonly type: 'history-created'; readonly table: string }
+  | { readonly type: 'migration-start'; readonly migration: PendingMigration }
+  | { readonly type: 'migration-applied'; readonly migration: AppliedMigration }
+  | {
+      readonly type: 'migration-retry';
+      readonly file: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
+    }
+  | { readonly type: 'deadline-stop'; readonly remainingMs: number };
+
+export interface AppliedMigration {
+  readonly version: string;
+  readonly file: string;
+  /** Wall time as the runner saw it, round trip included. */
+  readonly durationMs: number;
+}
+
+export interface MigrateResult {
+  readonly applied: readonly AppliedMigration[];
+  /** What is still pending after this run. */
+  readonly pending: readonly PendingMigration[];
+  /** The run stopped early because of the deadline; run again to continue. */
+  readonly incomplete: boolean;
+  readonly databaseAhead: Plan['databaseAhead'];
+  readonly warnings: readonly string[];
+}
+
+export interface StatusResult {
+  readonly applied: Plan['applied'];
+  readonly pending: Plan['pending'];
+  readonly databaseAhead: Plan['databaseAhead'];
+}
+
+const DEFAULTS = {
+  historyTable: 'lockstep.schema_history',
+  lockWaitMs: 300_000,
+  lockTimeoutMs: 5_000,
+  statementTimeoutMs: 0,
+  lockRetries: 5,
+  lockRetryDelayMs: 1_000,
+  deadlineMarginMs: 10_000,
+} as const;
+
+type Settings = Required<Omit<EngineOptions, 'deadline' | 'allowOutOfOrder' | 'refuseDatabaseAhead'>> &
+  EngineOptions;
+
+function settings(options: EngineOptions): Settings {
+  const s = { ...DEFAULTS, ...stripUndefined(options) } as Settings;
+  for (const key of [
+    'lockWaitMs',
+    'lockTimeoutMs',
+    'statementTimeoutMs',
+    'lockRetries',
+    'lockRetryDelayMs',
+    'deadlineMarginMs',
+  ] as const) {
+    const value = s[key];
+    if (!Number.isInteger(value) || value < 0)
+      throw new InvalidInputError(key, `must be a whole number ≥ 0, got ${value}`);
+  }
+  if (s.lockTimeoutMs === 0)
+    throw new InvalidInputError(
+      'lockTimeoutMs',
+      'must be > 0: without it DDL can queue behind a long transaction and block all traffic',
+    );
+  if (s.deadline !== undefined && !Number.isFinite(s.deadline))
+    throw new InvalidInputError('deadline', 'must be epoch milliseconds');
+  if (typeof s.appliedBy !== 'string' || s.appliedBy.length === 0 || s.appliedBy.length > 200) {
+    throw new InvalidInputError('appliedBy', 'must be a release label of 1 to 200 characters');
+  }
+  return s;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const MISSING_HISTORY = new Set(['42P01', '3F000']);
+
+/** Reads history in one round trip; an absent table reads as empty. */
+async function readHistory(session: SqlSession, history: HistoryTable): Promise<HistoryRow[] | undefined> {
+  try {
+    const results = await session.script(`${SESSION_SETUP_SQL};\n${history.selectSql()}`);
+    return history.parseRows(results[1]);
+  } catch (err) {
+    if (err instanceof ScriptFailedError && MISSING_HISTORY.has(err.serverError.code ?? '')) return undefined;
+    throw err;
+  }
+}
+
+/** What would run, and any drift, without changing anything. */
+export async function plan(
+  deps: EngineDeps,
+  files: readonly MigrationFile[],
+  options: Pick<EngineOptions, 'historyTable'> = {},
+): Promise<Plan> {
+  const history = new HistoryTable(options.historyTable ?? DEFAULTS.historyTable);
+  return computePlan(files, (await readHistory(deps.session, history)) ?? []);
+}
+
+/** Applied and pending migrations. */
+export async function status(
+  deps: EngineDeps,
+  files: readonly MigrationFile[],
+  options: Pick<EngineOptions, 'historyTable'> = {},
+): Promise<StatusResult> {
+  const { applied, pending, databaseAhead } = await plan(deps, files, options);
+  return { applied, pending, databaseAhead };
+}
+
+/**
+ * Applies pending migrations, one transaction each (or statement by statement for `-- lockstep:no-transaction`
+ * files), under an advisory lock. Validates everything before changing anything.
+ */
+export async function migrate(
+  deps: EngineDeps,
+  files: readonly MigrationFile[],
+  options: EngineOptions,
+): Promise<MigrateResult> {
+  const s = settings(options);
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const emit = deps.onEvent ?? (() => {});
+  const history = new HistoryTable(s.historyTable);
+  const byVersion = new Map(files.map((m) => [m.version.toString(), m]));
+
+  // 1. One round trip: when everything is applied and nothing drifted, that is all a run costs.
+  const before = computePlan(files, (await readHistory(deps.session, history)) ?? []);
+  const problem = planProblem(before, s);
+  if (problem) throw problem;
+  if (before.pending.length === 0) return result([], before, false);
+
+  // 2. Parse everything pending before touching anything: syntax errors and unsafe statements stop the run here.
+  const parsed = await parsePending(before.pending.map((p) => byVersion.get(p.version) as MigrationFile));
+
+  // 3. One run at a time. A run that waited finds the work done and returns as a no-op.
+  const lock = new MigrationLock(deps.session, history);
+  if (!(await lock.tryAcquire())) {
+    const holder = await lock.holder();
+    emit({
+      type: 'lock-wait',
+      holder: holder ? `pid ${holder.pid} (${holder.applicationName ?? 'unknown'})` : 'unknown',
+    });
+    const remaining =
+      s.deadline === undefined ? Number.POSITIVE_INFINITY : s.deadline - now() - s.deadlineMarginMs;
+    const wait = Math.min(s.lockWaitMs, remaining);
+    if (wait <= 0) throw new LockTimeoutError(0, holder);
+    await lock.acquire(wait);
+  }
+  try {
+    let rows = await readHistory(deps.session, history);
+    if (rows === undefined) {
+      await createHistory(deps.session, history);
+      emit({ type: 'history-created', table: `${history.schema}.${history.table}` });
+      rows = [];
+    }
+    const current = computePlan(files, rows);
+    const again = planProblem(current, s);
+    if (again) throw again;
+
+    const applied: AppliedMigration[] = [];
+    const remaining = [...current.pending];
+    while (remaining.length > 0) {
+      const next = remaining[0] as PendingMigration;
+      if (s.deadline !== undefined && s.deadline - now() < s.deadlineMarginMs) {
+        emit({ type: 'deadline-stop', remainingMs: s.deadline - now() });
+        return result(applied, { ...current, pending: remaining }, true);
+      }
+      const migration = byVersion.get(next.version) as MigrationFile;
+      emit({ type: 'migration-start', migration: next });
+      const started = now();
+      const outcome = await applyOne(
+        {
+          session: deps.session,
+          now,
+          sleep,
+          emit,
+          history,
+          settings: s,
+          appliedBefore: applied.map((a) => a.version),
+        },
+        migration,
+        parsed.get(migration.version) as Statement[],
+      );
+      if (outcome === 'deadline') {
+        emit({ type: 'deadline-stop', remainingMs: (s.deadline ?? now()) - now() });
+        return result(applied, { ...current, pending: remaining }, true);
+      }
+      const done: AppliedMigration = { version: next.version, file: next.file, durationMs: now() - started };
+      applied.push(done);
+      remaining.shift();
+      emit({ type: 'migration-applied', migration: done });
+    }
+    return result(applied, { ...current, pending: [] }, false);
+  } finally {
+    // A broken connection releases the lock by itself; do not mask the original error.
+    await lock.release().catch(() => {});
+  }
+}
+
+function result(applied: AppliedMigration[], p: Plan, incomplete: boolean): MigrateResult {
+  const warnings: string[] = [];
+  if (p.databaseAhead.length > 0) {
+    warnings.push(
+      `the database has ${p.databaseAhead.length} applied migration(s) this release has no file for (${p.databaseAhead
+        .map((m) => m.file)
+        .join(', ')}): it is ahead of this code`,
+    );
+  }
+  if (p.outOfOrder.length > 0)
+    warnings.push(`applied out of order: ${p.outOfOrder.map((m) => m.file).join(', ')}`);
+  return { applied, pending: p.pending, incomplete, databaseAhead: p.databaseAhead, warnings };
+}
+
+async function createHistory(session: SqlSession, history: HistoryTable): Promise<void> {
+  const [found] = await session.script(
+    `SELECT to_regnamespace(${quoteLiteral(history.schema)}) IS NOT NULL AS present`,
+  );
+  await session.script(history.createSql(found?.rows[0]?.present === 't'));
+}
+
+/** Splits every pending file and rejects what cannot run safely as written, naming file, line and column. */
+async function parsePending(pending: readonly MigrationFile[]): Promise<Map<bigint, Statement[]>> {
+  const problems: MigrationFileProblem[] = [];
+  const parsed = new Map<bigint, Statement[]>();
+  for (const m of pending) {
+    let statements: Statement[];
+    try {
+      statements = await splitStatements(m.sql);
+    } catch (err) {
+      if (!(err instanceof SqlSyntaxError)) throw err;
+      problems.push({
+        file: m.file,
+        ...new TextIndex(m.sql).lineColumn(err.index),
+        problem: `syntax error: ${err.message}`,
+      });
+      continue;
+    }
+    for (const st of statements) {
+      if (!m.noTransaction && st.controlsTransaction) {
+        problems.push({
+          file: m.file,
+          line: st.line,
+          column: st.column,
+          problem: `${st.controlsTransaction} is not allowed: lockstep runs each migration in its own transaction (remove it, or make the file -- lockstep:no-transaction)`,
+        });
+      } else if (!m.noTransaction && st.needsNoTransaction) {
+        problems.push({
+          file: m.file,
+          line: st.line,
+          column: st.column,
+          problem: `${st.needsNoTransaction} cannot run inside a transaction: add "-- lockstep:no-transaction" as the file's first line`,
+        });
+      }
+    }
+    parsed.set(m.version, statements);
+  }
+  if (problems.length > 0) throw new InvalidMigrationError(problems);
+  return parsed;
+}
+
+interface ApplyContext {
+  readonly session: SqlSession;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly emit: (event: EngineEvent) => void;
+  readonly history: HistoryTable;
+  readonly settings: Settings;
+  readonly appliedBefore: readonly string[];
+}
+
+const RETRYABLE = new Set(['55P03', '40P01']);
+
+/** statement_timeout for the next statement: the configured one, capped so it ends before the deadline. */
+function statementTimeout(ctx: ApplyContext): { ms: number; cappedByDeadline: boolean } {
+  const { deadline, deadlineMarginMs, statementTimeoutMs } = ctx.settings;
+  if (deadline === undefined) return { ms: statementTimeoutMs, cappedByDeadline: false };
+  const cap = Math.max(1, Math.floor(deadline - ctx.now() - deadlineMarginMs / 2));
+  if (statementTimeoutMs === 0 || cap < statementTimeoutMs) return { ms: cap, cappedByDeadline: true };
+  return { ms: statementTimeoutMs, cappedByDeadline: false };
+}
+
+/**
+ * Runs `attempt` and retries it on lock_timeout or deadlock with exponential backoff. Returns 'deadline' when
+ * the next retry would start too close to the deadline.
+ */
+async function withLockRetries<T>(
+  ctx: ApplyContext,
+  file: string,
+  attempt: () => Promise<T>,
+  onGiveUp: (err: ScriptFailedError, attempts: number) => Error,
+): Promise<T | 'deadline'> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof ScriptFailedError) || !RETRYABLE.has(err.serverError.code ?? '')) throw err;
+      if (n > ctx.settings.lockRetries) throw onGiveUp(err, n);
+      const delayMs = ctx.settings.lockRetryDelayMs * 2 ** (n - 1);
+      const { deadline, deadlineMarginMs } = ctx.settings;
+      if (deadline !== undefined && ctx.now() + delayMs > deadline - deadlineMarginMs) return 'deadline';
+      ctx.emit({ type: 'migration-retry', file, attempt: n, delayMs, reason: err.message });
+      await ctx.sleep(delayMs);
+    }
+  }
+}
+
+async function applyOne(
+  ctx: ApplyContext,
+  m: MigrationFile,
+  statements: readonly Statement[],
+): Promise<'applied' | 'deadline'> {
+  return m.noTransaction
+    ? applyStatementByStatement(ctx, m, statements)
+    : applyInTransaction(ctx, m, statements);
+}
+
+/** Body, history row and transaction control in one round trip; a failure leaves no trace. */
+async function applyInTransaction(
+  ctx: ApplyContext,
+  m: MigrationFile,
+  statements: readonly Statement[],
+): Promise<'applied' | 'deadline'> {
+  const record = ctx.history.recordSql(m, ctx.settings.appliedBy, {
+    success: true,
+    startedAt: 'statement_timestamp()',
+  });
+  let timeout = statementTimeout(ctx);
+  let prefix = '';
+  const locate = (err: ScriptFailedError) => locateTransactional(ctx, m, statements, err, prefix);
+  const outcome = await withLockRetries(
+    ctx,
+    m.file,
+    async () => {
+      timeout = statementTimeout(ctx);
+      prefix = `BEGIN;\nSET LOCAL lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\nSET LOCAL statement_timeout = '${timeout.ms}ms';\n`;
+      try {
+        await ctx.session.script(`${prefix}${m.sql}\n;\n${record};\nCOMMIT`);
+      } catch (err) {
+        // After an error inside an explicit BEGIN the session sits in an aborted transaction until ROLLBACK.
+        await ctx.session.script('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    },
+    (err, attempts) =>
+      new LockNotAvailableError(attempts, locate(err).failure, err.message, { cause: err.serverError }),
+  ).catch((err: unknown) => {
+    if (!(err instanceof ScriptFailedError)) throw err;
+    const { failure, message } = locate(err);
+    throw new MigrationFailedError(
+      message,
+      failureWithTimeoutHint(failure, err.serverError, timeout.cappedByDeadline),
+      {
+        cause: err.serverError,
+      },
+    );
+  });
+  return outcome === 'deadline' ? 'deadline' : 'applied';
+}
+
+/** Statements the transactional prefix consists of: BEGIN and two SET LOCALs. */
+const PREFIX_STATEMENTS = 3;
+
+/** Where a failure in a transactional script happened: from the server's position if any, else from the statement count. */
+function locateTransactional(
+  ctx: ApplyContext,
+  m: MigrationFile,
+  statements: readonly Statement[],
+  err: ScriptFailedError,
+  prefix: string,
+): { failure: MigrationFailure; message: string } {
+  const index = new TextIndex(m.sql);
+  const se = err.serverError;
+  let location = { line: 1, column: 1 };
+  let statement: Statement | undefined;
+  const position = se.position ? Number(se.position) : undefined;
+  const bodyChar = position !== undefined ? position - 1 - prefix.length : -1;
+  const bodyChars = [...m.sql].length;
+  if (bodyChar >= 0 && bodyChar < bodyChars) {
+    const at = index.fromCharOffset(bodyChar);
+    location = index.lineColumn(at);
+    statement = [...statements].reverse().find((st) => st.start <= at);
+  } else {
+    const i = err.completedStatements - PREFIX_STATEMENTS;
+    statement = statements[i];
+    if (statement) location = { line: statement.line, column: statement.column };
+  }
+  const atCommit = !statement && err.completedStatements >= PREFIX_STATEMENTS + statements.length;
+  return {
+    message: describeServerError(se),
+    failure: {
+      version: m.version.toString(),
+      location: { file: m.file, ...location },
+      sqlState: se.code,
+      statementExcerpt: statement ? excerpt(statement.text) : undefined,
+      appliedBefore: ctx.appliedBefore,
+      hint:
+        hintFor(se) ??
+        (atCommit
+          ? 'failed while committing: a deferred constraint or trigger rejected the migration'
+          : undefined),
+    },
+  };
+}
+
+/** Statement by statement, outside any transaction; progress is recorded so a failure names where it stopped. */
+async function applyStatementByStatement(
+  ctx: ApplyContext,
+  m: MigrationFile,
+  statements: readonly Statement[],
+): Promise<'applied' | 'deadline'> {
+  const [clock] = await ctx.session.script('SELECT clock_timestamp() AS started');
+  const startedAt = `${quoteLiteral(clock?.rows[0]?.started as string)}::timestamptz`;
+  const index = new TextIndex(m.sql);
+  try {
+    for (const [i, st] of statements.entries()) {
+      let timeout = statementTimeout(ctx);
+      const outcome = await withLockRetries(
+        ctx,
+        m.file,
+        async () => {
+          timeout = statementTimeout(ctx);
+          await ctx.session.script(
+            `SET lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\nSET statement_timeout = '${timeout.ms}ms'`,
+          );
+          await ctx.session.script(st.text);
+        },
+        (err, attempts) =>
+          new LockNotAvailableError(attempts, failureAt(ctx, m, index, st, err.serverError), err.message, {
+            cause: err.serverError,
+          }),
+      ).catch(async (err: unknown) => {
+        const se =
+          err instanceof ScriptFailedError
+            ? err.serverError
+            : err instanceof LockNotAvailableError
+              ? (err.cause as ServerError)
+              : undefined;
+        if (se) {
+          await ctx.session
+            .script(
+              ctx.history.recordSql(m, ctx.settings.appliedBy, {
+                success: false,
+                startedAt,
+                failedStatement: i + 1,
+                error: describeServerError(se),
+              }),
+            )
+            .catch(() => {});
+        }
+        if (err instanceof ScriptFailedError) {
+          throw new MigrationFailedError(
+            describeServerError(err.serverError),
+            failureWithTimeoutHint(
+              failureAt(ctx, m, index, st, err.serverError),
+              err.serverError,
+              timeout.cappedByDeadline,
+            ),
+            { cause: err.serverError },
+          );
+        }
+        throw err;
+      });
+      if (outcome === 'deadline') return 'deadline';
+    }
+    await ctx.session.script(ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt }));
+    return 'applied';
+  } finally {
+    await ctx.session.script('RESET lock_timeout;\nRESET statement_timeout').catch(() => {});
+  }
+}
+
+function failureAt(
+  ctx: ApplyContext,
+  m: MigrationFile,
+  index: TextIndex,
+  st: Statement,
+  se: ServerError,
+): MigrationFailure {
+  let location = { line: st.line, column: st.column };
+  const position = se.position ? Number(se.position) : undefined;
+  if (position !== undefined)
+    location = index.lineColumn(st.start + new TextIndex(st.text).fromCharOffset(position - 1));
+  return {
+    version: m.version.toString(),
+    location: { file: m.file, ...location },
+    sqlState: se.code,
+    statementExcerpt: excerpt(st.text),
+    appliedBefore: ctx.appliedBefore,
+    hint:
+      hintFor(se) ??
+      'this migration runs outside a transaction: statements before this one stay applied, so it must be safe to re-run',
+  };
+}
+
+function failureWithTimeoutHint(
+  f: MigrationFailure,
+  se: ServerError,
+  cappedByDeadline: boolean,
+): MigrationFailure {
+  if (se.code === '57014' && cappedByDeadline) {
+    return {
+      ...f,
+      hint: 'statement_timeout was shortened to end before the deadline: run this migration where it has more time',
+    };
+  }
+  return f;
+}
+
+function describeServerError(se: ServerError): string {
+  return [se.message, se.detail && `detail: ${se.detail}`, se.where && `context: ${se.where}`]
+    .filter(Boolean)
+    .join('; ');
+}
+
+function hintFor(se: ServerError): string | undefined {
+  if (se.code === '25001')
+    return 'this statement cannot run inside a transaction: add "-- lockstep:no-transaction" as the first line of the file';
+  if (se.code === '57014') return 'statement_timeout cancelled the statement';
+  return se.hint;
+}

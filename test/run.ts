@@ -1,0 +1,58 @@
+/**
+ * `npm test`: starts one embedded PostgreSQL for the whole run, then node's test runner over every
+ * `*.test.ts` file (each file makes its own fresh database on it), then stops the server.
+ * Usage: tsx test/run.ts [files or directories…]
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
+
+function testFiles(path: string): string[] {
+  if (statSync(path).isFile()) return [path];
+  return readdirSync(path, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory()
+        ? testFiles(join(path, e.name))
+        : e.name.endsWith('.test.ts')
+          ? [join(path, e.name)]
+          : [],
+    )
+    .sort();
+}
+
+const roots = process.argv.slice(2);
+const files = (roots.length > 0 ? roots : ['test']).flatMap(testFiles).map((f) => relative(process.cwd(), f));
+
+// Under the temp dir, not the checkout: as root, PostgreSQL runs as another user that must reach it.
+const scratch = mkdtempSync(join(tmpdir(), 'lockstep-test-'));
+chmodSync(scratch, 0o755);
+const dataDir = join(scratch, 'pg');
+const log: string[] = [];
+const server = await startEmbeddedPostgres({
+  dataDir,
+  persistent: false,
+  settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+  onLog: (line) => log.push(line),
+});
+
+let code = 1;
+try {
+  code = await new Promise<number>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', './test/setup.ts', '--test', ...files],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, LOCKSTEP_TEST_DATABASE_URL: server.url },
+      },
+    );
+    child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));
+  });
+} finally {
+  await server.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}
+if (code !== 0 && process.env.LOCKSTEP_TEST_SERVER_LOG) console.error(log.join(''));
+process.exit(code);
