@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { InvalidInputError, InvalidMigrationError } from '../../engine/errors.ts';
+import { loadMigrations, parseMigrationFiles } from '../../engine/migration-files.ts';
+import { migrationsDir } from '../support/database.ts';
+
+const files = (entries: Record<string, string | Buffer>) =>
+  Object.entries(entries).map(
+    ([name, body]) => [name, Buffer.isBuffer(body) ? body : Buffer.from(body)] as const,
+  );
+
+describe('parseMigrationFiles', () => {
+  test('orders versions numerically, not as text', () => {
+    const parsed = parseMigrationFiles(files({ '10_ten.sql': '', '9_nine.sql': '', '0100_hundred.sql': '' }));
+    assert.deepEqual(
+      parsed.map((m) => m.file),
+      ['9_nine.sql', '10_ten.sql', '0100_hundred.sql'],
+    );
+  });
+
+  test('reads description, sha256 of the bytes and the no-transaction directive on the first line only', () => {
+    const [a, b] = parseMigrationFiles(
+      files({
+        '20260101120000_add_index_to_users.sql':
+          '-- lockstep:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);',
+        '20260101120001_later.sql': 'SELECT 1;\n-- lockstep:no-transaction\n',
+      }),
+    );
+    assert.equal(a?.version, 20260101120000n);
+    assert.equal(a?.description, 'add index to users');
+    assert.equal(a?.noTransaction, true);
+    assert.match(a?.checksum ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(b?.noTransaction, false);
+  });
+
+  test('a changed byte changes the checksum', () => {
+    const [a] = parseMigrationFiles(files({ '1_a.sql': 'SELECT 1;' }));
+    const [b] = parseMigrationFiles(files({ '1_a.sql': 'SELECT 1; ' }));
+    assert.notEqual(a?.checksum, b?.checksum);
+  });
+
+  test('names every misnamed file and every duplicate version at once', () => {
+    assert.throws(
+      () =>
+        parseMigrationFiles(
+          files({
+            '0001_a.sql': '',
+            '1_again.sql': '',
+            'V2__flyway_style.sql': '',
+            '3.sql': '',
+            '4_ok.sql': Buffer.from([0xff, 0xfe]),
+          }),
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidMigrationError);
+        assert.equal(err.name, 'InvalidMigrationError');
+        assert.equal(err.code, 'INVALID_MIGRATION');
+        const byFile = new Map(err.problems.map((p) => [p.file, p.problem]));
+        assert.match(byFile.get('1_again.sql') ?? '', /duplicate version 1: also used by 0001_a\.sql/);
+        assert.match(byFile.get('V2__flyway_style.sql') ?? '', /<version>_<description>\.sql/);
+        assert.match(byFile.get('3.sql') ?? '', /<version>_<description>\.sql/);
+        assert.match(byFile.get('4_ok.sql') ?? '', /UTF-8/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('loadMigrations', () => {
+  test('reads only .sql files of the directory', async () => {
+    const m = await migrationsDir({ '0001_a.sql': 'SELECT 1;', 'README.md': '# notes', 'notes.txt': '' });
+    try {
+      const loaded = await loadMigrations(m.dir);
+      assert.deepEqual(
+        loaded.map((x) => x.file),
+        ['0001_a.sql'],
+      );
+    } finally {
+      await m.cleanup();
+    }
+  });
+
+  test('a missing directory is an input error naming it', async () => {
+    await assert.rejects(loadMigrations('/nonexistent/lockstep-migrations'), (err: unknown) => {
+      assert.ok(err instanceof InvalidInputError);
+      assert.match(err.message, /\/nonexistent\/lockstep-migrations: no such directory/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,755 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import {
+  ChecksumMismatchError,
+  DatabaseAheadError,
+  InvalidInputError,
+  InvalidMigrationError,
+  LockNotAvailableError,
+  LockTimeoutError,
+  MigrationFailedError,
+  OutOfOrderError,
+} from '../../engine/errors.ts';
+import { HistoryTable } from '../../engine/history.ts';
+import { type MigrationFile, parseMigrationFiles } from '../../engine/migration-files.ts';
+import { type EngineEvent, type EngineOptions, migrate, plan, status } from '../../engine/runner.ts';
+import { pgSession, type SqlSession } from '../../engine/session.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+const migrations = (entries: Record<string, string>): MigrationFile[] =>
+  parseMigrationFiles(Object.entries(entries).map(([name, sql]) => [name, Buffer.from(sql)] as const));
+
+const BASE = {
+  '0001_create_accounts.sql': 'CREATE TABLE accounts (id bigserial PRIMARY KEY, email text NOT NULL UNIQUE);',
+  '0002_create_orders.sql':
+    'CREATE TABLE orders (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts);\nCREATE INDEX orders_account ON orders (account_id);',
+  '0003_seed.sql': "INSERT INTO accounts (email) VALUES ('a@example.com'), ('b@example.com');",
+};
+
+const options: EngineOptions = { appliedBy: 'release-42', lockRetryDelayMs: 20 };
+
+/** Counts round trips: each script is exactly one. */
+function counting(session: SqlSession): SqlSession & { readonly count: number; readonly sent: string[] } {
+  const sent: string[] = [];
+  return {
+    sent,
+    get count() {
+      return sent.length;
+    },
+    script: (sql) => {
+      sent.push(sql);
+      return session.script(sql);
+    },
+  };
+}
+
+async function historyRows(client: pg.Client) {
+  const { rows } = await client.query(
+    'SELECT version::text, file_name, checksum, applied_by, success, execution_ms, failed_statement, error FROM lockstep.schema_history ORDER BY version',
+  );
+  return rows;
+}
+
+async function tableExists(client: pg.Client, name: string): Promise<boolean> {
+  const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [name]);
+  return rows[0].present;
+}
+
+describe('migrate', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  // Each test gets its own schema-free database state by using its own history table and tables.
+  async function fresh(): Promise<{
+    client: pg.Client;
+    session: SqlSession;
+    db: TestDatabase;
+    done: () => Promise<void>;
+  }> {
+    const own = await freshDatabase();
+    const client = await own.connect();
+    return { client, session: pgSession(client), db: own, done: () => own.drop() };
+  }
+
+  test('applies from empty in order, one transaction each, and records history', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations(BASE);
+      const result = await migrate({ session }, files, options);
+      assert.deepEqual(
+        result.applied.map((a) => a.file),
+        ['0001_create_accounts.sql', '0002_create_orders.sql', '0003_seed.sql'],
+      );
+      assert.equal(result.incomplete, false);
+      assert.deepEqual(result.pending, []);
+      const rows = await historyRows(client);
+      assert.deepEqual(
+        rows.map((r) => [r.version, r.file_name, r.applied_by, r.success]),
+        [
+          ['1', '0001_create_accounts.sql', 'release-42', true],
+          ['2', '0002_create_orders.sql', 'release-42', true],
+          ['3', '0003_seed.sql', 'release-42', true],
+        ],
+      );
+      assert.deepEqual(
+        rows.map((r) => r.checksum),
+        files.map((f) => f.checksum),
+      );
+      assert.ok(rows.every((r) => Number.isInteger(r.execution_ms) && r.execution_ms >= 0));
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM accounts')).rows[0].n, 2);
+    } finally {
+      await done();
+    }
+  });
+
+  test('a re-run is a no-op costing one round trip, and a new file is then the only one applied', async () => {
+    const { session, done } = await fresh();
+    try {
+      await migrate({ session }, migrations(BASE), options);
+      const counted = counting(session);
+      const again = await migrate({ session: counted }, migrations(BASE), options);
+      assert.deepEqual(again.applied, []);
+      assert.equal(counted.count, 1);
+
+      const more = await migrate(
+        { session },
+        migrations({ ...BASE, '0004_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;' }),
+        options,
+      );
+      assert.deepEqual(
+        more.applied.map((a) => a.version),
+        ['4'],
+      );
+    } finally {
+      await done();
+    }
+  });
+
+  test('applying N migrations costs N round trips plus a constant', async () => {
+    const { session, done } = await fresh();
+    try {
+      const many = Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [
+          `${String(i + 1).padStart(4, '0')}_t${i}.sql`,
+          `CREATE TABLE t${i} (id int);`,
+        ]),
+      );
+      const counted = counting(session);
+      await migrate({ session: counted }, migrations(many), options);
+      // read, lock, re-read, schema check, create history, 20 migrations, unlock
+      assert.equal(counted.count, 20 + 6);
+    } finally {
+      await done();
+    }
+  });
+
+  test('an edited applied file is refused by name and nothing is changed', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      await migrate({ session }, migrations(BASE), options);
+      const edited = migrations({
+        ...BASE,
+        '0002_create_orders.sql': `${BASE['0002_create_orders.sql']}\n-- tweak`,
+        '0004_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;',
+      });
+      await assert.rejects(migrate({ session }, edited, options), (err: unknown) => {
+        assert.ok(err instanceof ChecksumMismatchError);
+        assert.equal(err.name, 'ChecksumMismatchError');
+        assert.deepEqual(
+          err.changed.map((c) => c.file),
+          ['0002_create_orders.sql'],
+        );
+        assert.match(err.message, /0002_create_orders\.sql/);
+        return true;
+      });
+      assert.equal((await historyRows(client)).length, 3);
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'name'",
+      );
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await done();
+    }
+  });
+
+  test('failing SQL rolls the migration back fully and names file, line, column, SQLSTATE and what ran before', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations({
+        ...BASE,
+        '0004_bad.sql':
+          'CREATE TABLE audit (id int);\n\nUPDATE accounts\n   SET email = lower(missing_column);\n',
+      });
+      await assert.rejects(migrate({ session }, files, options), (err: unknown) => {
+        assert.ok(err instanceof MigrationFailedError);
+        assert.equal(err.name, 'MigrationFailedError');
+        assert.equal(err.failure.sqlState, '42703');
+        assert.deepEqual(err.failure.location, { file: '0004_bad.sql', line: 4, column: 22 });
+        assert.match(
+          err.failure.statementExcerpt ?? '',
+          /^UPDATE accounts SET email = lower\(missing_column\)$/,
+        );
+        assert.deepEqual(err.failure.appliedBefore, ['1', '2', '3']);
+        assert.match(err.message, /0004_bad\.sql:4:22 \[SQLSTATE 42703\]/);
+        return true;
+      });
+      assert.equal(
+        await tableExists(client, 'audit'),
+        false,
+        'the first statement of the failed migration was rolled back',
+      );
+      assert.deepEqual(
+        (await historyRows(client)).map((r) => r.version),
+        ['1', '2', '3'],
+      );
+      const { rows } = await client.query('SELECT pg_current_xact_id_if_assigned() IS NULL AS idle');
+      assert.equal(rows[0].idle, true, 'the session is usable again, not stuck in an aborted transaction');
+    } finally {
+      await done();
+    }
+  });
+
+  test('a failure PostgreSQL gives no position for is located by statement', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations({
+        ...BASE,
+        '0004_unique_name.sql':
+          "UPDATE accounts SET email = 'same@example.com';\n-- both rows now collide\nCREATE UNIQUE INDEX accounts_email_lower ON accounts (lower(email));\n",
+      });
+      await assert.rejects(migrate({ session }, files, options), (err: unknown) => {
+        assert.ok(err instanceof MigrationFailedError);
+        assert.equal(err.failure.sqlState, '23505');
+        assert.deepEqual(err.failure.location, { file: '0004_unique_name.sql', line: 1, column: 1 });
+        return true;
+      });
+      const files2 = migrations({
+        ...BASE,
+        '0004_unique_name.sql':
+          "UPDATE accounts SET email = upper(email);\n-- collide after lower()\nINSERT INTO accounts (email) VALUES ('a@EXAMPLE.com');\nCREATE UNIQUE INDEX accounts_email_lower ON accounts (lower(email));\n",
+      });
+      await assert.rejects(migrate({ session }, files2, options), (err: unknown) => {
+        assert.ok(err instanceof MigrationFailedError);
+        assert.equal(err.failure.sqlState, '23505');
+        assert.deepEqual(err.failure.location, { file: '0004_unique_name.sql', line: 4, column: 1 });
+        assert.match(err.failure.statementExcerpt ?? '', /^CREATE UNIQUE INDEX accounts_email_lower/);
+        return true;
+      });
+      const { rows } = await client.query(
+        "SELECT count(*)::int AS n FROM accounts WHERE email = 'a@EXAMPLE.com'",
+      );
+      assert.equal(rows[0].n, 0);
+    } finally {
+      await done();
+    }
+  });
+
+  test('nothing is applied when a later pending file has a syntax error', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations({ ...BASE, '0004_typo.sql': 'ALTER TABLE accounts ADD COLUM name text;' });
+      await assert.rejects(migrate({ session }, files, options), (err: unknown) => {
+        assert.ok(err instanceof InvalidMigrationError);
+        assert.equal(err.problems[0]?.file, '0004_typo.sql');
+        assert.equal(err.problems[0]?.line, 1);
+        assert.match(err.message, /0004_typo\.sql:1:\d+: syntax error/);
+        return true;
+      });
+      assert.equal(await tableExists(client, 'accounts'), false);
+    } finally {
+      await done();
+    }
+  });
+
+  test('BEGIN or COMMIT inside a transactional migration is refused before anything runs', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations({
+        '0001_a.sql': 'CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);',
+      });
+      await assert.rejects(migrate({ session }, files, options), /0001_a\.sql:2:1: COMMIT is not allowed/);
+      assert.equal(await tableExists(client, 'a'), false);
+    } finally {
+      await done();
+    }
+  });
+
+  test('CREATE INDEX CONCURRENTLY runs with the directive and is refused with a hint without it', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const index = 'CREATE INDEX CONCURRENTLY accounts_email_idx ON accounts (email);';
+      await assert.rejects(
+        migrate({ session }, migrations({ ...BASE, '0004_index.sql': index }), options),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidMigrationError);
+          assert.match(
+            err.message,
+            /0004_index\.sql:1:1: CREATE INDEX CONCURRENTLY cannot run inside a transaction: add "-- lockstep:no-transaction"/,
+          );
+          return true;
+        },
+      );
+      const result = await migrate(
+        { session },
+        migrations({ ...BASE, '0004_index.sql': `-- lockstep:no-transaction\n${index}` }),
+        options,
+      );
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['1', '2', '3', '4'],
+      );
+      const { rows } = await client.query(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'accounts_email_idx'::regclass",
+      );
+      assert.equal(rows[0].indisvalid, true);
+    } finally {
+      await done();
+    }
+  });
+
+  test('when PostgreSQL refuses a statement inside a transaction block the error says to add the directive', async () => {
+    const { session, done } = await fresh();
+    try {
+      await assert.rejects(
+        migrate(
+          { session },
+          migrations({ '0001_reindex.sql': 'CREATE TABLE a (id int);\nREINDEX SCHEMA public;' }),
+          options,
+        ),
+        (err: unknown) => {
+          assert.ok(err instanceof MigrationFailedError);
+          assert.equal(err.failure.sqlState, '25001');
+          assert.match(err.failure.hint ?? '', /add "-- lockstep:no-transaction" as the first line/);
+          assert.equal(err.failure.location.line, 2);
+          return true;
+        },
+      );
+    } finally {
+      await done();
+    }
+  });
+
+  test('a failed non-transactional migration is recorded with its statement, then retried from the start', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const broken = migrations({
+        ...BASE,
+        '0004_indexes.sql':
+          '-- lockstep:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a_email ON accounts (email);\nCREATE INDEX CONCURRENTLY o_missing ON orders (no_such_column);\n',
+      });
+      await assert.rejects(migrate({ session }, broken, options), (err: unknown) => {
+        assert.ok(err instanceof MigrationFailedError);
+        // PostgreSQL gives no position for a missing index column: the statement's start is named.
+        assert.deepEqual(err.failure.location, { file: '0004_indexes.sql', line: 3, column: 1 });
+        assert.match(err.failure.hint ?? '', /outside a transaction/);
+        return true;
+      });
+      const failed = (await historyRows(client)).find((r) => r.version === '4');
+      assert.equal(failed?.success, false);
+      assert.equal(failed?.failed_statement, 2);
+      assert.match(failed?.error ?? '', /no_such_column/);
+
+      const p = await plan({ session }, broken);
+      assert.deepEqual(
+        p.pending.map((m) => [m.version, m.failedAtStatement]),
+        [['4', 2]],
+      );
+
+      const fixed = migrations({
+        ...BASE,
+        '0004_indexes.sql':
+          '-- lockstep:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a_email ON accounts (email);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS o_account ON orders (account_id);\n',
+      });
+      const result = await migrate({ session }, fixed, options);
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['4'],
+      );
+      const row = (await historyRows(client)).find((r) => r.version === '4');
+      assert.equal(row?.success, true);
+      assert.equal(row?.failed_statement, null);
+    } finally {
+      await done();
+    }
+  });
+
+  test('out-of-order pending migrations are refused unless allowed', async () => {
+    const { session, done } = await fresh();
+    try {
+      const { '0002_create_orders.sql': skipped, ...withoutTwo } = BASE;
+      await migrate({ session }, migrations(withoutTwo), options);
+      await assert.rejects(migrate({ session }, migrations(BASE), options), (err: unknown) => {
+        assert.ok(err instanceof OutOfOrderError);
+        assert.deepEqual(err.files, ['0002_create_orders.sql']);
+        assert.equal(err.highestApplied, '3');
+        return true;
+      });
+      const result = await migrate({ session }, migrations(BASE), { ...options, allowOutOfOrder: true });
+      assert.deepEqual(
+        result.applied.map((a) => a.file),
+        ['0002_create_orders.sql'],
+      );
+      assert.match(result.warnings.join('\n'), /applied out of order: 0002_create_orders\.sql/);
+      assert.ok(skipped);
+    } finally {
+      await done();
+    }
+  });
+
+  test('a database ahead of the files is reported by default and refused on request', async () => {
+    const { session, done } = await fresh();
+    try {
+      await migrate({ session }, migrations(BASE), options);
+      const { '0003_seed.sql': _, ...older } = BASE;
+      const result = await migrate({ session }, migrations(older), options);
+      assert.deepEqual(result.applied, []);
+      assert.deepEqual(result.databaseAhead, [{ version: '3', file: '0003_seed.sql' }]);
+      assert.match(result.warnings.join('\n'), /ahead of this code/);
+      await assert.rejects(
+        migrate({ session }, migrations(older), { ...options, refuseDatabaseAhead: true }),
+        DatabaseAheadError,
+      );
+      const s = await status({ session }, migrations(older));
+      assert.deepEqual(
+        s.applied.map((a) => a.version),
+        ['1', '2'],
+      );
+      assert.deepEqual(s.databaseAhead, [{ version: '3', file: '0003_seed.sql' }]);
+    } finally {
+      await done();
+    }
+  });
+
+  test('plan changes nothing and reports pending and drift', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const before = await plan({ session }, migrations(BASE));
+      assert.deepEqual(
+        before.pending.map((p) => p.version),
+        ['1', '2', '3'],
+      );
+      assert.equal(
+        await tableExists(client, 'lockstep.schema_history'),
+        false,
+        'plan does not even create the history table',
+      );
+      await migrate({ session }, migrations(BASE), options);
+      const drifted = await plan(
+        { session },
+        migrations({ ...BASE, '0001_create_accounts.sql': 'CREATE TABLE accounts (id int);' }),
+      );
+      assert.deepEqual(
+        drifted.checksumMismatches.map((c) => c.file),
+        ['0001_create_accounts.sql'],
+      );
+      assert.deepEqual(drifted.pending, []);
+    } finally {
+      await done();
+    }
+  });
+
+  test('invalid options are rejected by name before anything runs', async () => {
+    const { session, done } = await fresh();
+    try {
+      const counted = counting(session);
+      await assert.rejects(
+        migrate({ session: counted }, migrations(BASE), { ...options, lockTimeoutMs: 0 }),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidInputError);
+          assert.equal(err.field, 'lockTimeoutMs');
+          return true;
+        },
+      );
+      await assert.rejects(
+        migrate({ session: counted }, migrations(BASE), { ...options, lockWaitMs: -1 }),
+        /lockWaitMs/,
+      );
+      await assert.rejects(
+        migrate({ session: counted }, migrations(BASE), { ...options, appliedBy: '' }),
+        /appliedBy/,
+      );
+      await assert.rejects(
+        migrate({ session: counted }, migrations(BASE), { ...options, historyTable: 'x; DROP TABLE y' }),
+        /history table/,
+      );
+      assert.equal(counted.count, 0);
+    } finally {
+      await done();
+    }
+  });
+
+  test('a role that may only create in its database can run migrations', async () => {
+    const { client, db: own, done } = await fresh();
+    const role = `migrator_${own.name}`;
+    try {
+      await client.query(
+        `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${own.name} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}`,
+      );
+      const url = new URL(own.url);
+      url.username = role;
+      url.password = 'pw';
+      const { default: pgModule } = await import('pg');
+      const limited = new pgModule.Client({ connectionString: url.toString() });
+      await limited.connect();
+      try {
+        const result = await migrate({ session: pgSession(limited) }, migrations(BASE), options);
+        assert.equal(result.applied.length, 3);
+        const { rows } = await limited.query('SHOW client_connection_check_interval');
+        assert.equal(rows[0].client_connection_check_interval, '1s');
+      } finally {
+        await limited.end();
+      }
+    } finally {
+      await client.query(`DROP OWNED BY ${role}`).catch(() => {});
+      await done();
+      await db.connect().then(async (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+});
+
+describe('one run at a time', () => {
+  test('ten runners started at once: every migration applied exactly once, every runner succeeds', async () => {
+    const db = await freshDatabase();
+    try {
+      const files = migrations({
+        ...BASE,
+        '0004_count.sql': 'CREATE TABLE IF NOT EXISTS runs (n int); INSERT INTO runs VALUES (1);',
+        '0005_slow.sql': 'SELECT pg_sleep(0.2); INSERT INTO runs VALUES (2);',
+      });
+      const clients = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => db.connect({ applicationName: `runner-${i}` })),
+      );
+      const results = await Promise.all(
+        clients.map((c) => migrate({ session: pgSession(c) }, files, options)),
+      );
+      const applied = results.flatMap((r) => r.applied.map((a) => a.version)).sort();
+      assert.deepEqual(applied, ['1', '2', '3', '4', '5']);
+      assert.ok(results.every((r) => r.pending.length === 0 && !r.incomplete));
+      const check = clients[0] as pg.Client;
+      assert.deepEqual(
+        (await check.query('SELECT n FROM runs ORDER BY n')).rows.map((r) => r.n),
+        [1, 2],
+      );
+      assert.equal((await historyRows(check)).length, 5);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('a lock wait that runs out names the holder', async () => {
+    const db = await freshDatabase();
+    try {
+      const holder = await db.connect({ applicationName: 'release-from-elsewhere' });
+      const [k1, k2] = new HistoryTable().lockKey;
+      await holder.query('SELECT pg_advisory_lock($1, $2)', [k1, k2]);
+      const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const runner = await db.connect();
+      const events: EngineEvent[] = [];
+      await assert.rejects(
+        migrate({ session: pgSession(runner), onEvent: (e) => events.push(e) }, migrations(BASE), {
+          ...options,
+          lockWaitMs: 300,
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof LockTimeoutError);
+          assert.equal(err.name, 'LockTimeoutError');
+          assert.equal(err.holder?.pid, holderPid);
+          assert.equal(err.holder?.applicationName, 'release-from-elsewhere');
+          assert.ok(err.holder?.sessionStartedAt);
+          assert.match(err.message, new RegExp(`pid ${holderPid}, application "release-from-elsewhere"`));
+          return true;
+        },
+      );
+      assert.equal(events[0]?.type, 'lock-wait');
+      assert.equal(await tableExists(runner, 'accounts'), false);
+
+      await assert.rejects(
+        migrate({ session: pgSession(runner) }, migrations(BASE), { ...options, lockWaitMs: 0 }),
+        LockTimeoutError,
+        'fail-fast mode does not wait',
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('a runner that waited for the lock finds the work done and returns as a no-op', async () => {
+    const db = await freshDatabase();
+    try {
+      const first = await db.connect();
+      const second = await db.connect();
+      const files = migrations({ ...BASE, '0004_slow.sql': 'SELECT pg_sleep(0.5);' });
+      let firstStarted!: () => void;
+      const started = new Promise<void>((r) => {
+        firstStarted = r;
+      });
+      const running = migrate(
+        { session: pgSession(first), onEvent: (e) => e.type === 'migration-start' && firstStarted() },
+        files,
+        options,
+      );
+      await started;
+      const events: EngineEvent[] = [];
+      const waiting = migrate({ session: pgSession(second), onEvent: (e) => events.push(e) }, files, options);
+      assert.equal((await running).applied.length, 4);
+      const result = await waiting;
+      assert.equal(events[0]?.type, 'lock-wait', 'the second runner really waited');
+      assert.deepEqual(result.applied, []);
+      assert.deepEqual(result.pending, []);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('table locks held by other sessions', () => {
+  test('a migration blocked by a table lock retries with backoff and succeeds once the lock is released', async () => {
+    const db = await freshDatabase();
+    try {
+      const runner = await db.connect();
+      await migrate({ session: pgSession(runner) }, migrations(BASE), options);
+      const blocker = await db.connect();
+      await blocker.query('BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE');
+      const events: EngineEvent[] = [];
+      const run = migrate(
+        { session: pgSession(runner), onEvent: (e) => events.push(e) },
+        migrations({ ...BASE, '0004_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;' }),
+        { ...options, lockTimeoutMs: 50, lockRetries: 10, lockRetryDelayMs: 20 },
+      );
+      while (events.filter((e) => e.type === 'migration-retry').length < 2)
+        await new Promise((r) => setTimeout(r, 5));
+      await blocker.query('COMMIT');
+      const result = await run;
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['4'],
+      );
+      const retries = events.filter((e) => e.type === 'migration-retry');
+      assert.ok(retries.length >= 2);
+      assert.match(JSON.stringify(retries[0]), /lock timeout/);
+      const delays = retries.map((e) => (e.type === 'migration-retry' ? e.delayMs : 0));
+      assert.deepEqual(delays.slice(0, 2), [20, 40], 'the delay doubles');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('a table lock never released ends in a typed error after the bounded retries', async () => {
+    const db = await freshDatabase();
+    try {
+      const runner = await db.connect();
+      await migrate({ session: pgSession(runner) }, migrations(BASE), options);
+      const blocker = await db.connect();
+      await blocker.query('BEGIN; LOCK TABLE orders IN ACCESS SHARE MODE');
+      await assert.rejects(
+        migrate(
+          { session: pgSession(runner) },
+          migrations({
+            ...BASE,
+            '0004_add_note.sql':
+              'ALTER TABLE accounts ADD COLUMN note text;\nALTER TABLE orders ADD COLUMN note text;',
+          }),
+          { ...options, lockTimeoutMs: 30, lockRetries: 2, lockRetryDelayMs: 10 },
+        ),
+        (err: unknown) => {
+          assert.ok(err instanceof LockNotAvailableError);
+          assert.equal(err.name, 'LockNotAvailableError');
+          assert.equal(err.attempts, 3);
+          assert.equal(err.failure.sqlState, '55P03');
+          assert.deepEqual(err.failure.location, { file: '0004_add_note.sql', line: 2, column: 1 });
+          return true;
+        },
+      );
+      await blocker.query('ROLLBACK');
+      const { rows } = await runner.query(
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE column_name = 'note'",
+      );
+      assert.equal(rows[0].n, 0, 'the first ALTER of the failed migration was rolled back too');
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('deadline', () => {
+  test('stops between migrations when the time left falls below the margin, then continues in a new run', async () => {
+    const db = await freshDatabase();
+    try {
+      const session = pgSession(await db.connect());
+      let clock = 1_000_000;
+      const events: EngineEvent[] = [];
+      const files = migrations({
+        ...BASE,
+        '0004_a.sql': 'CREATE TABLE a (id int);',
+        '0005_b.sql': 'CREATE TABLE b (id int);',
+      });
+      const deps = {
+        session,
+        now: () => clock,
+        onEvent: (e: EngineEvent) => {
+          events.push(e);
+          if (e.type === 'migration-applied') clock += 400;
+        },
+      };
+      const first = await migrate(deps, files, {
+        ...options,
+        deadline: clock + 1_000,
+        deadlineMarginMs: 300,
+      });
+      assert.equal(first.incomplete, true);
+      assert.deepEqual(
+        first.applied.map((a) => a.version),
+        ['1', '2'],
+      );
+      assert.deepEqual(
+        first.pending.map((p) => p.version),
+        ['3', '4', '5'],
+      );
+      assert.ok(events.some((e) => e.type === 'deadline-stop'));
+
+      const second = await migrate({ session }, files, options);
+      assert.equal(second.incomplete, false);
+      assert.deepEqual(
+        second.applied.map((a) => a.version),
+        ['3', '4', '5'],
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('statement_timeout is capped so no statement outlives the deadline', async () => {
+    const db = await freshDatabase();
+    try {
+      const client = await db.connect();
+      const started = Date.now();
+      await assert.rejects(
+        migrate({ session: pgSession(client) }, migrations({ '0001_slow.sql': 'SELECT pg_sleep(20);' }), {
+          ...options,
+          deadline: Date.now() + 1_500,
+          deadlineMarginMs: 1_000,
+        }),
+        (err: unknown) => {
+          assert.ok(err instanceof MigrationFailedError);
+          assert.equal(err.failure.sqlState, '57014');
+          assert.match(err.failure.hint ?? '', /shortened to end before the deadline/);
+          return true;
+        },
+      );
+      assert.ok(Date.now() - started < 10_000, 'the statement was cancelled, not left to sleep 20 s');
+      assert.equal(
+        (await client.query('SHOW statement_timeout')).rows[0].statement_timeout,
+        '0',
+        'SET LOCAL did not leak into the session',
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+});
