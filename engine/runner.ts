@@ -1,4 +1,5 @@
 import {
+  DatabaseUnavailableError,
   InvalidInputError,
   InvalidMigrationError,
   LockNotAvailableError,
@@ -152,7 +153,7 @@ export async function plan(
   options: Pick<EngineOptions, 'historyTable'> = {},
 ): Promise<Plan> {
   const history = new HistoryTable(options.historyTable ?? DEFAULTS.historyTable);
-  return computePlan(files, (await readHistory(deps.session, history)) ?? []);
+  return computePlan(files, (await readHistory(deps.session, history).catch(connectionLost)) ?? []);
 }
 
 /** Applied and pending migrations. */
@@ -169,7 +170,35 @@ export async function status(
  * Applies pending migrations, one transaction each (or statement by statement for `-- lockstep:no-transaction`
  * files), under an advisory lock. Validates everything before changing anything.
  */
-export async function migrate(
+export function migrate(
+  deps: EngineDeps,
+  files: readonly MigrationFile[],
+  options: EngineOptions,
+): Promise<MigrateResult> {
+  return migrateUnwrapped(deps, files, options).catch(connectionLost);
+}
+
+/** No SQLSTATE (the socket broke), a connection exception (08) or the server ending the session (57P01…). */
+function isConnectionLoss(se: ServerError): boolean {
+  const code = se.code ?? '';
+  return code === '' || code.startsWith('08') || code.startsWith('57P');
+}
+
+/**
+ * A script that failed because the connection broke never got its answer. Whatever was in flight
+ * either committed whole or not at all; the next run reads history and carries on from there.
+ */
+function connectionLost(err: unknown): never {
+  if (err instanceof ScriptFailedError && isConnectionLoss(err.serverError)) {
+    throw new DatabaseUnavailableError(
+      `lost the database connection: ${err.message} (a migration in flight either committed whole or not at all; running again is safe)`,
+      { cause: err.serverError },
+    );
+  }
+  throw err;
+}
+
+async function migrateUnwrapped(
   deps: EngineDeps,
   files: readonly MigrationFile[],
   options: EngineOptions,
@@ -402,7 +431,7 @@ async function applyInTransaction(
     (err, attempts) =>
       new LockNotAvailableError(attempts, locate(err).failure, err.message, { cause: err.serverError }),
   ).catch((err: unknown) => {
-    if (!(err instanceof ScriptFailedError)) throw err;
+    if (!(err instanceof ScriptFailedError) || isConnectionLoss(err.serverError)) throw err;
     const { failure, message } = locate(err);
     throw new MigrationFailedError(
       message,
@@ -505,7 +534,7 @@ async function applyStatementByStatement(
             )
             .catch(() => {});
         }
-        if (err instanceof ScriptFailedError) {
+        if (err instanceof ScriptFailedError && !isConnectionLoss(err.serverError)) {
           throw new MigrationFailedError(
             describeServerError(err.serverError),
             failureWithTimeoutHint(

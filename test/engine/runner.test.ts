@@ -4,6 +4,7 @@ import type pg from 'pg';
 import {
   ChecksumMismatchError,
   DatabaseAheadError,
+  DatabaseUnavailableError,
   InvalidInputError,
   InvalidMigrationError,
   LockNotAvailableError,
@@ -509,6 +510,41 @@ describe('migrate', () => {
       await client.query(`DROP OWNED BY ${role}`).catch(() => {});
       await done();
       await db.connect().then(async (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  });
+});
+
+describe('connection loss', () => {
+  test('a connection lost mid-migration is a DatabaseUnavailableError and the migration leaves no trace', async () => {
+    const db = await freshDatabase();
+    try {
+      const runner = await db.connect();
+      const observer = await db.connect();
+      const pid = (await runner.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const run = migrate(
+        { session: pgSession(runner) },
+        migrations({ '0001_slow.sql': 'CREATE TABLE half_done (id int);\nSELECT pg_sleep(30);' }),
+        options,
+      );
+      for (;;) {
+        const { rows } = await observer.query(
+          "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep(30)%'",
+          [pid],
+        );
+        if (rows.length > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await observer.query('SELECT pg_terminate_backend($1)', [pid]);
+      await assert.rejects(run, (err: unknown) => {
+        assert.ok(err instanceof DatabaseUnavailableError);
+        assert.equal(err.name, 'DatabaseUnavailableError');
+        assert.match(err.message, /running again is safe/);
+        return true;
+      });
+      assert.equal(await tableExists(observer, 'half_done'), false);
+      assert.deepEqual(await historyRows(observer), []);
+    } finally {
+      await db.drop();
     }
   });
 });
