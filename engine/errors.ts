@@ -4,7 +4,8 @@
  * rename these casually.
  */
 
-export type ErrorCode =
+/** The engine's codes. The AWS functions add their own (functions/shared/errors.ts) on the same base class. */
+export type EngineErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_MIGRATION'
   | 'CHECKSUM_MISMATCH'
@@ -15,8 +16,11 @@ export type ErrorCode =
   | 'MIGRATION_FAILED'
   | 'DATABASE_UNAVAILABLE';
 
-export abstract class LockstepError extends Error {
-  abstract readonly code: ErrorCode;
+/** Codes the engine itself raises. */
+export type ErrorCode = EngineErrorCode;
+
+export abstract class LockstepError<Code extends string = string> extends Error {
+  abstract readonly code: Code;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -36,7 +40,7 @@ export abstract class LockstepError extends Error {
 }
 
 /** An option or argument is malformed. Nothing was changed. */
-export class InvalidInputError extends LockstepError {
+export class InvalidInputError extends LockstepError<EngineErrorCode> {
   readonly code = 'INVALID_INPUT';
   constructor(
     readonly field: string,
@@ -58,7 +62,7 @@ export interface MigrationFileProblem {
 }
 
 /** A migration file is misnamed, duplicated, unparsable or unsafe to run as written. Nothing was changed. */
-export class InvalidMigrationError extends LockstepError {
+export class InvalidMigrationError extends LockstepError<EngineErrorCode> {
   readonly code = 'INVALID_MIGRATION';
   constructor(readonly problems: readonly MigrationFileProblem[]) {
     super(
@@ -80,7 +84,7 @@ export interface ChangedMigration {
 }
 
 /** An applied migration's file was edited after it ran. Nothing was changed. */
-export class ChecksumMismatchError extends LockstepError {
+export class ChecksumMismatchError extends LockstepError<EngineErrorCode> {
   readonly code = 'CHECKSUM_MISMATCH';
   constructor(readonly changed: readonly ChangedMigration[]) {
     super(
@@ -98,7 +102,7 @@ export class ChecksumMismatchError extends LockstepError {
 }
 
 /** A pending migration's version is lower than the highest applied one. Nothing was changed. */
-export class OutOfOrderError extends LockstepError {
+export class OutOfOrderError extends LockstepError<EngineErrorCode> {
   readonly code = 'OUT_OF_ORDER';
   constructor(
     readonly files: readonly string[],
@@ -115,7 +119,7 @@ export class OutOfOrderError extends LockstepError {
 }
 
 /** The database has applied versions this code has no file for, and the caller refused that. */
-export class DatabaseAheadError extends LockstepError {
+export class DatabaseAheadError extends LockstepError<EngineErrorCode> {
   readonly code = 'DATABASE_AHEAD';
   constructor(readonly versions: readonly string[]) {
     super(
@@ -138,7 +142,7 @@ export interface LockHolder {
 }
 
 /** Another runner held the migration lock for longer than the caller was willing to wait. Retryable. */
-export class LockTimeoutError extends LockstepError {
+export class LockTimeoutError extends LockstepError<EngineErrorCode> {
   readonly code = 'LOCK_TIMEOUT';
   constructor(
     readonly waitedMs: number,
@@ -192,7 +196,7 @@ function describeFailure(message: string, f: MigrationFailure): string {
 }
 
 /** A migration's SQL failed. A transactional migration left no trace; a non-transactional one is recorded as failed. */
-export class MigrationFailedError extends LockstepError {
+export class MigrationFailedError extends LockstepError<EngineErrorCode> {
   readonly code = 'MIGRATION_FAILED';
   constructor(
     readonly postgresMessage: string,
@@ -207,7 +211,7 @@ export class MigrationFailedError extends LockstepError {
 }
 
 /** A migration kept hitting lock_timeout (55P03) on a table another session holds, and retries ran out. Retryable later. */
-export class LockNotAvailableError extends LockstepError {
+export class LockNotAvailableError extends LockstepError<EngineErrorCode> {
   readonly code = 'LOCK_NOT_AVAILABLE';
   constructor(
     readonly attempts: number,
@@ -229,6 +233,6 @@ export class LockNotAvailableError extends LockstepError {
 }
 
 /** The database could not be reached or refused the credentials. Retryable. */
-export class DatabaseUnavailableError extends LockstepError {
+export class DatabaseUnavailableError extends LockstepError<EngineErrorCode> {
   readonly code = 'DATABASE_UNAVAILABLE';
 }

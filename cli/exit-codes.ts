@@ -1,0 +1,62 @@
+import { constants } from 'node:os';
+import { type ErrorCode, LockstepError } from '../engine/errors.ts';
+
+/**
+ * How `lockstep` exits. Scripts and CI branch on these numbers, so they are a contract: do not renumber.
+ *
+ * | code  | meaning                                                                                       |
+ * | ----- | --------------------------------------------------------------------------------------------- |
+ * | 0     | success: everything pending was applied, or there was nothing to do; `plan` found no problem   |
+ * | 1     | unexpected internal error (a bug, or a database error lockstep does not classify)             |
+ * | 2     | usage error: unknown or malformed flag, missing migrations directory (`InvalidInputError`)    |
+ * | 3     | a migration failed (`MigrationFailedError`); its file, line, column and SQLSTATE are printed  |
+ * | 4     | lock timeout: another run holds the migration lock (`LockTimeoutError`), or a migration kept   |
+ * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`); retry later                  |
+ * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
+ * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
+ * |       | (`InvalidMigrationError`)                                                                      |
+ * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
+ * |       | run again to continue                                                                          |
+ * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
+ * | 128+N | killed by signal N (130 for SIGINT, 143 for SIGTERM); the running migration was rolled back   |
+ * |       | by the server, or, outside a transaction, stopped at a statement: run again                   |
+ */
+export const ExitCode = {
+  Success: 0,
+  InternalError: 1,
+  UsageError: 2,
+  MigrationFailed: 3,
+  LockTimeout: 4,
+  ValidationFailed: 5,
+  Incomplete: 6,
+  CannotConnect: 7,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Exhaustive: a new {@link ErrorCode} does not compile until it has an exit code. */
+const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, ExitCode>> = {
+  INVALID_INPUT: ExitCode.UsageError,
+  MIGRATION_FAILED: ExitCode.MigrationFailed,
+  LOCK_TIMEOUT: ExitCode.LockTimeout,
+  LOCK_NOT_AVAILABLE: ExitCode.LockTimeout,
+  CHECKSUM_MISMATCH: ExitCode.ValidationFailed,
+  OUT_OF_ORDER: ExitCode.ValidationFailed,
+  DATABASE_AHEAD: ExitCode.ValidationFailed,
+  INVALID_MIGRATION: ExitCode.ValidationFailed,
+  DATABASE_UNAVAILABLE: ExitCode.CannotConnect,
+};
+
+/** The exit code for a failure, by the error's `code`; anything lockstep did not expect is an internal error. */
+export function exitCodeFor(err: unknown): ExitCode {
+  // Codes other shells add on the same base class (the AWS functions') are not the CLI's to see: internal.
+  if (err instanceof LockstepError && Object.hasOwn(EXIT_CODE_BY_ERROR, err.code)) {
+    return EXIT_CODE_BY_ERROR[err.code as ErrorCode];
+  }
+  return ExitCode.InternalError;
+}
+
+/** 128 + the signal's number, as shells report a process killed by it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}

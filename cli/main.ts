@@ -1,0 +1,59 @@
+/**
+ * The `lockstep` command: parse the arguments, run one engine command, print, exit. See ./exit-codes.ts for
+ * what the exit codes mean.
+ */
+import { hostname } from 'node:os';
+import { Command, CommanderError } from 'commander';
+import { InvalidInputError } from '../engine/errors.ts';
+import packageJson from '../package.json' with { type: 'json' };
+import { ExitCode } from './exit-codes.ts';
+import { addOptions, type CommandName, type RawOptions } from './options.ts';
+import { errorJson, errorText, jsonHead, Output } from './output.ts';
+import { runCommand } from './run-command.ts';
+import { Shutdown } from './shutdown.ts';
+
+const COMMANDS: ReadonlyArray<readonly [CommandName, string]> = [
+  ['migrate', 'apply pending migrations, one transaction each, under an advisory lock'],
+  ['plan', 'show pending migrations and drift; exit 5 when migrate would refuse to run'],
+  ['status', 'show applied and pending migrations'],
+];
+
+const output = new Output(process.stdout, process.stderr);
+const shutdown = new Shutdown((line) => output.note(line)).install();
+let exitCode: number = ExitCode.Success;
+
+const program = new Command('lockstep')
+  .description('Apply PostgreSQL migrations safely: one run at a time, each in its own transaction.')
+  .version(packageJson.version)
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+for (const [name, description] of COMMANDS) {
+  addOptions(program.command(name).description(description), name).action(async (raw: RawOptions) => {
+    exitCode = await runCommand(name, raw, {
+      output,
+      shutdown,
+      env: process.env,
+      cwd: process.cwd(),
+      hostname: hostname(),
+      now: Date.now,
+    });
+  });
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; every other complaint of commander's is a usage error.
+    exitCode = err.exitCode === 0 ? ExitCode.Success : ExitCode.UsageError;
+    if (exitCode !== ExitCode.Success && process.argv.includes('--json')) {
+      const command = COMMANDS.find(([name]) => process.argv.slice(2).includes(name))?.[0];
+      const error = new InvalidInputError('arguments', err.message.replace(/^error: /, ''));
+      output.json({ ...jsonHead(command, exitCode), error: errorJson(error) });
+    }
+  } else {
+    exitCode = ExitCode.InternalError;
+    output.note(errorText(err));
+  }
+}
+await shutdown.exit(exitCode);

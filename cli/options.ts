@@ -1,0 +1,208 @@
+/**
+ * The command line's flags and environment, declared and validated in one place. Everything the rest of the
+ * CLI reads comes out of {@link parseOptions} typed and checked; a bad value is an {@link InvalidInputError}
+ * naming the flag (exit code 2) before anything connects.
+ */
+import type { Command } from 'commander';
+import { InvalidInputError } from '../engine/errors.ts';
+import { HistoryTable } from '../engine/history.ts';
+import type { EngineOptions } from '../engine/runner.ts';
+
+export type CommandName = 'migrate' | 'plan' | 'status';
+
+/** Defaults shown in `--help` and applied by {@link parseOptions}. */
+export const DEFAULTS = {
+  dir: './migrations',
+  historyTable: 'lockstep.schema_history',
+  lockWaitSeconds: '300',
+  lockTimeoutMs: '5000',
+  statementTimeoutMs: '0',
+  lockRetries: '5',
+} as const;
+
+/** The flags as commander hands them over: strings and booleans, unvalidated. */
+export interface RawOptions {
+  readonly dir?: string;
+  readonly databaseUrl?: string;
+  readonly release?: string;
+  readonly json?: boolean;
+  readonly historyTable?: string;
+  readonly lockWait?: string;
+  readonly lockTimeout?: string;
+  readonly statementTimeout?: string;
+  readonly lockRetries?: string;
+  readonly maxDuration?: string;
+  readonly allowOutOfOrder?: boolean;
+  readonly refuseDatabaseAhead?: boolean;
+}
+
+/** What a run needs, validated. */
+export interface CliOptions {
+  readonly dir: string;
+  /** Undefined: use the embedded PostgreSQL. Holds a password: never print it. */
+  readonly databaseUrl: string | undefined;
+  /** Recorded as `applied_by` and shown in `application_name`. */
+  readonly release: string;
+  readonly json: boolean;
+  /** Options for the engine; `deadline` is already absolute. */
+  readonly engine: EngineOptions;
+}
+
+/** What {@link parseOptions} reads besides the flags. */
+export interface OptionsContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly hostname: string;
+  /** Epoch milliseconds, for `--max-duration`. */
+  readonly now: number;
+}
+
+/** Adds the flags `command` takes. */
+export function addOptions(command: Command, name: CommandName): Command {
+  command
+    .option('--dir <path>', 'migrations directory', DEFAULTS.dir)
+    .option(
+      '--database-url <url>',
+      'postgres:// URL (env: DATABASE_URL); without either, an embedded PostgreSQL in .lockstep/pg is used',
+    )
+    .option('--release <label>', 'release label, recorded as applied_by (default: "cli@<hostname>")')
+    .option('--json', 'print one JSON document on stdout instead of text')
+    .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable);
+  if (name === 'migrate') {
+    command
+      .option(
+        '--lock-wait <seconds>',
+        "how long to wait for another run's lock; 0 fails at once",
+        DEFAULTS.lockWaitSeconds,
+      )
+      .option(
+        '--lock-timeout <ms>',
+        'lock_timeout for each migration statement (> 0)',
+        DEFAULTS.lockTimeoutMs,
+      )
+      .option(
+        '--statement-timeout <ms>',
+        'statement_timeout for each migration statement; 0 for none',
+        DEFAULTS.statementTimeoutMs,
+      )
+      .option(
+        '--lock-retries <n>',
+        'retries of a migration that hit lock_timeout or a deadlock',
+        DEFAULTS.lockRetries,
+      )
+      .option(
+        '--max-duration <seconds>',
+        'stop between migrations so the run ends within this time (exit 6: run again); ' +
+          'no migration starts with less than 10 s left',
+      );
+  }
+  if (name === 'migrate' || name === 'plan') {
+    command
+      .option('--allow-out-of-order', 'apply pending migrations older than the highest applied one')
+      .option(
+        '--refuse-database-ahead',
+        'fail when the database has migrations this release has no file for',
+      );
+  }
+  return command;
+}
+
+const MAX_MS = 2_147_483_647; // PostgreSQL's limit for lock_timeout and statement_timeout
+const WHOLE = /^\d+$/;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+function wholeNumber(flag: string, value: string, { min, max }: { min: number; max: number }): number {
+  const n = WHOLE.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidInputError(flag, `must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return n;
+}
+
+function secondsToMs(flag: string, value: string, { min }: { min: number }): number {
+  const n = DECIMAL.test(value.trim()) ? Number(value) : Number.NaN;
+  const ms = Math.round(n * 1000);
+  if (!Number.isFinite(n) || n < min || ms > MAX_MS) {
+    throw new InvalidInputError(
+      flag,
+      `must be a number of seconds from ${min} to ${Math.floor(MAX_MS / 1000)}, got "${value}"`,
+    );
+  }
+  return ms;
+}
+
+/** Where the URL came from, for messages; the URL itself is never echoed. */
+function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | undefined {
+  const [source, url] = raw.databaseUrl
+    ? ['--database-url', raw.databaseUrl]
+    : env.DATABASE_URL
+      ? ['DATABASE_URL', env.DATABASE_URL]
+      : [undefined, undefined];
+  if (source === undefined || url === undefined) return undefined;
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new InvalidInputError(
+      source,
+      'is not a valid URL (expected postgres://user:password@host:port/db)',
+    );
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new InvalidInputError(source, `must be a postgres:// or postgresql:// URL, not ${protocol}//`);
+  }
+  return url;
+}
+
+/** Validates the flags; throws {@link InvalidInputError} naming the first bad one. */
+export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptions {
+  const release = (raw.release ?? `cli@${context.hostname}`).trim();
+  if (release.length === 0 || release.length > 200) {
+    throw new InvalidInputError('--release', 'must be a label of 1 to 200 characters');
+  }
+  const historyTable = raw.historyTable ?? DEFAULTS.historyTable;
+  try {
+    new HistoryTable(historyTable);
+  } catch {
+    throw new InvalidInputError(
+      '--history-table',
+      `"${historyTable}" must be <schema>.<table>, plain identifiers`,
+    );
+  }
+  const lockTimeoutMs = wholeNumber('--lock-timeout', raw.lockTimeout ?? DEFAULTS.lockTimeoutMs, {
+    min: 1,
+    max: MAX_MS,
+  });
+  const engine: EngineOptions = {
+    appliedBy: release,
+    historyTable,
+    lockWaitMs: secondsToMs('--lock-wait', raw.lockWait ?? DEFAULTS.lockWaitSeconds, { min: 0 }),
+    lockTimeoutMs,
+    statementTimeoutMs: wholeNumber(
+      '--statement-timeout',
+      raw.statementTimeout ?? DEFAULTS.statementTimeoutMs,
+      { min: 0, max: MAX_MS },
+    ),
+    lockRetries: wholeNumber('--lock-retries', raw.lockRetries ?? DEFAULTS.lockRetries, { min: 0, max: 100 }),
+    allowOutOfOrder: raw.allowOutOfOrder ?? false,
+    refuseDatabaseAhead: raw.refuseDatabaseAhead ?? false,
+  };
+  let deadline: number | undefined;
+  if (raw.maxDuration !== undefined) {
+    const ms = secondsToMs('--max-duration', raw.maxDuration, { min: 0 });
+    // The engine starts no migration with less than 10 s left: a shorter run could never apply anything.
+    if (ms <= 10_000) {
+      throw new InvalidInputError(
+        '--max-duration',
+        `must be more than 10 seconds (no migration starts with less than 10 s left), got "${raw.maxDuration}"`,
+      );
+    }
+    deadline = context.now + ms;
+  }
+  return {
+    dir: raw.dir ?? DEFAULTS.dir,
+    databaseUrl: databaseUrl(raw, context.env),
+    release,
+    json: raw.json ?? false,
+    engine: deadline === undefined ? engine : { ...engine, deadline },
+  };
+}

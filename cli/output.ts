@@ -1,0 +1,217 @@
+/**
+ * What the CLI prints. Progress, notices, warnings and (in text mode) errors go to stderr; the result goes to
+ * stdout: a text summary, or with `--json` exactly one JSON document and nothing else. Every line passes
+ * through {@link Output.redact}, so a database URL or password can never be printed, whatever carries it.
+ */
+import { LockstepError } from '../engine/errors.ts';
+import type { Plan } from '../engine/plan.ts';
+import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
+import { ScriptFailedError } from '../engine/session.ts';
+import type { CommandName } from './options.ts';
+
+interface Writable {
+  write(text: string): unknown;
+}
+
+export class Output {
+  private readonly secrets = new Set<string>();
+
+  constructor(
+    private readonly stdout: Writable,
+    private readonly stderr: Writable,
+  ) {}
+
+  /** Never print `value`, nor its URL-encoded form. Values shorter than 3 characters are ignored. */
+  addSecret(value: string | undefined): void {
+    for (const v of [value, value && encodeURIComponent(value)]) if (v && v.length >= 3) this.secrets.add(v);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    // Longest first, so a URL is replaced whole rather than around its password.
+    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
+      out = out.split(secret).join('***');
+    return out;
+  }
+
+  /** A progress or notice line, on stderr. */
+  note(line: string): void {
+    this.stderr.write(`${this.redact(line)}\n`);
+  }
+
+  /** The result, on stdout. */
+  result(text: string): void {
+    if (text) this.stdout.write(`${this.redact(text)}\n`);
+  }
+
+  /** The `--json` document, on stdout. */
+  json(document: Record<string, unknown>): void {
+    this.stdout.write(`${this.redact(JSON.stringify(document, null, 2))}\n`);
+  }
+}
+
+/** The `error` member of a JSON document: the error's own `toJSON()`, or name, code and message. */
+export function errorJson(err: unknown): Record<string, unknown> {
+  if (err instanceof LockstepError) return err.toJSON();
+  return { name: 'InternalError', code: 'INTERNAL', message: internalMessage(err) };
+}
+
+/** An error for a human, on stderr. */
+export function errorText(err: unknown): string {
+  if (err instanceof LockstepError) return `${err.name}: ${err.message}`;
+  return `internal error: ${internalMessage(err)}\n(this is a lockstep bug or a database error it does not classify)`;
+}
+
+function internalMessage(err: unknown): string {
+  if (err instanceof ScriptFailedError) {
+    const code = err.serverError.code;
+    return `database error${code ? ` [SQLSTATE ${code}]` : ''}: ${err.message}`;
+  }
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Reports engine events as lines; a migration still running after a while gets a line too. */
+export function progressReporter(
+  write: (line: string) => void,
+  settings: { lockWaitMs?: number | undefined; slowAfterMs?: number },
+): { onEvent: (event: EngineEvent) => void; dispose: () => void } {
+  let slow: NodeJS.Timeout | undefined;
+  const clear = () => {
+    clearTimeout(slow);
+    slow = undefined;
+  };
+  const onEvent = (event: EngineEvent) => {
+    switch (event.type) {
+      case 'lock-wait':
+        write(
+          settings.lockWaitMs === 0
+            ? `the migration lock is held by ${event.holder}; not waiting (--lock-wait 0)`
+            : `waiting for the migration lock, held by ${event.holder}` +
+                (settings.lockWaitMs === undefined
+                  ? ''
+                  : ` (for up to ${formatDuration(settings.lockWaitMs)})`),
+        );
+        break;
+      case 'history-created':
+        write(`created history table ${event.table}`);
+        break;
+      case 'migration-start': {
+        clear();
+        const { file, noTransaction } = event.migration;
+        slow = setTimeout(
+          () => write(`  running ${file}${noTransaction ? ' (no transaction)' : ''} …`),
+          settings.slowAfterMs ?? 3_000,
+        );
+        slow.unref();
+        break;
+      }
+      case 'migration-applied':
+        clear();
+        write(`  applied ${event.migration.file} in ${formatDuration(event.migration.durationMs)}`);
+        break;
+      case 'migration-retry':
+        write(
+          `  ${event.file}: attempt ${event.attempt} gave up waiting for a lock (${event.reason}); ` +
+            `retrying in ${formatDuration(event.delayMs)}`,
+        );
+        break;
+      case 'deadline-stop':
+        clear();
+        write(
+          `stopping: only ${formatDuration(Math.max(0, event.remainingMs))} left before --max-duration ends`,
+        );
+        break;
+    }
+  };
+  return { onEvent, dispose: clear };
+}
+
+export function formatMigrate(result: MigrateResult, durationMs: number, fileCount: number): string {
+  if (result.applied.length === 0 && !result.incomplete) {
+    return `nothing to do: all ${plural(fileCount, 'migration')} are applied`;
+  }
+  const lines = [`applied ${plural(result.applied.length, 'migration')} in ${formatDuration(durationMs)}`];
+  if (result.incomplete) {
+    lines.push(
+      `incomplete: the --max-duration deadline stopped the run; ${plural(result.pending.length, 'migration')} ` +
+        `still pending, run again: ${result.pending.map((p) => p.file).join(', ')}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function pendingLines(pending: Plan['pending']): string[] {
+  return pending.map((p) => {
+    const notes = [
+      p.noTransaction ? 'no transaction' : '',
+      p.failedAtStatement === undefined
+        ? ''
+        : `an earlier attempt failed at statement ${p.failedAtStatement}`,
+    ].filter(Boolean);
+    return `  ${p.file}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`;
+  });
+}
+
+function appliedLines(applied: Plan['applied']): string[] {
+  const width = Math.max(0, ...applied.map((a) => a.file.length));
+  return applied.map(
+    (a) =>
+      `  ${a.file.padEnd(width)}  ${a.appliedAt.replace(/\.\d+/, '')}  by ${a.appliedBy}  (${formatDuration(a.executionMs)})`,
+  );
+}
+
+function aheadLines(databaseAhead: Plan['databaseAhead']): string[] {
+  return databaseAhead.map((m) => `  ${m.file} (version ${m.version})`);
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines =
+    plan.pending.length === 0
+      ? ['nothing pending']
+      : [`${plural(plan.pending.length, 'pending migration')}:`, ...pendingLines(plan.pending)];
+  const drift = [
+    ...plan.checksumMismatches.map(
+      (c) =>
+        `  edited after it was applied: ${c.file} (applied sha256 ${c.appliedChecksum.slice(0, 12)}…, ` +
+        `file sha256 ${c.fileChecksum.slice(0, 12)}…)`,
+    ),
+    ...plan.outOfOrder.map(
+      (m) => `  older than the highest applied version ${plan.highestApplied ?? '?'}: ${m.file}`,
+    ),
+    ...plan.databaseAhead.map(
+      (m) => `  applied, but this release has no file for it: ${m.file} (version ${m.version})`,
+    ),
+  ];
+  lines.push(drift.length === 0 ? 'drift: none' : 'drift:', ...drift);
+  return lines.join('\n');
+}
+
+export function formatStatus(status: StatusResult): string {
+  const lines = [
+    status.applied.length === 0 ? 'applied: none' : `applied (${status.applied.length}):`,
+    ...appliedLines(status.applied),
+    status.pending.length === 0 ? 'pending: none' : `pending (${status.pending.length}):`,
+    ...pendingLines(status.pending),
+  ];
+  if (status.databaseAhead.length > 0) {
+    lines.push(
+      `applied, but this release has no file for them (${status.databaseAhead.length}):`,
+      ...aheadLines(status.databaseAhead),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The `--json` document's common head. */
+export function jsonHead(command: CommandName | undefined, exitCode: number): Record<string, unknown> {
+  return { command: command ?? null, ok: exitCode === 0, exitCode };
+}

@@ -1,0 +1,119 @@
+import { loadMigrations } from '../engine/migration-files.ts';
+import { planProblem } from '../engine/plan.ts';
+import { migrate, plan, status } from '../engine/runner.ts';
+import { pgSession } from '../engine/session.ts';
+import {
+  applicationName,
+  type Connection,
+  classifyRunError,
+  connect,
+  startEmbeddedDatabase,
+} from './database.ts';
+import { ExitCode, exitCodeFor, signalExitCode } from './exit-codes.ts';
+import { type CliOptions, type CommandName, parseOptions, type RawOptions } from './options.ts';
+import {
+  errorJson,
+  errorText,
+  formatMigrate,
+  formatPlan,
+  formatStatus,
+  jsonHead,
+  type Output,
+  progressReporter,
+} from './output.ts';
+import type { Shutdown } from './shutdown.ts';
+
+export interface RunDeps {
+  readonly output: Output;
+  readonly shutdown: Shutdown;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly hostname: string;
+  readonly now: () => number;
+}
+
+/** What a command printed as its result, and how the process should exit. */
+interface Outcome {
+  readonly exitCode: number;
+  readonly text: string;
+  readonly json: Record<string, unknown>;
+  /** A failure to report besides the result (plan's validation problem). */
+  readonly error?: unknown;
+}
+
+/** Runs one command: validate flags, load files, connect, call the engine, print. Returns the exit code. */
+export async function runCommand(command: CommandName, raw: RawOptions, deps: RunDeps): Promise<number> {
+  const { output, shutdown } = deps;
+  let connection: Connection | undefined;
+  let outcome: Outcome;
+  try {
+    const options = parseOptions(raw, { env: deps.env, hostname: deps.hostname, now: deps.now() });
+    output.addSecret(options.databaseUrl);
+    const files = await loadMigrations(options.dir);
+    const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, output, shutdown));
+    connection = await connect(url, { applicationName: applicationName(options.release), output, shutdown });
+    outcome = await runEngine(command, options, files, connection, deps);
+  } catch (err) {
+    // The connection was destroyed on purpose: the signal handler has reported it.
+    if (shutdown.signal) return signalExitCode(shutdown.signal);
+    const error = classifyRunError(err, connection);
+    outcome = { exitCode: exitCodeFor(error), text: '', json: {}, error };
+  } finally {
+    await connection?.close();
+  }
+  if (shutdown.signal) return signalExitCode(shutdown.signal);
+  if (raw.json) {
+    output.json({
+      ...jsonHead(command, outcome.exitCode),
+      ...outcome.json,
+      ...(outcome.error === undefined ? {} : { error: errorJson(outcome.error) }),
+    });
+  } else {
+    output.result(outcome.text);
+    if (outcome.error !== undefined) output.note(errorText(outcome.error));
+  }
+  return outcome.exitCode;
+}
+
+async function runEngine(
+  command: CommandName,
+  options: CliOptions,
+  files: Awaited<ReturnType<typeof loadMigrations>>,
+  connection: Connection,
+  deps: RunDeps,
+): Promise<Outcome> {
+  const session = pgSession(connection.client);
+  const { historyTable } = options.engine;
+  switch (command) {
+    case 'migrate': {
+      const progress = progressReporter((line) => deps.output.note(line), options.engine);
+      const started = deps.now();
+      try {
+        const result = await migrate({ session, onEvent: progress.onEvent }, files, options.engine);
+        for (const warning of result.warnings) deps.output.note(`warning: ${warning}`);
+        const durationMs = deps.now() - started;
+        return {
+          exitCode: result.incomplete ? ExitCode.Incomplete : ExitCode.Success,
+          text: formatMigrate(result, durationMs, files.length),
+          json: { ...result, durationMs },
+        };
+      } finally {
+        progress.dispose();
+      }
+    }
+    case 'plan': {
+      const p = await plan({ session }, files, { historyTable });
+      const problem = planProblem(p, options.engine);
+      return {
+        exitCode: problem ? exitCodeFor(problem) : ExitCode.Success,
+        text: formatPlan(p),
+        json: { ...p },
+        ...(problem ? { error: problem } : {}),
+      };
+    }
+    case 'status': {
+      const s = await status({ session }, files, { historyTable });
+      return { exitCode: ExitCode.Success, text: formatStatus(s), json: { ...s } };
+    }
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Where the CLI's database comes from: a URL it may fail to reach (exit 7, no secret printed), or the embedded
+ * PostgreSQL it starts itself when given none.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../../cli/embedded-postgres.ts';
+import { repoRoot, runCli } from '../support/cli-process.ts';
+import { freshDatabase, type TestDatabase } from '../support/database.ts';
+
+const PASSWORD = 'canary-Pw-93e1';
+
+describe('connecting to PostgreSQL', () => {
+  let db: TestDatabase | undefined;
+  after(async () => db?.drop());
+
+  it('exits 7 without printing the password when nothing listens on the port', async () => {
+    const url = `postgres://lockstep:${PASSWORD}@127.0.0.1:${await freePort()}/app`;
+
+    const text = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: url });
+    const json = await runCli(['status', '--dir', 'migrations', '--json'], { databaseUrl: url });
+
+    assert.equal(text.code, 7, text.stderr);
+    assert.match(
+      text.stderr,
+      /DatabaseUnavailableError: cannot connect to PostgreSQL at 127\.0\.0\.1:\d+, database "app" as user "lockstep": connection refused/,
+    );
+    assert.equal(json.code, 7, json.stderr);
+    assert.equal(JSON.parse(json.stdout).error.code, 'DATABASE_UNAVAILABLE');
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+      assert.ok(!output.includes(PASSWORD), `password printed: ${output}`);
+      assert.ok(!output.includes(url), `URL printed: ${output}`);
+    }
+  });
+
+  it('exits 7 without printing the password when the server refuses it or lacks the database', async () => {
+    db = await freshDatabase();
+    const wrongPassword = new URL(db.url);
+    wrongPassword.password = PASSWORD;
+    const noDatabase = new URL(db.url);
+    noDatabase.pathname = '/no_such_database';
+
+    const refused = await runCli(['status', '--dir', 'migrations'], {
+      databaseUrl: wrongPassword.toString(),
+    });
+    const missing = await runCli(['status', '--dir', 'migrations'], { databaseUrl: noDatabase.toString() });
+
+    assert.equal(refused.code, 7, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /cannot connect to PostgreSQL at .*: password authentication failed for user "postgres" \(28P01\)/,
+    );
+    assert.ok(!`${refused.stdout}${refused.stderr}`.includes(PASSWORD));
+    assert.equal(missing.code, 7, missing.stderr);
+    assert.match(missing.stderr, /database "no_such_database" does not exist \(3D000\)/);
+    assert.ok(!`${missing.stdout}${missing.stderr}`.includes(new URL(db.url).password));
+  });
+});
+
+describe('the embedded PostgreSQL', () => {
+  let cwd: string | undefined;
+  after(async () => {
+    if (!cwd) return;
+    // The CLI stops the server it started; if a failed run left one behind, stop it by its recorded pid.
+    const pidFile = join(cwd, '.lockstep', 'pg', 'postmaster.pid');
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      try {
+        process.kill(pid, 'SIGINT');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      } catch {
+        // already gone
+      }
+    }
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  it('is started in .lockstep/pg without a database URL, stopped at exit, and its data reused', async () => {
+    cwd = await mkdtemp(join(tmpdir(), 'lockstep-cli-embedded-'));
+    await chmod(cwd, 0o755); // as root, PostgreSQL runs as another user that must reach the data directory
+    await cp(join(repoRoot, 'migrations'), join(cwd, 'migrations'), { recursive: true });
+
+    const first = await runCli(['migrate'], { cwd });
+    const stoppedAfterFirst = !existsSync(join(cwd, '.lockstep', 'pg', 'postmaster.pid'));
+    const second = await runCli(['migrate'], { cwd });
+
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /using the embedded PostgreSQL .*data \S+\/\.lockstep\/pg, port \d+, database postgres; started now/,
+    );
+    assert.match(first.stdout, /^applied \d+ migrations/);
+    assert.doesNotMatch(`${first.stdout}${first.stderr}`, /postgres:\/\/|lockstep-local/);
+    assert.ok(stoppedAfterFirst, 'the server was stopped when the CLI exited');
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /nothing to do/);
+  });
+});

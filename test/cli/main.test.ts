@@ -1,0 +1,245 @@
+/**
+ * The `lockstep` command end to end: each test spawns the CLI as a child process against a fresh database and
+ * checks its exit code and output.
+ */
+import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { HistoryTable } from '../../engine/history.ts';
+import { repoRoot, runCli } from '../support/cli-process.ts';
+import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
+
+const exampleFiles = (await readdir(join(repoRoot, 'migrations'))).filter((f) => f.endsWith('.sql')).sort();
+
+const databases: TestDatabase[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  await Promise.all([...databases.map((d) => d.drop()), ...cleanups.map((c) => c())]);
+});
+
+async function database(): Promise<TestDatabase> {
+  const db = await freshDatabase();
+  databases.push(db);
+  return db;
+}
+
+async function dirWith(files: Record<string, string>): Promise<string> {
+  const { dir, cleanup } = await migrationsDir(files);
+  cleanups.push(cleanup);
+  return dir;
+}
+
+async function historyVersions(db: TestDatabase): Promise<string[]> {
+  const client = await db.connect();
+  const exists = await client.query(`SELECT to_regclass('lockstep.schema_history') IS NOT NULL AS e`);
+  if (!exists.rows[0].e) return [];
+  const rows = await client.query('SELECT version::text FROM lockstep.schema_history ORDER BY version');
+  return rows.rows.map((r) => r.version);
+}
+
+describe('lockstep migrate', () => {
+  it('applies the example migrations with one line each, then finds nothing to do', async () => {
+    const db = await database();
+
+    const first = await runCli(['migrate', '--dir', 'migrations', '--release', 'test-release'], {
+      databaseUrl: db.url,
+    });
+    const second = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: db.url });
+
+    assert.equal(first.code, 0, first.stderr);
+    const appliedLines = first.stderr
+      .split('\n')
+      .filter((l) => /^ {2}applied \S+\.sql in \d+(\.\d)? m?s$/.test(l));
+    assert.deepEqual(
+      appliedLines.map((l) => l.split(' ')[3]),
+      exampleFiles,
+    );
+    assert.match(first.stdout, new RegExp(`^applied ${exampleFiles.length} migrations in `));
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /nothing to do/);
+    assert.doesNotMatch(second.stderr, /applied/);
+    const client = await db.connect();
+    const rows = await client.query(
+      `SELECT count(*)::int AS n FROM lockstep.schema_history WHERE success AND applied_by = 'test-release'`,
+    );
+    assert.equal(rows.rows[0].n, exampleFiles.length);
+  });
+
+  it('prints one JSON document naming the applied versions with --json', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_create_b.sql': 'CREATE TABLE b (id int);\n',
+    });
+
+    const run = await runCli(['migrate', '--dir', dir, '--json'], { databaseUrl: db.url });
+
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.equal(doc.command, 'migrate');
+    assert.equal(doc.ok, true);
+    assert.deepEqual(
+      doc.applied.map((a: { version: string; file: string }) => [a.version, a.file]),
+      [
+        ['1', '0001_create_a.sql'],
+        ['2', '0002_create_b.sql'],
+      ],
+    );
+    assert.deepEqual(doc.pending, []);
+  });
+
+  it('exits 3 when a migration fails, naming file:line:column and SQLSTATE, and keeps what ran before', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_ok.sql': 'CREATE TABLE ok (id int);\n',
+      '0002_broken.sql': 'CREATE TABLE half (id int);\nINSERT INTO missing_table VALUES (1);\n',
+    });
+
+    const run = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stderr,
+      /MigrationFailedError: migration 2 failed at 0002_broken\.sql:2:13 \[SQLSTATE 42P01\]/,
+    );
+    assert.match(run.stderr, /applied before it in this run: 1/);
+    assert.deepEqual(await historyVersions(db), ['1']);
+    const client = await db.connect();
+    const tables = await client.query(`SELECT to_regclass('half') AS half, to_regclass('ok') AS ok`);
+    assert.deepEqual(tables.rows[0], { half: null, ok: 'ok' });
+  });
+
+  it('exits 5 and names the file when an applied migration was edited; plan fails the same way', async () => {
+    const db = await database();
+    const dir = await dirWith({ '0001_create_a.sql': 'CREATE TABLE a (id int);\n' });
+    const applied = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    assert.equal(applied.code, 0, applied.stderr);
+    await writeFile(join(dir, '0001_create_a.sql'), 'CREATE TABLE a (id bigint);\n');
+    await writeFile(join(dir, '0002_create_b.sql'), 'CREATE TABLE b (id int);\n');
+
+    const migrate = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    const plan = await runCli(['plan', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(migrate.code, 5, migrate.stderr);
+    assert.match(migrate.stderr, /ChecksumMismatchError: .*\n {2}0001_create_a\.sql: applied sha256/);
+    assert.deepEqual(await historyVersions(db), ['1']);
+    assert.equal(plan.code, 5, plan.stderr);
+    assert.match(plan.stdout, /edited after it was applied: 0001_create_a\.sql/);
+    assert.match(plan.stderr, /ChecksumMismatchError/);
+  });
+
+  it('exits 6 when --max-duration stops the run between migrations, and a re-run finishes', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_slow.sql': 'SELECT pg_sleep(2.5);\n',
+      '0002_create_b.sql': 'CREATE TABLE b (id int);\n',
+    });
+
+    // The engine starts no migration with less than 10 s left: after 0001 fewer than 10 of the 12 s remain.
+    const stopped = await runCli(['migrate', '--dir', dir, '--max-duration', '12'], { databaseUrl: db.url });
+    const versionsAfterStop = await historyVersions(db);
+    const rerun = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(stopped.code, 6, stopped.stderr);
+    assert.match(stopped.stdout, /incomplete: .*still pending, run again: 0002_create_b\.sql/);
+    assert.deepEqual(versionsAfterStop, ['1']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(await historyVersions(db), ['1', '2']);
+  });
+
+  it('exits 4 naming the holder when another session holds the migration lock past --lock-wait', async () => {
+    const db = await database();
+    const dir = await dirWith({ '0001_create_a.sql': 'CREATE TABLE a (id int);\n' });
+    const holder = await db.connect({ applicationName: 'test-lock-holder' });
+    const [classid, objid] = new HistoryTable().lockKey;
+    await holder.query('SELECT pg_advisory_lock($1::int, $2::int)', [classid, objid]);
+    const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+
+    const started = Date.now();
+    const run = await runCli(['migrate', '--dir', dir, '--lock-wait', '1'], { databaseUrl: db.url });
+
+    assert.equal(run.code, 4, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`LockTimeoutError: .*pid ${holderPid}, application "test-lock-holder"`),
+    );
+    assert.ok(Date.now() - started >= 1000, 'waited for the lock');
+    assert.deepEqual(await historyVersions(db), []);
+  });
+});
+
+describe('lockstep plan and status', () => {
+  it('plan exits 0 listing pending migrations when nothing drifted, and changes nothing', async () => {
+    const db = await database();
+
+    const run = await runCli(['plan', '--dir', 'migrations'], { databaseUrl: db.url });
+
+    assert.equal(run.code, 0, run.stderr);
+    for (const file of exampleFiles) assert.match(run.stdout, new RegExp(`^ {2}${file}`, 'm'));
+    assert.match(run.stdout, /0005_index_tasks_by_assignee\.sql {2}\(no transaction\)/);
+    assert.match(run.stdout, /^drift: none$/m);
+    assert.deepEqual(await historyVersions(db), []);
+  });
+
+  it('status --json lists applied migrations with who applied them, and pending ones', async () => {
+    const db = await database();
+    const first = { '0001_create_a.sql': 'CREATE TABLE a (id int);\n', '0002_create_b.sql': 'SELECT 1;\n' };
+    const older = await dirWith(first);
+    const newer = await dirWith({ ...first, '0003_create_c.sql': 'CREATE TABLE c (id int);\n' });
+    const applied = await runCli(['migrate', '--dir', older, '--release', 'v1.2.3'], { databaseUrl: db.url });
+    assert.equal(applied.code, 0, applied.stderr);
+
+    const run = await runCli(['status', '--dir', newer, '--json'], { databaseUrl: db.url });
+
+    assert.equal(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.equal(doc.command, 'status');
+    assert.deepEqual(
+      doc.applied.map((a: { version: string; appliedBy: string }) => [a.version, a.appliedBy]),
+      [
+        ['1', 'v1.2.3'],
+        ['2', 'v1.2.3'],
+      ],
+    );
+    assert.ok(doc.applied.every((a: { appliedAt: string }) => !Number.isNaN(Date.parse(a.appliedAt))));
+    assert.deepEqual(
+      doc.pending.map((p: { file: string }) => p.file),
+      ['0003_create_c.sql'],
+    );
+  });
+});
+
+describe('lockstep usage errors', () => {
+  it('exits 2 on an unknown flag', async () => {
+    const run = await runCli(['migrate', '--frobnicate']);
+
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /unknown option '--frobnicate'/);
+  });
+
+  it('exits 2 naming the flag when --lock-wait is not a number, as JSON with --json', async () => {
+    const url = 'postgres://nobody:secret-value@127.0.0.1:9/nothing';
+
+    const text = await runCli(['migrate', '--lock-wait', 'soon'], { databaseUrl: url });
+    const json = await runCli(['migrate', '--lock-wait', 'soon', '--json'], { databaseUrl: url });
+
+    assert.equal(text.code, 2);
+    assert.match(text.stderr, /InvalidInputError: --lock-wait: must be a number of seconds/);
+    assert.equal(json.code, 2);
+    const doc = JSON.parse(json.stdout);
+    assert.deepEqual(
+      { ok: doc.ok, exitCode: doc.exitCode, code: doc.error.code, field: doc.error.field },
+      { ok: false, exitCode: 2, code: 'INVALID_INPUT', field: '--lock-wait' },
+    );
+  });
+
+  it('exits 2 when the migrations directory does not exist', async () => {
+    const run = await runCli(['status', '--dir', 'no/such/dir'], {
+      databaseUrl: 'postgres://nobody:x@127.0.0.1:9/nothing',
+    });
+
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /InvalidInputError: migrations directory: no\/such\/dir: no such directory/);
+  });
+});
