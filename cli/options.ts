@@ -6,18 +6,18 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
-import type { EngineOptions } from '../engine/runner.ts';
+import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/runner.ts';
 
 export type CommandName = 'migrate' | 'plan' | 'status';
 
 /** Defaults shown in `--help` and applied by {@link parseOptions}. */
 export const DEFAULTS = {
   dir: './migrations',
-  historyTable: 'lockstep.schema_history',
-  lockWaitSeconds: '300',
-  lockTimeoutMs: '5000',
-  statementTimeoutMs: '0',
-  lockRetries: '5',
+  historyTable: ENGINE_DEFAULTS.historyTable,
+  lockWaitSeconds: String(ENGINE_DEFAULTS.lockWaitMs / 1000),
+  lockTimeoutMs: String(ENGINE_DEFAULTS.lockTimeoutMs),
+  statementTimeoutMs: String(ENGINE_DEFAULTS.statementTimeoutMs),
+  lockRetries: String(ENGINE_DEFAULTS.lockRetries),
 } as const;
 
 /** The flags as commander hands them over: strings and booleans, unvalidated. */

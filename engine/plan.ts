@@ -2,7 +2,9 @@ import {
   type ChangedMigration,
   ChecksumMismatchError,
   DatabaseAheadError,
+  InvalidMigrationError,
   type LockstepError,
+  type MigrationFileProblem,
   OutOfOrderError,
 } from './errors.ts';
 import type { HistoryRow } from './history.ts';
@@ -38,6 +40,8 @@ export interface Plan {
   readonly databaseAhead: readonly MigrationRef[];
   /** The highest successfully applied version, file or not. */
   readonly highestApplied: string | undefined;
+  /** Pending files that cannot run as written: syntax errors, transaction control, missing directive. */
+  readonly invalid: readonly MigrationFileProblem[];
 }
 
 export interface ValidationOptions {
@@ -98,11 +102,13 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
     outOfOrder,
     databaseAhead,
     highestApplied: highestApplied?.toString(),
+    invalid: [],
   };
 }
 
 /** The error a migrate run would refuse with, if any; nothing has been changed when this is checked. */
 export function planProblem(plan: Plan, options: ValidationOptions): LockstepError | undefined {
+  if (plan.invalid.length > 0) return new InvalidMigrationError(plan.invalid);
   if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
   if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {
     return new OutOfOrderError(

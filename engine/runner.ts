@@ -89,7 +89,8 @@ export interface StatusResult {
   readonly databaseAhead: Plan['databaseAhead'];
 }
 
-const DEFAULTS = {
+/** What an option left out means. */
+export const ENGINE_DEFAULTS = {
   historyTable: 'lockstep.schema_history',
   lockWaitMs: 300_000,
   lockTimeoutMs: 5_000,
@@ -103,7 +104,7 @@ type Settings = Required<Omit<EngineOptions, 'deadline' | 'allowOutOfOrder' | 'r
   EngineOptions;
 
 function settings(options: EngineOptions): Settings {
-  const s = { ...DEFAULTS, ...stripUndefined(options) } as Settings;
+  const s = { ...ENGINE_DEFAULTS, ...stripUndefined(options) } as Settings;
   for (const key of [
     'lockWaitMs',
     'lockTimeoutMs',
@@ -152,8 +153,16 @@ export async function plan(
   files: readonly MigrationFile[],
   options: Pick<EngineOptions, 'historyTable'> = {},
 ): Promise<Plan> {
-  const history = new HistoryTable(options.historyTable ?? DEFAULTS.historyTable);
-  return computePlan(files, (await readHistory(deps.session, history).catch(connectionLost)) ?? []);
+  const history = new HistoryTable(options.historyTable ?? ENGINE_DEFAULTS.historyTable);
+  const p = computePlan(files, (await readHistory(deps.session, history).catch(connectionLost)) ?? []);
+  if (p.pending.length === 0) return p;
+  const { problems } = await analyzePending(pendingFiles(p, files));
+  return { ...p, invalid: problems };
+}
+
+function pendingFiles(p: Plan, files: readonly MigrationFile[]): MigrationFile[] {
+  const pending = new Set(p.pending.map((m) => m.version));
+  return files.filter((f) => pending.has(f.version.toString()));
 }
 
 /** Applied and pending migrations. */
@@ -191,7 +200,7 @@ function isConnectionLoss(se: ServerError): boolean {
 function connectionLost(err: unknown): never {
   if (err instanceof ScriptFailedError && isConnectionLoss(err.serverError)) {
     throw new DatabaseUnavailableError(
-      `lost the database connection: ${err.message} (a migration in flight either committed whole or not at all; running again is safe)`,
+      `lost the database connection: ${err.message} (a transactional migration in flight committed whole or not at all; a no-transaction one may be partly applied and reruns from its first statement; running again is safe)`,
       { cause: err.serverError },
     );
   }
@@ -217,7 +226,8 @@ async function migrateUnwrapped(
   if (before.pending.length === 0) return result([], before, false);
 
   // 2. Parse everything pending before touching anything: syntax errors and unsafe statements stop the run here.
-  const parsed = await parsePending(before.pending.map((p) => byVersion.get(p.version) as MigrationFile));
+  const { parsed, problems } = await analyzePending(pendingFiles(before, files));
+  if (problems.length > 0) throw new InvalidMigrationError(problems);
 
   // 3. One run at a time. A run that waited finds the work done and returns as a no-op.
   const lock = new MigrationLock(deps.session, history);
@@ -305,8 +315,10 @@ async function createHistory(session: SqlSession, history: HistoryTable): Promis
   await session.script(history.createSql(found?.rows[0]?.present === 't'));
 }
 
-/** Splits every pending file and rejects what cannot run safely as written, naming file, line and column. */
-async function parsePending(pending: readonly MigrationFile[]): Promise<Map<bigint, Statement[]>> {
+/** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
+async function analyzePending(
+  pending: readonly MigrationFile[],
+): Promise<{ parsed: Map<bigint, Statement[]>; problems: MigrationFileProblem[] }> {
   const problems: MigrationFileProblem[] = [];
   const parsed = new Map<bigint, Statement[]>();
   for (const m of pending) {
@@ -341,8 +353,7 @@ async function parsePending(pending: readonly MigrationFile[]): Promise<Map<bigi
     }
     parsed.set(m.version, statements);
   }
-  if (problems.length > 0) throw new InvalidMigrationError(problems);
-  return parsed;
+  return { parsed, problems };
 }
 
 interface ApplyContext {

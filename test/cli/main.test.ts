@@ -182,6 +182,18 @@ describe('lockstep plan and status', () => {
     assert.deepEqual(await historyVersions(db), []);
   });
 
+  it('plan exits 5 naming file, line and column when a pending file would be refused', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n\nALTER TABLE a ADD COLUM b text;\n',
+    });
+
+    const run = await runCli(['plan', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(run.code, 5, run.stderr);
+    assert.match(run.stderr, /InvalidMigrationError: .*\n {2}0001_create_a\.sql:3:\d+: syntax error/);
+  });
+
   it('status --json lists applied migrations with who applied them, and pending ones', async () => {
     const db = await database();
     const first = { '0001_create_a.sql': 'CREATE TABLE a (id int);\n', '0002_create_b.sql': 'SELECT 1;\n' };

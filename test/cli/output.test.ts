@@ -40,6 +40,7 @@ describe('formatPlan', () => {
       outOfOrder: [{ version: '3', file: '0003_c.sql' }],
       databaseAhead: [{ version: '9', file: '0009_z.sql' }],
       highestApplied: '9',
+      invalid: [],
     });
 
     assert.equal(

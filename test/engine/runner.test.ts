@@ -14,6 +14,7 @@ import {
 } from '../../engine/errors.ts';
 import { HistoryTable } from '../../engine/history.ts';
 import { type MigrationFile, parseMigrationFiles } from '../../engine/migration-files.ts';
+import { planProblem } from '../../engine/plan.ts';
 import { type EngineEvent, type EngineOptions, migrate, plan, status } from '../../engine/runner.ts';
 import { pgSession, type SqlSession } from '../../engine/session.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
@@ -422,6 +423,30 @@ describe('migrate', () => {
         ['1', '2'],
       );
       assert.deepEqual(s.databaseAhead, [{ version: '3', file: '0003_seed.sql' }]);
+    } finally {
+      await done();
+    }
+  });
+
+  test('plan reports pending files that migrate would refuse', async () => {
+    const { session, done } = await fresh();
+    try {
+      const p = await plan(
+        { session },
+        migrations({
+          ...BASE,
+          '0004_typo.sql': 'ALTER TABLE accounts ADD COLUM name text;',
+          '0005_tx.sql': 'COMMIT;',
+        }),
+      );
+      assert.deepEqual(
+        p.invalid.map((i) => [i.file, i.line]),
+        [
+          ['0004_typo.sql', 1],
+          ['0005_tx.sql', 1],
+        ],
+      );
+      assert.ok(planProblem(p, {}) instanceof InvalidMigrationError);
     } finally {
       await done();
     }
