@@ -13,13 +13,28 @@ interface Writable {
   write(text: string): unknown;
 }
 
+/** How long a progress line may wait to be written with the ones after it. */
+const COALESCE_MS = 100;
+
 export class Output {
   private readonly secrets = new Set<string>();
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stdout: Writable,
     private readonly stderr: Writable,
   ) {}
+
+  /** Writes buffered progress lines now. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.stderr.write(text);
+  }
 
   /** Never print `value`, nor its URL-encoded form. Values shorter than 3 characters are ignored. */
   addSecret(value: string | undefined): void {
@@ -34,18 +49,24 @@ export class Output {
     return out;
   }
 
-  /** A progress or notice line, on stderr. */
+  /**
+   * A progress or notice line, on stderr. Lines arriving together are written together, at most
+   * {@link COALESCE_MS} later: a thousand quick migrations cost one write, not a thousand.
+   */
   note(line: string): void {
-    this.stderr.write(`${this.redact(line)}\n`);
+    this.pending.push(`${this.redact(line)}\n`);
+    this.timer ??= setTimeout(() => this.flush(), COALESCE_MS);
   }
 
   /** The result, on stdout. */
   result(text: string): void {
+    this.flush();
     if (text) this.stdout.write(`${this.redact(text)}\n`);
   }
 
   /** The `--json` document, on stdout. */
   json(document: Record<string, unknown>): void {
+    this.flush();
     this.stdout.write(`${this.redact(JSON.stringify(document, null, 2))}\n`);
   }
 }

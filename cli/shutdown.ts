@@ -24,7 +24,11 @@ export class Shutdown {
   private readonly stops: Array<() => Promise<void>> = [];
   private exiting: Promise<never> | undefined;
 
-  constructor(private readonly notify: (line: string) => void) {}
+  constructor(
+    private readonly notify: (line: string) => void,
+    /** Writes what the CLI still buffers; runs before the process exits. */
+    private readonly flushOutput: () => void = () => {},
+  ) {}
 
   /** Installs the signal handlers. */
   install(): this {
@@ -78,6 +82,7 @@ export class Shutdown {
         }),
       ]);
       clearTimeout(timer);
+      this.flushOutput();
       await Promise.all([flush(process.stdout), flush(process.stderr)]);
       return process.exit(this.signal ? signalExitCode(this.signal) : code);
     })();

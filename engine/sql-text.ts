@@ -85,9 +85,9 @@ function classify(
 export async function splitStatements(sql: string): Promise<Statement[]> {
   const pg = await loadParser();
   const index = new TextIndex(sql);
-  let result: Awaited<ReturnType<Parser['parse']>>;
+  let result: ReturnType<Parser['parseSync']>;
   try {
-    result = await pg.parse(sql);
+    result = pg.parseSync(sql);
   } catch (err) {
     const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
     const bytePos = details?.cursorPosition ?? 0;
