@@ -22,10 +22,11 @@ export type ErrorCode = EngineErrorCode;
 export abstract class LockstepError<Code extends string = string> extends Error {
   abstract readonly code: Code;
 
+  /** Each subclass sets this to its class name as a string literal, so no bundler or minifier can change it. */
+  abstract override readonly name: string;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    // The subclass's own name, so `err.name` survives minification-free bundling and JSON.
-    this.name = new.target.name;
   }
 
   /** A plain object for `--json` output and Lambda error payloads; never holds secrets. */
@@ -41,6 +42,7 @@ export abstract class LockstepError<Code extends string = string> extends Error 
 
 /** An option or argument is malformed. Nothing was changed. */
 export class InvalidInputError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'InvalidInputError';
   readonly code = 'INVALID_INPUT';
   constructor(
     readonly field: string,
@@ -63,6 +65,7 @@ export interface MigrationFileProblem {
 
 /** A migration file is misnamed, duplicated, unparsable or unsafe to run as written. Nothing was changed. */
 export class InvalidMigrationError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'InvalidMigrationError';
   readonly code = 'INVALID_MIGRATION';
   constructor(readonly problems: readonly MigrationFileProblem[]) {
     super(
@@ -85,6 +88,7 @@ export interface ChangedMigration {
 
 /** An applied migration's file was edited after it ran. Nothing was changed. */
 export class ChecksumMismatchError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'ChecksumMismatchError';
   readonly code = 'CHECKSUM_MISMATCH';
   constructor(readonly changed: readonly ChangedMigration[]) {
     super(
@@ -103,6 +107,7 @@ export class ChecksumMismatchError extends LockstepError<EngineErrorCode> {
 
 /** A pending migration's version is lower than the highest applied one. Nothing was changed. */
 export class OutOfOrderError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'OutOfOrderError';
   readonly code = 'OUT_OF_ORDER';
   constructor(
     readonly files: readonly string[],
@@ -120,6 +125,7 @@ export class OutOfOrderError extends LockstepError<EngineErrorCode> {
 
 /** The database has applied versions this code has no file for, and the caller refused that. */
 export class DatabaseAheadError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'DatabaseAheadError';
   readonly code = 'DATABASE_AHEAD';
   constructor(readonly versions: readonly string[]) {
     super(
@@ -143,6 +149,7 @@ export interface LockHolder {
 
 /** Another runner held the migration lock for longer than the caller was willing to wait. Retryable. */
 export class LockTimeoutError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'LockTimeoutError';
   readonly code = 'LOCK_TIMEOUT';
   constructor(
     readonly waitedMs: number,
@@ -197,6 +204,7 @@ function describeFailure(message: string, f: MigrationFailure): string {
 
 /** A migration's SQL failed. A transactional migration left no trace; a non-transactional one is recorded as failed. */
 export class MigrationFailedError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'MigrationFailedError';
   readonly code = 'MIGRATION_FAILED';
   constructor(
     readonly postgresMessage: string,
@@ -212,6 +220,7 @@ export class MigrationFailedError extends LockstepError<EngineErrorCode> {
 
 /** A migration kept hitting lock_timeout (55P03) on a table another session holds, and retries ran out. Retryable later. */
 export class LockNotAvailableError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'LockNotAvailableError';
   readonly code = 'LOCK_NOT_AVAILABLE';
   constructor(
     readonly attempts: number,
@@ -234,5 +243,6 @@ export class LockNotAvailableError extends LockstepError<EngineErrorCode> {
 
 /** The database could not be reached or refused the credentials. Retryable. */
 export class DatabaseUnavailableError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'DatabaseUnavailableError';
   readonly code = 'DATABASE_UNAVAILABLE';
 }

@@ -110,6 +110,22 @@ describe('lockstep migrate', () => {
     assert.deepEqual(tables.rows[0], { half: null, ok: 'ok' });
   });
 
+  it('the installed bundle applies migrations and names a failed one by its error class', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_broken.sql': 'SELECT missing FROM a;\n',
+    });
+
+    const run = await runCli(['migrate', '--dir', dir, '--json'], { databaseUrl: db.url, installed: true });
+
+    assert.equal(run.code, 3, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert.deepEqual(doc.error.appliedBefore, ['1']);
+    assert.equal(doc.error.name, 'MigrationFailedError');
+    assert.equal(doc.error.code, 'MIGRATION_FAILED');
+  });
+
   it('exits 5 and names the file when an applied migration was edited; plan fails the same way', async () => {
     const db = await database();
     const dir = await dirWith({ '0001_create_a.sql': 'CREATE TABLE a (id int);\n' });

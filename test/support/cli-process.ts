@@ -19,6 +19,8 @@ export interface CliOptions {
   /** DATABASE_URL for the child; omitted: unset (the parent's never leaks in). */
   readonly databaseUrl?: string;
   readonly cwd?: string;
+  /** Run the installed entry point (bin/lockstep.cjs, the esbuild bundle) instead of the TypeScript source. */
+  readonly installed?: boolean;
 }
 
 function childEnv(options: CliOptions): NodeJS.ProcessEnv {
@@ -34,7 +36,8 @@ export function spawnCli(
   args: readonly string[],
   options: CliOptions = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, ['--import', tsxLoader, mainTs, ...args], {
+  const entry = options.installed ? [join(repoRoot, 'bin', 'lockstep.cjs')] : ['--import', tsxLoader, mainTs];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: childEnv(options),
     stdio: ['ignore', 'pipe', 'pipe'],

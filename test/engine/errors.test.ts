@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as engineErrors from '../../engine/errors.ts';
+import * as releaseErrors from '../../functions/shared/errors.ts';
+
+const failure: engineErrors.MigrationFailure = {
+  version: '1',
+  location: { file: '0001_a.sql', line: 1, column: 1 },
+  sqlState: '42P01',
+  statementExcerpt: 'SELECT 1',
+  appliedBefore: [],
+  hint: undefined,
+};
+
+/** One instance of every error class, built the way the code builds it. */
+const samples: Record<string, engineErrors.LockstepError> = {
+  InvalidInputError: new engineErrors.InvalidInputError('field', 'problem'),
+  InvalidMigrationError: new engineErrors.InvalidMigrationError([{ file: 'x.sql', problem: 'bad' }]),
+  ChecksumMismatchError: new engineErrors.ChecksumMismatchError([]),
+  OutOfOrderError: new engineErrors.OutOfOrderError([], '1'),
+  DatabaseAheadError: new engineErrors.DatabaseAheadError([]),
+  LockTimeoutError: new engineErrors.LockTimeoutError(1, undefined),
+  MigrationFailedError: new engineErrors.MigrationFailedError('boom', failure),
+  LockNotAvailableError: new engineErrors.LockNotAvailableError(3, failure, 'lock timeout'),
+  DatabaseUnavailableError: new engineErrors.DatabaseUnavailableError('down'),
+  ConfigError: new releaseErrors.ConfigError('VAR', 'is not set'),
+  ReleaseInProgressError: new releaseErrors.ReleaseInProgressError('arn', undefined),
+  MigrationsNotFoundError: new releaseErrors.MigrationsNotFoundError('s3://b/p', 'publish first'),
+  ManifestMismatchError: new releaseErrors.ManifestMismatchError('s3://b/p', []),
+  SnapshotFailedError: new releaseErrors.SnapshotFailedError('snap', 'failed'),
+  SnapshotQuotaExceededError: new releaseErrors.SnapshotQuotaExceededError('quota'),
+  DatabaseNotReadyError: new releaseErrors.DatabaseNotReadyError('modifying'),
+  DeploymentFailedError: new releaseErrors.DeploymentFailedError('rolled back', 'ecs-svc/1'),
+  DeployTargetInvalidError: new releaseErrors.DeployTargetInvalidError('no container'),
+};
+
+// Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.
+test('every error class names its instances after itself and carries a stable code', () => {
+  const classes = Object.entries({ ...engineErrors, ...releaseErrors }).filter(
+    ([, value]) => typeof value === 'function' && value.prototype instanceof engineErrors.LockstepError,
+  );
+  assert.deepEqual(
+    classes.map(([name]) => name).sort(),
+    Object.keys(samples).sort(),
+    'every class has a sample',
+  );
+  for (const [className, instance] of Object.entries(samples)) {
+    assert.equal(instance.name, className);
+    assert.match(instance.code, /^[A-Z_]+$/);
+    assert.equal(instance.toJSON().name, className);
+    assert.ok(instance instanceof Error);
+  }
+});
+
+test('the retryable names are real error names', () => {
+  for (const name of releaseErrors.RETRYABLE_ERRORS) assert.ok(name in samples, name);
+});
