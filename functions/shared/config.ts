@@ -1,0 +1,34 @@
+/**
+ * Environment variables, read and validated once per container at cold start. A missing or malformed
+ * variable is a {@link ConfigError} naming it — a deployment mistake, reported before any work is done.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses `env` with a schema whose keys are variable names; the first problem names its variable. */
+export function readConfig<S extends z.ZodRawShape>(env: Env, shape: S): z.infer<z.ZodObject<S>> {
+  const parsed = z.object(shape).safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const variable = String(issue?.path[0] ?? 'environment');
+  const problem =
+    issue?.code === 'invalid_type' && issue.input === undefined
+      ? 'is not set'
+      : (issue?.message ?? 'is invalid');
+  throw new ConfigError(variable, problem);
+}
+
+/** Variables most functions share. */
+export const common = {
+  /** The state machine's log level for Powertools. */
+  POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+};
+
+export const positiveInt = (fallback: number) =>
+  z.coerce.number().int('must be a whole number').positive('must be greater than 0').default(fallback);
+export const arn = (service: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`), `must be an ${service} ARN`);

@@ -1,0 +1,159 @@
+/**
+ * Errors the release functions raise besides the engine's (engine/errors.ts). Step Functions Retry/Catch
+ * rules match on `name`: renaming one is a breaking change. RETRYABLE lists the names the state machine
+ * retries with backoff; every other name fails the release at once.
+ */
+import { LockstepError } from '../../engine/errors.ts';
+
+export {
+  ChecksumMismatchError,
+  DatabaseAheadError,
+  DatabaseUnavailableError,
+  InvalidInputError,
+  InvalidMigrationError,
+  LockNotAvailableError,
+  LockstepError,
+  LockTimeoutError,
+  MigrationFailedError,
+  OutOfOrderError,
+} from '../../engine/errors.ts';
+
+export type ReleaseErrorCode =
+  | 'CONFIG_INVALID'
+  | 'RELEASE_IN_PROGRESS'
+  | 'MIGRATIONS_NOT_FOUND'
+  | 'MANIFEST_MISMATCH'
+  | 'SNAPSHOT_FAILED'
+  | 'SNAPSHOT_QUOTA_EXCEEDED'
+  | 'DATABASE_NOT_READY'
+  | 'DEPLOYMENT_FAILED'
+  | 'DEPLOY_TARGET_INVALID';
+
+/** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
+export class ConfigError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`environment variable ${variable}: ${problem}`);
+  }
+  protected override details() {
+    return { variable: this.variable };
+  }
+}
+
+/** Another execution of this state machine is releasing to the same database. */
+export class ReleaseInProgressError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ReleaseInProgressError';
+  readonly code = 'RELEASE_IN_PROGRESS';
+  constructor(
+    readonly otherExecutionArn: string,
+    readonly otherStartedAt: string | undefined,
+  ) {
+    super(
+      `another release is already running against this database: ${otherExecutionArn}` +
+        `${otherStartedAt ? ` (started ${otherStartedAt})` : ''}; wait for it to finish, or stop it, then start this one again`,
+    );
+  }
+  protected override details() {
+    return { otherExecutionArn: this.otherExecutionArn, otherStartedAt: this.otherStartedAt };
+  }
+}
+
+/** The migrations artifact for this release does not exist. */
+export class MigrationsNotFoundError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'MigrationsNotFoundError';
+  readonly code = 'MIGRATIONS_NOT_FOUND';
+  constructor(
+    readonly location: string,
+    hint: string,
+  ) {
+    super(`no migrations for this release at ${location}: ${hint}`);
+  }
+  protected override details() {
+    return { location: this.location };
+  }
+}
+
+/** The downloaded migrations do not match their manifest: a file is missing, extra or altered. */
+export class ManifestMismatchError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ManifestMismatchError';
+  readonly code = 'MANIFEST_MISMATCH';
+  constructor(
+    readonly location: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `the migrations at ${location} do not match their manifest:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
+  }
+  protected override details() {
+    return { location: this.location, problems: this.problems };
+  }
+}
+
+/** The snapshot ended in a state it cannot be restored from. */
+export class SnapshotFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'SnapshotFailedError';
+  readonly code = 'SNAPSHOT_FAILED';
+  constructor(
+    readonly snapshotId: string,
+    readonly status: string,
+  ) {
+    super(
+      `snapshot ${snapshotId} ended in status "${status}": the database was not backed up, so nothing was migrated`,
+    );
+  }
+  protected override details() {
+    return { snapshotId: this.snapshotId, status: this.status };
+  }
+}
+
+/** The account's manual-snapshot quota is used up. */
+export class SnapshotQuotaExceededError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'SnapshotQuotaExceededError';
+  readonly code = 'SNAPSHOT_QUOTA_EXCEEDED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(
+      `${message} — delete old manual snapshots, lower the number lockstep keeps, or ask AWS for a higher quota ("Manual DB snapshots" / "Manual DB cluster snapshots")`,
+      options,
+    );
+  }
+}
+
+/** The database is not in the `available` state (backing up, modifying, stopped…). Retryable. */
+export class DatabaseNotReadyError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'DatabaseNotReadyError';
+  readonly code = 'DATABASE_NOT_READY';
+}
+
+/** The ECS deployment failed (the circuit breaker rolled it back, or it was stopped). */
+export class DeploymentFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'DeploymentFailedError';
+  readonly code = 'DEPLOYMENT_FAILED';
+  constructor(
+    message: string,
+    readonly deploymentId: string | undefined,
+  ) {
+    super(message);
+  }
+  protected override details() {
+    return { deploymentId: this.deploymentId };
+  }
+}
+
+/** The ECS service or its task definition cannot take the release as configured (no such container…). */
+export class DeployTargetInvalidError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'DeployTargetInvalidError';
+  readonly code = 'DEPLOY_TARGET_INVALID';
+}
+
+/** Error names the state machine retries with backoff. Everything else fails the release at once. */
+export const RETRYABLE_ERRORS = [
+  'LockTimeoutError',
+  'LockNotAvailableError',
+  'DatabaseUnavailableError',
+  'DatabaseNotReadyError',
+] as const;

@@ -1,0 +1,33 @@
+/**
+ * The boundary every Lambda handler goes through: bind the invocation's log keys, run the core, log the
+ * outcome. Errors are rethrown unchanged — their `name` is what Step Functions Retry/Catch match on (the
+ * lockstep errors, and the AWS SDK's own such as ThrottlingException) — after one structured log line that
+ * carries name, code and message, never a secret.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { LockstepError } from './errors.ts';
+import { bindInvocation, type InvocationContext } from './logger.ts';
+
+export async function runHandler<T>(
+  logger: Logger,
+  context: InvocationContext & { readonly step: string },
+  work: () => Promise<T>,
+): Promise<T> {
+  bindInvocation(logger, context);
+  logger.appendKeys({ step: context.step });
+  try {
+    const result = await work();
+    logger.info(`${context.step} succeeded`);
+    return result;
+  } catch (err) {
+    logger.error(`${context.step} failed`, { error: describeError(err) });
+    throw err;
+  }
+}
+
+/** Name, code and message: what an operator needs, and nothing from a stack or a cause that might hold a secret. */
+export function describeError(err: unknown): Record<string, unknown> {
+  if (err instanceof LockstepError) return err.toJSON();
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Unknown', message: String(err) };
+}

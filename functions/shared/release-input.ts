@@ -1,0 +1,127 @@
+/**
+ * The release input, as the three triggers supply it — a pipeline action, an ECR push event (through an
+ * EventBridge input transformer), a console execution or the CLI — validated and normalized once, in
+ * preflight, before any AWS call. Every later step reads the normalized form.
+ */
+import { z } from 'zod';
+import { InvalidInputError } from './errors.ts';
+
+/** What every step after preflight receives. */
+export interface ReleaseInput {
+  /** A label for this release: a tag, commit or pipeline execution id. Recorded as `applied_by`. */
+  readonly release: string;
+  /** The full image URI to deploy, pinned by digest when the trigger knew it. */
+  readonly image: string;
+  /** Where this release's migrations come from. */
+  readonly migrations: MigrationsSource;
+  readonly options: ReleaseOptions;
+}
+
+export type MigrationsSource = 'bundled' | 's3';
+
+export interface ReleaseOptions {
+  /** Migrate without taking a snapshot first (a non-production database). */
+  readonly skipSnapshot: boolean;
+  /** Plan only: report what would run, change nothing, deploy nothing. */
+  readonly dryRun: boolean;
+}
+
+const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** registry/repository[:tag][@digest], registry with an optional port. */
+const IMAGE =
+  /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/)?([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
+
+const ecrSchema = z
+  .object({
+    registry: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as eu-west-1'),
+    repository: z.string().max(256).regex(REPOSITORY, 'must be an ECR repository name'),
+    digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional(),
+    tag: z.string().regex(TAG, 'must be a Docker tag').optional(),
+  })
+  .strict()
+  .refine((e) => e.digest !== undefined || e.tag !== undefined, {
+    message: 'needs a digest or a tag',
+    path: ['digest'],
+  });
+
+const inputSchema = z
+  .object({
+    release: z
+      .string()
+      .regex(RELEASE, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit')
+      .optional(),
+    image: z
+      .string()
+      .max(1024)
+      .regex(IMAGE, 'must be an image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.2.3')
+      .refine(
+        (uri) => /[:@][^/]+$/.test(uri.replace(/^[^/]+:\d+\//, '')),
+        'must name a tag or a digest, not rely on :latest by default',
+      )
+      .optional(),
+    ecr: ecrSchema.optional(),
+    migrations: z.enum(['bundled', 's3']).optional(),
+    options: z
+      .object({
+        skipSnapshot: z.boolean().optional(),
+        dryRun: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((i) => (i.image === undefined) !== (i.ecr === undefined), {
+    message: 'give exactly one of "image" (a full image URI) or "ecr" (from an image push event)',
+    path: ['image'],
+  });
+
+/** Validates and normalizes a raw release input; throws {@link InvalidInputError} naming the first bad field. */
+export function parseReleaseInput(
+  raw: unknown,
+  defaults: { readonly migrations: MigrationsSource },
+): ReleaseInput {
+  const parsed = inputSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'input';
+    const extra =
+      parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problem(s))` : '';
+    throw new InvalidInputError(field, `${describeIssue(issue)}${extra}`);
+  }
+  const input = parsed.data;
+  const image = input.image ?? ecrImage(input.ecr as z.infer<typeof ecrSchema>);
+  const release = input.release ?? defaultRelease(input.ecr, image);
+  if (!release)
+    throw new InvalidInputError('release', 'required when the image has no tag to name the release by');
+  return {
+    release,
+    image,
+    migrations: input.migrations ?? defaults.migrations,
+    options: { skipSnapshot: input.options?.skipSnapshot ?? false, dryRun: input.options?.dryRun ?? false },
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (!issue) return 'is invalid';
+  if (issue.code === 'unrecognized_keys')
+    return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type') return `${issue.message.replace(/^Invalid input: /, '')}`;
+  return issue.message;
+}
+
+/** `<registry>.dkr.ecr.<region>.amazonaws.com/<repository>@<digest>`: pinned by digest when the event has one. */
+function ecrImage(ecr: z.infer<typeof ecrSchema>): string {
+  const base = `${ecr.registry}.dkr.ecr.${ecr.region}.amazonaws.com/${ecr.repository}`;
+  return ecr.digest ? `${base}@${ecr.digest}` : `${base}:${ecr.tag}`;
+}
+
+function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: string): string | undefined {
+  const tag = ecr?.tag ?? IMAGE.exec(image)?.[2];
+  if (tag && RELEASE.test(tag)) return tag;
+  const digest = ecr?.digest ?? IMAGE.exec(image)?.[3];
+  return digest ? `sha256-${digest.slice(7, 19)}` : undefined;
+}
