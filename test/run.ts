@@ -4,9 +4,10 @@
  * Usage: tsx test/run.ts [files or directories…]
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { generate } from 'selfsigned';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 
 function testFiles(path: string): string[] {
@@ -29,8 +30,20 @@ const files = (roots.length > 0 ? roots : ['test']).flatMap(testFiles).map((f) =
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-test-'));
 chmodSync(scratch, 0o755);
 const dataDir = join(scratch, 'pg');
+// TLS with a certificate made for this run, so the functions' tests connect with full verification.
+const certificate = await generate([{ name: 'commonName', value: 'localhost' }], {
+  keySize: 2048,
+  extensions: [
+    { name: 'basicConstraints', cA: true },
+    { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+  ],
+});
+const caFile = join(scratch, 'test-ca.pem');
+writeFileSync(caFile, certificate.cert);
+
 const log: string[] = [];
 const server = await startEmbeddedPostgres({
+  tls: { certPem: certificate.cert, keyPem: certificate.private },
   dataDir,
   persistent: false,
   settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
@@ -45,7 +58,7 @@ try {
       ['--import', 'tsx', '--import', './test/setup.ts', '--test', ...files],
       {
         stdio: 'inherit',
-        env: { ...process.env, LOCKSTEP_TEST_DATABASE_URL: server.url },
+        env: { ...process.env, LOCKSTEP_TEST_DATABASE_URL: server.url, LOCKSTEP_TEST_CA_FILE: caFile },
       },
     );
     child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));

@@ -1,0 +1,161 @@
+/**
+ * The migrate function's core: load this release's migrations (bundled or from S3, verified), connect with the
+ * secret, and run the engine in `plan` or `apply` mode. The connection is closed on every path, so a warm
+ * container never holds one between invocations.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import { loadMigrations, type MigrationFile } from '../../engine/migration-files.ts';
+import { planProblem } from '../../engine/plan.ts';
+import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
+import { pgSession } from '../../engine/session.ts';
+import { type ConnectDeps, connectToDatabase, type DatabaseTarget } from '../shared/database.ts';
+import { InvalidInputError } from '../shared/errors.ts';
+import type { Log } from '../shared/logger.ts';
+import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
+import type { ReleaseInput } from '../shared/release-input.ts';
+
+export interface MigrateConfig {
+  readonly target: DatabaseTarget;
+  /** Directory of the migrations bundled with the function. */
+  readonly bundledDir: string;
+  /** Where `lockstep publish` put per-release migrations, when the stack uses S3. */
+  readonly s3: S3Location | undefined;
+  readonly engine: Omit<EngineOptions, 'appliedBy' | 'deadline'>;
+}
+
+export interface MigrateDeps extends ConnectDeps {
+  readonly s3: S3Client;
+  readonly log: Log;
+  readonly config: MigrateConfig;
+  readonly now: () => number;
+}
+
+export interface MigrateEvent {
+  readonly mode: 'plan' | 'apply';
+  readonly executionId: string;
+  readonly release: ReleaseInput;
+}
+
+export interface PlanOutput {
+  readonly mode: 'plan';
+  readonly pendingCount: number;
+  readonly pending: readonly string[];
+  readonly databaseAhead: readonly string[];
+  /** Pending migrations and snapshots not skipped: the state machine takes a snapshot first. */
+  readonly needsSnapshot: boolean;
+}
+
+export interface ApplyOutput {
+  readonly mode: 'apply';
+  readonly applied: ReadonlyArray<{
+    readonly version: string;
+    readonly file: string;
+    readonly durationMs: number;
+  }>;
+  readonly appliedCount: number;
+  readonly pendingCount: number;
+  /** Time ran out before everything was applied: invoke again. */
+  readonly incomplete: boolean;
+  readonly warnings: readonly string[];
+}
+
+const eventSchema = z.object({
+  mode: z.enum(['plan', 'apply']),
+  executionId: z.string().min(1),
+  release: z.object({
+    release: z.string().min(1),
+    image: z.string().min(1),
+    migrations: z.enum(['bundled', 's3']),
+    options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
+  }),
+});
+
+/** Validates the state machine's event; a malformed one is an {@link InvalidInputError} naming the field. */
+export function parseMigrateEvent(raw: unknown): MigrateEvent {
+  const parsed = eventSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidInputError(issue?.path.join('.') || 'event', issue?.message ?? 'is invalid');
+  }
+  return parsed.data;
+}
+
+/** Time kept back from the Lambda's own limit: closing the connection and returning must fit in it. */
+const RETURN_MARGIN_MS = 5_000;
+
+export async function runMigrate(
+  deps: MigrateDeps,
+  event: MigrateEvent,
+  limits: { readonly remainingMs: number },
+): Promise<PlanOutput | ApplyOutput> {
+  const { release } = event;
+  if (event.mode === 'apply' && release.options.dryRun) {
+    throw new InvalidInputError('release.options.dryRun', 'a dry run only plans; apply was not expected');
+  }
+  const files = await loadReleaseMigrations(deps, release);
+  const client = await connectToDatabase(deps, deps.config.target, `lockstep ${release.release}`);
+  try {
+    const session = pgSession(client);
+    if (event.mode === 'plan') {
+      const p = await plan({ session }, files, deps.config.engine);
+      const problem = planProblem(p, deps.config.engine);
+      if (problem) throw problem;
+      deps.log.info('plan', { pending: p.pending.length, databaseAhead: p.databaseAhead.length });
+      return {
+        mode: 'plan',
+        pendingCount: p.pending.length,
+        pending: p.pending.map((m) => m.file),
+        databaseAhead: p.databaseAhead.map((m) => m.file),
+        needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
+      };
+    }
+    const result = await migrate(
+      {
+        session,
+        now: deps.now,
+        onEvent: (e) => {
+          if (e.type === 'migration-applied') deps.log.info('applied', { ...e.migration });
+          else if (e.type === 'migration-retry')
+            deps.log.warn('lock not available, retrying', {
+              file: e.file,
+              attempt: e.attempt,
+              delayMs: e.delayMs,
+            });
+          else if (e.type === 'lock-wait')
+            deps.log.info('waiting for the migration lock', { holder: e.holder });
+          else if (e.type === 'deadline-stop')
+            deps.log.info('stopping before the Lambda times out; the state machine invokes again');
+        },
+      },
+      files,
+      {
+        ...deps.config.engine,
+        appliedBy: release.release,
+        deadline: deps.now() + limits.remainingMs - RETURN_MARGIN_MS,
+      },
+    );
+    for (const warning of result.warnings) deps.log.warn(warning);
+    return {
+      mode: 'apply',
+      applied: result.applied,
+      appliedCount: result.applied.length,
+      pendingCount: result.pending.length,
+      incomplete: result.incomplete,
+      warnings: result.warnings,
+    };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function loadReleaseMigrations(deps: MigrateDeps, release: ReleaseInput): Promise<MigrationFile[]> {
+  if (release.migrations === 'bundled') return loadMigrations(deps.config.bundledDir);
+  if (!deps.config.s3) {
+    throw new InvalidInputError(
+      'release.migrations',
+      '"s3" was asked for, but this stack has no migrations bucket (MIGRATIONS_BUCKET)',
+    );
+  }
+  return downloadMigrations(deps.s3, deps.config.s3, release.release);
+}
