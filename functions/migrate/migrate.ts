@@ -11,6 +11,7 @@ import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
 import { pgSession } from '../../engine/session.ts';
 import { type ConnectDeps, connectToDatabase, type DatabaseTarget } from '../shared/database.ts';
 import { InvalidInputError } from '../shared/errors.ts';
+import { parseEvent } from '../shared/events.ts';
 import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
 import type { ReleaseInput } from '../shared/release-input.ts';
@@ -73,12 +74,7 @@ const eventSchema = z.object({
 
 /** Validates the state machine's event; a malformed one is an {@link InvalidInputError} naming the field. */
 export function parseMigrateEvent(raw: unknown): MigrateEvent {
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidInputError(issue?.path.join('.') || 'event', issue?.message ?? 'is invalid');
-  }
-  return parsed.data;
+  return parseEvent(eventSchema, raw);
 }
 
 /** Time kept back from the Lambda's own limit: closing the connection and returning must fit in it. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
+import { parseEvent } from './events.ts';
 
 /** What every step after preflight receives. */
 export interface ReleaseInput {
@@ -84,15 +85,7 @@ export function parseReleaseInput(
   raw: unknown,
   defaults: { readonly migrations: MigrationsSource },
 ): ReleaseInput {
-  const parsed = inputSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'input';
-    const extra =
-      parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problem(s))` : '';
-    throw new InvalidInputError(field, `${describeIssue(issue)}${extra}`);
-  }
-  const input = parsed.data;
+  const input = parseEvent(inputSchema, raw);
   const image = input.image ?? ecrImage(input.ecr as z.infer<typeof ecrSchema>);
   const release = input.release ?? defaultRelease(input.ecr, image);
   if (!release)
@@ -103,14 +96,6 @@ export function parseReleaseInput(
     migrations: input.migrations ?? defaults.migrations,
     options: { skipSnapshot: input.options?.skipSnapshot ?? false, dryRun: input.options?.dryRun ?? false },
   };
-}
-
-function describeIssue(issue: z.core.$ZodIssue | undefined): string {
-  if (!issue) return 'is invalid';
-  if (issue.code === 'unrecognized_keys')
-    return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type') return `${issue.message.replace(/^Invalid input: /, '')}`;
-  return issue.message;
 }
 
 /** `<registry>.dkr.ecr.<region>.amazonaws.com/<repository>@<digest>`: pinned by digest when the event has one. */
