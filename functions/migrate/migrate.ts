@@ -14,7 +14,7 @@ import { InvalidInputError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
-import type { ReleaseInput } from '../shared/release-input.ts';
+import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 
 export interface MigrateConfig {
   readonly target: DatabaseTarget;
@@ -64,12 +64,7 @@ export interface ApplyOutput {
 const eventSchema = z.object({
   mode: z.enum(['plan', 'apply']),
   executionId: z.string().min(1),
-  release: z.object({
-    release: z.string().min(1),
-    image: z.string().min(1),
-    migrations: z.enum(['bundled', 's3']),
-    options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
-  }),
+  release: releaseInputSchema,
 });
 
 /** Validates the state machine's event; a malformed one is an {@link InvalidInputError} naming the field. */

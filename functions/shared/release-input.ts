@@ -85,7 +85,7 @@ export function parseReleaseInput(
   raw: unknown,
   defaults: { readonly migrations: MigrationsSource },
 ): ReleaseInput {
-  const input = parseEvent(inputSchema, raw);
+  const input = parseEvent(inputSchema, raw, 'input');
   const image = input.image ?? ecrImage(input.ecr as z.infer<typeof ecrSchema>);
   const release = input.release ?? defaultRelease(input.ecr, image);
   if (!release)
@@ -110,3 +110,11 @@ function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: strin
   const digest = ecr?.digest ?? IMAGE.exec(image)?.[3];
   return digest ? `sha256-${digest.slice(7, 19)}` : undefined;
 }
+
+/** The normalized form, as the steps after preflight receive it inside their events. */
+export const releaseInputSchema = z.object({
+  release: z.string().regex(RELEASE),
+  image: z.string().min(1).max(1024),
+  migrations: z.enum(['bundled', 's3']),
+  options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
+});

@@ -1,0 +1,349 @@
+/**
+ * Rolls the ECS service onto the release image: copy its current task definition with one container's image
+ * replaced, register the copy, point the service at it, then report on the rollout until ECS calls it done.
+ * Why a Lambda and not Step Functions ECS SDK integrations: the copy must drop the describe-only fields and
+ * replace one container's image inside the containerDefinitions array, which JSONPath intrinsics cannot
+ * express cleanly (the state machine stays JSONPath, not JSONata), and here the copy is unit-testable.
+ */
+import {
+  type ContainerDefinition,
+  type Deployment,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  type ECSClient,
+  RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
+  type Service,
+  type Tag,
+  type TaskDefinition,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { z } from 'zod';
+import { common, type Env, readConfig } from '../shared/config.ts';
+import { DeploymentFailedError, DeployTargetInvalidError, InvalidInputError } from '../shared/errors.ts';
+import { parseEvent } from '../shared/events.ts';
+import type { Log } from '../shared/logger.ts';
+import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
+
+export interface DeployConfig {
+  /** Cluster name or ARN. */
+  readonly cluster: string;
+  /** Service name or ARN. */
+  readonly service: string;
+  /** The container whose image each release replaces. */
+  readonly containerName: string;
+}
+
+export interface DeployDeps {
+  readonly ecs: ECSClient;
+  readonly log: Log;
+  readonly config: DeployConfig;
+}
+
+/** Which deployment `status` follows: what `start` returned. */
+export interface DeploymentRef {
+  readonly taskDefinitionArn: string;
+  readonly deploymentId: string;
+}
+
+export interface DeploymentStarted extends DeploymentRef {
+  /**
+   * What the service ran before this release. `null` only when a retried start found the service already on
+   * the release image and the earlier task definition's deployment has finished draining.
+   */
+  readonly previousTaskDefinitionArn: string | null;
+}
+
+export interface DeploymentStatus {
+  /** `null` when ECS reports none (see {@link checkDeployment}). A FAILED rollout is thrown, never returned. */
+  readonly rolloutState: 'IN_PROGRESS' | 'COMPLETED' | null;
+  readonly done: boolean;
+  readonly desiredCount: number;
+  readonly runningCount: number;
+  readonly pendingCount: number;
+  readonly failedTasks: number;
+}
+
+export type DeployEvent =
+  | { readonly action: 'start'; readonly executionId: string; readonly release: ReleaseInput }
+  | {
+      readonly action: 'status';
+      readonly executionId: string;
+      readonly release: ReleaseInput;
+      readonly deployment: DeploymentRef;
+    };
+
+const NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const ECS_ARN = 'arn:aws[a-z-]*:ecs:[a-z0-9-]+:\\d{12}:';
+
+/** Environment variables, read once at cold start. */
+const configShape = {
+  ...common,
+  ECS_CLUSTER: z
+    .string()
+    .regex(new RegExp(`^(?:${ECS_ARN}cluster/)?[A-Za-z0-9_-]{1,255}$`), 'must be an ECS cluster name or ARN'),
+  ECS_SERVICE: z
+    .string()
+    .regex(
+      new RegExp(`^(?:${ECS_ARN}service/(?:[A-Za-z0-9_-]{1,255}/)?)?[A-Za-z0-9_-]{1,255}$`),
+      'must be an ECS service name or ARN',
+    ),
+  CONTAINER_NAME: z.string().regex(NAME, 'must be a container name (letters, digits, "-" and "_")'),
+};
+
+/** Throws {@link ConfigError} naming the first missing or malformed variable. */
+export function readDeployConfig(env: Env): DeployConfig {
+  const vars = readConfig(env, configShape);
+  return { cluster: vars.ECS_CLUSTER, service: vars.ECS_SERVICE, containerName: vars.CONTAINER_NAME };
+}
+
+const text = z.string().min(1, 'must not be empty');
+const eventSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('start'), executionId: text, release: releaseInputSchema }),
+  z.object({
+    action: z.literal('status'),
+    executionId: text,
+    release: releaseInputSchema,
+    deployment: z.object({ taskDefinitionArn: text, deploymentId: text }),
+  }),
+]);
+
+/** Validates the state machine's event; throws {@link InvalidInputError} naming the first bad field. */
+export function parseDeployEvent(raw: unknown): DeployEvent {
+  return parseEvent(eventSchema, raw);
+}
+
+/**
+ * Registers a copy of the service's task definition with the configured container on `release.image`, then
+ * updates the service to it. A retried start that finds the service already on that image registers nothing.
+ */
+export async function startDeployment(deps: DeployDeps, release: ReleaseInput): Promise<DeploymentStarted> {
+  const { ecs, log, config } = deps;
+  try {
+    const service = await describeService(deps);
+    const currentArn = service.taskDefinition;
+    if (!currentArn) throw new DeployTargetInvalidError(`${describeTarget(config)} has no task definition`);
+
+    const described = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] }),
+    );
+    const current = described.taskDefinition;
+    if (!current) throw new DeployTargetInvalidError(`task definition ${currentArn} could not be described`);
+    const container = findContainer(current, config.containerName, currentArn);
+
+    if (container.image === release.image) {
+      // A retried start after success: the service already runs this image, so register and update nothing.
+      const primary = primaryDeployment(service, config);
+      const previous = service.deployments?.find((d) => d.taskDefinition !== currentArn)?.taskDefinition;
+      log.info('service already runs the release image; nothing registered', {
+        taskDefinitionArn: currentArn,
+        deploymentId: primary.id,
+      });
+      return {
+        taskDefinitionArn: currentArn,
+        deploymentId: primary.id,
+        previousTaskDefinitionArn: previous ?? null,
+      };
+    }
+
+    const registered = await ecs.send(
+      new RegisterTaskDefinitionCommand(
+        copyTaskDefinition(current, described.tags, config.containerName, release.image),
+      ),
+    );
+    const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+    if (!taskDefinitionArn) throw new Error('RegisterTaskDefinition returned no task definition ARN');
+    log.info('registered task definition', { taskDefinitionArn, previousTaskDefinitionArn: currentArn });
+
+    const updated = await ecs.send(
+      new UpdateServiceCommand({
+        cluster: config.cluster,
+        service: config.service,
+        taskDefinition: taskDefinitionArn,
+      }),
+    );
+    const primary = primaryDeployment(updated.service ?? {}, config);
+    log.info('service updated', { taskDefinitionArn, deploymentId: primary.id });
+    return { taskDefinitionArn, deploymentId: primary.id, previousTaskDefinitionArn: currentArn };
+  } catch (err) {
+    throw asTargetError(err, config);
+  }
+}
+
+/**
+ * Reports on the deployment `start` returned. COMPLETED is done; IN_PROGRESS is not; FAILED (the circuit breaker
+ * stopped it, and rolled it back if so configured) and a deployment that another one replaced throw
+ * {@link DeploymentFailedError}. Without a rolloutState (not a rolling-update service) it is done when it is the
+ * only deployment left and runs every desired task.
+ */
+export async function checkDeployment(deps: DeployDeps, ref: DeploymentRef): Promise<DeploymentStatus> {
+  const { log, config } = deps;
+  try {
+    const service = await describeService(deps);
+    const deployments = service.deployments ?? [];
+    const primary = deployments.find((d) => d.status === 'PRIMARY');
+    const deployment =
+      deployments.find((d) => d.id === ref.deploymentId) ??
+      deployments.find((d) => d.taskDefinition === ref.taskDefinitionArn);
+    if (!deployment) throw replaced(ref, primary, 'is no longer listed');
+
+    const counts = {
+      desiredCount: deployment.desiredCount ?? 0,
+      runningCount: deployment.runningCount ?? 0,
+      pendingCount: deployment.pendingCount ?? 0,
+      failedTasks: deployment.failedTasks ?? 0,
+    };
+    const logged = { deploymentId: deployment.id, taskDefinitionArn: deployment.taskDefinition, ...counts };
+    const rolloutState = deployment.rolloutState ?? null;
+
+    if (rolloutState === 'FAILED') {
+      log.warn('deployment failed', { ...logged, rolloutState });
+      throw new DeploymentFailedError(
+        `deployment ${deployment.id} of ${deployment.taskDefinition} failed: ${deployment.rolloutStateReason ?? 'ECS gave no reason'}` +
+          `${primary && primary.taskDefinition !== deployment.taskDefinition ? ` (the service now runs ${primary.taskDefinition})` : ''}`,
+        deployment.id,
+      );
+    }
+    // Superseded mid-rollout by a deployment of something else: it will only drain from here.
+    const superseded = primary !== undefined && primary.taskDefinition !== ref.taskDefinitionArn;
+    if (rolloutState !== 'COMPLETED' && deployment.status !== 'PRIMARY' && superseded)
+      throw replaced(ref, primary, 'was replaced before it completed');
+
+    const done =
+      rolloutState === null
+        ? counts.runningCount === counts.desiredCount && counts.pendingCount === 0 && deployments.length === 1
+        : rolloutState === 'COMPLETED';
+    log.info('deployment status', { ...logged, rolloutState, done });
+    return { rolloutState, done, ...counts };
+  } catch (err) {
+    throw asTargetError(err, config);
+  }
+}
+
+/**
+ * Every field RegisterTaskDefinition accepts that DescribeTaskDefinition returns, except `family` and
+ * `containerDefinitions` (set explicitly) and `tags` (returned beside the task definition). The rest of a
+ * described task definition (ARN, revision, status, requiresAttributes, compatibilities, registeredAt/By,
+ * deregisteredAt, deleteRequestedAt) is describe-only and would be rejected.
+ */
+const COPIED_FIELDS = [
+  'taskRoleArn',
+  'executionRoleArn',
+  'networkMode',
+  'volumes',
+  'placementConstraints',
+  'requiresCompatibilities',
+  'cpu',
+  'memory',
+  'pidMode',
+  'ipcMode',
+  'proxyConfiguration',
+  'inferenceAccelerators',
+  'ephemeralStorage',
+  'runtimePlatform',
+  'enableFaultInjection',
+] as const satisfies readonly (keyof RegisterTaskDefinitionCommandInput & keyof TaskDefinition)[];
+
+// Fails to compile when an SDK upgrade adds a register parameter the copy does not carry: add it above.
+type Uncopied = Exclude<
+  keyof RegisterTaskDefinitionCommandInput,
+  (typeof COPIED_FIELDS)[number] | 'family' | 'containerDefinitions' | 'tags'
+>;
+const everyFieldCopied: [Uncopied] extends [never] ? true : Uncopied = true;
+void everyFieldCopied;
+
+/** The register input for `current` with `containerName` on `image`; every other container is passed as it was. */
+export function copyTaskDefinition(
+  current: TaskDefinition,
+  tags: readonly Tag[] | undefined,
+  containerName: string,
+  image: string,
+): RegisterTaskDefinitionCommandInput {
+  const input: RegisterTaskDefinitionCommandInput = {
+    family: current.family,
+    containerDefinitions: (current.containerDefinitions ?? []).map((c) =>
+      c.name === containerName ? { ...c, image } : c,
+    ),
+  };
+  for (const field of COPIED_FIELDS) copyField(current, input, field);
+  // Keys starting with "aws:" are reserved (CloudFormation adds some): ECS rejects a request that sets them.
+  const userTags = (tags ?? []).filter((t) => !t.key?.toLowerCase().startsWith('aws:'));
+  if (userTags.length > 0) input.tags = userTags;
+  return input;
+}
+
+function copyField<K extends (typeof COPIED_FIELDS)[number]>(
+  from: TaskDefinition,
+  to: RegisterTaskDefinitionCommandInput,
+  field: K,
+): void {
+  const value = from[field];
+  if (value !== undefined) to[field] = value as RegisterTaskDefinitionCommandInput[K];
+}
+
+function findContainer(current: TaskDefinition, name: string, arn: string): ContainerDefinition {
+  const containers = current.containerDefinitions ?? [];
+  const container = containers.find((c) => c.name === name);
+  if (container) return container;
+  throw new DeployTargetInvalidError(
+    `task definition ${arn} has no container named "${name}" (CONTAINER_NAME); its containers are: ` +
+      `${containers.map((c) => `"${c.name}"`).join(', ') || 'none'}`,
+  );
+}
+
+async function describeService({ ecs, config }: DeployDeps): Promise<Service> {
+  const described = await ecs.send(
+    new DescribeServicesCommand({ cluster: config.cluster, services: [config.service] }),
+  );
+  const service = described.services?.[0];
+  if (!service) {
+    const failure = described.failures?.[0];
+    throw new DeployTargetInvalidError(
+      `${describeTarget(config)} was not found${failure?.reason ? ` (${failure.reason})` : ''}`,
+    );
+  }
+  if (service.status !== 'ACTIVE')
+    throw new DeployTargetInvalidError(
+      `${describeTarget(config)} is ${service.status ?? 'in an unknown state'}`,
+    );
+  const controller = service.deploymentController?.type ?? 'ECS';
+  if (controller !== 'ECS')
+    throw new DeployTargetInvalidError(
+      `${describeTarget(config)} uses the ${controller} deployment controller; lockstep deploys with the ECS controller only`,
+    );
+  return service;
+}
+
+function primaryDeployment(service: Service, config: DeployConfig): Deployment & { id: string } {
+  const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+  if (!primary?.id)
+    throw new DeployTargetInvalidError(`${describeTarget(config)} lists no PRIMARY deployment`);
+  return { ...primary, id: primary.id };
+}
+
+function replaced(ref: DeploymentRef, primary: Deployment | undefined, what: string): DeploymentFailedError {
+  return new DeploymentFailedError(
+    `deployment ${ref.deploymentId} of ${ref.taskDefinitionArn} ${what}: the service now runs ` +
+      `${primary?.taskDefinition ?? 'no PRIMARY deployment'}${primary?.id ? ` (deployment ${primary.id})` : ''}; ` +
+      'it was rolled back, or another deployment replaced it',
+    ref.deploymentId,
+  );
+}
+
+function describeTarget(config: DeployConfig): string {
+  return `ECS service "${config.service}" in cluster "${config.cluster}"`;
+}
+
+/** The service or cluster is gone: a target problem. Every other error (throttling, access, parameters) passes unchanged. */
+const TARGET_MISSING = new Set([
+  'ServiceNotFoundException',
+  'ServiceNotActiveException',
+  'ClusterNotFoundException',
+]);
+
+function asTargetError(err: unknown, config: DeployConfig): unknown {
+  if (!(err instanceof Error) || !TARGET_MISSING.has(err.name)) return err;
+  return new DeployTargetInvalidError(`${describeTarget(config)}: ${err.name}: ${err.message}`, {
+    cause: err,
+  });
+}
