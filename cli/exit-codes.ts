@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
-import { type ErrorCode, LockstepError } from '../engine/errors.ts';
+import { type EngineErrorCode, LockstepError } from '../engine/errors.ts';
+import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
 
 /**
  * How `lockstep` exits. Scripts and CI branch on these numbers, so they are a contract: do not renumber.
@@ -14,7 +15,8 @@ import { type ErrorCode, LockstepError } from '../engine/errors.ts';
  * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`); retry later                  |
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
- * |       | (`InvalidMigrationError`)                                                                      |
+ * |       | (`InvalidMigrationError`); `publish`: the release was already published with other files     |
+ * |       | (`ManifestMismatchError`)                                                                      |
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
@@ -34,8 +36,11 @@ export const ExitCode = {
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Exhaustive: a new {@link ErrorCode} does not compile until it has an exit code. */
-const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, ExitCode>> = {
+/** Exhaustive for the engine: a new {@link EngineErrorCode} does not compile until it has an exit code. */
+const EXIT_CODE_BY_ERROR: Readonly<
+  Record<EngineErrorCode, ExitCode> & Partial<Record<ReleaseErrorCode, ExitCode>>
+> = {
+  MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   INVALID_INPUT: ExitCode.UsageError,
   MIGRATION_FAILED: ExitCode.MigrationFailed,
   LOCK_TIMEOUT: ExitCode.LockTimeout,
@@ -49,11 +54,8 @@ const EXIT_CODE_BY_ERROR: Readonly<Record<ErrorCode, ExitCode>> = {
 
 /** The exit code for a failure, by the error's `code`; anything lockstep did not expect is an internal error. */
 export function exitCodeFor(err: unknown): ExitCode {
-  // Codes other shells add on the same base class (the AWS functions') are not the CLI's to see: internal.
-  if (err instanceof LockstepError && Object.hasOwn(EXIT_CODE_BY_ERROR, err.code)) {
-    return EXIT_CODE_BY_ERROR[err.code as ErrorCode];
-  }
-  return ExitCode.InternalError;
+  const code = err instanceof LockstepError ? (err.code as EngineErrorCode | ReleaseErrorCode) : undefined;
+  return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }
 
 /** 128 + the signal's number, as shells report a process killed by it. */

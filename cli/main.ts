@@ -6,9 +6,10 @@ import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode, exitCodeFor } from './exit-codes.ts';
 import { addOptions, type CommandName, type RawOptions } from './options.ts';
 import { errorJson, errorText, jsonHead, Output } from './output.ts';
+import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
 import { runCommand } from './run-command.ts';
 import { Shutdown } from './shutdown.ts';
 
@@ -17,6 +18,30 @@ const COMMANDS: ReadonlyArray<readonly [CommandName, string]> = [
   ['plan', 'show pending migrations and drift; exit 5 when migrate would refuse to run'],
   ['status', 'show applied and pending migrations'],
 ];
+
+/** Loaded only for `publish`: the AWS SDK costs start-up time no other command needs. */
+async function runPublish(raw: RawPublishOptions, output: Output): Promise<number> {
+  try {
+    const [{ S3Client }, { publish }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('./publish.ts'),
+    ]);
+    const result = await publish({ s3: new S3Client({}), now: () => new Date() }, raw);
+    if (raw.json) output.json({ ...jsonHead('publish', ExitCode.Success), ...result });
+    else
+      output.result(
+        result.unchanged
+          ? `already published, unchanged: ${result.location}`
+          : `published ${result.files} migrations to ${result.location}`,
+      );
+    return ExitCode.Success;
+  } catch (err) {
+    const code = exitCodeFor(err);
+    if (raw.json) output.json({ ...jsonHead('publish', code), error: errorJson(err) });
+    else output.note(errorText(err));
+    return code;
+  }
+}
 
 // No top-level await: the CLI is bundled as CommonJS, which Node loads faster than ES modules.
 async function main(): Promise<void> {
@@ -44,6 +69,16 @@ async function main(): Promise<void> {
       });
     });
   }
+
+  addPublishOptions(
+    program
+      .command('publish')
+      .description(
+        'upload a release’s migrations and their checksums to S3, for the migrate function to run',
+      ),
+  ).action(async (raw: RawPublishOptions) => {
+    exitCode = await runPublish(raw, output);
+  });
 
   try {
     await program.parseAsync(process.argv);

@@ -233,6 +233,9 @@ export function formatStatus(status: StatusResult): string {
 }
 
 /** The `--json` document's common head. */
-export function jsonHead(command: CommandName | undefined, exitCode: number): Record<string, unknown> {
+export function jsonHead(
+  command: CommandName | 'publish' | undefined,
+  exitCode: number,
+): Record<string, unknown> {
   return { command: command ?? null, ok: exitCode === 0, exitCode };
 }

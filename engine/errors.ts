@@ -16,9 +16,6 @@ export type EngineErrorCode =
   | 'MIGRATION_FAILED'
   | 'DATABASE_UNAVAILABLE';
 
-/** Codes the engine itself raises. */
-export type ErrorCode = EngineErrorCode;
-
 export abstract class LockstepError<Code extends string = string> extends Error {
   abstract readonly code: Code;
 

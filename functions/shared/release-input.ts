@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from './errors.ts';
 import { parseEvent } from './events.ts';
+import { RELEASE_LABEL as RELEASE, RELEASE_LABEL_RULE } from './release-label.ts';
 
 /** What every step after preflight receives. */
 export interface ReleaseInput {
@@ -27,7 +28,6 @@ export interface ReleaseOptions {
   readonly dryRun: boolean;
 }
 
-const RELEASE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -51,10 +51,7 @@ const ecrSchema = z
 
 const inputSchema = z
   .object({
-    release: z
-      .string()
-      .regex(RELEASE, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit')
-      .optional(),
+    release: z.string().regex(RELEASE, RELEASE_LABEL_RULE).optional(),
     image: z
       .string()
       .max(1024)
