@@ -35,7 +35,13 @@ const certificate = await generate([{ name: 'commonName', value: 'localhost' }],
   keySize: 2048,
   extensions: [
     { name: 'basicConstraints', cA: true },
-    { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 2, value: 'localhost' },
+        { type: 7, ip: '127.0.0.1' },
+      ],
+    },
   ],
 });
 const caFile = join(scratch, 'test-ca.pem');
