@@ -224,7 +224,9 @@ describe('migrate handler', () => {
         debug() {},
         warn() {},
         error() {},
-        info: (message: string) => void (message === 'applied' && (offset += 1000)),
+        info: (message: string) => {
+          if (message === 'applied') offset += 1000;
+        },
       },
       now: () => Date.now() + offset,
       config: {
