@@ -49,7 +49,8 @@ const ecrSchema = z
     path: ['digest'],
   });
 
-const inputSchema = z
+/** The raw release input every trigger supplies; `schema/release-input.schema.json` is generated from it. */
+export const rawReleaseInputSchema = z
   .object({
     release: z.string().regex(RELEASE, RELEASE_LABEL_RULE).optional(),
     image: z
@@ -82,7 +83,7 @@ export function parseReleaseInput(
   raw: unknown,
   defaults: { readonly migrations: MigrationsSource },
 ): ReleaseInput {
-  const input = parseEvent(inputSchema, raw, 'input');
+  const input = parseEvent(rawReleaseInputSchema, raw, 'input');
   const image = input.image ?? ecrImage(input.ecr as z.infer<typeof ecrSchema>);
   const release = input.release ?? defaultRelease(input.ecr, image);
   if (!release)
@@ -115,3 +116,21 @@ export const releaseInputSchema = z.object({
   migrations: z.enum(['bundled', 's3']),
   options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
 });
+
+/**
+ * JSON Schema (draft 2020-12) of the raw input, for the console and editors. The cross-field rule — exactly
+ * one of `image` and `ecr` — is added by hand: zod refinements have no JSON Schema form.
+ */
+export function releaseInputJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(rawReleaseInputSchema, { unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...generated,
+    $id: 'https://lockstep.invalid/schema/release-input.schema.json',
+    title: 'lockstep release input',
+    description: 'Start a release with either a full image URI or an ECR push event’s fields.',
+    oneOf: [{ required: ['image'] }, { required: ['ecr'] }],
+  };
+}

@@ -22,6 +22,8 @@ let role: string;
 let dir: { dir: string; cleanup(): Promise<void> };
 let handler: (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
 const logged: string[] = [];
+/** Every result and error the handler produced, serialized every way a caller might see it. */
+const seen: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);
 
 const event = (mode: 'plan' | 'apply', overrides: Record<string, unknown> = {}) => ({
@@ -71,7 +73,23 @@ describe('migrate handler', () => {
       logged.push(String(chunk));
       return realWrite(chunk, ...rest);
     }) as typeof process.stdout.write;
-    ({ handler } = await import('../../../functions/migrate/handler.ts'));
+    const real = (await import('../../../functions/migrate/handler.ts')).handler;
+    handler = async (e, c) => {
+      try {
+        const result = await real(e, c);
+        seen.push(JSON.stringify(result));
+        return result;
+      } catch (err) {
+        const e2 = err as Error & { toJSON?: () => unknown };
+        seen.push(
+          String(err),
+          e2.stack ?? '',
+          JSON.stringify(e2.toJSON?.() ?? {}),
+          String((e2 as { cause?: unknown }).cause ?? ''),
+        );
+        throw err;
+      }
+    };
   });
 
   after(async () => {
@@ -262,14 +280,22 @@ describe('migrate handler', () => {
     }
   });
 
-  test('the password appears in no log line, error or result of any of the runs above', () => {
+  test('the password appears in no log line, error, cause or result of any of the runs above', () => {
     const everything = logged.join('');
     assert.ok(
       everything.includes('"executionId":"arn:aws:states:eu-west-1:123456789012:execution:lockstep:rel-1"'),
       'logs carry the execution id',
     );
     assert.ok(everything.includes('"release":"v1.0.0"'), 'logs carry the release label');
-    assert.ok(!everything.includes(CANARY));
-    assert.ok(!everything.includes(ROTATED));
+    assert.ok(seen.length >= 8, `saw ${seen.length} results and errors`);
+    assert.ok(
+      seen.some((s) => s.includes('MigrationFailedError')) &&
+        seen.some((s) => s.includes('DatabaseUnavailableError')),
+      'failure paths were seen',
+    );
+    for (const text of [everything, ...seen]) {
+      assert.ok(!text.includes(CANARY));
+      assert.ok(!text.includes(ROTATED));
+    }
   });
 });
