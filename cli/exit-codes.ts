@@ -20,6 +20,7 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
+ * | 8     | `start --follow`: the release ended FAILED, TIMED_OUT or ABORTED (`ReleaseFailedError`)       |
  * | 128+N | killed by signal N (130 for SIGINT, 143 for SIGTERM); the running migration was rolled back   |
  * |       | by the server, or, outside a transaction, stopped at a statement: run again                   |
  */
@@ -32,15 +33,17 @@ export const ExitCode = {
   ValidationFailed: 5,
   Incomplete: 6,
   CannotConnect: 7,
+  ReleaseFailed: 8,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Exhaustive for the engine: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
-  Record<EngineErrorCode, ExitCode> & Partial<Record<ReleaseErrorCode, ExitCode>>
+  Record<EngineErrorCode, ExitCode> & Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED', ExitCode>>
 > = {
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
+  RELEASE_FAILED: ExitCode.ReleaseFailed,
   INVALID_INPUT: ExitCode.UsageError,
   MIGRATION_FAILED: ExitCode.MigrationFailed,
   LOCK_TIMEOUT: ExitCode.LockTimeout,
@@ -54,7 +57,10 @@ const EXIT_CODE_BY_ERROR: Readonly<
 
 /** The exit code for a failure, by the error's `code`; anything lockstep did not expect is an internal error. */
 export function exitCodeFor(err: unknown): ExitCode {
-  const code = err instanceof LockstepError ? (err.code as EngineErrorCode | ReleaseErrorCode) : undefined;
+  const code =
+    err instanceof LockstepError
+      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED')
+      : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }
 

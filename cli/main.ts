@@ -12,6 +12,7 @@ import { errorJson, errorText, jsonHead, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
 import { runCommand } from './run-command.ts';
 import { Shutdown } from './shutdown.ts';
+import { addStartOptions, type RawStartOptions } from './start-options.ts';
 
 const COMMANDS: ReadonlyArray<readonly [CommandName, string]> = [
   ['migrate', 'apply pending migrations, one transaction each, under an advisory lock'],
@@ -38,6 +39,32 @@ async function runPublish(raw: RawPublishOptions, output: Output): Promise<numbe
   } catch (err) {
     const code = exitCodeFor(err);
     if (raw.json) output.json({ ...jsonHead('publish', code), error: errorJson(err) });
+    else output.note(errorText(err));
+    return code;
+  }
+}
+
+/** Loaded only for `start`. */
+async function runStart(raw: RawStartOptions, output: Output): Promise<number> {
+  try {
+    const [{ SFNClient }, { startRelease }] = await Promise.all([
+      import('@aws-sdk/client-sfn'),
+      import('./start.ts'),
+    ]);
+    const result = await startRelease(
+      {
+        sfn: new SFNClient({}),
+        print: (line) => output.note(line),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        pollMs: 2000,
+      },
+      raw,
+    );
+    if (raw.json) output.json({ ...jsonHead('start', ExitCode.Success), ...result });
+    return ExitCode.Success;
+  } catch (err) {
+    const code = exitCodeFor(err);
+    if (raw.json) output.json({ ...jsonHead('start', code), error: errorJson(err) });
     else output.note(errorText(err));
     return code;
   }
@@ -78,6 +105,12 @@ async function main(): Promise<void> {
       ),
   ).action(async (raw: RawPublishOptions) => {
     exitCode = await runPublish(raw, output);
+  });
+
+  addStartOptions(
+    program.command('start').description('start a release on AWS; with --follow, watch it to the end'),
+  ).action(async (raw: RawStartOptions) => {
+    exitCode = await runStart(raw, output);
   });
 
   try {

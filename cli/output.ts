@@ -234,7 +234,7 @@ export function formatStatus(status: StatusResult): string {
 
 /** The `--json` document's common head. */
 export function jsonHead(
-  command: CommandName | 'publish' | undefined,
+  command: CommandName | 'publish' | 'start' | undefined,
   exitCode: number,
 ): Record<string, unknown> {
   return { command: command ?? null, ok: exitCode === 0, exitCode };

@@ -19,11 +19,17 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
-import { common, type Env, readConfig } from '../shared/config.ts';
-import { DeploymentFailedError, DeployTargetInvalidError, InvalidInputError } from '../shared/errors.ts';
+import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
+import {
+  DeploymentFailedError,
+  DeployTargetInvalidError,
+  InvalidInputError,
+  RolloutTimeoutError,
+} from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import type { Log } from '../shared/logger.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
+import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
 
 export interface DeployConfig {
   /** Cluster name or ARN. */
@@ -32,18 +38,23 @@ export interface DeployConfig {
   readonly service: string;
   /** The container whose image each release replaces. */
   readonly containerName: string;
+  /** How long after `start` the rollout may take to finish; `status` then fails. */
+  readonly deployTimeoutSeconds: number;
 }
 
 export interface DeployDeps {
   readonly ecs: ECSClient;
   readonly log: Log;
+  readonly now: () => Date;
   readonly config: DeployConfig;
 }
 
-/** Which deployment `status` follows: what `start` returned. */
+/** Which deployment `status` follows, and until when: what `start` returned. */
 export interface DeploymentRef {
   readonly taskDefinitionArn: string;
   readonly deploymentId: string;
+  /** ISO 8601. When given, `status` past it with the rollout not done throws {@link RolloutTimeoutError}. */
+  readonly waitUntil?: string | undefined;
 }
 
 export interface DeploymentStarted extends DeploymentRef {
@@ -52,6 +63,8 @@ export interface DeploymentStarted extends DeploymentRef {
    * the release image and the earlier task definition's deployment has finished draining.
    */
   readonly previousTaskDefinitionArn: string | null;
+  /** ISO 8601: now plus DEPLOY_TIMEOUT_SECONDS. Pass it back in `deployment` to `status`. */
+  readonly waitUntil: string;
 }
 
 export interface DeploymentStatus {
@@ -89,12 +102,18 @@ const configShape = {
       'must be an ECS service name or ARN',
     ),
   CONTAINER_NAME: z.string().regex(NAME, 'must be a container name (letters, digits, "-" and "_")'),
+  DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
 };
 
 /** Throws {@link ConfigError} naming the first missing or malformed variable. */
 export function readDeployConfig(env: Env): DeployConfig {
   const vars = readConfig(env, configShape);
-  return { cluster: vars.ECS_CLUSTER, service: vars.ECS_SERVICE, containerName: vars.CONTAINER_NAME };
+  return {
+    cluster: vars.ECS_CLUSTER,
+    service: vars.ECS_SERVICE,
+    containerName: vars.CONTAINER_NAME,
+    deployTimeoutSeconds: vars.DEPLOY_TIMEOUT_SECONDS,
+  };
 }
 
 const text = z.string().min(1, 'must not be empty');
@@ -104,7 +123,11 @@ const eventSchema = z.discriminatedUnion('action', [
     action: z.literal('status'),
     executionId: text,
     release: releaseInputSchema,
-    deployment: z.object({ taskDefinitionArn: text, deploymentId: text }),
+    deployment: z.object({
+      taskDefinitionArn: text,
+      deploymentId: text,
+      waitUntil: waitUntilSchema.optional(),
+    }),
   }),
 ]);
 
@@ -116,6 +139,7 @@ export function parseDeployEvent(raw: unknown): DeployEvent {
 /**
  * Registers a copy of the service's task definition with the configured container on `release.image`, then
  * updates the service to it. A retried start that finds the service already on that image registers nothing.
+ * Either way it returns `waitUntil`, the deadline for `status`, counted from this attempt.
  */
 export async function startDeployment(deps: DeployDeps, release: ReleaseInput): Promise<DeploymentStarted> {
   const { ecs, log, config } = deps;
@@ -143,6 +167,7 @@ export async function startDeployment(deps: DeployDeps, release: ReleaseInput): 
         taskDefinitionArn: currentArn,
         deploymentId: primary.id,
         previousTaskDefinitionArn: previous ?? null,
+        waitUntil: waitUntilAfter(deps.now(), config.deployTimeoutSeconds),
       };
     }
 
@@ -164,7 +189,12 @@ export async function startDeployment(deps: DeployDeps, release: ReleaseInput): 
     );
     const primary = primaryDeployment(updated.service ?? {}, config);
     log.info('service updated', { taskDefinitionArn, deploymentId: primary.id });
-    return { taskDefinitionArn, deploymentId: primary.id, previousTaskDefinitionArn: currentArn };
+    return {
+      taskDefinitionArn,
+      deploymentId: primary.id,
+      previousTaskDefinitionArn: currentArn,
+      waitUntil: waitUntilAfter(deps.now(), config.deployTimeoutSeconds),
+    };
   } catch (err) {
     throw asTargetError(err, config);
   }
@@ -174,7 +204,8 @@ export async function startDeployment(deps: DeployDeps, release: ReleaseInput): 
  * Reports on the deployment `start` returned. COMPLETED is done; IN_PROGRESS is not; FAILED (the circuit breaker
  * stopped it, and rolled it back if so configured) and a deployment that another one replaced throw
  * {@link DeploymentFailedError}. Without a rolloutState (not a rolling-update service) it is done when it is the
- * only deployment left and runs every desired task.
+ * only deployment left and runs every desired task. Not done after `ref.waitUntil` is a {@link RolloutTimeoutError};
+ * a failure is reported as such however late, and a finished rollout as done.
  */
 export async function checkDeployment(deps: DeployDeps, ref: DeploymentRef): Promise<DeploymentStatus> {
   const { log, config } = deps;
@@ -213,6 +244,10 @@ export async function checkDeployment(deps: DeployDeps, ref: DeploymentRef): Pro
       rolloutState === null
         ? counts.runningCount === counts.desiredCount && counts.pendingCount === 0 && deployments.length === 1
         : rolloutState === 'COMPLETED';
+    if (!done && isPastWaitUntil(ref.waitUntil, deps.now())) {
+      log.warn('deployment did not finish in time', { ...logged, rolloutState, waitUntil: ref.waitUntil });
+      throw new RolloutTimeoutError(deployment.id ?? ref.deploymentId, rolloutState, ref.waitUntil);
+    }
     log.info('deployment status', { ...logged, rolloutState, done });
     return { rolloutState, done, ...counts };
   } catch (err) {

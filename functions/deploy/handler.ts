@@ -13,7 +13,12 @@ import {
 } from './deploy.ts';
 
 const logger = createLogger('lockstep-deploy');
-const deps: DeployDeps = { ecs: new ECSClient({}), log: logger, config: readDeployConfig(process.env) };
+const deps: DeployDeps = {
+  ecs: new ECSClient({}),
+  log: logger,
+  now: () => new Date(),
+  config: readDeployConfig(process.env),
+};
 
 export const handler = async (raw: unknown): Promise<DeploymentStarted | DeploymentStatus> => {
   const event = parseDeployEvent(raw);

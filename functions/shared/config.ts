@@ -13,8 +13,10 @@ export function readConfig<S extends z.ZodRawShape>(env: Env, shape: S): z.infer
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const variable = String(issue?.path[0] ?? 'environment');
+  // From the environment itself: zod 4 leaves `issue.input` out, so a set but non-numeric or fractional
+  // value must not be mistaken for a missing one.
   const problem =
-    issue?.code === 'invalid_type' && issue.input === undefined
+    issue?.code === 'invalid_type' && env[variable] === undefined
       ? 'is not set'
       : (issue?.message ?? 'is invalid');
   throw new ConfigError(variable, problem);
@@ -27,7 +29,11 @@ export const common = {
 };
 
 export const positiveInt = (fallback: number) =>
-  z.coerce.number().int('must be a whole number').positive('must be greater than 0').default(fallback);
+  z.coerce
+    .number('must be a whole number')
+    .int('must be a whole number')
+    .positive('must be greater than 0')
+    .default(fallback);
 export const arn = (service: string) =>
   z
     .string()

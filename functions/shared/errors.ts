@@ -25,9 +25,11 @@ export type ReleaseErrorCode =
   | 'MANIFEST_MISMATCH'
   | 'SNAPSHOT_FAILED'
   | 'SNAPSHOT_QUOTA_EXCEEDED'
+  | 'SNAPSHOT_TIMEOUT'
   | 'DATABASE_NOT_READY'
   | 'DEPLOYMENT_FAILED'
-  | 'DEPLOY_TARGET_INVALID';
+  | 'DEPLOY_TARGET_INVALID'
+  | 'ROLLOUT_TIMEOUT';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -123,6 +125,28 @@ export class SnapshotQuotaExceededError extends LockstepError<ReleaseErrorCode> 
   }
 }
 
+/**
+ * The snapshot was not available by the deadline `create` set (SNAPSHOT_TIMEOUT_SECONDS). Nothing was
+ * migrated, but RDS may still finish the snapshot: it is left in place.
+ */
+export class SnapshotTimeoutError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'SnapshotTimeoutError';
+  readonly code = 'SNAPSHOT_TIMEOUT';
+  constructor(
+    readonly snapshotId: string,
+    readonly status: string,
+    readonly waitedUntil: string,
+  ) {
+    super(
+      `snapshot ${snapshotId} did not become available in time (still "${status}" after waiting until ${waitedUntil}): ` +
+        'nothing was migrated. The snapshot may still complete: check it in the RDS console before restoring from it or deleting it',
+    );
+  }
+  protected override details() {
+    return { snapshotId: this.snapshotId, status: this.status, waitedUntil: this.waitedUntil };
+  }
+}
+
 /** The database is not in the `available` state (backing up, modifying, stopped…). Retryable. */
 export class DatabaseNotReadyError extends LockstepError<ReleaseErrorCode> {
   override readonly name = 'DatabaseNotReadyError';
@@ -148,6 +172,32 @@ export class DeploymentFailedError extends LockstepError<ReleaseErrorCode> {
 export class DeployTargetInvalidError extends LockstepError<ReleaseErrorCode> {
   override readonly name = 'DeployTargetInvalidError';
   readonly code = 'DEPLOY_TARGET_INVALID';
+}
+
+/**
+ * The ECS rollout had not finished by the deadline `start` set (DEPLOY_TIMEOUT_SECONDS). The migrations are
+ * already applied; the service may still be rolling out, or rolling back.
+ */
+export class RolloutTimeoutError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'RolloutTimeoutError';
+  readonly code = 'ROLLOUT_TIMEOUT';
+  constructor(
+    readonly deploymentId: string,
+    readonly rolloutState: string | null,
+    readonly waitedUntil: string,
+  ) {
+    super(
+      `ECS deployment ${deploymentId} did not finish in time (rollout state ${rolloutState ?? 'not reported'} after waiting until ${waitedUntil}): ` +
+        'the migrations ARE applied. The service may still be rolling out or rolling back: check the deployment in the ECS console',
+    );
+  }
+  protected override details() {
+    return {
+      deploymentId: this.deploymentId,
+      rolloutState: this.rolloutState,
+      waitedUntil: this.waitedUntil,
+    };
+  }
 }
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

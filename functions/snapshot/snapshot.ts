@@ -39,11 +39,13 @@ import {
   InvalidInputError,
   SnapshotFailedError,
   SnapshotQuotaExceededError,
+  SnapshotTimeoutError,
 } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { describeError } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
+import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Configuration
@@ -59,6 +61,8 @@ export interface SnapshotConfig {
   readonly prefix: string;
   /** How many of lockstep's snapshots of this database `prune` keeps. */
   readonly snapshotsToKeep: number;
+  /** How long after `create` the snapshot may take to become available; `status` then fails. */
+  readonly snapshotTimeoutSeconds: number;
 }
 
 /** At most this long, so every identifier keeps room for (part of) the database name. */
@@ -86,6 +90,7 @@ export const snapshotEnv = {
     .max(MAX_PREFIX_LENGTH, `must be at most ${MAX_PREFIX_LENGTH} characters`)
     .default('lockstep'),
   SNAPSHOTS_TO_KEEP: positiveInt(10),
+  SNAPSHOT_TIMEOUT_SECONDS: positiveInt(7200),
 };
 
 /** Reads and validates the snapshot function's variables; a problem is a {@link ConfigError} naming the variable. */
@@ -97,6 +102,7 @@ export function readSnapshotConfig(env: Env): SnapshotConfig {
     // RDS stores snapshot identifiers in lowercase, so lockstep compares them in lowercase too.
     prefix: vars.SNAPSHOT_PREFIX.toLowerCase(),
     snapshotsToKeep: vars.SNAPSHOTS_TO_KEEP,
+    snapshotTimeoutSeconds: vars.SNAPSHOT_TIMEOUT_SECONDS,
   };
 }
 
@@ -112,6 +118,8 @@ export interface SnapshotEvent {
   readonly release: ReleaseInput;
   /** The snapshot `create` returned; required by `status`. `prune` never deletes it either. */
   readonly snapshotId?: string | undefined;
+  /** The deadline `create` returned; `status` past it, with the snapshot not yet available, times out. */
+  readonly waitUntil?: string | undefined;
 }
 
 /** `arn:<partition>:states:<region>:<account>:execution|express:<state machine>:<execution name>[:<run id>]` */
@@ -126,6 +134,7 @@ const eventSchema = z
     /** The normalized release input (preflight validated the raw one); only its label is used here. */
     release: releaseInputSchema,
     snapshotId: z.string().regex(SNAPSHOT_ID, 'must be an RDS snapshot identifier').optional(),
+    waitUntil: waitUntilSchema.optional(),
   })
   .refine((e) => e.action !== 'status' || e.snapshotId !== undefined, {
     message: 'is required for status',
@@ -419,6 +428,8 @@ export interface CreatedSnapshot {
   readonly snapshotId: string;
   readonly snapshotArn: string | undefined;
   readonly status: string;
+  /** ISO 8601: now plus SNAPSHOT_TIMEOUT_SECONDS. Pass it back to `status`, which times out after it. */
+  readonly waitUntil: string;
 }
 
 export interface SnapshotStatus {
@@ -448,7 +459,7 @@ export function runSnapshotAction(deps: SnapshotDeps, event: SnapshotEvent): Pro
       // parseSnapshotEvent requires it; checked again for callers that build the event themselves.
       if (event.snapshotId === undefined)
         throw new InvalidInputError('snapshotId', 'is required for action "status"');
-      return snapshotStatus(deps, event.snapshotId);
+      return snapshotStatus(deps, event.snapshotId, event.waitUntil);
     case 'prune':
       return pruneSnapshots(deps, event);
   }
@@ -489,14 +500,21 @@ async function findExecutionSnapshot(
   return undefined;
 }
 
-function created(s: SnapshotRecord): CreatedSnapshot {
-  return { snapshotId: s.id, snapshotArn: s.arn, status: s.status };
+/** The snapshot as `create` returns it, with the deadline for `status`: now plus the configured timeout. */
+function created(deps: SnapshotDeps, s: SnapshotRecord): CreatedSnapshot {
+  return {
+    snapshotId: s.id,
+    snapshotArn: s.arn,
+    status: s.status,
+    waitUntil: waitUntilAfter(deps.now(), deps.config.snapshotTimeoutSeconds),
+  };
 }
 
 /**
  * Starts a manual snapshot of the database, tagged as lockstep's. Idempotent per execution: a retried
  * attempt (a new clock reading, so a new identifier) returns the snapshot an earlier attempt started, and
- * a create whose identifier already exists returns that snapshot when it is this execution's.
+ * a create whose identifier already exists returns that snapshot when it is this execution's. Every path
+ * returns `waitUntil`, counted from this attempt.
  */
 export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): Promise<CreatedSnapshot> {
   const { rds, log, config } = deps;
@@ -508,7 +526,7 @@ export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): 
       snapshotId: earlier.id,
       status: earlier.status,
     });
-    return created(earlier);
+    return created(deps, earlier);
   }
 
   const snapshotId = snapshotIdentifier({
@@ -521,7 +539,7 @@ export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): 
   try {
     const snapshot = await api.create(rds, config.dbIdentifier, snapshotId, snapshotTags(event));
     log.info('snapshot started', { snapshotId: snapshot.id, status: snapshot.status });
-    return created(snapshot);
+    return created(deps, snapshot);
   } catch (err) {
     if (errorName(err) !== api.faults.snapshotExists) throw createFailure(err, api, config, snapshotId);
     const existing = await api.find(rds, snapshotId);
@@ -537,7 +555,7 @@ export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): 
       snapshotId,
       status: existing.status,
     });
-    return created(existing);
+    return created(deps, existing);
   }
 }
 
@@ -563,8 +581,16 @@ function createFailure(err: unknown, api: SnapshotApi, config: SnapshotConfig, s
   return err;
 }
 
-/** Where the snapshot has got. A snapshot that can never become available is a {@link SnapshotFailedError}. */
-export async function snapshotStatus(deps: SnapshotDeps, snapshotId: string): Promise<SnapshotStatus> {
+/**
+ * Where the snapshot has got. A snapshot that can never become available is a {@link SnapshotFailedError};
+ * one still not available after `waitUntil` (what `create` returned) is a {@link SnapshotTimeoutError}.
+ * An available snapshot is reported available however late the check.
+ */
+export async function snapshotStatus(
+  deps: SnapshotDeps,
+  snapshotId: string,
+  waitUntil?: string,
+): Promise<SnapshotStatus> {
   const { rds, log, config } = deps;
   const snapshot = await apis[config.dbKind].find(rds, snapshotId);
   if (!snapshot) throw new SnapshotFailedError(snapshotId, 'not-found');
@@ -574,11 +600,21 @@ export async function snapshotStatus(deps: SnapshotDeps, snapshotId: string): Pr
     percentProgress: snapshot.percentProgress,
   });
   if (isFailedStatus(snapshot.status)) throw new SnapshotFailedError(snapshotId, snapshot.status);
+  const available = snapshot.status === 'available';
+  if (!available && isPastWaitUntil(waitUntil, deps.now())) {
+    log.warn('snapshot not available in time; it is left in place', {
+      snapshotId,
+      status: snapshot.status,
+      percentProgress: snapshot.percentProgress,
+      waitUntil,
+    });
+    throw new SnapshotTimeoutError(snapshotId, snapshot.status, waitUntil);
+  }
   return {
     snapshotId: snapshot.id,
     status: snapshot.status,
     percentProgress: snapshot.percentProgress,
-    available: snapshot.status === 'available',
+    available,
   };
 }
 

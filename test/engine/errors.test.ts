@@ -29,9 +29,19 @@ const samples: Record<string, engineErrors.LockstepError> = {
   ManifestMismatchError: new releaseErrors.ManifestMismatchError('s3://b/p', []),
   SnapshotFailedError: new releaseErrors.SnapshotFailedError('snap', 'failed'),
   SnapshotQuotaExceededError: new releaseErrors.SnapshotQuotaExceededError('quota'),
+  SnapshotTimeoutError: new releaseErrors.SnapshotTimeoutError(
+    'snap',
+    'creating',
+    '2024-05-06T09:08:09.123Z',
+  ),
   DatabaseNotReadyError: new releaseErrors.DatabaseNotReadyError('modifying'),
   DeploymentFailedError: new releaseErrors.DeploymentFailedError('rolled back', 'ecs-svc/1'),
   DeployTargetInvalidError: new releaseErrors.DeployTargetInvalidError('no container'),
+  RolloutTimeoutError: new releaseErrors.RolloutTimeoutError(
+    'ecs-svc/1',
+    'IN_PROGRESS',
+    '2024-05-06T07:38:09.123Z',
+  ),
 };
 
 // Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.

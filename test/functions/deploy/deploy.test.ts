@@ -31,6 +31,8 @@ import {
   DeploymentFailedError,
   DeployTargetInvalidError,
   InvalidInputError,
+  RETRYABLE_ERRORS,
+  RolloutTimeoutError,
 } from '../../../functions/shared/errors.ts';
 import type { Log } from '../../../functions/shared/logger.ts';
 import type { ReleaseInput } from '../../../functions/shared/release-input.ts';
@@ -44,7 +46,18 @@ const OLD_IMAGE = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/shop-api:v1.4.0`;
 const NEW_IMAGE = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/shop-api@sha256:${'ab12'.repeat(16)}`;
 const SECRET_ENV_VALUE = 'https://flags.internal.example.com/?token=do-not-log-me';
 
-const config: DeployConfig = { cluster: CLUSTER, service: SERVICE_ARN, containerName: 'app' };
+const config: DeployConfig = {
+  cluster: CLUSTER,
+  service: SERVICE_ARN,
+  containerName: 'app',
+  deployTimeoutSeconds: 900,
+};
+
+const NOW = new Date('2025-05-06T07:08:09.123Z');
+/** NOW plus the test config's 900-second DEPLOY_TIMEOUT_SECONDS. */
+const WAIT_UNTIL = '2025-05-06T07:23:09.123Z';
+const ONE_SECOND_BEFORE_NOW = '2025-05-06T07:08:08.123Z';
+const ONE_SECOND_AFTER_NOW = '2025-05-06T07:08:10.123Z';
 
 const release: ReleaseInput = {
   release: 'v1.5.0',
@@ -214,7 +227,7 @@ let deps: DeployDeps;
 beforeEach(() => {
   ecsMock.reset();
   log = captureLog();
-  deps = { ecs: new ECSClient({ region: 'eu-west-1' }), log, config };
+  deps = { ecs: new ECSClient({ region: 'eu-west-1' }), log, now: () => NOW, config };
 });
 
 function sdkError<E extends Error>(
@@ -269,6 +282,7 @@ describe('startDeployment', () => {
       taskDefinitionArn: NEW_TD,
       deploymentId: 'ecs-svc/2222222222222222222',
       previousTaskDefinitionArn: CURRENT_TD,
+      waitUntil: WAIT_UNTIL,
     });
     assert.deepEqual(commandNames(), [
       'DescribeServicesCommand',
@@ -512,6 +526,7 @@ describe('startDeployment', () => {
       taskDefinitionArn: CURRENT_TD,
       deploymentId: 'ecs-svc/2222222222222222222',
       previousTaskDefinitionArn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:task-definition/shop-api:40`,
+      waitUntil: WAIT_UNTIL,
     });
     assert.deepEqual(commandNames(), ['DescribeServicesCommand', 'DescribeTaskDefinitionCommand']);
   });
@@ -534,9 +549,21 @@ describe('startDeployment', () => {
       taskDefinitionArn: CURRENT_TD,
       deploymentId: 'ecs-svc/2222222222222222222',
       previousTaskDefinitionArn: null,
+      waitUntil: WAIT_UNTIL,
     });
     assert.equal(ecsMock.commandCalls(RegisterTaskDefinitionCommand).length, 0);
     assert.equal(ecsMock.commandCalls(UpdateServiceCommand).length, 0);
+  });
+
+  it('counts waitUntil from the clock with the configured DEPLOY_TIMEOUT_SECONDS', async () => {
+    stubHappyPath();
+
+    const started = await startDeployment(
+      { ...deps, config: { ...config, deployTimeoutSeconds: 3600 } },
+      release,
+    );
+
+    assert.equal(started.waitUntil, '2025-05-06T08:08:09.123Z');
   });
 
   it('logs ARNs and ids, never container definitions or their environment', async () => {
@@ -705,6 +732,84 @@ describe('checkDeployment', () => {
     }
   });
 
+  it('throws RolloutTimeoutError when the rollout is not done after waitUntil', async () => {
+    stubDeployments([
+      deployment({ id: ref.deploymentId, runningCount: 1, pendingCount: 2, failedTasks: 1 }),
+      previous,
+    ]);
+
+    const err = await rejection(checkDeployment(deps, { ...ref, waitUntil: ONE_SECOND_BEFORE_NOW }));
+
+    assert.ok(err instanceof RolloutTimeoutError, String(err));
+    assert.equal(err.name, 'RolloutTimeoutError');
+    assert.equal(err.code, 'ROLLOUT_TIMEOUT');
+    assert.equal(err.deploymentId, ref.deploymentId);
+    assert.equal(err.rolloutState, 'IN_PROGRESS');
+    assert.equal(err.waitedUntil, ONE_SECOND_BEFORE_NOW);
+    assert.deepEqual(err.toJSON(), {
+      name: 'RolloutTimeoutError',
+      code: 'ROLLOUT_TIMEOUT',
+      message: err.message,
+      deploymentId: ref.deploymentId,
+      rolloutState: 'IN_PROGRESS',
+      waitedUntil: ONE_SECOND_BEFORE_NOW,
+    });
+    assert.match(err.message, /did not finish in time/);
+    assert.match(err.message, /migrations ARE applied/);
+    assert.match(err.message, /rolling out or rolling back/);
+    assert.ok(!(RETRYABLE_ERRORS as readonly string[]).includes(err.name), 'fails the release at once');
+    assert.equal(log.lines.find((l) => l.level === 'warn')?.extra?.waitUntil, ONE_SECOND_BEFORE_NOW);
+  });
+
+  it('throws RolloutTimeoutError after waitUntil without a rolloutState when the old deployment still runs', async () => {
+    const noState = { rolloutState: undefined, rolloutStateReason: undefined };
+    stubDeployments([deployment({ id: ref.deploymentId, ...noState }), { ...previous, ...noState }]);
+
+    const err = await rejection(checkDeployment(deps, { ...ref, waitUntil: ONE_SECOND_BEFORE_NOW }));
+
+    assert.ok(err instanceof RolloutTimeoutError, String(err));
+    assert.equal(err.rolloutState, null);
+  });
+
+  it('reports a COMPLETED rollout as done even after waitUntil', async () => {
+    stubDeployments([deployment({ id: ref.deploymentId, rolloutState: 'COMPLETED' })]);
+
+    const status = await checkDeployment(deps, { ...ref, waitUntil: ONE_SECOND_BEFORE_NOW });
+
+    assert.equal(status.done, true);
+    assert.equal(status.rolloutState, 'COMPLETED');
+  });
+
+  it('before waitUntil, and exactly at it, reports an IN_PROGRESS rollout as not done', async () => {
+    for (const waitUntil of [ONE_SECOND_AFTER_NOW, NOW.toISOString()]) {
+      ecsMock.reset();
+      stubDeployments([deployment({ id: ref.deploymentId, runningCount: 1 }), previous]);
+
+      const status = await checkDeployment(deps, { ...ref, waitUntil });
+
+      assert.equal(status.done, false, waitUntil);
+      assert.equal(status.rolloutState, 'IN_PROGRESS');
+    }
+  });
+
+  it('throws DeploymentFailedError, not a timeout, for a FAILED or replaced rollout past waitUntil', async () => {
+    const cases: Deployment[][] = [
+      [deployment({ id: ref.deploymentId, rolloutState: 'FAILED', rolloutStateReason: 'circuit breaker' })],
+      [
+        deployment({ id: 'ecs-svc/4444444444444444444', taskDefinition: `${NEW_TD.slice(0, -2)}43` }),
+        deployment({ id: ref.deploymentId, status: 'ACTIVE', rolloutState: 'IN_PROGRESS' }),
+      ],
+    ];
+    for (const deployments of cases) {
+      ecsMock.reset();
+      stubDeployments(deployments);
+
+      const err = await rejection(checkDeployment(deps, { ...ref, waitUntil: ONE_SECOND_BEFORE_NOW }));
+
+      assert.ok(err instanceof DeploymentFailedError, String(err));
+    }
+  });
+
   it('turns a service deleted mid-rollout into DeployTargetInvalidError', async () => {
     ecsMock.on(DescribeServicesCommand).resolves({ services: [service({ status: 'INACTIVE' })] });
 
@@ -740,8 +845,37 @@ describe('checkDeployment', () => {
 describe('readDeployConfig', () => {
   const env = { ECS_CLUSTER: CLUSTER, ECS_SERVICE: 'shop-api', CONTAINER_NAME: 'app' };
 
-  it('reads the cluster, service and container from the environment', () => {
-    assert.deepEqual(readDeployConfig(env), { cluster: CLUSTER, service: 'shop-api', containerName: 'app' });
+  it('reads the cluster, service and container from the environment, with a 30-minute default timeout', () => {
+    assert.deepEqual(readDeployConfig(env), {
+      cluster: CLUSTER,
+      service: 'shop-api',
+      containerName: 'app',
+      deployTimeoutSeconds: 1800,
+    });
+  });
+
+  it('reads DEPLOY_TIMEOUT_SECONDS', () => {
+    assert.equal(readDeployConfig({ ...env, DEPLOY_TIMEOUT_SECONDS: '3600' }).deployTimeoutSeconds, 3600);
+  });
+
+  it('names DEPLOY_TIMEOUT_SECONDS, and says what is wrong, when it is not a positive whole number', () => {
+    const cases: [string, string][] = [
+      ['half an hour', 'must be a whole number'],
+      ['30m', 'must be a whole number'],
+      ['1.5', 'must be a whole number'],
+      ['0', 'must be greater than 0'],
+      ['-1', 'must be greater than 0'],
+    ];
+    for (const [value, problem] of cases) {
+      assert.throws(
+        () => readDeployConfig({ ...env, DEPLOY_TIMEOUT_SECONDS: value }),
+        (err) =>
+          err instanceof ConfigError &&
+          err.variable === 'DEPLOY_TIMEOUT_SECONDS' &&
+          err.message === `environment variable DEPLOY_TIMEOUT_SECONDS: ${problem}`,
+        value,
+      );
+    }
   });
 
   it('accepts cluster and service ARNs, old and new service ARN formats', () => {
@@ -751,6 +885,7 @@ describe('readDeployConfig', () => {
         cluster,
         service,
         containerName: 'app',
+        deployTimeoutSeconds: 1800,
       });
     }
   });
@@ -805,6 +940,23 @@ describe('parseDeployEvent', () => {
     );
   });
 
+  it('accepts the waitUntil start returned in a status event’s deployment, and passes it on', () => {
+    const started = {
+      taskDefinitionArn: NEW_TD,
+      deploymentId: 'ecs-svc/2222222222222222222',
+      previousTaskDefinitionArn: CURRENT_TD,
+      waitUntil: WAIT_UNTIL,
+    };
+
+    const event = parseDeployEvent({ action: 'status', executionId, release, deployment: started });
+
+    assert.deepEqual(event.action === 'status' && event.deployment, {
+      taskDefinitionArn: NEW_TD,
+      deploymentId: 'ecs-svc/2222222222222222222',
+      waitUntil: WAIT_UNTIL,
+    });
+  });
+
   it('names the field that is wrong', () => {
     const { image: _, ...withoutImage } = release;
 
@@ -815,6 +967,15 @@ describe('parseDeployEvent', () => {
     assert.equal(
       invalidField({ action: 'status', executionId, release, deployment: { taskDefinitionArn: NEW_TD } }),
       'deployment.deploymentId',
+    );
+    assert.equal(
+      invalidField({
+        action: 'status',
+        executionId,
+        release,
+        deployment: { taskDefinitionArn: NEW_TD, deploymentId: 'ecs-svc/1', waitUntil: 'in 30 minutes' },
+      }),
+      'deployment.waitUntil',
     );
     assert.equal(invalidField('start'), 'event');
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InvalidInputError } from '../../../functions/shared/errors.ts';
+import { InvalidInputError, RolloutTimeoutError } from '../../../functions/shared/errors.ts';
 
 // The handler reads its configuration when it is loaded, as at a Lambda cold start.
 Object.assign(process.env, {
@@ -81,5 +81,36 @@ describe('deploy handler', () => {
       cluster: 'shop-prod',
       services: ['shop-api'],
     });
+  });
+
+  it('times status out against the real clock once the deployment’s waitUntil has passed', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({
+      services: [
+        {
+          status: 'ACTIVE',
+          taskDefinition: TD,
+          deployments: [
+            { id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: TD, rolloutState: 'IN_PROGRESS' },
+          ],
+        },
+      ],
+    });
+    const deployment = { taskDefinitionArn: TD, deploymentId: 'ecs-svc/1' };
+
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const inProgress = await handler({
+      ...event,
+      action: 'status',
+      deployment: { ...deployment, waitUntil: later },
+    });
+    const earlier = new Date(Date.now() - 1_000).toISOString();
+    const timedOut = handler({
+      ...event,
+      action: 'status',
+      deployment: { ...deployment, waitUntil: earlier },
+    });
+
+    assert.equal((inProgress as { done: boolean }).done, false);
+    await assert.rejects(timedOut, RolloutTimeoutError);
   });
 });

@@ -29,6 +29,7 @@ before(async () => {
     DB_KIND: 'instance',
     DB_IDENTIFIER: 'orders-db',
     SNAPSHOT_PREFIX: 'lockstep',
+    SNAPSHOT_TIMEOUT_SECONDS: '600',
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
@@ -63,10 +64,20 @@ test('runs create with the configured database and returns the new snapshot', as
   }));
 
   // act
-  const result = await handler({ action: 'create', executionId: EXECUTION, release: RELEASE });
+  const before = Date.now();
+  const result = (await handler({ action: 'create', executionId: EXECUTION, release: RELEASE })) as {
+    snapshotId: string;
+    waitUntil: string;
+  };
+  const after = Date.now();
 
   // assess
-  assert.match((result as { snapshotId: string }).snapshotId, /^lockstep-orders-db-\d{14}-3f2a9c1d$/);
+  assert.match(result.snapshotId, /^lockstep-orders-db-\d{14}-3f2a9c1d$/);
+  const waitUntil = Date.parse(result.waitUntil);
+  assert.ok(
+    waitUntil >= before + 600_000 && waitUntil <= after + 600_000,
+    `waitUntil ${result.waitUntil} is the real clock plus SNAPSHOT_TIMEOUT_SECONDS`,
+  );
   const [create] = rdsMock.commandCalls(CreateDBSnapshotCommand);
   assert.equal(create?.args[0].input.DBInstanceIdentifier, 'orders-db');
 });

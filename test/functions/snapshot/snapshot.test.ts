@@ -34,6 +34,7 @@ import {
   RETRYABLE_ERRORS,
   SnapshotFailedError,
   SnapshotQuotaExceededError,
+  SnapshotTimeoutError,
 } from '../../../functions/shared/errors.ts';
 import type { Log } from '../../../functions/shared/logger.ts';
 import type { ReleaseInput } from '../../../functions/shared/release-input.ts';
@@ -61,6 +62,10 @@ const rds = new RDSClient({ region: 'eu-west-1' });
 
 const DB = 'orders-db';
 const NOW = new Date('2024-05-06T07:08:09.123Z');
+/** NOW plus the default SNAPSHOT_TIMEOUT_SECONDS (7200), the deadline the test deps' create returns. */
+const WAIT_UNTIL = '2024-05-06T09:08:09.123Z';
+const ONE_SECOND_BEFORE_NOW = '2024-05-06T07:08:08.123Z';
+const ONE_SECOND_AFTER_NOW = '2024-05-06T07:08:10.123Z';
 const EXECUTION =
   'arn:aws:states:eu-west-1:123456789012:execution:lockstep-release:3F2a9c1d-7b4e-4c1a-9f00-0123456789ab';
 const OTHER_EXECUTION =
@@ -98,7 +103,14 @@ function makeDeps(kind: DbKind, config: Partial<SnapshotConfig> = {}) {
     rds,
     log,
     now: () => NOW,
-    config: { dbKind: kind, dbIdentifier: DB, prefix: 'lockstep', snapshotsToKeep: 10, ...config },
+    config: {
+      dbKind: kind,
+      dbIdentifier: DB,
+      prefix: 'lockstep',
+      snapshotsToKeep: 10,
+      snapshotTimeoutSeconds: 7200,
+      ...config,
+    },
   };
   return { deps, log };
 }
@@ -506,8 +518,35 @@ describe('readSnapshotConfig', () => {
   test('applies the defaults and lowercases the prefix', () => {
     const config = readSnapshotConfig({ DB_KIND: 'cluster', DB_IDENTIFIER: DB, SNAPSHOT_PREFIX: 'Team-X' });
 
-    assert.deepEqual(config, { dbKind: 'cluster', dbIdentifier: DB, prefix: 'team-x', snapshotsToKeep: 10 });
+    assert.deepEqual(config, {
+      dbKind: 'cluster',
+      dbIdentifier: DB,
+      prefix: 'team-x',
+      snapshotsToKeep: 10,
+      snapshotTimeoutSeconds: 7200,
+    });
     assert.equal(readSnapshotConfig({ DB_KIND: 'instance', DB_IDENTIFIER: DB }).prefix, 'lockstep');
+  });
+
+  test('reads SNAPSHOT_TIMEOUT_SECONDS', () => {
+    const config = readSnapshotConfig({
+      DB_KIND: 'instance',
+      DB_IDENTIFIER: DB,
+      SNAPSHOT_TIMEOUT_SECONDS: '900',
+    });
+
+    assert.equal(config.snapshotTimeoutSeconds, 900);
+  });
+
+  test('a non-numeric SNAPSHOT_TIMEOUT_SECONDS is a ConfigError naming it', () => {
+    assert.throws(
+      () =>
+        readSnapshotConfig({ DB_KIND: 'instance', DB_IDENTIFIER: DB, SNAPSHOT_TIMEOUT_SECONDS: 'two hours' }),
+      (err) =>
+        err instanceof ConfigError &&
+        err.variable === 'SNAPSHOT_TIMEOUT_SECONDS' &&
+        err.message === 'environment variable SNAPSHOT_TIMEOUT_SECONDS: must be a whole number',
+    );
   });
 
   test('a missing DB_IDENTIFIER is a ConfigError naming it', () => {
@@ -534,6 +573,10 @@ describe('readSnapshotConfig', () => {
       [{ SNAPSHOTS_TO_KEEP: '0' }, 'SNAPSHOTS_TO_KEEP'],
       [{ SNAPSHOTS_TO_KEEP: '2.5' }, 'SNAPSHOTS_TO_KEEP'],
       [{ SNAPSHOTS_TO_KEEP: 'ten' }, 'SNAPSHOTS_TO_KEEP'],
+      [{ SNAPSHOT_TIMEOUT_SECONDS: '0' }, 'SNAPSHOT_TIMEOUT_SECONDS'],
+      [{ SNAPSHOT_TIMEOUT_SECONDS: '-60' }, 'SNAPSHOT_TIMEOUT_SECONDS'],
+      [{ SNAPSHOT_TIMEOUT_SECONDS: '1.5' }, 'SNAPSHOT_TIMEOUT_SECONDS'],
+      [{ SNAPSHOT_TIMEOUT_SECONDS: '2h' }, 'SNAPSHOT_TIMEOUT_SECONDS'],
     ];
     for (const [override, variable] of cases)
       assert.throws(
@@ -553,6 +596,13 @@ describe('parseSnapshotEvent', () => {
     assert.deepEqual(event, { ...valid, action: 'status', snapshotId: SNAPSHOT_ID });
   });
 
+  test('accepts the waitUntil create returned on a status event', () => {
+    const status = { ...valid, action: 'status', snapshotId: SNAPSHOT_ID };
+
+    for (const waitUntil of [WAIT_UNTIL, '2024-05-06T09:08:09Z', '2024-05-06T11:08:09+02:00'])
+      assert.equal(parseSnapshotEvent({ ...status, waitUntil }).waitUntil, waitUntil);
+  });
+
   test('names the bad field of a malformed event', () => {
     const cases: [unknown, string][] = [
       [{ ...valid, action: 'restore' }, 'action'],
@@ -568,6 +618,9 @@ describe('parseSnapshotEvent', () => {
       ],
       [{ ...valid, action: 'status' }, 'snapshotId'],
       [{ ...valid, snapshotId: 'has_underscore' }, 'snapshotId'],
+      [{ ...valid, action: 'status', snapshotId: SNAPSHOT_ID, waitUntil: 'tomorrow' }, 'waitUntil'],
+      [{ ...valid, action: 'status', snapshotId: SNAPSHOT_ID, waitUntil: '2024-05-06' }, 'waitUntil'],
+      [{ ...valid, action: 'status', snapshotId: SNAPSHOT_ID, waitUntil: 1714979289123 }, 'waitUntil'],
       ['create', 'event'],
     ];
     for (const [raw, field] of cases)
@@ -586,8 +639,8 @@ for (const fx of [instance, cluster]) {
 
   describe(`create (${fx.kind})`, () => {
     test(`starts a ${fx.kind} snapshot named after prefix, database, time and execution, tagged as lockstep's`, async () => {
-      // prepare
-      const { deps, log } = makeDeps(fx.kind);
+      // prepare: a 15-minute timeout
+      const { deps, log } = makeDeps(fx.kind, { snapshotTimeoutSeconds: 900 });
       fx.createResult({ status: 'creating' });
 
       // act
@@ -601,6 +654,7 @@ for (const fx of [instance, cluster]) {
             ? arnOf(SNAPSHOT_ID)
             : arnOf(SNAPSHOT_ID).replace(':snapshot:', ':cluster-snapshot:'),
         status: 'creating',
+        waitUntil: '2024-05-06T07:23:09.123Z',
       } satisfies CreatedSnapshot);
       assert.deepEqual(fx.sent.creates(), [
         {
@@ -692,6 +746,7 @@ for (const fx of [instance, cluster]) {
       // assess
       assert.equal(result.snapshotId, SNAPSHOT_ID);
       assert.equal(result.status, 'creating');
+      assert.equal(result.waitUntil, WAIT_UNTIL);
       assert.deepEqual(fx.sent.finds(), [SNAPSHOT_ID]);
     });
 
@@ -725,6 +780,7 @@ for (const fx of [instance, cluster]) {
       // assess
       assert.equal(result.snapshotId, earlier);
       assert.equal(result.status, 'creating');
+      assert.equal(result.waitUntil, WAIT_UNTIL, 'a deadline counted from this attempt');
       assert.deepEqual(fx.sent.creates(), []);
     });
 
@@ -803,6 +859,92 @@ for (const fx of [instance, cluster]) {
           (err) => err instanceof SnapshotFailedError && err.status === 'not-found',
         );
       }
+    });
+
+    test('a snapshot not available after waitUntil is a SnapshotTimeoutError with its last status', async () => {
+      // prepare
+      const { deps, log } = makeDeps(fx.kind);
+      fx.findResult(SNAPSHOT_ID, { id: SNAPSHOT_ID, status: 'creating', percent: 95 });
+
+      // act
+      const err = await snapshotStatus(deps, SNAPSHOT_ID, ONE_SECOND_BEFORE_NOW).then(
+        () => assert.fail('expected a SnapshotTimeoutError'),
+        (e: unknown) => e,
+      );
+
+      // assess
+      assert.ok(err instanceof SnapshotTimeoutError, String(err));
+      assert.equal(err.name, 'SnapshotTimeoutError');
+      assert.equal(err.code, 'SNAPSHOT_TIMEOUT');
+      assert.equal(err.snapshotId, SNAPSHOT_ID);
+      assert.equal(err.status, 'creating');
+      assert.equal(err.waitedUntil, ONE_SECOND_BEFORE_NOW);
+      assert.deepEqual(err.toJSON(), {
+        name: 'SnapshotTimeoutError',
+        code: 'SNAPSHOT_TIMEOUT',
+        message: err.message,
+        snapshotId: SNAPSHOT_ID,
+        status: 'creating',
+        waitedUntil: ONE_SECOND_BEFORE_NOW,
+      });
+      assert.match(err.message, /did not become available in time/);
+      assert.match(err.message, /nothing was migrated/);
+      assert.match(err.message, /may still complete/);
+      assert.ok(!(RETRYABLE_ERRORS as readonly string[]).includes(err.name), 'fails the release at once');
+      assert.equal(log.lines.find((l) => l.level === 'warn')?.extra?.snapshotId, SNAPSHOT_ID);
+      assert.deepEqual(fx.sent.deletes(), [], 'the snapshot is left in place');
+    });
+
+    test('a snapshot that became available is reported available even after waitUntil', async () => {
+      const { deps } = makeDeps(fx.kind);
+      fx.findResult(SNAPSHOT_ID, { id: SNAPSHOT_ID, status: 'available', percent: 100 });
+
+      const result = await snapshotStatus(deps, SNAPSHOT_ID, ONE_SECOND_BEFORE_NOW);
+
+      assert.equal(result.available, true);
+    });
+
+    test('before waitUntil, and exactly at it, a snapshot still being created is reported not available', async () => {
+      for (const waitUntil of [ONE_SECOND_AFTER_NOW, NOW.toISOString()]) {
+        rdsMock.reset();
+        const { deps } = makeDeps(fx.kind);
+        fx.findResult(SNAPSHOT_ID, { id: SNAPSHOT_ID, status: 'creating', percent: 40 });
+
+        const result = await snapshotStatus(deps, SNAPSHOT_ID, waitUntil);
+
+        assert.deepEqual(
+          result,
+          { snapshotId: SNAPSHOT_ID, status: 'creating', percentProgress: 40, available: false },
+          waitUntil,
+        );
+      }
+    });
+
+    test('a failed snapshot past waitUntil is still a SnapshotFailedError, not a timeout', async () => {
+      for (const result of [{ id: SNAPSHOT_ID, status: 'failed' }, 'empty' as const]) {
+        rdsMock.reset();
+        const { deps } = makeDeps(fx.kind);
+        fx.findResult(SNAPSHOT_ID, result);
+
+        await assert.rejects(
+          snapshotStatus(deps, SNAPSHOT_ID, ONE_SECOND_BEFORE_NOW),
+          (err) => err instanceof SnapshotFailedError,
+          JSON.stringify(result),
+        );
+      }
+    });
+
+    test('runSnapshotAction passes the event waitUntil to status', async () => {
+      const { deps } = makeDeps(fx.kind);
+      fx.findResult(SNAPSHOT_ID, { id: SNAPSHOT_ID, status: 'creating', percent: 10 });
+
+      await assert.rejects(
+        runSnapshotAction(
+          deps,
+          makeEvent('status', { snapshotId: SNAPSHOT_ID, waitUntil: ONE_SECOND_BEFORE_NOW }),
+        ),
+        SnapshotTimeoutError,
+      );
     });
 
     test('runSnapshotAction dispatches status with the event snapshotId', async () => {

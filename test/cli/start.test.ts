@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ExitCode, exitCodeFor } from '../../cli/exit-codes.ts';
+import { executionName, ReleaseFailedError, startRelease } from '../../cli/start.ts';
+import { InvalidInputError } from '../../engine/errors.ts';
+
+const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Release-StateMachine';
+const EXEC = 'arn:aws:states:eu-west-1:123456789012:execution:Release-StateMachine:v1.4.2';
+const IMAGE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api:v1.4.2';
+const t = (s: number) => new Date(Date.UTC(2026, 10, 22, 12, 0, s));
+
+describe('lockstep start', () => {
+  const sfn = mockClient(SFNClient);
+  let lines: string[];
+  let sleeps: number;
+  const deps = () => ({
+    sfn: new SFNClient({ region: 'eu-west-1' }),
+    print: (line: string) => lines.push(line),
+    sleep: async () => {
+      sleeps++;
+    },
+    pollMs: 2000,
+  });
+
+  beforeEach(() => {
+    sfn.reset();
+    lines = [];
+    sleeps = 0;
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: t(0) });
+  });
+
+  test('starts an execution named after the release, with the validated input', async () => {
+    const result = await startRelease(deps(), { stateMachine: SM, image: IMAGE, dryRun: true });
+    const sent = sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input;
+    assert.equal(sent?.stateMachineArn, SM);
+    assert.equal(sent?.name, 'v1.4.2');
+    assert.deepEqual(JSON.parse(sent?.input ?? ''), {
+      image: IMAGE,
+      options: { skipSnapshot: false, dryRun: true },
+    });
+    assert.equal(result.executionArn, EXEC);
+    assert.match(
+      lines.join('\n'),
+      /console: https:\/\/eu-west-1\.console\.aws\.amazon\.com\/states\/home\?region=eu-west-1#\/v2\/executions\/details\//,
+    );
+  });
+
+  test('the same release cannot be started twice', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    await assert.rejects(startRelease(deps(), { stateMachine: SM, image: IMAGE }), (err: unknown) => {
+      assert.ok(err instanceof InvalidInputError);
+      assert.match(err.message, /release "v1\.4\.2" was already started/);
+      return true;
+    });
+  });
+
+  test('bad input fails before any AWS call', async () => {
+    await assert.rejects(
+      startRelease(deps(), { stateMachine: 'not-an-arn', image: IMAGE }),
+      /--state-machine/,
+    );
+    await assert.rejects(startRelease(deps(), { stateMachine: SM, image: 'no-tag-image' }), /image/);
+    assert.equal(sfn.calls().length, 0);
+  });
+
+  test('--follow prints each state from the paginated history until the release succeeds', async () => {
+    sfn
+      .on(GetExecutionHistoryCommand)
+      .resolvesOnce({
+        events: [
+          { id: 1, type: 'ExecutionStarted', timestamp: t(0) },
+          {
+            id: 2,
+            type: 'TaskStateEntered',
+            timestamp: t(0),
+            stateEnteredEventDetails: { name: 'Preflight' },
+          },
+        ],
+        nextToken: 'page-2',
+      })
+      .resolvesOnce({
+        events: [
+          { id: 3, type: 'TaskStateExited', timestamp: t(2), stateExitedEventDetails: { name: 'Preflight' } },
+        ],
+      })
+      .resolvesOnce({
+        events: [
+          { id: 4, type: 'TaskStateEntered', timestamp: t(3), stateEnteredEventDetails: { name: 'Plan' } },
+          { id: 5, type: 'TaskStateExited', timestamp: t(4), stateExitedEventDetails: { name: 'Plan' } },
+          { id: 6, type: 'ExecutionSucceeded', timestamp: t(5) },
+        ],
+      });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', executionArn: EXEC, stateMachineArn: SM, startDate: t(0) });
+    const result = await startRelease(deps(), { stateMachine: SM, image: IMAGE, follow: true });
+    assert.equal(result.status, 'SUCCEEDED');
+    assert.deepEqual(lines.slice(2), [
+      '→ Preflight',
+      '✓ Preflight (2.0 s)',
+      '→ Plan',
+      '✓ Plan (1.0 s)',
+      'release succeeded',
+    ]);
+    const tokens = sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input.nextToken);
+    assert.deepEqual(
+      tokens,
+      [undefined, 'page-2', 'page-2'],
+      'continues from the last token, reading no event twice',
+    );
+    assert.equal(sleeps, 1);
+  });
+
+  test('--follow on a failed release prints the alert and exits 8', async () => {
+    const alert = {
+      alert: {
+        subject: 'lockstep: release failed at migrate',
+        message: 'Release v1.4.2 FAILED at step Migrate. Snapshot to restore from: lockstep-db-1',
+      },
+    };
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        { id: 1, type: 'TaskStateEntered', timestamp: t(0), stateEnteredEventDetails: { name: 'Migrate' } },
+        {
+          id: 2,
+          type: 'TaskFailed',
+          timestamp: t(1),
+          taskFailedEventDetails: {
+            resourceType: 'lambda',
+            resource: 'invoke',
+            error: 'MigrationFailedError',
+            cause: 'migration 4 failed at 0004_x.sql:2:1',
+          },
+        },
+        {
+          id: 3,
+          type: 'PassStateEntered',
+          timestamp: t(1),
+          stateEnteredEventDetails: { name: 'Alert: migrate' },
+        },
+        {
+          id: 4,
+          type: 'PassStateExited',
+          timestamp: t(1),
+          stateExitedEventDetails: { name: 'Alert: migrate', output: JSON.stringify(alert) },
+        },
+        {
+          id: 5,
+          type: 'ExecutionFailed',
+          timestamp: t(2),
+          executionFailedEventDetails: { error: 'MigrationFailedError' },
+        },
+      ],
+    });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({
+        status: 'FAILED',
+        error: 'MigrationFailedError',
+        cause: 'migration 4 failed',
+        executionArn: EXEC,
+        stateMachineArn: SM,
+        startDate: t(0),
+      });
+    await assert.rejects(
+      startRelease(deps(), { stateMachine: SM, image: IMAGE, follow: true }),
+      (err: unknown) => {
+        assert.ok(err instanceof ReleaseFailedError);
+        assert.equal(exitCodeFor(err), ExitCode.ReleaseFailed);
+        assert.match(err.message, /FAILED: MigrationFailedError/);
+        return true;
+      },
+    );
+    const out = lines.join('\n');
+    assert.match(out, /✗ MigrationFailedError: migration 4 failed at 0004_x\.sql:2:1/);
+    assert.match(
+      out,
+      /ALERT\nRelease v1\.4\.2 FAILED at step Migrate\. Snapshot to restore from: lockstep-db-1/,
+    );
+  });
+
+  test('execution names keep only the characters Step Functions allows', () => {
+    assert.equal(executionName('v1.4.2'), 'v1.4.2');
+    assert.equal(executionName('a'.repeat(100)).length, 80);
+  });
+});
