@@ -160,16 +160,14 @@ describe('lockstep start', () => {
         },
       ],
     });
-    sfn
-      .on(DescribeExecutionCommand)
-      .resolves({
-        status: 'FAILED',
-        error: 'MigrationFailedError',
-        cause: 'migration 4 failed',
-        executionArn: EXEC,
-        stateMachineArn: SM,
-        startDate: t(0),
-      });
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      error: 'MigrationFailedError',
+      cause: 'migration 4 failed',
+      executionArn: EXEC,
+      stateMachineArn: SM,
+      startDate: t(0),
+    });
     await assert.rejects(
       startRelease(deps(), { stateMachine: SM, image: IMAGE, follow: true }),
       (err: unknown) => {
