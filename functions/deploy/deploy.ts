@@ -5,6 +5,8 @@
  * replace one container's image inside the containerDefinitions array, which JSONPath intrinsics cannot
  * express cleanly (the state machine stays JSONPath, not JSONata), and here the copy is unit-testable.
  */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
 import {
   type ContainerDefinition,
   type Deployment,
@@ -27,6 +29,7 @@ import {
   RolloutTimeoutError,
 } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
+import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
@@ -381,4 +384,21 @@ function asTargetError(err: unknown, config: DeployConfig): unknown {
   return new DeployTargetInvalidError(`${describeTarget(config)}: ${err.name}: ${err.message}`, {
     cause: err,
   });
+}
+
+/** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */
+export function createDeployHandler(deps: DeployDeps, logger: Logger) {
+  return async (raw: unknown): Promise<DeploymentStarted | DeploymentStatus> => {
+    const { executionId, release, action } = invocationKeys(raw);
+    return runHandler<DeploymentStarted | DeploymentStatus>(
+      logger,
+      { executionId, release, step: `deploy:${action ?? '?'}` },
+      async () => {
+        const event = parseDeployEvent(raw);
+        return event.action === 'start'
+          ? startDeployment(deps, event.release)
+          : checkDeployment(deps, event.deployment);
+      },
+    );
+  };
 }

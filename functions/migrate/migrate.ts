@@ -3,6 +3,8 @@
  * secret, and run the engine in `plan` or `apply` mode. The connection is closed on every path, so a warm
  * container never holds one between invocations.
  */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { loadMigrations, type MigrationFile } from '../../engine/migration-files.ts';
@@ -12,6 +14,7 @@ import { pgSession } from '../../engine/session.ts';
 import { type ConnectDeps, connectToDatabase, type DatabaseTarget } from '../shared/database.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
+import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
@@ -149,4 +152,14 @@ async function loadReleaseMigrations(deps: MigrateDeps, release: ReleaseInput): 
     );
   }
   return downloadMigrations(deps.s3, deps.config.s3, release.release);
+}
+
+/** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */
+export function createMigrateHandler(deps: MigrateDeps, logger: Logger) {
+  return async (event: unknown, context: { getRemainingTimeInMillis(): number }) => {
+    const { executionId, release, action } = invocationKeys(event);
+    return runHandler(logger, { executionId, release, step: `migrate:${action ?? '?'}` }, () =>
+      runMigrate(deps, parseMigrateEvent(event), { remainingMs: context.getRemainingTimeInMillis() }),
+    );
+  };
 }

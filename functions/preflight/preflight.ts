@@ -2,11 +2,14 @@
  * The first step of every release: validate and normalize the input (before any AWS call), refuse when another
  * execution is already releasing to this database, and make sure this release's migrations exist.
  */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionStatus, paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { InvalidInputError, ReleaseInProgressError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
+import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { assertPublished, type S3Location } from '../shared/migrations-s3.ts';
 import { type MigrationsSource, parseReleaseInput, type ReleaseInput } from '../shared/release-input.ts';
@@ -87,4 +90,12 @@ async function assertNoOtherRelease(deps: PreflightDeps, self: PreflightEvent['e
       if (otherIsOlder) throw new ReleaseInProgressError(other.executionArn, other.startDate?.toISOString());
     }
   }
+}
+
+/** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */
+export function createPreflightHandler(deps: PreflightDeps, logger: Logger) {
+  return async (event: unknown): Promise<PreflightOutput> => {
+    const { executionId, release } = invocationKeys(event);
+    return runHandler(logger, { executionId, release, step: 'preflight' }, () => preflight(deps, event));
+  };
 }

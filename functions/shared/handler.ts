@@ -31,3 +31,19 @@ export function describeError(err: unknown): Record<string, unknown> {
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Unknown', message: String(err) };
 }
+
+/**
+ * The log keys of an invocation, read from the raw event so that a rejected event is logged with them too:
+ * the execution id (`executionId`, or preflight's `execution.id`), the release label, and the action or mode.
+ */
+export function invocationKeys(event: unknown): { executionId?: string; release?: string; action?: string } {
+  const e = (event ?? {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const nested = (value: unknown, key: string) =>
+    value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return {
+    executionId: text(e.executionId) ?? text(nested(e.execution, 'id')),
+    release: text(nested(e.release, 'release')) ?? text(nested(e.input, 'release')),
+    action: text(e.action) ?? text(e.mode),
+  };
+}

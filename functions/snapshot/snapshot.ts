@@ -8,6 +8,7 @@
  * this module generates for this prefix and database. Nothing else is ever deleted.
  */
 import { createHash } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import {
   CreateDBClusterSnapshotCommand,
   CreateDBSnapshotCommand,
@@ -42,7 +43,7 @@ import {
   SnapshotTimeoutError,
 } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
-import { describeError } from '../shared/handler.ts';
+import { describeError, invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
@@ -663,4 +664,14 @@ export async function pruneSnapshots(deps: SnapshotDeps, event: SnapshotEvent): 
     notAvailable: ours.length - newestFirst.length,
   });
   return { kept: kept.map((s) => s.id), deleted, failed };
+}
+
+/** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */
+export function createSnapshotHandler(deps: SnapshotDeps, logger: Logger) {
+  return async (event: unknown): Promise<SnapshotResult> => {
+    const { executionId, release, action } = invocationKeys(event);
+    return runHandler(logger, { executionId, release, step: `snapshot:${action ?? '?'}` }, async () =>
+      runSnapshotAction(deps, parseSnapshotEvent(event)),
+    );
+  };
 }
