@@ -70,6 +70,33 @@ async function runStart(raw: RawStartOptions, output: Output): Promise<number> {
   }
 }
 
+/**
+ * The rehearsal commands synthesize the stack from this checkout's sources, so they run from source (`npm start`,
+ * `npx tsx cli/main.ts …`). The specifier is computed so the bundler leaves them out of the installed CLI.
+ */
+async function runLocal(
+  output: Output,
+  work: (local: typeof import('./local-commands.ts')) => Promise<void>,
+): Promise<number> {
+  const specifier = ['.', 'local-commands.ts'].join('/');
+  let local: typeof import('./local-commands.ts');
+  try {
+    local = await import(specifier);
+  } catch {
+    output.note(
+      'the local rehearsal runs from a lockstep checkout: npm start (or npx tsx cli/main.ts release --local)',
+    );
+    return ExitCode.UsageError;
+  }
+  try {
+    await work(local);
+    return ExitCode.Success;
+  } catch (err) {
+    output.note(errorText(err));
+    return exitCodeFor(err);
+  }
+}
+
 // No top-level await: the CLI is bundled as CommonJS, which Node loads faster than ES modules.
 async function main(): Promise<void> {
   const output = new Output(process.stdout, process.stderr);
@@ -112,6 +139,69 @@ async function main(): Promise<void> {
   ).action(async (raw: RawStartOptions) => {
     exitCode = await runStart(raw, output);
   });
+
+  program
+    .command('release')
+    .description(
+      'rehearse a whole release locally: the real state machine and functions, an embedded PostgreSQL',
+    )
+    .requiredOption('--local', 'run on this machine (the only mode: a real release is `lockstep start`)')
+    .option('--dir <path>', 'migrations directory', './migrations')
+    .option('--image <uri>', 'the image to "deploy"', undefined)
+    .option('--release <label>', 'release label (default: local-<timestamp>)')
+    .option('--fail-at <step>', 'rehearse a failure at snapshot, migrate or deploy')
+    .option('--run <command>', 'start this command (with DATABASE_URL) only if the release succeeded')
+    .action(async (raw: { dir: string; image?: string; release?: string; failAt?: string; run?: string }) => {
+      exitCode = await runLocal(output, async (local) => {
+        await local.releaseLocal({
+          ...raw,
+          cwd: process.cwd(),
+          print: (line) => output.note(line),
+          now: () => new Date(),
+        });
+      });
+    });
+  program
+    .command('snapshots')
+    .description('list the local rehearsal’s snapshots')
+    .requiredOption('--local', 'the local rehearsal’s')
+    .action(async () => {
+      exitCode = await runLocal(output, async (local) => {
+        const snapshots = await local.withLocalDatabase(
+          process.cwd(),
+          () => {},
+          ({ server }) => local.localSnapshots(server).list(),
+        );
+        output.result(
+          snapshots.length
+            ? snapshots.map((s) => `${s.id}  ${s.createdAt.toISOString()}`).join('\n')
+            : 'no local snapshots',
+        );
+      });
+    });
+  program
+    .command('restore')
+    .description('replace the local database with a snapshot')
+    .requiredOption('--local', 'the local rehearsal’s')
+    .argument('<snapshot>', 'snapshot id (lockstep snapshots --local)')
+    .action(async (id: string) => {
+      exitCode = await runLocal(output, async (local) => {
+        await local.withLocalDatabase(
+          process.cwd(),
+          () => {},
+          ({ server }) => local.localSnapshots(server).restore(id),
+        );
+        output.result(`restored database "app" from ${id}`);
+      });
+    });
+  program
+    .command('diagram')
+    .description('print the release state machine as a Mermaid flowchart')
+    .action(async () => {
+      exitCode = await runLocal(output, async (local) => {
+        output.result(local.diagram());
+      });
+    });
 
   try {
     await program.parseAsync(process.argv);

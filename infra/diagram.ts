@@ -13,18 +13,20 @@ interface AslState {
   readonly Retry?: ReadonlyArray<{ readonly ErrorEquals: readonly string[] }>;
 }
 
+/** Any ASL definition: only the fields the picture needs are read. */
 export interface AslDefinition {
   readonly StartAt: string;
-  readonly States: Readonly<Record<string, AslState>>;
+  readonly States: Readonly<Record<string, unknown>>;
 }
 
 /** Mermaid `flowchart TD` source; failure edges are dotted, states are shaped by type. */
-export function toMermaid(definition: AslDefinition): string {
+export function toMermaid(asl: AslDefinition): string {
+  const definition = asl as { StartAt: string; States: Readonly<Record<string, AslState>> };
   const names = Object.keys(definition.States);
   const id = new Map(names.map((name, i) => [name, `s${i}`]));
   const ref = (name: string) => id.get(name) ?? 'unknown';
   const label = (name: string) => name.replace(/"/g, "'");
-  const lines = ['flowchart TD', '  start(((start))) --> ' + ref(definition.StartAt)];
+  const lines = ['flowchart TD', `  start(((start))) --> ${ref(definition.StartAt)}`];
   for (const [name, state] of Object.entries(definition.States)) {
     const node = ref(name);
     const shape =

@@ -1,7 +1,8 @@
 /**
  * `npm test`: starts one embedded PostgreSQL for the whole run, then node's test runner over every
  * `*.test.ts` file (each file makes its own fresh database on it), then stops the server.
- * Usage: tsx test/run.ts [files or directories…]
+ * Usage: tsx test/run.ts [files or directories…]. Without arguments: all of test/ but test/reliability/,
+ * the minutes-long suite `npm run test:reliability` runs on its own.
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -23,8 +24,12 @@ function testFiles(path: string): string[] {
     .sort();
 }
 
+const RELIABILITY = join('test', 'reliability');
 const roots = process.argv.slice(2);
-const files = (roots.length > 0 ? roots : ['test']).flatMap(testFiles).map((f) => relative(process.cwd(), f));
+const files = (roots.length > 0 ? roots : ['test'])
+  .flatMap(testFiles)
+  .map((f) => relative(process.cwd(), f))
+  .filter((f) => roots.length > 0 || !f.startsWith(`${RELIABILITY}/`));
 
 // Under the temp dir, not the checkout: as root, PostgreSQL runs as another user that must reach it.
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-test-'));

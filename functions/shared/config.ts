@@ -25,7 +25,9 @@ export function readConfig<S extends z.ZodRawShape>(env: Env, shape: S): z.infer
 /** Variables most functions share. */
 export const common = {
   /** The state machine's log level for Powertools. */
-  POWERTOOLS_LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  POWERTOOLS_LOG_LEVEL: z
+    .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'])
+    .default('INFO'),
 };
 
 export const positiveInt = (fallback: number) =>

@@ -1,0 +1,366 @@
+/**
+ * `lockstep release --local` (what `npm start` runs): rehearse a whole release on this machine. The state
+ * machine is the one the stack deploys — synthesized in-process, run by aws-local-stepfunctions — and each
+ * Task state calls the real function handler with local stand-ins behind the AWS clients' interfaces: the
+ * database is an embedded PostgreSQL (over verified TLS, as on AWS), a snapshot is a real copy of it, the
+ * ECS service is a record of which image runs, and an alert is printed.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import pg from 'pg';
+import { InvalidInputError } from '../engine/errors.ts';
+import { createDeployHandler, readDeployConfig } from '../functions/deploy/deploy.ts';
+import { migrateConfig } from '../functions/migrate/config.ts';
+import { createMigrateHandler } from '../functions/migrate/migrate.ts';
+import { createPreflightHandler } from '../functions/preflight/preflight.ts';
+import { SecretSource } from '../functions/shared/database.ts';
+import { createSnapshotHandler, readSnapshotConfig } from '../functions/snapshot/snapshot.ts';
+import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
+import {
+  type Alert,
+  executionArnFor,
+  type Handler,
+  invokeAsLambda,
+  publishAsSns,
+  runLocally,
+} from '../infra/local-runner.ts';
+import {
+  databaseUrl,
+  type RunningPostgres,
+  startEmbeddedPostgres,
+  usableDataDir,
+} from './embedded-postgres.ts';
+import { LocalEcsClient } from './local/local-ecs.ts';
+import { LocalRdsClient, LocalSnapshots } from './local/local-rds.ts';
+import { localCertificate } from './local/tls.ts';
+import { ReleaseFailedError } from './start.ts';
+
+export const FAIL_AT = ['snapshot', 'migrate', 'deploy'] as const;
+export type FailAt = (typeof FAIL_AT)[number];
+
+export interface LocalReleaseOptions {
+  readonly dir: string;
+  readonly image?: string | undefined;
+  readonly release?: string | undefined;
+  readonly failAt?: string | undefined;
+  readonly run?: string | undefined;
+  readonly cwd: string;
+  readonly print: (line: string) => void;
+  readonly now: () => Date;
+}
+
+export interface LocalReleaseResult {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly release: string;
+  readonly image: string;
+  readonly snapshotId: string;
+  readonly migrationsApplied: number;
+  readonly runningImage: string | undefined;
+  readonly alerts: readonly Alert[];
+  readonly error?: string | undefined;
+}
+
+const DATABASE = 'app';
+const CONTAINER = 'app';
+const SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:lockstep-local';
+
+export interface LocalDatabase {
+  readonly server: RunningPostgres;
+  readonly caFile: string;
+  /** What the app (`--run`) connects with. */
+  readonly appUrl: string;
+}
+
+/** Runs `work` with the local PostgreSQL and its app database, and stops the server after if it started it. */
+export async function withLocalDatabase<T>(
+  cwd: string,
+  print: (line: string) => void,
+  work: (db: LocalDatabase) => Promise<T>,
+): Promise<T> {
+  const db = await localDatabase(cwd, print);
+  try {
+    return await work(db);
+  } finally {
+    if (db.server.startedHere) await db.server.stop();
+  }
+}
+
+async function localDatabase(cwd: string, print: (line: string) => void): Promise<LocalDatabase> {
+  const lockstepDir = join(cwd, '.lockstep');
+  const { dir, movedBecause } = usableDataDir(join(lockstepDir, 'pg'));
+  if (movedBecause) print(`note: keeping the embedded PostgreSQL in ${dir} (${movedBecause})`);
+  const certificate = await localCertificate(join(lockstepDir, 'tls'));
+  const server = await startEmbeddedPostgres({ dataDir: dir, tls: certificate });
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  print(
+    `embedded PostgreSQL: ${dir} (port ${server.port}), database "${DATABASE}", TLS verified against ${certificate.caFile}`,
+  );
+  return { server, caFile: certificate.caFile, appUrl: databaseUrl(server.url, DATABASE) };
+}
+
+export function localSnapshots(server: RunningPostgres): LocalSnapshots {
+  return new LocalSnapshots(server.url, DATABASE);
+}
+
+export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalReleaseResult> {
+  const failAt = options.failAt as FailAt | undefined;
+  if (failAt !== undefined && !FAIL_AT.includes(failAt)) {
+    throw new InvalidInputError('--fail-at', `must be one of ${FAIL_AT.join(', ')}`);
+  }
+  const stamp = options.now().toISOString().replace(/\D/g, '').slice(0, 14);
+  const release = options.release ?? `local-${stamp}`;
+  const image = options.image ?? `local/app:${release}`;
+  const print = options.print;
+
+  return withLocalDatabase(options.cwd, print, (db) => rehearse(options, db, { failAt, release, image }));
+}
+
+async function rehearse(
+  options: LocalReleaseOptions,
+  { server, caFile, appUrl }: LocalDatabase,
+  { failAt, release, image }: { failAt: FailAt | undefined; release: string; image: string },
+): Promise<LocalReleaseResult> {
+  const print = options.print;
+  const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
+  try {
+    const migrationsDir = rehearsalMigrations(options.dir, scratch, failAt);
+    const stateFile = join(options.cwd, '.lockstep', 'deploy.json');
+    mkdirSync(join(options.cwd, '.lockstep'), { recursive: true });
+    const ecs = new LocalEcsClient(stateFile, CONTAINER, { failRollout: failAt === 'deploy' });
+    const logger = new Logger({ serviceName: 'lockstep-local', logLevel: 'SILENT' });
+
+    print('synthesizing the release state machine (infra/) …');
+    const local = synthesizeReleaseDefinition();
+    const executionName = release.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
+    const executionArn = executionArnFor(local, executionName);
+    const secrets = new LocalSecrets(server.url);
+    const handlers: Record<'preflight' | 'snapshot' | 'migrate' | 'deploy', Handler> = {
+      preflight: createPreflightHandler(
+        {
+          sfn: new LocalSfn(executionArn),
+          s3: new S3Client({ region: 'local' }),
+          log: logger,
+          config: { defaultMigrations: 'bundled', s3: undefined, database: DATABASE },
+        },
+        logger,
+      ),
+      snapshot: createSnapshotHandler(
+        {
+          rds: new LocalRdsClient(localSnapshots(server), { failCreate: failAt === 'snapshot' }),
+          log: logger,
+          now: () => new Date(),
+          config: readSnapshotConfig({
+            DB_KIND: 'instance',
+            DB_IDENTIFIER: DATABASE,
+            SNAPSHOT_PREFIX: 'lockstep',
+            SNAPSHOTS_TO_KEEP: '5',
+            SNAPSHOT_TIMEOUT_SECONDS: '600',
+          }),
+        },
+        logger,
+      ),
+      migrate: createMigrateHandler(
+        {
+          secrets: new SecretSource(secrets, SECRET_ARN),
+          s3: new S3Client({ region: 'local' }),
+          log: logger,
+          now: Date.now,
+          config: migrateConfig(
+            {
+              DB_SECRET_ARN: SECRET_ARN,
+              DB_HOST: 'localhost',
+              DB_PORT: String(server.port),
+              DB_NAME: DATABASE,
+              DB_CA_FILE: caFile,
+              MIGRATIONS_DIR: migrationsDir,
+            },
+            options.cwd,
+          ),
+        },
+        logger,
+      ),
+      deploy: createDeployHandler(
+        {
+          ecs,
+          log: logger,
+          now: () => new Date(),
+          config: readDeployConfig({
+            ECS_CLUSTER: 'local',
+            ECS_SERVICE: 'app',
+            CONTAINER_NAME: CONTAINER,
+            DEPLOY_TIMEOUT_SECONDS: '300',
+          }),
+        },
+        logger,
+      ),
+    };
+
+    print(`release ${release}: image ${image}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`);
+    const alerts: Alert[] = [];
+    const entered = new Map<string, number>();
+    const failed = new Set<string>();
+    const run = await runLocally(
+      local,
+      { image, release },
+      {
+        executionName,
+        waitMs: 200,
+        invoke: (_state, kind, params) =>
+          kind === 'sns'
+            ? Promise.resolve(publishAsSns(params, (alert) => alerts.push(alert)))
+            : invokeAsLambda(handlers[kind], params, { getRemainingTimeInMillis: () => 15 * 60_000 }),
+        onEvent: (event) => {
+          const name = event.state?.name;
+          if (!name) return;
+          if (event.type === 'StateEntered') entered.set(name, event.timestamp);
+          else if (event.type === 'StateExited')
+            print(
+              `  ✓ ${name.padEnd(24)} ${duration(event.timestamp - (entered.get(name) ?? event.timestamp))}`,
+            );
+          else if (event.type === 'StateFailed') {
+            failed.add(name);
+            print(`  ✗ ${name.padEnd(24)} ${event.Error ?? 'failed'}`);
+          } else if (event.type === 'StateRetried') print(`  ↻ ${name.padEnd(24)} retrying`);
+        },
+      },
+    );
+
+    for (const alert of alerts) {
+      print('');
+      print('!'.repeat(78));
+      print(`ALERT  ${alert.subject ?? ''}`);
+      print('!'.repeat(78));
+      print(alert.message);
+      print('!'.repeat(78));
+    }
+    const output = (run.output ?? {}) as {
+      snapshot?: { snapshotId?: string };
+      plan?: { pendingCount?: number };
+    };
+    const result: LocalReleaseResult = {
+      status: run.status,
+      release,
+      image,
+      snapshotId: output.snapshot?.snapshotId ?? (await newestSnapshot(server)) ?? 'none',
+      migrationsApplied: run.status === 'SUCCEEDED' ? (output.plan?.pendingCount ?? 0) : 0,
+      runningImage: ecs.runningImage(),
+      alerts,
+      error: run.error,
+    };
+    print('');
+    print(`release    ${release}`);
+    print(`image      ${image} (the service now runs ${result.runningImage ?? 'nothing'})`);
+    print(
+      `migrations ${run.status === 'SUCCEEDED' ? `${result.migrationsApplied} applied` : 'see the alert'}`,
+    );
+    print(
+      `snapshot   ${result.snapshotId}${result.snapshotId !== 'none' ? `  (restore: lockstep restore --local ${result.snapshotId})` : ''}`,
+    );
+    print(`result     ${run.status}${run.error ? `: ${run.error}` : ''}`);
+
+    if (run.status !== 'SUCCEEDED') {
+      throw Object.assign(new ReleaseFailedError(run.executionArn, 'FAILED', run.error, undefined), {
+        result,
+      });
+    }
+    if (options.run) {
+      print(`\nthe release succeeded: starting ${options.run}`);
+      const code = await runApp(options.run, {
+        DATABASE_URL: appUrl,
+        LOCKSTEP_IMAGE: image,
+        LOCKSTEP_RELEASE: release,
+      });
+      if (code !== 0) throw new InvalidInputError('--run', `the command exited ${code}`);
+    }
+    return result;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The migrations to run: the directory as it is, plus a file that fails (or is pending) when rehearsing a failure. */
+function rehearsalMigrations(dir: string, scratch: string, failAt: FailAt | undefined): string {
+  if (failAt !== 'migrate' && failAt !== 'snapshot') return dir;
+  const copy = join(scratch, 'migrations');
+  mkdirSync(copy);
+  for (const file of readdirSync(dir))
+    if (file.endsWith('.sql')) copyFileSync(join(dir, file), join(copy, file));
+  // The highest version, so every real migration runs first; it is never recorded: it fails, or never runs.
+  writeFileSync(
+    join(copy, '9223372036854775806_rehearsed_failure.sql'),
+    failAt === 'migrate'
+      ? '-- Added by --fail-at migrate: a change, then an error, to show that the change is rolled back.\nCREATE TABLE rehearsed_failure (id int);\nSELECT 1 / 0;\n'
+      : '-- Added by --fail-at snapshot: something pending, so that the snapshot step runs (and fails).\nSELECT 1;\n',
+  );
+  return copy;
+}
+
+async function newestSnapshot(server: RunningPostgres): Promise<string | undefined> {
+  return (await localSnapshots(server).list())[0]?.id;
+}
+
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function runApp(command: string, env: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, { shell: true, stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+/** Secrets Manager for the rehearsal: the embedded server's credentials, in the RDS secret shape. */
+class LocalSecrets extends SecretsManagerClient {
+  constructor(private readonly serverUrl: string) {
+    super({ region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  }
+  override send = (async (command: unknown) => {
+    if (!(command instanceof GetSecretValueCommand))
+      throw new Error('the local Secrets Manager only reads secrets');
+    const url = new URL(this.serverUrl);
+    return {
+      SecretString: JSON.stringify({
+        username: decodeURIComponent(url.username),
+        password: decodeURIComponent(url.password),
+      }),
+      $metadata: {},
+    };
+  }) as SecretsManagerClient['send'];
+}
+
+/** Step Functions for preflight's concurrency guard: the rehearsal is the only running execution. */
+class LocalSfn extends SFNClient {
+  constructor(private readonly executionArn: string) {
+    super({ region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  }
+  override send = (async (command: unknown) => {
+    if (!(command instanceof ListExecutionsCommand))
+      throw new Error('the local Step Functions only lists executions');
+    return {
+      executions: [
+        {
+          executionArn: this.executionArn,
+          stateMachineArn: '',
+          name: 'local',
+          status: 'RUNNING',
+          startDate: new Date(),
+        },
+      ],
+      $metadata: {},
+    };
+  }) as SFNClient['send'];
+}

@@ -1,0 +1,655 @@
+/**
+ * ReleaseFlow: the release state machine for one database and one ECS service — preflight, plan, snapshot,
+ * migrate, deploy, or halt and alert — with its four functions, alert topic, alarm and least-privilege roles.
+ * Triggers (image push, pipeline action) hang off the public members; see ./release-triggers.ts.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct, type IConstruct } from 'constructs';
+import { buildReleaseDefinition } from './release-definition.ts';
+import {
+  type ImagePushOptions,
+  onImagePush,
+  type PipelineActionProps,
+  pipelineAction,
+} from './release-triggers.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The database lockstep backs up and migrates: an RDS instance or an Aurora cluster. */
+export abstract class ReleaseDatabase {
+  /** An RDS for PostgreSQL instance: snapshots with CreateDBSnapshot. */
+  static instance(instance: rds.IDatabaseInstance): ReleaseDatabase {
+    return new (class extends ReleaseDatabase {
+      readonly kind = 'instance' as const;
+      readonly identifier = instance.instanceIdentifier;
+      readonly arn = instance.instanceArn;
+      readonly host = instance.dbInstanceEndpointAddress;
+      readonly port = instance.dbInstanceEndpointPort;
+      readonly connections = instance.connections;
+    })();
+  }
+  /** An Aurora PostgreSQL cluster: snapshots with CreateDBClusterSnapshot. */
+  static cluster(cluster: rds.IDatabaseCluster): ReleaseDatabase {
+    return new (class extends ReleaseDatabase {
+      readonly kind = 'cluster' as const;
+      readonly identifier = cluster.clusterIdentifier;
+      readonly arn = cluster.clusterArn;
+      readonly host = cluster.clusterEndpoint.hostname;
+      readonly port = Token.asString(cluster.clusterEndpoint.port);
+      readonly connections = cluster.connections;
+    })();
+  }
+  abstract readonly kind: 'instance' | 'cluster';
+  abstract readonly identifier: string;
+  abstract readonly arn: string;
+  abstract readonly host: string;
+  abstract readonly port: string;
+  abstract readonly connections: ec2.Connections;
+}
+
+/** Where each release's migrations come from. */
+export abstract class MigrationsSource {
+  /** A directory packaged into the migrate function when the stack deploys. */
+  static bundled(directory: string): MigrationsSource {
+    return new (class extends MigrationsSource {
+      readonly kind = 'bundled' as const;
+      readonly directory = resolve(directory);
+      readonly bucket = undefined;
+      readonly prefix = '';
+    })();
+  }
+  /** Per-release folders `s3://bucket/prefix/<release>/` written by `lockstep publish`. */
+  static s3(bucket: s3.IBucket, prefix = ''): MigrationsSource {
+    return new (class extends MigrationsSource {
+      readonly kind = 's3' as const;
+      readonly directory = undefined;
+      readonly bucket = bucket;
+      readonly prefix = prefix.replace(/^\/+|\/+$/g, '');
+    })();
+  }
+  abstract readonly kind: 'bundled' | 's3';
+  abstract readonly directory: string | undefined;
+  abstract readonly bucket: s3.IBucket | undefined;
+  abstract readonly prefix: string;
+}
+
+export interface SnapshotSettings {
+  /** Take a snapshot before migrating. @default true */
+  readonly enabled?: boolean;
+  /** How often to check whether the snapshot is available. @default Duration.seconds(30) */
+  readonly pollInterval?: Duration;
+  /** How long the snapshot may take before the release fails. @default Duration.hours(2) */
+  readonly timeout?: Duration;
+  /** How many lockstep-managed snapshots of this database to keep; older ones are deleted after a release. @default 10 */
+  readonly keep?: number;
+}
+
+export interface ReleaseFlowProps {
+  /** The database to back up and migrate. */
+  readonly database: ReleaseDatabase;
+  /** Secrets Manager secret with the database credentials, in the RDS JSON shape. */
+  readonly databaseSecret: secretsmanager.ISecret;
+  /** The database (schema owner's) name, when the secret does not hold `dbname`. @default - the secret's `dbname` */
+  readonly databaseName?: string;
+  /** The VPC the migrate function runs in, to reach the database. */
+  readonly vpc: ec2.IVpc;
+  /** Subnets for the migrate function. @default - the VPC's private subnets with egress */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** The ECS service that runs the app. */
+  readonly service: ecs.BaseService;
+  /** The container in the service's task definition whose image a release replaces. */
+  readonly containerName: string;
+  /** Where each release's migrations come from. */
+  readonly migrations: MigrationsSource;
+  /** Where alerts go. @default - a new KMS-encrypted, TLS-only topic */
+  readonly alertTopic?: sns.ITopic;
+  /** E-mail addresses subscribed to the alert topic. @default - none */
+  readonly alertEmails?: readonly string[];
+  /** Snapshot before migrating. @default - on, polled every 30 s for up to 2 h, 10 kept */
+  readonly snapshot?: SnapshotSettings;
+  /** How long the migrate function waits for another run's migration lock before the state machine retries. @default Duration.minutes(1) */
+  readonly migrationLockWait?: Duration;
+  /** The migrate function's memory. @default 512 */
+  readonly migrateMemorySize?: number;
+  /** The migrate function's timeout; longer migrations continue in a new invocation. @default Duration.minutes(15) */
+  readonly migrateTimeout?: Duration;
+  /** How often to check the ECS rollout. @default Duration.seconds(30) */
+  readonly deployPollInterval?: Duration;
+  /** How long the ECS rollout may take before the release fails. @default Duration.minutes(30) */
+  readonly deployTimeout?: Duration;
+  /** Also publish to the topic when a release succeeds. @default false */
+  readonly notifyOnSuccess?: boolean;
+  /** The whole release's limit; past it the execution times out (and the alarm fires). @default Duration.hours(6) */
+  readonly releaseTimeout?: Duration;
+  /** Retention of the state machine's and functions' logs. @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export interface ReleaseFunctions {
+  readonly preflight: lambda.IFunction;
+  readonly snapshot: lambda.IFunction;
+  readonly migrate: lambda.IFunction;
+  readonly deploy: lambda.IFunction;
+}
+
+const SNAPSHOT_PREFIX = 'lockstep';
+
+export class ReleaseFlow extends Construct {
+  /** The release state machine (Standard): start it with the release input. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** Where failure alerts (and, if asked, success notices) are published. */
+  public readonly alertTopic: sns.ITopic;
+  /** The four functions the state machine chains. */
+  public readonly functions: ReleaseFunctions;
+  /** Fires when an execution fails, times out or is aborted — including failures no Catch can see. */
+  public readonly failureAlarm: cloudwatch.Alarm;
+  /** The migrations source the state machine was built for. */
+  public readonly migrations: MigrationsSource;
+  /** The migrate function's security group: HTTPS out to AWS APIs, and the database port to the database. */
+  public readonly migrateSecurityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
+    super(scope, id);
+    const settings = resolveSettings(props);
+    this.migrations = props.migrations;
+    const stack = Stack.of(this);
+    // The state machine's ARN is built from its name, so preflight may list its executions without a dependency cycle.
+    const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
+    const stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    this.alertTopic = props.alertTopic ?? this.createTopic();
+    for (const email of props.alertEmails ?? [])
+      this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
+
+    // Each function gets its own role with no managed policy: writing to its own log group, X-Ray (added by
+    // `tracing`), and what its step needs — granted below.
+    const common = (
+      name: string,
+      extra: Partial<nodejs.NodejsFunctionProps> = {},
+    ): nodejs.NodejsFunctionProps => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: settings.logRetention,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${capitalize(name)}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `lockstep ${name} function`,
+      });
+      logGroup.grantWrite(role);
+      return {
+        entry: join(repoRoot, 'functions', name, 'handler.ts'),
+        handler: 'handler',
+        projectRoot: repoRoot,
+        depsLockFilePath: join(repoRoot, 'package-lock.json'),
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: Duration.seconds(60),
+        tracing: lambda.Tracing.ACTIVE,
+        role,
+        logGroup,
+        bundling: {
+          minify: true,
+          keepNames: true,
+          target: 'node22',
+          format: nodejs.OutputFormat.CJS,
+          externalModules: ['@aws-sdk/*'],
+        },
+        ...extra,
+        environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
+      };
+    };
+
+    const s3Env: Record<string, string> = props.migrations.bucket
+      ? { MIGRATIONS_BUCKET: props.migrations.bucket.bucketName, MIGRATIONS_PREFIX: props.migrations.prefix }
+      : {};
+    const preflight = new nodejs.NodejsFunction(
+      this,
+      'Preflight',
+      common('preflight', {
+        environment: {
+          MIGRATIONS_SOURCE: props.migrations.kind,
+          DB_IDENTIFIER: props.database.identifier,
+          ...s3Env,
+        },
+      }),
+    );
+    const snapshot = new nodejs.NodejsFunction(
+      this,
+      'Snapshot',
+      common('snapshot', {
+        environment: {
+          DB_KIND: props.database.kind,
+          DB_IDENTIFIER: props.database.identifier,
+          SNAPSHOT_PREFIX,
+          SNAPSHOTS_TO_KEEP: String(settings.snapshot.keep),
+          SNAPSHOT_TIMEOUT_SECONDS: String(settings.snapshot.timeout.toSeconds()),
+        },
+      }),
+    );
+    // Nothing in by default; out only HTTPS (Secrets Manager, S3) and — added below — the database port.
+    this.migrateSecurityGroup = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
+      vpc: props.vpc,
+      description: 'lockstep migrate function: HTTPS to AWS APIs and the database port to the database',
+      allowAllOutbound: false,
+    });
+    this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+    const migrate = new nodejs.NodejsFunction(
+      this,
+      'Migrate',
+      common('migrate', {
+        memorySize: settings.migrateMemorySize,
+        timeout: settings.migrateTimeout,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: [this.migrateSecurityGroup],
+        environment: {
+          DB_SECRET_ARN: props.databaseSecret.secretArn,
+          DB_HOST: props.database.host,
+          DB_PORT: props.database.port,
+          ...(props.databaseName ? { DB_NAME: props.databaseName } : {}),
+          // The runtime ships the RDS CA bundle but does not load it by default; TLS verification needs it.
+          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+          LOCK_WAIT_SECONDS: String(settings.migrationLockWait.toSeconds()),
+          ...s3Env,
+        },
+        bundling: {
+          minify: true,
+          keepNames: true,
+          target: 'node22',
+          format: nodejs.OutputFormat.CJS,
+          externalModules: ['@aws-sdk/*'],
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // PostgreSQL's parser is WebAssembly, loaded from beside the bundle; bundled migrations go beside it too.
+            afterBundling: (inputDir: string, outputDir: string) => [
+              `cp "${inputDir}/node_modules/libpg-query/wasm/libpg-query.wasm" "${outputDir}/"`,
+              ...(props.migrations.directory
+                ? [`cp -R "${props.migrations.directory}" "${outputDir}/migrations"`]
+                : []),
+            ],
+          },
+        },
+      }),
+    );
+    const deploy = new nodejs.NodejsFunction(
+      this,
+      'Deploy',
+      common('deploy', {
+        environment: {
+          ECS_CLUSTER: props.service.cluster.clusterName,
+          ECS_SERVICE: props.service.serviceName,
+          CONTAINER_NAME: props.containerName,
+          DEPLOY_TIMEOUT_SECONDS: String(settings.deployTimeout.toSeconds()),
+        },
+      }),
+    );
+    this.functions = { preflight, snapshot, migrate, deploy };
+
+    // ---- least privilege
+    const xray =
+      'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
+    acknowledgeWildcard(preflight.role, '*', xray);
+    acknowledgeWildcard(snapshot.role, '*', xray);
+    // The database port from the migrate function's security group, and nothing else.
+    props.database.connections.allowDefaultPortFrom(migrate, 'lockstep migrate function');
+    grantNetworkInterfaces(migrate);
+    acknowledgeWildcard(
+      migrate.role,
+      '*',
+      `${xray} The VPC network-interface actions Lambda needs (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ` +
+        'DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses) act on interfaces Lambda creates, ' +
+        'whose IDs are not known in advance; the Describe actions support no resource-level permissions.',
+    );
+    props.databaseSecret.grantRead(migrate);
+    if (props.migrations.bucket) {
+      for (const fn of [preflight, migrate])
+        grantMigrationsRead(fn, props.migrations.bucket, props.migrations.prefix);
+    }
+    preflight.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+    );
+    grantSnapshots(snapshot, props.database, stack);
+    grantDeploy(deploy, props.service, stack, xray);
+
+    // ---- the state machine
+    const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        buildReleaseDefinition(new Construct(this, 'Definition'), {
+          ...this.functions,
+          alertTopic: this.alertTopic,
+          snapshots: settings.snapshot.enabled,
+          snapshotPollInterval: settings.snapshot.pollInterval,
+          deployPollInterval: settings.deployPollInterval,
+          notifyOnSuccess: settings.notifyOnSuccess,
+          migrateTimeout: settings.migrateTimeout,
+          functionTimeout: Duration.seconds(60),
+        }),
+      ),
+      timeout: settings.releaseTimeout,
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
+    this.alertTopic.masterKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
+      acknowledgeWildcard(
+        this.stateMachine.role,
+        `${fn.functionArn}:*`,
+        'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the four release functions are named.',
+      );
+    }
+    acknowledgeWildcard(
+      this.stateMachine.role,
+      '*',
+      'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
+        'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
+        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
+    );
+
+    this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
+      alarmDescription: 'A lockstep release execution failed, timed out or was aborted.',
+      metric: new cloudwatch.MathExpression({
+        expression: 'failed + timedOut + aborted',
+        usingMetrics: {
+          failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
+          timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
+          aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+        },
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
+  }
+
+  /**
+   * Starts a release whenever an image is pushed to `repository` with a tag (never `latest`), optionally only
+   * tags with one of `options.tagPrefixes`. The release input names the image by digest; see ./release-triggers.ts.
+   */
+  onImagePush(repository: ecr.IRepository, options: ImagePushOptions = {}): events.Rule {
+    return onImagePush(this, repository, options);
+  }
+
+  /**
+   * A CodePipeline action that runs a release and succeeds only if the release does: put it in a stage and the
+   * stage fails when the release fails. See ./release-triggers.ts.
+   */
+  pipelineAction(props: PipelineActionProps): codepipelineActions.StepFunctionInvokeAction {
+    return pipelineAction(this, props);
+  }
+
+  private createTopic(): sns.Topic {
+    const key = new kms.Key(this, 'AlertKey', {
+      description: 'Encrypts lockstep release alerts',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // CloudWatch alarms publish to the encrypted topic too.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+    return new sns.Topic(this, 'Alerts', {
+      displayName: 'lockstep release alerts',
+      masterKey: key,
+      enforceSSL: true,
+    });
+  }
+}
+
+/**
+ * Acknowledges cdk-nag's AwsSolutions-IAM5 finding for exactly one wildcard resource on one construct (a role,
+ * with its default policy, or the narrowest construct holding the roles that carry it), with the reason it cannot
+ * be narrower. The id is the resource as cdk-nag prints it: references flattened to `<LogicalId.Attribute>`.
+ */
+export function acknowledgeWildcard(scope: IConstruct | undefined, resource: string, reason: string): void {
+  if (!scope) return;
+  const flat = flattenReference(Stack.of(scope).resolve(resource));
+  Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
+}
+
+/** cdk-nag's rendering of a resolved CloudFormation value (its flattenCfnReference). */
+function flattenReference(node: unknown): string {
+  if (node === undefined) return '';
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  const o = node as Record<string, unknown>;
+  if (o['Fn::Join']) {
+    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+    return items.map(flattenReference).join(delimiter);
+  }
+  if (o['Fn::Sub']) return flattenReference(o['Fn::Sub']);
+  if (o['Fn::GetAtt']) {
+    const [resource, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
+    return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
+  }
+  if (o['Fn::ImportValue']) return flattenReference(o['Fn::ImportValue']);
+  if (o.Ref) return `<${flattenReference(o.Ref)}>`;
+  return JSON.stringify(node);
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** What AWSLambdaVPCAccessExecutionRole grants, minus its logs statement: Lambda manages the function's ENIs. */
+function grantNetworkInterfaces(fn: lambda.Function): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [
+        'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ],
+      resources: ['*'],
+    }),
+  );
+}
+
+/**
+ * Read access to the migrations under `prefix`: GetObject on its keys (HeadObject is authorized by it too), and
+ * ListBucket on the bucket — unconditioned, because S3 answers a missing key with 404 (not 403) only to a caller
+ * who may list the bucket, and preflight tells "not published" from "denied" by that.
+ */
+function grantMigrationsRead(fn: lambda.Function, bucket: s3.IBucket, prefix: string): void {
+  const keys = bucket.arnForObjects(prefix ? `${prefix}/*` : '*');
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [keys] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
+  bucket.encryptionKey?.grantDecrypt(fn);
+  acknowledgeWildcard(
+    fn.role,
+    keys,
+    'Each release publishes its own folder `<prefix>/<release>/` under the migrations prefix; read-only (s3:GetObject), nothing outside the prefix.',
+  );
+}
+
+function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: Stack): void {
+  const snapshotType = database.kind === 'instance' ? 'snapshot' : 'cluster-snapshot';
+  const snapshots = stack.formatArn({
+    service: 'rds',
+    resource: snapshotType,
+    resourceName: `${SNAPSHOT_PREFIX}-*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const [create, describe, remove] =
+    database.kind === 'instance'
+      ? ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot']
+      : ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot'];
+  // Create is authorized against both the database and the new snapshot; the tags given at create need AddTagsToResource on the snapshot.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [create], resources: [database.arn, snapshots] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [snapshots] }));
+  // Describe*Snapshots accepts the database (listing its snapshots) and snapshot resource types.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [describe], resources: [database.arn, snapshots] }));
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: [remove],
+      resources: [snapshots],
+      conditions: { StringEquals: { 'aws:ResourceTag/lockstep:managed': 'true' } },
+    }),
+  );
+  acknowledgeWildcard(
+    fn.role,
+    snapshots,
+    `Snapshot names are generated per release under the \`${SNAPSHOT_PREFIX}-\` prefix, so they cannot be listed in advance; ` +
+      'deletes are further conditioned on the lockstep:managed=true tag.',
+  );
+}
+
+function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      resources: [service.serviceArn],
+    }),
+  );
+  // DescribeTaskDefinition and RegisterTaskDefinition support no resource-level permissions.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+      resources: ['*'],
+    }),
+  );
+  const revisions = stack.formatArn({
+    service: 'ecs',
+    resource: 'task-definition',
+    resourceName: `${service.taskDefinition.family}:*`,
+  });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:TagResource'],
+      resources: [revisions],
+      conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+    }),
+  );
+  const roles = [service.taskDefinition.taskRole, service.taskDefinition.executionRole].filter(
+    (r): r is iam.IRole => r !== undefined,
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: roles.map((r) => r.roleArn),
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    }),
+  );
+  acknowledgeWildcard(
+    fn.role,
+    '*',
+    `${xray} ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions.`,
+  );
+  acknowledgeWildcard(
+    fn.role,
+    revisions,
+    'Each release registers a new revision of the service’s task-definition family, unknown in advance; only tagging at RegisterTaskDefinition (ecs:CreateAction) is allowed.',
+  );
+}
+
+/** Applies the defaults in one place and rejects combinations that cannot work, naming the prop. */
+function resolveSettings(props: ReleaseFlowProps) {
+  const snapshot = {
+    enabled: props.snapshot?.enabled ?? true,
+    pollInterval: props.snapshot?.pollInterval ?? Duration.seconds(30),
+    timeout: props.snapshot?.timeout ?? Duration.hours(2),
+    keep: props.snapshot?.keep ?? 10,
+  };
+  const s = {
+    snapshot,
+    migrationLockWait: props.migrationLockWait ?? Duration.minutes(1),
+    migrateMemorySize: props.migrateMemorySize ?? 512,
+    migrateTimeout: props.migrateTimeout ?? Duration.minutes(15),
+    deployPollInterval: props.deployPollInterval ?? Duration.seconds(30),
+    deployTimeout: props.deployTimeout ?? Duration.minutes(30),
+    notifyOnSuccess: props.notifyOnSuccess ?? false,
+    releaseTimeout: props.releaseTimeout ?? Duration.hours(6),
+    logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+  };
+  const fail = (prop: string, problem: string) => {
+    throw new Error(`ReleaseFlow: ${prop} ${problem}`);
+  };
+  if (!props.containerName.trim())
+    fail('containerName', 'must name a container of the service’s task definition');
+  if (!Number.isInteger(snapshot.keep) || snapshot.keep < 1)
+    fail('snapshot.keep', 'must be a whole number ≥ 1');
+  if (
+    snapshot.pollInterval.toSeconds() < 1 ||
+    snapshot.pollInterval.toSeconds() >= snapshot.timeout.toSeconds()
+  ) {
+    fail('snapshot.pollInterval', 'must be at least 1 s and shorter than snapshot.timeout');
+  }
+  if (
+    s.deployPollInterval.toSeconds() < 1 ||
+    s.deployPollInterval.toSeconds() >= s.deployTimeout.toSeconds()
+  ) {
+    fail('deployPollInterval', 'must be at least 1 s and shorter than deployTimeout');
+  }
+  if (s.migrateTimeout.toSeconds() < 60 || s.migrateTimeout.toSeconds() > 900)
+    fail('migrateTimeout', 'must be between 1 and 15 minutes (the Lambda limit)');
+  if (s.migrationLockWait.toSeconds() >= s.migrateTimeout.toSeconds() - 20)
+    fail(
+      'migrationLockWait',
+      'must leave the migrate function time to migrate: keep it well under migrateTimeout',
+    );
+  if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
+    fail('migrateMemorySize', 'must be 128–10240 MB');
+  const longest =
+    snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
+    s.deployTimeout.toSeconds() +
+    s.migrateTimeout.toSeconds();
+  if (s.releaseTimeout.toSeconds() <= longest)
+    fail('releaseTimeout', 'must be longer than the snapshot, migrate and deploy timeouts together');
+  if (props.migrations.kind === 'bundled') {
+    const dir = props.migrations.directory as string;
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      fail('migrations', `bundled directory ${dir} does not exist`);
+    else if (!readdirSync(dir).some((f) => f.endsWith('.sql')))
+      fail('migrations', `bundled directory ${dir} holds no .sql files`);
+  }
+  if (
+    props.snapshot &&
+    !snapshot.enabled &&
+    (props.snapshot.keep !== undefined || props.snapshot.timeout !== undefined)
+  ) {
+    fail('snapshot', 'sets keep or timeout but enabled is false');
+  }
+  return s;
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { databaseUrl, startEmbeddedPostgres } from '../../cli/embedded-postgres.ts';
+import { localCertificate } from '../../cli/local/tls.ts';
+import { repoRoot } from '../support/cli-process.ts';
+
+const tsx = import.meta.resolve('tsx');
+const main = join(repoRoot, 'cli', 'main.ts');
+
+/** Runs `lockstep <args>` from source in `cwd`, as `npm start` does from the checkout. */
+function lockstep(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.DATABASE_URL;
+    const child = spawn(process.execPath, ['--import', tsx, main, ...args], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe('lockstep release --local (npm start)', () => {
+  let cwd: string;
+  before(() => {
+    // Under the temp dir, world-traversable: as root, PostgreSQL runs as another user that must reach it.
+    cwd = mkdtempSync(join(tmpdir(), 'lockstep-rehearsal-'));
+    chmodSync(cwd, 0o755);
+    cpSync(join(repoRoot, 'migrations'), join(cwd, 'migrations'), { recursive: true });
+  });
+  after(() => rmSync(cwd, { recursive: true, force: true }));
+
+  test('npm start runs this command', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+    assert.equal(pkg.scripts.start, 'tsx cli/main.ts release --local');
+  });
+
+  test('a first release snapshots, migrates and deploys, then starts the app with --run', async () => {
+    const run = await lockstep(cwd, [
+      'release',
+      '--local',
+      '--release',
+      'first',
+      '--run',
+      'node -e "console.log(\'app sees\', !!process.env.DATABASE_URL, process.env.LOCKSTEP_IMAGE)"',
+    ]);
+    assert.equal(run.code, 0, run.out);
+    for (const state of [
+      'Preflight',
+      'Plan',
+      'Create snapshot',
+      'Snapshot status',
+      'Migrate',
+      'Start deploy',
+      'Rollout status',
+      'Prune snapshots',
+      'Released',
+    ]) {
+      assert.match(run.out, new RegExp(`✓ ${state}`), state);
+    }
+    assert.match(run.out, /migrations 7 applied/);
+    assert.match(run.out, /snapshot {3}lockstep-app-\d{14}-first/);
+    assert.match(run.out, /the service now runs local\/app:first/);
+    assert.match(run.out, /app sees true local\/app:first/);
+  });
+
+  test('a second release has nothing pending: no snapshot, the deploy still runs', async () => {
+    const run = await lockstep(cwd, ['release', '--local', '--release', 'second']);
+    assert.equal(run.code, 0, run.out);
+    assert.doesNotMatch(run.out, /Create snapshot/);
+    assert.match(run.out, /✓ Start deploy/);
+    assert.match(run.out, /migrations 0 applied/);
+    assert.match(run.out, /the service now runs local\/app:second/);
+  });
+
+  test('--fail-at migrate alerts, stops before deploy, exits non-zero, and leaves the database unchanged', async () => {
+    const run = await lockstep(cwd, ['release', '--local', '--release', 'third', '--fail-at', 'migrate']);
+    assert.equal(run.code, 8, run.out);
+    assert.match(run.out, /ALERT {2}lockstep: release failed at migrate/);
+    assert.match(run.out, /FAILED at step Migrate/);
+    assert.match(run.out, /Snapshot to restore from: lockstep-app-\d{14}-third/);
+    assert.doesNotMatch(run.out, /Start deploy/);
+    assert.match(run.out, /the service now runs local\/app:second/);
+
+    const certificate = await localCertificate(join(cwd, '.lockstep', 'tls'));
+    const server = await startEmbeddedPostgres({ dataDir: join(cwd, '.lockstep', 'pg'), tls: certificate });
+    const client = new pg.Client({ connectionString: databaseUrl(server.url, 'app') });
+    await client.connect();
+    try {
+      const { rows } = await client.query(
+        "SELECT to_regclass('rehearsed_failure') AS t, (SELECT count(*)::int FROM lockstep.schema_history) AS n",
+      );
+      assert.deepEqual(rows[0], { t: null, n: 7 });
+    } finally {
+      await client.end();
+      await server.stop();
+    }
+  });
+
+  test('snapshots --local lists the snapshots and restore --local brings one back', async () => {
+    const listed = await lockstep(cwd, ['snapshots', '--local']);
+    assert.equal(listed.code, 0, listed.out);
+    const ids = [...listed.out.matchAll(/^(lockstep-app-\S+)/gm)].map((m) => m[1] as string);
+    assert.ok(ids.length >= 2, listed.out);
+    const restored = await lockstep(cwd, ['restore', '--local', ids.at(-1) as string]);
+    assert.equal(restored.code, 0, restored.out);
+    assert.match(restored.out, /restored database "app" from lockstep-app-/);
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { createApp } from '../../infra/app.ts';
+
+/** The app as `cdk synth` builds it (AwsSolutions checks included), with bundling skipped. */
+const exampleApp = (context: Record<string, string> = {}) =>
+  createApp(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }));
+
+/** Every acknowledgement recorded in the tree: where, which rule, and why. */
+function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
+  return root.node.findAll().flatMap((construct) =>
+    construct.node.metadata
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) =>
+        Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({
+          path: construct.node.path,
+          id,
+          reason,
+        })),
+      ),
+  );
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  const variants: [string, Record<string, string>][] = [
+    ['bundled migrations', { migrationsSource: 'bundled' }],
+    ['S3 migrations', { migrationsSource: 's3' }],
+    ['the example pipeline', { withPipeline: 'true' }],
+    ['S3 migrations and the example pipeline', { migrationsSource: 's3', withPipeline: 'true' }],
+  ];
+  for (const [what, context] of variants) {
+    test(`the example stack with ${what} has no unacknowledged finding`, () => {
+      const { app } = exampleApp(context);
+      // A finding fails synthesis with the validation report as the error.
+      assert.doesNotThrow(() => app.synth());
+    });
+  }
+
+  test('the check is live: a topic that takes publishes without TLS fails synthesis with AwsSolutions-SNS3', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'lockstep-nag-'));
+    try {
+      const app = new App({ outdir });
+      new sns.Topic(new Stack(app, 'Throwaway'), 'Plain');
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+      assert.throws(() => app.synth(), /Validation failed/);
+      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+        pluginReports: {
+          violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[];
+        }[];
+      };
+      const violations = report.pluginReports.flatMap((r) => r.violations);
+      const sns3 = violations.find((v) => v.ruleName === 'AwsSolutions-SNS3');
+      assert.deepEqual(
+        sns3?.violatingConstructs.map((r) => r.constructPath),
+        ['Throwaway/Plain/Resource'],
+      );
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('every acknowledgement names one finding on one construct below the stack, with a reason', () => {
+    const { app, stack } = exampleApp({ migrationsSource: 's3', withPipeline: 'true' });
+    const acks = acknowledgements(app);
+    assert.ok(acks.length > 0);
+    for (const ack of acks.filter((a) => a.id.includes('AwsSolutions-'))) {
+      assert.notEqual(ack.path, stack.node.path, `${ack.id} is acknowledged on the whole stack`);
+      // Wildcard findings are acknowledged one by one, never the whole rule.
+      assert.doesNotMatch(ack.id, /AwsSolutions-IAM5$/, `${ack.path}: ${ack.id} must name the finding`);
+      assert.doesNotMatch(
+        ack.id,
+        /AwsSolutions-IAM4/,
+        `${ack.path}: managed policies are replaced, not acknowledged`,
+      );
+      assert.ok(
+        ack.reason.length >= 40,
+        `${ack.path}: ${ack.id} needs a specific reason, got "${ack.reason}"`,
+      );
+    }
+  });
+});

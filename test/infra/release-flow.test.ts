@@ -1,0 +1,621 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { IConstruct } from 'constructs';
+import {
+  MigrationsSource,
+  ReleaseDatabase,
+  ReleaseFlow,
+  type ReleaseFlowProps,
+} from '../../infra/constructs/release-flow.ts';
+import { ReleaseStack } from '../../infra/release-stack.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+interface AslValidation {
+  readonly isValid: boolean;
+  readonly errorsText: (separator?: string) => string;
+}
+// asl-validator ships no type declarations.
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+) => AslValidation;
+
+// ---------------------------------------------------------------------------------------------------------
+// Building and reading templates
+
+/** A minimal stack around one ReleaseFlow; `overrides` replace its props. Bundling is skipped. */
+function buildFlow(
+  overrides: Partial<ReleaseFlowProps> = {},
+  options: { readonly cluster?: boolean } = {},
+): { stack: Stack; flow: ReleaseFlow; template: Template } {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test');
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const { database, secret } = options.cluster
+    ? (() => {
+        const cluster = new rds.DatabaseCluster(stack, 'Cluster', {
+          engine: rds.DatabaseClusterEngine.auroraPostgres({
+            version: rds.AuroraPostgresEngineVersion.VER_17_4,
+          }),
+          writer: rds.ClusterInstance.serverlessV2('writer'),
+          vpc,
+        });
+        return { database: ReleaseDatabase.cluster(cluster), secret: cluster.secret };
+      })()
+    : (() => {
+        const instance = new rds.DatabaseInstance(stack, 'Database', {
+          engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 }),
+          vpc,
+          port: 5433,
+          storageEncrypted: true,
+          credentials: rds.Credentials.fromGeneratedSecret('app_owner'),
+        });
+        return { database: ReleaseDatabase.instance(instance), secret: instance.secret };
+      })();
+  assert.ok(secret);
+  const cluster = new ecs.Cluster(stack, 'EcsCluster', { vpc });
+  const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+  taskDefinition.addContainer('app', { image: ecs.ContainerImage.fromRegistry('example/app:v1') });
+  const service = new ecs.FargateService(stack, 'Service', { cluster, taskDefinition });
+  const flow = new ReleaseFlow(stack, 'Release', {
+    database,
+    databaseSecret: secret,
+    vpc,
+    service,
+    containerName: 'app',
+    migrations: MigrationsSource.bundled(join(repoRoot, 'migrations')),
+    ...overrides,
+  });
+  return { stack, flow, template: Template.fromStack(stack) };
+}
+
+const logicalId = (construct: IConstruct) =>
+  Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+
+/** A CloudFormation value as text: `Ref X` → `<X>`, `Fn::GetAtt [X, A]` → `<X.A>`, joins concatenated. */
+function flat(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(flat);
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  if ('Fn::Join' in o) {
+    const [separator, items] = o['Fn::Join'] as [string, unknown[]];
+    return items.map(flat).join(separator);
+  }
+  if ('Ref' in o) return `<${String(o.Ref)}>`;
+  if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, flat(v)]));
+}
+
+interface Statement {
+  readonly Action: string | string[];
+  readonly Resource: string | string[];
+  readonly Condition?: unknown;
+  readonly Effect: string;
+}
+
+/** Every statement of the inline policies attached to `role`, with references flattened. */
+function statementsOf(template: Template, role: IConstruct | undefined): Statement[] {
+  assert.ok(role, 'the function has a role');
+  const roleId = logicalId(role);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+    (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId),
+  );
+  return policies.flatMap((p) => flat(p.Properties.PolicyDocument.Statement) as Statement[]);
+}
+
+/** The statements that grant `action`, as `{ Action, Resource, Condition }` with arrays normalized. */
+function grantsOf(statements: Statement[], action: string) {
+  const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+  return statements
+    .filter((s) => list(s.Action).includes(action))
+    .map((s) => ({ Action: list(s.Action), Resource: list(s.Resource), Condition: s.Condition }));
+}
+
+const ARN = (service: string, resource: string) =>
+  `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:${resource}`;
+
+interface Asl {
+  readonly StartAt: string;
+  readonly TimeoutSeconds?: number;
+  readonly States: Record<string, AslState>;
+}
+interface AslState {
+  readonly Type: string;
+  readonly Resource?: string;
+  readonly Parameters?: Record<string, unknown>;
+  readonly Retry?: { ErrorEquals: string[] }[];
+  readonly Catch?: { ErrorEquals: string[]; Next: string }[];
+}
+
+/**
+ * The state machine's definition as ASL: the `Fn::Join` of the DefinitionString resolved with placeholders —
+ * pseudo-parameters as sample values, `Ref X` as an SNS topic ARN named X, `Fn::GetAtt [X, Arn]` as a
+ * Lambda function ARN named X.
+ */
+function definitionOf(template: Template): Asl {
+  const machine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0];
+  assert.ok(machine, 'the template has a state machine');
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': 'eu-west-1',
+    'AWS::AccountId': '123456789012',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  const [, parts] = machine.Properties.DefinitionString['Fn::Join'] as [string, unknown[]];
+  const text = parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      const o = part as { Ref?: string; 'Fn::GetAtt'?: [string, string] };
+      if (o.Ref) return pseudo[o.Ref] ?? `arn:aws:sns:eu-west-1:123456789012:${o.Ref}`;
+      if (o['Fn::GetAtt']) return `arn:aws:lambda:eu-west-1:123456789012:function:${o['Fn::GetAtt'][0]}`;
+      throw new Error(`unexpected part in the definition: ${JSON.stringify(part)}`);
+    })
+    .join('');
+  return JSON.parse(text) as Asl;
+}
+
+const lambdaTasks = (definition: Asl) =>
+  Object.entries(definition.States).filter(
+    ([, s]) => s.Type === 'Task' && String(s.Resource).startsWith('arn:aws:lambda:'),
+  );
+
+let example: { template: Template; stack: ReleaseStack; flow: ReleaseFlow } | undefined;
+/** The example stack (bundled migrations), synthesized once. */
+function exampleStack() {
+  if (!example) {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new ReleaseStack(app, 'Example', { repoRoot, migrationsSource: 'bundled' });
+    example = { stack, flow: stack.releaseFlow, template: Template.fromStack(stack) };
+  }
+  return example;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('IAM scopes', () => {
+  test('the snapshot function creates, tags, describes and deletes only this instance’s lockstep snapshots', () => {
+    const { template, stack, flow } = exampleStack();
+    const statements = statementsOf(template, flow.functions.snapshot.role);
+    const db = ARN('rds', `db:<${logicalId(stack.node.findChild('Database'))}>`);
+    const snapshots = ARN('rds', 'snapshot:lockstep-*');
+
+    assert.deepEqual(grantsOf(statements, 'rds:CreateDBSnapshot'), [
+      { Action: ['rds:CreateDBSnapshot'], Resource: [db, snapshots], Condition: undefined },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource'), [
+      { Action: ['rds:AddTagsToResource'], Resource: [snapshots], Condition: undefined },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBSnapshots'), [
+      { Action: ['rds:DescribeDBSnapshots'], Resource: [db, snapshots], Condition: undefined },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DeleteDBSnapshot'), [
+      {
+        Action: ['rds:DeleteDBSnapshot'],
+        Resource: [snapshots],
+        Condition: { StringEquals: { 'aws:ResourceTag/lockstep:managed': 'true' } },
+      },
+    ]);
+    const rdsActions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('rds:'));
+    assert.deepEqual(rdsActions.sort(), [
+      'rds:AddTagsToResource',
+      'rds:CreateDBSnapshot',
+      'rds:DeleteDBSnapshot',
+      'rds:DescribeDBSnapshots',
+    ]);
+  });
+
+  test('an Aurora cluster gets CreateDBClusterSnapshot on the cluster and its cluster-snapshot ARNs', () => {
+    const { template, flow, stack } = buildFlow({}, { cluster: true });
+    const statements = statementsOf(template, flow.functions.snapshot.role);
+    const cluster = ARN('rds', `cluster:<${logicalId(stack.node.findChild('Cluster'))}>`);
+    const snapshots = ARN('rds', 'cluster-snapshot:lockstep-*');
+
+    assert.deepEqual(grantsOf(statements, 'rds:CreateDBClusterSnapshot'), [
+      { Action: ['rds:CreateDBClusterSnapshot'], Resource: [cluster, snapshots], Condition: undefined },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBClusterSnapshots')[0]?.Resource, [
+      cluster,
+      snapshots,
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DeleteDBClusterSnapshot')[0]?.Resource, [snapshots]);
+    assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource')[0]?.Resource, [snapshots]);
+    assert.equal(grantsOf(statements, 'rds:CreateDBSnapshot').length, 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { DB_KIND: 'cluster' } },
+    });
+  });
+
+  test('the deploy function updates only its service and passes only the task roles, to ECS tasks', () => {
+    const { template, stack, flow } = exampleStack();
+    const statements = statementsOf(template, flow.functions.deploy.role);
+    const service = stack.node.findChild('AppService');
+    const task = stack.node.findChild('AppTask') as ecs.FargateTaskDefinition;
+
+    assert.deepEqual(grantsOf(statements, 'ecs:UpdateService'), [
+      {
+        Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+        Resource: [`<${logicalId(service)}>`],
+        Condition: undefined,
+      },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'ecs:RegisterTaskDefinition'), [
+      {
+        Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+        Resource: ['*'],
+        Condition: undefined,
+      },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'ecs:TagResource'), [
+      {
+        Action: ['ecs:TagResource'],
+        Resource: [ARN('ecs', `task-definition/${task.family}:*`)],
+        Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+      },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'iam:PassRole'), [
+      {
+        Action: ['iam:PassRole'],
+        Resource: [`<${logicalId(task.taskRole)}.Arn>`, `<${logicalId(task.obtainExecutionRole())}.Arn>`],
+        Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  test('the migrate function reads only the database secret, and the S3 migrations only under the prefix', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new ReleaseStack(app, 'S3Example', { repoRoot, migrationsSource: 's3' });
+    const template = Template.fromStack(stack);
+    const bucket = `<${logicalId(stack.migrationsBucket as s3.Bucket)}.Arn>`;
+    const secret = stack.node.findChild('Database').node.findChild('Secret').node.findChild('Attachment');
+
+    for (const fn of [stack.releaseFlow.functions.migrate, stack.releaseFlow.functions.preflight]) {
+      const statements = statementsOf(template, fn.role);
+      assert.deepEqual(grantsOf(statements, 's3:GetObject'), [
+        { Action: ['s3:GetObject'], Resource: [`${bucket}/migrations/*`], Condition: undefined },
+      ]);
+      assert.deepEqual(grantsOf(statements, 's3:ListBucket'), [
+        { Action: ['s3:ListBucket'], Resource: [bucket], Condition: undefined },
+      ]);
+      const s3Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:'));
+      assert.deepEqual(s3Actions.sort(), ['s3:GetObject', 's3:ListBucket']);
+    }
+    const migrate = statementsOf(template, stack.releaseFlow.functions.migrate.role);
+    assert.deepEqual(grantsOf(migrate, 'secretsmanager:GetSecretValue'), [
+      {
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: [`<${logicalId(secret)}>`],
+        Condition: undefined,
+      },
+    ]);
+    const preflight = statementsOf(template, stack.releaseFlow.functions.preflight.role);
+    assert.equal(grantsOf(preflight, 'secretsmanager:GetSecretValue').length, 0);
+  });
+
+  test('preflight may list the executions of this state machine and no other', () => {
+    const { template, flow } = exampleStack();
+    const statements = statementsOf(template, flow.functions.preflight.role);
+    const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
+    const name = machine?.Properties.StateMachineName as string;
+
+    assert.deepEqual(grantsOf(statements, 'states:ListExecutions'), [
+      {
+        Action: ['states:ListExecutions'],
+        Resource: [ARN('states', `stateMachine:${name}`)],
+        Condition: undefined,
+      },
+    ]);
+    assert.match(name, /^Example-Release-/);
+  });
+
+  test('the state machine invokes only its four functions and publishes only to its topic, with its key', () => {
+    const { template, flow } = exampleStack();
+    const statements = statementsOf(template, flow.stateMachine.role);
+    const invoked = grantsOf(statements, 'lambda:InvokeFunction').flatMap((s) => s.Resource);
+    const functions = Object.values(flow.functions).map((fn) => `<${logicalId(fn)}.Arn>`);
+
+    assert.deepEqual(invoked.sort(), [...functions, ...functions.map((f) => `${f}:*`)].sort());
+    assert.deepEqual(grantsOf(statements, 'sns:Publish'), [
+      { Action: ['sns:Publish'], Resource: [`<${logicalId(flow.alertTopic)}>`], Condition: undefined },
+    ]);
+    const key = flow.node.findChild('AlertKey');
+    assert.deepEqual(grantsOf(statements, 'kms:GenerateDataKey'), [
+      {
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: [`<${logicalId(key)}.Arn>`],
+        Condition: undefined,
+      },
+    ]);
+  });
+
+  test('no role of the construct carries an AWS managed policy', () => {
+    const { template } = exampleStack();
+    const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) =>
+      id.startsWith('Release'),
+    );
+    assert.ok(roles.length >= 5);
+    for (const [id, role] of roles) assert.equal(role.Properties.ManagedPolicyArns, undefined, id);
+  });
+});
+
+describe('network', () => {
+  test('the migrate function runs in the private subnets, reaching the database on its port only', () => {
+    const { template, stack, flow } = exampleStack();
+    const migrateSg = logicalId(flow.migrateSecurityGroup);
+    const database = logicalId(stack.node.findChild('Database'));
+    const dbSg = logicalId(stack.node.findChild('Database').node.findChild('SecurityGroup'));
+    const vpc = stack.node.findChild('Vpc') as ec2.Vpc;
+    const port = { 'Fn::GetAtt': [database, 'Endpoint.Port'] };
+
+    const migrate = template.findResources('AWS::Lambda::Function')[logicalId(flow.functions.migrate)];
+    assert.deepEqual(migrate?.Properties.VpcConfig, {
+      SubnetIds: vpc.privateSubnets.map((s) => ({ Ref: logicalId(s) })),
+      SecurityGroupIds: [{ 'Fn::GetAtt': [migrateSg, 'GroupId'] }],
+    });
+    const ingressFromMigrate = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+      (r) => r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === migrateSg,
+    );
+    assert.deepEqual(
+      ingressFromMigrate.map((r) => r.Properties),
+      [
+        {
+          Description: 'lockstep migrate function',
+          GroupId: { 'Fn::GetAtt': [dbSg, 'GroupId'] },
+          SourceSecurityGroupId: { 'Fn::GetAtt': [migrateSg, 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: port,
+          ToPort: port,
+        },
+      ],
+    );
+    const sg = template.findResources('AWS::EC2::SecurityGroup')[migrateSg];
+    assert.equal(sg?.Properties.SecurityGroupIngress, undefined);
+    assert.deepEqual(sg?.Properties.SecurityGroupEgress, [
+      {
+        CidrIp: '0.0.0.0/0',
+        Description: 'AWS APIs over HTTPS',
+        FromPort: 443,
+        IpProtocol: 'tcp',
+        ToPort: 443,
+      },
+    ]);
+    const egress = Object.values(template.findResources('AWS::EC2::SecurityGroupEgress')).filter(
+      (r) => r.Properties.GroupId['Fn::GetAtt'][0] === migrateSg,
+    );
+    assert.deepEqual(
+      egress.map((r) => [
+        r.Properties.DestinationSecurityGroupId,
+        r.Properties.FromPort,
+        r.Properties.ToPort,
+      ]),
+      [[{ 'Fn::GetAtt': [dbSg, 'GroupId'] }, port, port]],
+    );
+  });
+});
+
+describe('functions', () => {
+  test('all four run on nodejs24.x with tracing, and migrate loads the RDS CA bundle', () => {
+    const { template, flow } = exampleStack();
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(flow.functions)) {
+      const props = functions[logicalId(fn)]?.Properties;
+      assert.equal(props?.Runtime, 'nodejs24.x');
+      assert.deepEqual(props?.TracingConfig, { Mode: 'Active' });
+    }
+    const migrate = functions[logicalId(flow.functions.migrate)]?.Properties;
+    assert.equal(migrate?.Environment.Variables.NODE_EXTRA_CA_CERTS, '/var/runtime/ca-cert.pem');
+    assert.equal(migrate?.Timeout, 900);
+  });
+});
+
+describe('alerts', () => {
+  test('the topic is KMS-encrypted and refuses publishing without TLS', () => {
+    const { template, flow } = exampleStack();
+    const key = logicalId(flow.node.findChild('AlertKey'));
+    const topic = template.findResources('AWS::SNS::Topic')[logicalId(flow.alertTopic)];
+    assert.deepEqual(topic?.Properties.KmsMasterKeyId, { 'Fn::GetAtt': [key, 'Arn'] });
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    assert.ok(
+      statements.some(
+        (s) =>
+          s.Effect === 'Deny' &&
+          s.Action === 'sns:Publish' &&
+          s.Condition?.Bool?.['aws:SecureTransport'] === 'false' &&
+          s.Resource?.Ref === logicalId(flow.alertTopic),
+      ),
+      'a Deny of sns:Publish without aws:SecureTransport',
+    );
+  });
+
+  test('the alarm sums failed, timed-out and aborted executions and notifies the topic', () => {
+    const { template, flow } = exampleStack();
+    const alarm = template.findResources('AWS::CloudWatch::Alarm')[logicalId(flow.failureAlarm)]?.Properties;
+    assert.deepEqual(alarm?.AlarmActions, [{ Ref: logicalId(flow.alertTopic) }]);
+    assert.equal(alarm?.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    assert.equal(alarm?.Threshold, 1);
+    assert.equal(alarm?.EvaluationPeriods, 1);
+    assert.equal(alarm?.TreatMissingData, 'notBreaching');
+    const metrics = alarm?.Metrics as {
+      Id: string;
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: { Metric: { MetricName: string; Namespace: string; Dimensions: unknown[] }; Stat: string };
+    }[];
+    assert.equal(metrics.find((m) => m.Expression)?.Expression, 'failed + timedOut + aborted');
+    const byId = Object.fromEntries(metrics.filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat]));
+    const machine = [{ Name: 'StateMachineArn', Value: { Ref: logicalId(flow.stateMachine) } }];
+    assert.deepEqual(byId, {
+      failed: {
+        Metric: { MetricName: 'ExecutionsFailed', Namespace: 'AWS/States', Dimensions: machine },
+        Period: 60,
+        Stat: 'Sum',
+      },
+      timedOut: {
+        Metric: { MetricName: 'ExecutionsTimedOut', Namespace: 'AWS/States', Dimensions: machine },
+        Period: 60,
+        Stat: 'Sum',
+      },
+      aborted: {
+        Metric: { MetricName: 'ExecutionsAborted', Namespace: 'AWS/States', Dimensions: machine },
+        Period: 60,
+        Stat: 'Sum',
+      },
+    });
+  });
+});
+
+describe('state machine', () => {
+  test('is a Standard workflow that logs everything to a retained log group, traces, and times out', () => {
+    const { template, flow } = exampleStack();
+    const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
+    const props = machine?.Properties;
+    assert.equal(props?.StateMachineType, 'STANDARD');
+    assert.deepEqual(props?.TracingConfiguration, { Enabled: true });
+    assert.equal(props?.LoggingConfiguration.Level, 'ALL');
+    assert.equal(props?.LoggingConfiguration.IncludeExecutionData, true);
+    const logGroupId =
+      props?.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    const logGroup = template.findResources('AWS::Logs::LogGroup')[logGroupId];
+    assert.equal(logGroup?.Properties.RetentionInDays, 90);
+    assert.equal(definitionOf(template).TimeoutSeconds, 6 * 3600);
+  });
+
+  test('every Lambda task retries AWS’s transient Lambda errors with backoff', () => {
+    const definition = definitionOf(exampleStack().template);
+    const tasks = lambdaTasks(definition);
+    assert.deepEqual(tasks.map(([name]) => name).sort(), [
+      'Create snapshot',
+      'Migrate',
+      'Plan',
+      'Preflight',
+      'Prune snapshots',
+      'Rollout status',
+      'Snapshot status',
+      'Start deploy',
+    ]);
+    for (const [name, state] of tasks) {
+      const transient = state.Retry?.find((r) => r.ErrorEquals.includes('Lambda.ServiceException')) as
+        | { ErrorEquals: string[]; BackoffRate?: number; MaxAttempts?: number }
+        | undefined;
+      assert.ok(transient, `${name} retries Lambda.ServiceException`);
+      for (const error of [
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+      ]) {
+        assert.ok(transient.ErrorEquals.includes(error), `${name} retries ${error}`);
+      }
+      assert.ok((transient.BackoffRate ?? 0) > 1, `${name} backs off`);
+      assert.ok((transient.MaxAttempts ?? 0) > 1);
+    }
+  });
+
+  test('Migrate and Plan retry a held lock; no task retries a failed migration or a checksum mismatch', () => {
+    const definition = definitionOf(exampleStack().template);
+    for (const name of ['Migrate', 'Plan']) {
+      const errors = definition.States[name]?.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
+      assert.ok(errors.includes('LockTimeoutError'), `${name} retries LockTimeoutError`);
+      assert.ok(errors.includes('LockNotAvailableError'), `${name} retries LockNotAvailableError`);
+    }
+    for (const [name, state] of Object.entries(definition.States)) {
+      const errors = state.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
+      for (const final of ['MigrationFailedError', 'ChecksumMismatchError', 'States.ALL']) {
+        assert.ok(!errors.includes(final), `${name} must not retry ${final}`);
+      }
+    }
+  });
+
+  test('every main task catches everything into an alert, and the alert path ends in the Fail state', () => {
+    const definition = definitionOf(exampleStack().template);
+    for (const [name, state] of lambdaTasks(definition)) {
+      const all = state.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'));
+      assert.ok(all, `${name} has a Catch for States.ALL`);
+      const expected = name === 'Prune snapshots' ? 'Alert: prune snapshots' : `Alert: ${name.toLowerCase()}`;
+      assert.equal(all.Next, expected);
+    }
+    assert.equal(definition.States['Send alert']?.Type, 'Task');
+    assert.equal(definition.States['Release failed']?.Type, 'Fail');
+  });
+
+  test('the synthesized definition passes asl-validator, with and without snapshots and success notices', () => {
+    const variants = [
+      exampleStack().template,
+      buildFlow({ snapshot: { enabled: false }, notifyOnSuccess: true }).template,
+    ];
+    for (const template of variants) {
+      const result = aslValidator(definitionOf(template));
+      assert.equal(result.isValid, true, result.errorsText('\n'));
+    }
+  });
+
+  test('snapshot.enabled false leaves the snapshot states out', () => {
+    const { template, flow } = buildFlow({ snapshot: { enabled: false } });
+    const states = Object.keys(definitionOf(template).States);
+    for (const name of [
+      'Create snapshot',
+      'Wait for snapshot',
+      'Snapshot status',
+      'Snapshot available?',
+      'Prune snapshots',
+    ]) {
+      assert.ok(!states.includes(name), `${name} is absent`);
+    }
+    assert.ok(states.includes('Migrate') && states.includes('Start deploy'));
+    assert.ok(flow.stateMachine);
+  });
+});
+
+describe('invalid props fail at synth, naming the prop', () => {
+  const cases: [string, Partial<ReleaseFlowProps>, RegExp][] = [
+    ['snapshot.keep 0', { snapshot: { keep: 0 } }, /ReleaseFlow: snapshot\.keep/],
+    [
+      'a snapshot poll interval as long as the snapshot timeout',
+      { snapshot: { pollInterval: Duration.minutes(10), timeout: Duration.minutes(10) } },
+      /ReleaseFlow: snapshot\.pollInterval/,
+    ],
+    [
+      'a deploy poll interval longer than the deploy timeout',
+      { deployPollInterval: Duration.minutes(31) },
+      /ReleaseFlow: deployPollInterval/,
+    ],
+    [
+      'a migrate timeout over 15 minutes',
+      { migrateTimeout: Duration.minutes(16) },
+      /ReleaseFlow: migrateTimeout/,
+    ],
+    [
+      'a release timeout shorter than its steps',
+      { releaseTimeout: Duration.hours(2) },
+      /ReleaseFlow: releaseTimeout/,
+    ],
+    ['an empty container name', { containerName: ' ' }, /ReleaseFlow: containerName/],
+  ];
+  for (const [what, props, error] of cases) {
+    test(what, () => {
+      assert.throws(() => buildFlow(props), error);
+    });
+  }
+
+  test('a bundled directory without .sql files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-no-sql-'));
+    try {
+      writeFileSync(join(dir, 'README.md'), 'not a migration');
+      assert.throws(
+        () => buildFlow({ migrations: MigrationsSource.bundled(dir) }),
+        /ReleaseFlow: migrations bundled directory .* holds no \.sql files/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,252 @@
+/**
+ * The release state machine halting at each step, executed from its synthesized definition with every Lambda
+ * task wired to the real handler (see test/support/local-release.ts). Each failure must publish exactly one
+ * alert naming the step and the error, run nothing after the failed step, and end the execution FAILED with
+ * the error's name. The snapshot and rollout deadlines are 1 s here, so the timeouts are real.
+ */
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { ClientException, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { CreateDBSnapshotCommand, SnapshotQuotaExceededFault } from '@aws-sdk/client-rds';
+import type pg from 'pg';
+import { STATE } from '../../infra/constructs/release-definition.ts';
+import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
+import {
+  createLocalRelease,
+  FIXTURE_MIGRATIONS,
+  type LocalRelease,
+  type ReleaseRun,
+  releaseInput,
+  resetDatabase,
+  TARGET,
+} from '../support/local-release.ts';
+
+let db: TestDatabase;
+let admin: pg.Client;
+let dir: { dir: string; cleanup(): Promise<void> };
+let release: LocalRelease;
+
+const { release: LABEL, image: IMAGE } = releaseInput();
+
+/** The snapshot this run took, as create returned it. */
+function snapshotOf(run: ReleaseRun): string {
+  const created = run.calls.find((c) => c.state === STATE.createSnapshot)?.output as { snapshotId: string };
+  assert.ok(created?.snapshotId, 'a snapshot was taken');
+  return created.snapshotId;
+}
+
+/**
+ * The run halted at `step` with `error`: one alert that names both (and the snapshot to restore from), nothing
+ * after the step but the alert states, and the execution FAILED with the error's name.
+ */
+function assertHaltedAt(run: ReleaseRun, step: string, error: string, snapshotId = 'none'): void {
+  assert.equal(run.status, 'FAILED', `ended after ${run.states.join(' → ')}`);
+  assert.equal(run.error, error);
+  const last = run.states.lastIndexOf(step);
+  assert.ok(last >= 0, `${step} was entered`);
+  assert.deepEqual(run.states.slice(last + 1), [
+    `Alert: ${step.toLowerCase()}`,
+    STATE.sendAlert,
+    STATE.failed,
+  ]);
+  assert.equal(run.alerts.length, 1, 'exactly one alert');
+  const [alert] = run.alerts;
+  assert.equal(alert?.topicArn, release.definition.alertTopicArn);
+  assert.equal(alert?.subject, `lockstep: release failed at ${step.toLowerCase()}`);
+  const message = alert?.message ?? '';
+  assert.ok(message.startsWith(`Release ${LABEL} of image ${IMAGE} FAILED at step ${step}.`), message);
+  assert.ok(message.includes(`Error: ${error}\n`), message);
+  assert.ok(message.includes(`Snapshot to restore from: ${snapshotId}\n`), message);
+  assert.ok(message.includes(`Database: ${TARGET.dbIdentifier}\n`), message);
+  assert.ok(message.includes(run.executionArn), 'links the execution');
+}
+
+/** The service was not moved: no UpdateService, and it still runs the image it ran before. */
+function assertServiceUntouched(): void {
+  assert.equal(release.aws.ecs.commandCalls(UpdateServiceCommand).length, 0);
+  assert.equal(release.ecs.image, TARGET.initialImage);
+}
+
+async function appliedFiles(): Promise<string[]> {
+  const { rows } = await admin.query(
+    'SELECT file_name FROM lockstep.schema_history WHERE success ORDER BY version',
+  );
+  return rows.map((r: { file_name: string }) => r.file_name);
+}
+
+async function tableExists(name: string): Promise<boolean> {
+  const { rows } = await admin.query('SELECT to_regclass($1) IS NOT NULL AS exists', [name]);
+  return rows[0].exists;
+}
+
+describe('release state machine, failing', () => {
+  before(async () => {
+    db = await freshDatabase();
+    admin = await db.connect();
+    dir = await migrationsDir(FIXTURE_MIGRATIONS);
+    release = await createLocalRelease({
+      databaseUrl: db.url,
+      migrationsDir: dir.dir,
+      env: { SNAPSHOT_TIMEOUT_SECONDS: '1', DEPLOY_TIMEOUT_SECONDS: '1' },
+    });
+  });
+
+  after(async () => {
+    await dir.cleanup();
+    await db.drop();
+  });
+
+  beforeEach(async () => {
+    release.reset();
+    await resetDatabase(admin);
+  });
+
+  test('a plan that finds an applied migration changed halts with ChecksumMismatchError before any snapshot', async () => {
+    const first = await release.runRelease(releaseInput());
+    assert.equal(first.status, 'SUCCEEDED');
+    release.reset();
+    const file = join(dir.dir, '0001_create_accounts.sql');
+    await writeFile(file, 'CREATE TABLE accounts (id bigint PRIMARY KEY, email text);');
+    try {
+      const run = await release.runRelease(releaseInput({ release: 'v1.4.1' }));
+
+      assert.equal(run.status, 'FAILED');
+      assert.equal(run.error, 'ChecksumMismatchError');
+      assert.deepEqual(run.states, [
+        STATE.preflight,
+        STATE.plan,
+        'Alert: plan',
+        STATE.sendAlert,
+        STATE.failed,
+      ]);
+      assert.equal(run.alerts.length, 1);
+      assert.equal(run.alerts[0]?.subject, 'lockstep: release failed at plan');
+      assert.match(run.alerts[0]?.message ?? '', /Error: ChecksumMismatchError\n/);
+      assert.match(run.alerts[0]?.message ?? '', /0001_create_accounts\.sql/);
+      assert.equal(release.aws.rds.calls().length, 0);
+      assert.equal(release.aws.ecs.calls().length, 0);
+    } finally {
+      await writeFile(file, FIXTURE_MIGRATIONS['0001_create_accounts.sql'] as string);
+    }
+  });
+
+  test('a snapshot RDS refuses (quota exceeded) halts with SnapshotQuotaExceededError: nothing migrated or deployed', async () => {
+    release.aws.rds.on(CreateDBSnapshotCommand).rejects(
+      new SnapshotQuotaExceededFault({
+        message: 'Cannot create more than 100 manual snapshots',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+
+    const run = await release.runRelease(releaseInput());
+
+    assertHaltedAt(run, STATE.createSnapshot, 'SnapshotQuotaExceededError');
+    assert.match(run.alerts[0]?.message ?? '', /No backup was taken/);
+    assert.ok(!run.states.includes(STATE.migrate));
+    assert.equal(release.aws.ecs.calls().length, 0);
+    assert.equal(await tableExists('accounts'), false);
+  });
+
+  test('a snapshot that ends "failed" halts with SnapshotFailedError naming it: nothing migrated or deployed', async () => {
+    release.rds.statuses = ['failed'];
+
+    const run = await release.runRelease(releaseInput());
+
+    const snapshotId = snapshotOf(run);
+    assertHaltedAt(run, STATE.snapshotStatus, 'SnapshotFailedError', snapshotId);
+    assert.ok(!run.states.includes(STATE.migrate));
+    assert.equal(release.aws.ecs.calls().length, 0);
+    assert.equal(await tableExists('accounts'), false);
+  });
+
+  test('a snapshot still "creating" past its deadline halts with SnapshotTimeoutError naming it: nothing migrated or deployed', async () => {
+    release.rds.statuses = ['creating'];
+
+    const run = await release.runRelease(releaseInput(), { waits: { [STATE.waitSnapshot]: 300 } });
+
+    const snapshotId = snapshotOf(run);
+    assertHaltedAt(run, STATE.snapshotStatus, 'SnapshotTimeoutError', snapshotId);
+    assert.ok(run.states.filter((s) => s === STATE.snapshotStatus).length >= 2, 'polled until the deadline');
+    assert.ok(!run.states.includes(STATE.migrate));
+    assert.equal(release.aws.ecs.calls().length, 0);
+    assert.equal(await tableExists('accounts'), false);
+  });
+
+  test('a migration that fails halts with MigrationFailedError naming the file: earlier ones stay applied, nothing deployed', async () => {
+    const broken = join(dir.dir, '0004_broken.sql');
+    await writeFile(broken, 'ALTER TABLE accounts ADD COLUMN note text;\nSELECT missing FROM accounts;\n');
+    try {
+      const run = await release.runRelease(releaseInput());
+
+      const snapshotId = snapshotOf(run);
+      assertHaltedAt(run, STATE.migrate, 'MigrationFailedError', snapshotId);
+      assert.match(run.alerts[0]?.message ?? '', /0004_broken\.sql:2:8/);
+      assert.match(run.alerts[0]?.message ?? '', /Nothing was deployed/);
+      assert.ok(!run.states.includes(STATE.startDeploy));
+      assert.equal(release.aws.ecs.commandCalls(RegisterTaskDefinitionCommand).length, 0);
+      assertServiceUntouched();
+      assert.equal(release.aws.ecs.calls().length, 0);
+      assert.deepEqual(await appliedFiles(), Object.keys(FIXTURE_MIGRATIONS));
+      const { rows } = await admin.query(
+        "SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'note'",
+      );
+      assert.equal(rows[0].n, 0, 'the failed migration was rolled back');
+    } finally {
+      await rm(broken);
+    }
+  });
+
+  test('a task definition ECS refuses to register halts with ClientException: migrations applied, service untouched', async () => {
+    release.aws.ecs.on(RegisterTaskDefinitionCommand).rejects(
+      new ClientException({
+        message: 'Container.image repository should not be null or empty.',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+
+    const run = await release.runRelease(releaseInput());
+
+    assertHaltedAt(run, STATE.startDeploy, 'ClientException', snapshotOf(run));
+    assert.match(run.alerts[0]?.message ?? '', /the old image keeps running/);
+    assertServiceUntouched();
+    assert.deepEqual(await appliedFiles(), Object.keys(FIXTURE_MIGRATIONS));
+  });
+
+  test('a rollout ECS reports FAILED halts with DeploymentFailedError: no prune, FAILED', async () => {
+    release.ecs.rollouts = ['IN_PROGRESS', 'FAILED'];
+
+    const run = await release.runRelease(releaseInput());
+
+    assertHaltedAt(run, STATE.rolloutStatus, 'DeploymentFailedError', snapshotOf(run));
+    assert.match(run.alerts[0]?.message ?? '', /circuit breaker/);
+    assert.ok(!run.states.includes(STATE.prune));
+  });
+
+  test('a rollout still IN_PROGRESS past its deadline halts with RolloutTimeoutError: no prune, FAILED', async () => {
+    release.ecs.rollouts = ['IN_PROGRESS'];
+
+    const run = await release.runRelease(releaseInput(), { waits: { [STATE.waitRollout]: 300 } });
+
+    assertHaltedAt(run, STATE.rolloutStatus, 'RolloutTimeoutError', snapshotOf(run));
+    assert.ok(run.states.filter((s) => s === STATE.rolloutStatus).length >= 2, 'polled until the deadline');
+    assert.ok(!run.states.includes(STATE.prune));
+  });
+
+  test('an alert SNS refuses still ends the execution FAILED with the step’s error', async () => {
+    release.rds.statuses = ['failed'];
+
+    const run = await release.runRelease(releaseInput(), {
+      tasks: {
+        [STATE.sendAlert]: () => {
+          throw Object.assign(new Error('Topic does not exist'), { name: 'SNS.NotFoundException' });
+        },
+      },
+    });
+
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'SnapshotFailedError');
+    assert.deepEqual(run.states.slice(-3), ['Alert: snapshot status', STATE.sendAlert, STATE.failed]);
+  });
+});
