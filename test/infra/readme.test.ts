@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { toMermaid } from '../../infra/diagram.ts';
+import { synthesizeReleaseDefinition } from '../../infra/local-definition.ts';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+test('the README’s diagram is the synthesized state machine (regenerate: lockstep diagram)', () => {
+  const embedded = /<!-- diagram:start[^>]*-->\n```mermaid\n([\s\S]*?)```\n<!-- diagram:end -->/.exec(
+    readme,
+  )?.[1];
+  assert.ok(embedded, 'the README has a diagram block');
+  assert.equal(embedded, toMermaid(synthesizeReleaseDefinition().definition));
+});
+
+test('every lockstep command the README shows exists, with the options it shows', () => {
+  const help = (args: string[]) =>
+    execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args, '--help'], {
+      cwd: new URL('../../', import.meta.url),
+      encoding: 'utf8',
+    });
+  const shown = new Set(
+    [
+      ...readme.matchAll(/lockstep (migrate|plan|status|publish|start|release|snapshots|restore|diagram)\b/g),
+    ].map((m) => m[1] as string),
+  );
+  assert.ok(shown.size >= 9, [...shown].join(' '));
+  for (const command of shown) {
+    const text = help([command]);
+    const flags = new Set(
+      [...readme.matchAll(new RegExp(`lockstep ${command} ([^\\n\`|]*)`, 'g'))].flatMap((m) =>
+        [...(m[1] as string).matchAll(/--[a-z-]+/g)].map((f) => f[0]),
+      ),
+    );
+    for (const flag of flags) assert.ok(text.includes(flag), `lockstep ${command} ${flag}`);
+  }
+});
