@@ -5,11 +5,11 @@
  * the minutes-long suite `npm run test:reliability` runs on its own.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { generate } from 'selfsigned';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
+import { localCertificate } from '../cli/local/tls.ts';
 
 function testFiles(path: string): string[] {
   if (statSync(path).isFile()) return [path];
@@ -36,25 +36,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'lockstep-test-'));
 chmodSync(scratch, 0o755);
 const dataDir = join(scratch, 'pg');
 // TLS with a certificate made for this run, so the functions' tests connect with full verification.
-const certificate = await generate([{ name: 'commonName', value: 'localhost' }], {
-  keySize: 2048,
-  extensions: [
-    { name: 'basicConstraints', cA: true },
-    {
-      name: 'subjectAltName',
-      altNames: [
-        { type: 2, value: 'localhost' },
-        { type: 7, ip: '127.0.0.1' },
-      ],
-    },
-  ],
-});
-const caFile = join(scratch, 'test-ca.pem');
-writeFileSync(caFile, certificate.cert);
+const certificate = await localCertificate(join(scratch, 'tls'));
+const caFile = certificate.caFile;
 
 const log: string[] = [];
 const server = await startEmbeddedPostgres({
-  tls: { certPem: certificate.cert, keyPem: certificate.private },
+  tls: certificate,
   dataDir,
   persistent: false,
   settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },

@@ -154,6 +154,14 @@ export interface ReleaseFunctions {
 }
 
 const SNAPSHOT_PREFIX = 'lockstep';
+/** How every function is bundled: minified CommonJS for the runtime's Node, the AWS SDK left to the runtime. */
+const BUNDLING: nodejs.BundlingOptions = {
+  minify: true,
+  keepNames: true,
+  target: 'node22',
+  format: nodejs.OutputFormat.CJS,
+  externalModules: ['@aws-sdk/*'],
+};
 
 export class ReleaseFlow extends Construct {
   /** The release state machine (Standard): start it with the release input. */
@@ -214,13 +222,7 @@ export class ReleaseFlow extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         role,
         logGroup,
-        bundling: {
-          minify: true,
-          keepNames: true,
-          target: 'node22',
-          format: nodejs.OutputFormat.CJS,
-          externalModules: ['@aws-sdk/*'],
-        },
+        bundling: BUNDLING,
         ...extra,
         environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
       };
@@ -280,11 +282,7 @@ export class ReleaseFlow extends Construct {
           ...s3Env,
         },
         bundling: {
-          minify: true,
-          keepNames: true,
-          target: 'node22',
-          format: nodejs.OutputFormat.CJS,
-          externalModules: ['@aws-sdk/*'],
+          ...BUNDLING,
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
