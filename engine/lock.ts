@@ -1,6 +1,6 @@
 import { type LockHolder, LockTimeoutError } from './errors.ts';
 import type { HistoryTable } from './history.ts';
-import { ScriptFailedError, type SqlSession } from './session.ts';
+import type { SqlSession } from './session.ts';
 
 /**
  * Sent before anything else that may wait: makes the server poll the client's socket every second while a
@@ -32,21 +32,23 @@ export class MigrationLock {
     return results[1]?.rows[0]?.locked === 't';
   }
 
-  /** Waits up to `waitMs` for the lock; then {@link LockTimeoutError} naming the holder. */
-  async acquire(waitMs: number): Promise<void> {
-    const started = Date.now();
-    const wait = Math.max(1, Math.round(waitMs));
-    try {
-      // SET (not LOCAL) inside the script's implicit transaction; RESET restores the session's own values.
-      await this.session.script(
-        `SET lock_timeout = '${wait}ms';\nSET statement_timeout = '${wait + 5000}ms';\n` +
-          `SELECT pg_advisory_lock(${this.args});\nRESET lock_timeout;\nRESET statement_timeout`,
-      );
-    } catch (err) {
-      if (err instanceof ScriptFailedError && err.serverError.code === '55P03') {
-        throw new LockTimeoutError(Date.now() - started, await this.holder());
-      }
-      throw err;
+  /**
+   * Waits up to `waitMs` for the lock; then {@link LockTimeoutError} naming the holder.
+   *
+   * It polls with `pg_try_advisory_lock` rather than blocking in `pg_advisory_lock`: a statement blocked on the
+   * lock holds a snapshot, and the holder's `CREATE INDEX CONCURRENTLY` waits for every older snapshot to go —
+   * a deadlock PostgreSQL breaks by aborting one of the two. Between polls this session holds no snapshot.
+   */
+  async acquire(
+    waitMs: number,
+    clock: { now: () => number; sleep: (ms: number) => Promise<void> },
+  ): Promise<void> {
+    const started = clock.now();
+    for (let interval = 50; ; interval = Math.min(interval * 2, 1000)) {
+      if (await this.tryAcquire()) return;
+      const left = started + waitMs - clock.now();
+      if (left <= 0) throw new LockTimeoutError(clock.now() - started, await this.holder());
+      await clock.sleep(Math.min(interval, left));
     }
   }
 

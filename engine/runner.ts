@@ -241,7 +241,7 @@ async function migrateUnwrapped(
       s.deadline === undefined ? Number.POSITIVE_INFINITY : s.deadline - now() - s.deadlineMarginMs;
     const wait = Math.min(s.lockWaitMs, remaining);
     if (wait <= 0) throw new LockTimeoutError(0, holder);
-    await lock.acquire(wait);
+    await lock.acquire(wait, { now, sleep });
   }
   try {
     let rows = await readHistory(deps.session, history);

@@ -603,6 +603,49 @@ describe('one run at a time', () => {
     }
   });
 
+  test('a runner waiting for the lock does not deadlock the holder’s CREATE INDEX CONCURRENTLY', async () => {
+    const db = await freshDatabase();
+    try {
+      const files = migrations({
+        '0001_create_accounts.sql': 'CREATE TABLE accounts (id int PRIMARY KEY, email text);',
+        '0002_index.sql':
+          '-- lockstep:no-transaction\nSELECT pg_sleep(1.2);\nCREATE INDEX CONCURRENTLY IF NOT EXISTS accounts_email ON accounts (email);',
+      });
+      const [first, second] = [await db.connect(), await db.connect()];
+      const events: EngineEvent[] = [];
+      const holderEvents: EngineEvent[] = [];
+      let holderStarted!: () => void;
+      const started = new Promise<void>((r) => {
+        holderStarted = r;
+      });
+      const holder = migrate(
+        {
+          session: pgSession(first),
+          onEvent: (e) => e.type === 'migration-start' && e.migration.version === '2' && holderStarted(),
+        },
+        files,
+        options,
+      );
+      await started;
+      // Waiting well over deadlock_timeout (1 s) while the index is built: a blocked pg_advisory_lock would deadlock.
+      const waiter = migrate({ session: pgSession(second), onEvent: (e) => events.push(e) }, files, options);
+      const [a, b] = await Promise.all([holder, waiter]);
+      assert.equal(a.applied.length + b.applied.length, 2);
+      assert.equal(events[0]?.type, 'lock-wait');
+      assert.deepEqual(
+        holderEvents.filter((e) => e.type === 'migration-retry'),
+        [],
+        'the index build was not aborted as a deadlock victim',
+      );
+      const { rows } = await first.query(
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'accounts_email'::regclass",
+      );
+      assert.equal(rows[0]?.indisvalid, true);
+    } finally {
+      await db.drop();
+    }
+  });
+
   test('a lock wait that runs out names the holder', async () => {
     const db = await freshDatabase();
     try {
