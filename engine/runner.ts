@@ -510,56 +510,65 @@ async function applyStatementByStatement(
   const startedAt = `${quoteLiteral(clock?.rows[0]?.started as string)}::timestamptz`;
   const index = new TextIndex(m.sql);
   try {
-    for (const [i, st] of statements.entries()) {
-      let timeout = statementTimeout(ctx);
-      const outcome = await withLockRetries(
-        ctx,
-        m.file,
-        async () => {
+    let i = 0;
+    let timeout = statementTimeout(ctx);
+    const current = () => statements[i] as Statement;
+    // A retry after lock_timeout or a deadlock starts the file again from the top: the statement that timed out
+    // may have left something behind (an INVALID index) that only the statements before it clean up.
+    const outcome = await withLockRetries(
+      ctx,
+      m.file,
+      async () => {
+        for (i = 0; i < statements.length; i++) {
           timeout = statementTimeout(ctx);
           await ctx.session.script(
             `SET lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\nSET statement_timeout = '${timeout.ms}ms'`,
           );
-          await ctx.session.script(st.text);
-        },
-        (err, attempts) =>
-          new LockNotAvailableError(attempts, failureAt(ctx, m, index, st, err.serverError), err.message, {
+          await ctx.session.script(current().text);
+        }
+      },
+      (err, attempts) =>
+        new LockNotAvailableError(
+          attempts,
+          failureAt(ctx, m, index, current(), err.serverError),
+          err.message,
+          {
             cause: err.serverError,
-          }),
-      ).catch(async (err: unknown) => {
-        const se =
-          err instanceof ScriptFailedError
-            ? err.serverError
-            : err instanceof LockNotAvailableError
-              ? (err.cause as ServerError)
-              : undefined;
-        if (se) {
-          await ctx.session
-            .script(
-              ctx.history.recordSql(m, ctx.settings.appliedBy, {
-                success: false,
-                startedAt,
-                failedStatement: i + 1,
-                error: describeServerError(se),
-              }),
-            )
-            .catch(() => {});
-        }
-        if (err instanceof ScriptFailedError && !isConnectionLoss(err.serverError)) {
-          throw new MigrationFailedError(
-            describeServerError(err.serverError),
-            failureWithTimeoutHint(
-              failureAt(ctx, m, index, st, err.serverError),
-              err.serverError,
-              timeout.cappedByDeadline,
-            ),
-            { cause: err.serverError },
-          );
-        }
-        throw err;
-      });
-      if (outcome === 'deadline') return 'deadline';
-    }
+          },
+        ),
+    ).catch(async (err: unknown) => {
+      const se =
+        err instanceof ScriptFailedError
+          ? err.serverError
+          : err instanceof LockNotAvailableError
+            ? (err.cause as ServerError)
+            : undefined;
+      if (se) {
+        await ctx.session
+          .script(
+            ctx.history.recordSql(m, ctx.settings.appliedBy, {
+              success: false,
+              startedAt,
+              failedStatement: i + 1,
+              error: describeServerError(se),
+            }),
+          )
+          .catch(() => {});
+      }
+      if (err instanceof ScriptFailedError && !isConnectionLoss(err.serverError)) {
+        throw new MigrationFailedError(
+          describeServerError(err.serverError),
+          failureWithTimeoutHint(
+            failureAt(ctx, m, index, current(), err.serverError),
+            err.serverError,
+            timeout.cappedByDeadline,
+          ),
+          { cause: err.serverError },
+        );
+      }
+      throw err;
+    });
+    if (outcome === 'deadline') return 'deadline';
     await ctx.session.script(ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt }));
     return 'applied';
   } finally {
