@@ -19,11 +19,22 @@ export interface Server {
   readonly admin: pg.Client;
 }
 
-/** A new, empty database on the server; its URL. */
+/**
+ * A new, empty database on the server; its URL. Ends with a CHECKPOINT, so that the WAL earlier runs wrote is not
+ * flushed by a checkpoint in the middle of the next timed run (that, not the tools, made the slowest runs slow).
+ */
 export async function freshDatabase(server: Server): Promise<string> {
   const name = `b_${randomBytes(5).toString('hex')}`;
   await server.admin.query(`CREATE DATABASE ${name}`);
+  await server.admin.query('CHECKPOINT');
   return databaseUrl(server.url, name);
+}
+
+/** Drops a database made by {@link freshDatabase}, so the cluster stays small over the whole bench. */
+export async function dropDatabase(server: Server, url: string | undefined): Promise<void> {
+  if (!url) return;
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  await server.admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
 }
 
 export interface Samples {
@@ -34,26 +45,92 @@ export interface Samples {
 /** Rotates the order each run, so no tool always goes first (or right after another's heavy run). */
 const rotated = <T>(xs: readonly T[], r: number) => xs.map((_, i) => xs[(i + r) % xs.length] as T);
 
+/** Something that applies the set to a given empty database and says how long that took. */
+export interface Applier {
+  readonly name: string;
+  /** Keep its database for the no-op case (whole-process tools that keep history). */
+  readonly keep: boolean;
+  apply(url: string): Promise<number>;
+}
+
+/** A whole-process tool as an {@link Applier}. */
+export const toolApplier = (tool: Tool, set: MigrationSet): Applier => ({
+  name: tool.name,
+  keep: tool.hasNoop,
+  apply: async (url) => timed(tool.command(set, url)),
+});
+
+const withClient = async <T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> => {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+};
+
 /**
- * Each tool applies the set to a fresh database, `runs` times, alternating. Returns the timings and, per tool,
- * a database it left fully migrated (for the no-op case).
+ * In this process, on an open connection (no process start, no connect): the engine's `migrate()`, and the floor
+ * for one round trip per migration — node-postgres sending `BEGIN; <file>; COMMIT` per file, no history, no
+ * parsing, no lock. `scripts` reports how many scripts the engine sent in its last apply.
+ */
+export async function inProcessAppliers(
+  set: MigrationSet,
+): Promise<{ engine: Applier; floor: Applier; scripts: () => number }> {
+  const migrations = await loadMigrations(set.dir);
+  // The first parses in this process load the WebAssembly parser and run it unoptimised: keep them out.
+  for (const m of migrations) await splitStatements(m.sql);
+  let scripts = 0;
+  return {
+    scripts: () => scripts,
+    engine: {
+      name: 'lockstep engine, in process',
+      keep: false,
+      apply: (url) =>
+        withClient(url, async (client) => {
+          const session = countingSession(pgSession(client));
+          const started = process.hrtime.bigint();
+          await migrate({ session }, migrations, { appliedBy: 'bench' });
+          scripts = session.scripts;
+          return elapsedMs(started);
+        }),
+    },
+    floor: {
+      name: 'floor: node-postgres, in process',
+      keep: false,
+      apply: (url) =>
+        withClient(url, async (client) => {
+          const started = process.hrtime.bigint();
+          for (const m of migrations) await client.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
+          return elapsedMs(started);
+        }),
+    },
+  };
+}
+
+/**
+ * Each applier applies the set to a fresh database, `runs` times, alternating, so that all of them see the
+ * server in the same state. Returns the timings and, per applier it should keep, a fully migrated database.
  */
 export async function applyCase(
   server: Server,
-  set: MigrationSet,
-  tools: readonly Tool[],
+  appliers: readonly Applier[],
   runs: number,
 ): Promise<{ samples: Samples[]; applied: Map<string, string> }> {
-  const ms = new Map<string, number[]>(tools.map((t) => [t.name, []]));
+  const ms = new Map<string, number[]>(appliers.map((a) => [a.name, []]));
   const applied = new Map<string, string>();
   for (let r = 0; r < runs; r++) {
-    for (const tool of rotated(tools, r)) {
+    for (const applier of rotated(appliers, r)) {
       const url = await freshDatabase(server);
-      ms.get(tool.name)?.push(timed(tool.command(set, url)));
-      applied.set(tool.name, url);
+      ms.get(applier.name)?.push(await applier.apply(url));
+      if (applier.keep) {
+        await dropDatabase(server, applied.get(applier.name));
+        applied.set(applier.name, url);
+      } else await dropDatabase(server, url);
     }
   }
-  return { samples: tools.map((t) => ({ name: t.name, ms: ms.get(t.name) ?? [] })), applied };
+  return { samples: appliers.map((a) => ({ name: a.name, ms: ms.get(a.name) ?? [] })), applied };
 }
 
 /** Each tool run again on its fully migrated database, and extra commands (bare node), alternating. */
@@ -98,11 +175,13 @@ export async function roundTripCase(
     const apply = proxy.counts();
     if (!tool.hasNoop) {
       out.push({ tool: tool.name, apply });
+      await dropDatabase(server, url);
       continue;
     }
     proxy.reset();
     await run(tool.command(set, url));
     out.push({ tool: tool.name, apply, noop: proxy.counts() });
+    await dropDatabase(server, url);
   }
   return out;
 }
@@ -112,80 +191,41 @@ export interface InProcess {
   readonly noopMs: number;
   /** Scripts (round trips) the engine sent per no-op run, counted through the session. */
   readonly noopScripts: number;
-  /** engine `migrate()` applying the whole set to a fresh database on an open connection, median ms. */
-  readonly applyMs: number;
-  /** Scripts the engine sent for one whole apply. */
-  readonly applyScripts: number;
   /** Splitting (parsing) every file with libpg-query, as the engine does before applying, median ms. */
   readonly parseMs: number;
-  /**
-   * The floor for one round trip per migration: node-postgres sending `BEGIN; <file>; COMMIT` per file on an
-   * open connection to a fresh database, no history, no parsing, no lock; median ms.
-   */
-  readonly floorMs: number;
+  /** Reading and checksumming the files (`loadMigrations`), page cache warm, median ms. */
+  readonly loadMs: number;
 }
 
-/** What the engine itself costs, without process start-up: apply, no-op, and the parse step alone. */
-export async function inProcessCase(server: Server, set: MigrationSet, runs: number): Promise<InProcess> {
-  const migrations = await loadMigrations(set.dir);
-  const options = { appliedBy: 'bench' };
-  const withClient = async <T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
-
-  // The first parses in this process load the WebAssembly parser and run it unoptimised: keep them out.
-  for (const m of migrations) await splitStatements(m.sql);
+/** The engine's no-op on `appliedUrl` (migrated by lockstep), the parse step and reading the files, in process. */
+export async function inProcessCase(set: MigrationSet, appliedUrl: string, runs: number): Promise<InProcess> {
+  const load: number[] = [];
   const parse: number[] = [];
-  const apply: number[] = [];
-  const floor: number[] = [];
-  let applyScripts = 0;
-  let appliedUrl = '';
-  const engineApply = async () => {
-    appliedUrl = await freshDatabase(server);
-    await withClient(appliedUrl, async (client) => {
-      const session = countingSession(pgSession(client));
-      const started = process.hrtime.bigint();
-      await migrate({ session }, migrations, options);
-      apply.push(elapsedMs(started));
-      applyScripts = session.scripts;
-    });
-  };
-  const floorApply = async () =>
-    withClient(await freshDatabase(server), async (client) => {
-      const started = process.hrtime.bigint();
-      for (const m of migrations) await client.query(`BEGIN;\n${m.sql}\n;\nCOMMIT`);
-      floor.push(elapsedMs(started));
-    });
+  const migrations = await loadMigrations(set.dir);
+  for (const m of migrations) await splitStatements(m.sql);
   for (let r = 0; r < runs; r++) {
-    const started = process.hrtime.bigint();
+    let started = process.hrtime.bigint();
+    await loadMigrations(set.dir);
+    load.push(elapsedMs(started));
+    started = process.hrtime.bigint();
     for (const m of migrations) await splitStatements(m.sql);
     parse.push(elapsedMs(started));
-    for (const work of r % 2 ? [floorApply, engineApply] : [engineApply, floorApply]) await work();
   }
-
-  return withClient(appliedUrl, async (client) => {
-    const noop: number[] = [];
-    let noopScripts = 0;
+  const noop: number[] = [];
+  let noopScripts = 0;
+  await withClient(appliedUrl, async (client) => {
     for (let r = 0; r < runs * 4; r++) {
       const session = countingSession(pgSession(client));
       const started = process.hrtime.bigint();
-      await migrate({ session }, migrations, options);
+      await migrate({ session }, migrations, { appliedBy: 'bench' });
       noop.push(elapsedMs(started));
       noopScripts = session.scripts;
     }
-    return {
-      noopMs: median(noop),
-      noopScripts,
-      applyMs: median(apply),
-      applyScripts,
-      parseMs: median(parse),
-      floorMs: median(floor),
-    };
   });
+  return {
+    noopMs: median(noop),
+    noopScripts,
+    parseMs: median(parse),
+    loadMs: median(load),
+  };
 }

@@ -3,7 +3,9 @@
  * prints medians and ratios, and each target met or not. Numbers are printed, never asserted.
  *
  *   1 apply N           whole process, a fresh database every run: `lockstep migrate` vs psql (the same files,
- *                       one transaction each, one psql process), node-pg-migrate and dbmate
+ *                       one transaction each, one psql process), node-pg-migrate and dbmate; alternating with
+ *                       them, lockstep under `node --liftoff-only` and, in process, the engine and a node-postgres
+ *                       floor; then where lockstep's time goes
  *   2 no-op N           whole process with everything applied: the same tools, and a bare `node -e ''`;
  *                       round trips after connecting, counted on the wire by a proxy (every tool) and in
  *                       process through the engine's session
@@ -25,17 +27,21 @@ import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
 import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
 import {
+  type Applier,
   applyCase,
+  dropDatabase,
   type InProcess,
+  inProcessAppliers,
   inProcessCase,
   noopCase,
   type RoundTrips,
   roundTripCase,
   type Samples,
+  toolApplier,
 } from './database-cases.ts';
 import { generateMigrations } from './migrations.ts';
 import { startCountingProxy } from './round-trips.ts';
-import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
+import { elapsedMs, kib, median, millis, ratio, seconds, table, timed } from './stats.ts';
 import { migrationTools } from './tools.ts';
 import {
   costPer1000Releases,
@@ -67,6 +73,7 @@ interface Target {
 }
 const targets: Target[] = [];
 const spread = (xs: readonly number[]) => `${seconds(Math.min(...xs))}–${seconds(Math.max(...xs))}`;
+const LIFTOFF_ONLY = 'lockstep, node --liftoff-only';
 const byName = (samples: readonly Samples[], name: string) =>
   median(samples.find((s) => s.name === name)?.ms ?? []);
 
@@ -93,7 +100,7 @@ const header = [
   `lockstep benchmarks — ${new Date().toISOString().slice(0, 10)}`,
   `machine: ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${arch()}, node ${process.version}`,
   wanted('apply')
-    ? `PostgreSQL ${pgVersion} (embedded-postgres ${embeddedVersion}), loopback, fsync/synchronous_commit/full_page_writes off`
+    ? `PostgreSQL ${pgVersion} (embedded-postgres ${embeddedVersion}), loopback, fsync/synchronous_commit/full_page_writes/autovacuum off, CHECKPOINT before each timed run`
     : 'PostgreSQL not started (BENCH_ONLY)',
   `${runs} runs per case, alternating; medians. Child processes run without NODE_OPTIONS and NODE_EXTRA_CA_CERTS.`,
   `load average (1 min) at start ${loadAtStart.toFixed(2)}, at end ${(loadavg()[0] ?? 0).toFixed(2)}: anything else running skews the numbers`,
@@ -116,7 +123,8 @@ async function databaseBenchmarks(): Promise<void> {
   const server = await startEmbeddedPostgres({
     dataDir: join(scratch, 'pg'),
     persistent: false,
-    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    // Measures the tools, not the disk or the server's background work.
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', autovacuum: 'off' },
   });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
@@ -158,34 +166,52 @@ async function databaseBenchmarks(): Promise<void> {
       trips: RoundTrips[];
       ip: InProcess;
       cold: ColdParse;
+      engineScripts: number;
     }> = [];
-    const breakdown: string[] = [];
     // One untimed apply per tool first: the first run of a binary pays for the page cache.
     const warm = generateMigrations(join(scratch, 'warm'), 20);
-    await applyCase(ctx, warm, tools, 1);
+    const warmed = await applyCase(
+      ctx,
+      tools.map((t) => toolApplier(t, warm)),
+      1,
+    );
+    for (const url of warmed.applied.values()) await dropDatabase(ctx, url);
 
     for (const n of sizes) {
       const set = generateMigrations(scratch, n);
-      progress(`apply ${n}: ${tools.map((t) => t.name).join(', ')}, ${runs} runs`);
-      const { samples: apply, applied } = await applyCase(ctx, set, tools, runs);
+      const inProcess = await inProcessAppliers(set);
+      const lockstep = tools.find((t) => t.name === 'lockstep');
+      // An experiment, not how lockstep ships: V8 without its optimising WebAssembly tier (see the breakdown).
+      const liftoffOnly: Applier[] = lockstep
+        ? [
+            {
+              name: LIFTOFF_ONLY,
+              keep: false,
+              apply: async (url) => {
+                const c = lockstep.command(set, url);
+                return timed({ ...c, args: ['--liftoff-only', ...c.args] });
+              },
+            },
+          ]
+        : [];
+      const appliers = [
+        ...tools.map((t) => toolApplier(t, set)),
+        ...liftoffOnly,
+        inProcess.engine,
+        inProcess.floor,
+      ];
+      progress(`apply ${n}: ${appliers.map((a) => a.name).join(', ')}; ${runs} runs`);
+      const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
       const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      progress(`in-process no-op ${n}`);
+      const ip = await inProcessCase(set, applied.get('lockstep') ?? '', runs);
+      for (const url of applied.values()) await dropDatabase(ctx, url);
       progress(`round trips ${n}`);
       const trips = await roundTripCase(ctx, proxy, set, tools);
-      progress(`in-process ${n}`);
-      const ip = await inProcessCase(ctx, set, runs);
       progress(`parsing in a fresh process ${n}`);
       const cold = await coldParse(repoRoot, set.dir, runs);
-      results.push({ n, apply, noop, trips, ip, cold });
-      const start = byName(noop, 'lockstep --version');
-      breakdown.push(
-        `  apply ${n}: whole process ${seconds(byName(apply, 'lockstep'))} ≈ engine on an open connection ${seconds(ip.applyMs)}` +
-          ` (the floor for one round trip per migration — BEGIN; file; COMMIT from node-postgres, no history — is ${seconds(ip.floorMs)};` +
-          ` parsing with a warm parser ${seconds(ip.parseMs)})` +
-          ` + the parser cold in a fresh process ${seconds(cold.allFilesMs - cold.loadMs - ip.parseMs)} more than warm` +
-          ` (compile + first parse ${seconds(cold.firstParseMs - cold.loadMs)})` +
-          ` + node start and CLI load ${seconds(start)} + connect, reading and hashing files`,
-      );
+      results.push({ n, apply, noop, trips, ip, cold, engineScripts: inProcess.scripts() });
 
       const lockstepApply = byName(apply, 'lockstep');
       for (const s of apply) {
@@ -222,19 +248,74 @@ async function databaseBenchmarks(): Promise<void> {
       }
       engineRows.push(
         [`no-op ${n}`, millis(ip.noopMs), `${ip.noopScripts} round trip(s) (scripts sent)`],
-        [`apply ${n}`, millis(ip.applyMs), `${ip.applyScripts} scripts sent`],
+        [
+          `apply ${n}`,
+          millis(byName(apply, inProcess.engine.name)),
+          `${inProcess.scripts()} scripts sent (measured alternating with the tools above)`,
+        ],
         [`parse ${n} files`, millis(ip.parseMs), 'libpg-query (WebAssembly), part of apply'],
+        [`read + checksum ${n} files`, millis(ip.loadMs), 'loadMigrations, before connecting'],
       );
     }
     for (const t of all.filter((t) => t.unavailable))
       applyRows.push(['', t.name, 'not run', t.unavailable ?? '']);
     const cli = await cliComposition(repoRoot);
 
+    type Result = (typeof results)[number];
+    const whole = (r: Result) => byName(r.apply, 'lockstep');
+    const engine = (r: Result) => byName(r.apply, 'lockstep engine, in process');
+    const coldExtra = (r: Result) => r.cold.allFilesMs - r.cold.loadMs - r.ip.parseMs;
+    const start = (r: Result) => byName(r.noop, 'lockstep --version');
+    const parts: Array<[string, (r: Result) => number]> = [
+      ['lockstep migrate, whole process', whole],
+      ['the same under node --liftoff-only', (r) => byName(r.apply, LIFTOFF_ONLY)],
+      ['engine on an open connection, warm parser (in process)', engine],
+      [
+        '    floor: BEGIN; file; COMMIT per file from node-postgres, no history',
+        (r) => byName(r.apply, 'floor: node-postgres, in process'),
+      ],
+      ['    parsing every file, warm parser', (r) => r.ip.parseMs],
+      ['parser cold in a fresh process, over warm, until exit', coldExtra],
+      [
+        '    compile + first parse + exit waiting for background compilation',
+        (r) => r.cold.firstParseMs - r.cold.loadMs,
+      ],
+      [
+        '    the cold parse with node --liftoff-only instead',
+        (r) => r.cold.allFilesLiftoffOnlyMs - r.cold.loadMs - r.ip.parseMs,
+      ],
+      ['node start and loading dist/cli.cjs (lockstep --version)', start],
+      ['psql, the same files, for comparison', (r) => byName(r.apply, 'psql')],
+    ];
+    const bareNode = (r: Result) => byName(r.noop, 'bare node');
+    const noopParts: Array<[string, (r: Result) => number]> = [
+      ['lockstep migrate, whole process', (r) => byName(r.noop, 'lockstep')],
+      ['  node start (node -e "")', bareNode],
+      ['  + loading dist/cli.cjs (lockstep --version, over bare node)', (r) => start(r) - bareNode(r)],
+      ['  + reading and checksumming the files (in process, warm cache)', (r) => r.ip.loadMs],
+      ['  + the engine’s no-op on an open connection (in process)', (r) => r.ip.noopMs],
+      [
+        '  + the rest: connect (SCRAM), plan output, exit',
+        (r) => byName(r.noop, 'lockstep') - start(r) - r.ip.loadMs - r.ip.noopMs,
+      ],
+    ];
+    const noopBreakdown = table(
+      ['where lockstep’s no-op time goes (medians)', ...results.map((r) => `N = ${r.n}`)],
+      noopParts.map(([label, f]) => [label, ...results.map((r) => seconds(f(r)))]),
+    );
+    const breakdown = table(
+      ['where lockstep’s apply time goes (medians)', ...results.map((r) => `N = ${r.n}`)],
+      parts.map(([label, f]) => [label, ...results.map((r) => seconds(f(r)))]),
+    );
+
     print(
       '## 1. Apply N migrations — whole process, fresh database each run',
       table(['case', 'tool', 'median', 'min–max', 'lockstep ÷ tool'], applyRows),
-      'Where lockstep’s time goes (medians; the client waits for each round trip, so its CPU adds to server time):',
-      ...breakdown,
+      '',
+      breakdown,
+      'Parts measured separately. The client waits for each round trip, so its CPU time adds to the server’s;',
+      'V8’s background compilation of the parser overlaps the apply, so the parts add up to a little more than',
+      'the whole.',
       '',
       '## 2. No-op — whole process, everything applied',
       table(['case', 'tool', 'median', 'min–max', 'lockstep ÷ this'], noopRows),
@@ -242,6 +323,8 @@ async function databaseBenchmarks(): Promise<void> {
         .slice(0, 4)
         .map((c) => `${c.source} ${Math.round((100 * c.bytes) / cli.bytes)}%`)
         .join(', ')}).`,
+      '',
+      noopBreakdown,
       '',
       'Round trips after connecting (Query + Sync messages, counted by a proxy; one run each, untimed)',
       table(['N', 'tool', 'apply', 'per migration', 'no-op'], tripRows),

@@ -6,14 +6,19 @@
  *   psql             one psql process running every file between BEGIN and COMMIT; keeps no history, so it
  *                    is the floor, not a peer (and has no no-op)
  *   node-pg-migrate  its CLI, `up --no-single-transaction` (its default wraps the whole run in one transaction)
- *   dbmate           the Go binary the `dbmate` npm package ships, run directly (not through its node wrapper),
- *                    `--no-dump-schema migrate`
+ *   dbmate           the Go binary the `dbmate` npm package ships (in @dbmate/<platform>-<arch>), run directly
+ *                    (not through its node wrapper), `--no-dump-schema migrate`
+ *
+ * node-pg-migrate and dbmate are not dependencies of lockstep: install them beside it to compare (`INSTALL`);
+ * without them their rows say so.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import type { MigrationSet } from './migrations.ts';
 import { type Command, which } from './stats.ts';
+
+const INSTALL = 'npm install --no-save node-pg-migrate@9 dbmate@2';
 
 export interface Tool {
   readonly name: string;
@@ -61,7 +66,7 @@ export function migrationTools(repoRoot: string, scratch: string): Tool[] {
     },
     {
       name: 'node-pg-migrate',
-      ...(existsSync(nodePgMigrate) ? {} : { unavailable: 'node-pg-migrate not installed (npm ci)' }),
+      ...(existsSync(nodePgMigrate) ? {} : { unavailable: `not installed: ${INSTALL}` }),
       hasNoop: true,
       command: (set, url) => ({
         cmd: process.execPath,
@@ -72,9 +77,7 @@ export function migrationTools(repoRoot: string, scratch: string): Tool[] {
     },
     {
       name: 'dbmate',
-      ...(existsSync(dbmate)
-        ? {}
-        : { unavailable: `dbmate's binary for ${platform()}-${arch()} not installed (npm ci)` }),
+      ...(existsSync(dbmate) ? {} : { unavailable: `no binary for ${platform()}-${arch()}: ${INSTALL}` }),
       hasNoop: true,
       command: (set, url) => ({
         cmd: dbmate,
