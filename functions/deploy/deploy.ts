@@ -20,7 +20,7 @@ import {
   type TaskDefinition,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   DeploymentFailedError,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENGINE_DEFAULTS } from '../../engine/runner.ts';
 import { arn, type Env, readConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';

@@ -6,7 +6,7 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadMigrations, type MigrationFile } from '../../engine/migration-files.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';

@@ -1,7 +1,7 @@
 /** Lambda entry for the preflight step; the handler itself lives beside the core (./preflight.ts). */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createPreflightHandler } from './preflight.ts';

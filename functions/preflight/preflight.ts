@@ -6,7 +6,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionStatus, paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError, ReleaseInProgressError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { invocationKeys, runHandler } from '../shared/handler.ts';

@@ -2,7 +2,7 @@
  * Environment variables, read and validated once per container at cold start. A missing or malformed
  * variable is a {@link ConfigError} naming it — a deployment mistake, reported before any work is done.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './errors.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;

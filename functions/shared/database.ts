@@ -5,7 +5,7 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, DatabaseUnavailableError, LockstepError } from './errors.ts';
 import type { Log } from './logger.ts';
 

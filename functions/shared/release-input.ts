@@ -3,7 +3,7 @@
  * EventBridge input transformer), a console execution or the CLI — validated and normalized once, in
  * preflight, before any AWS call. Every later step reads the normalized form.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from './errors.ts';
 import { parseEvent } from './events.ts';
 import { RELEASE_LABEL as RELEASE, RELEASE_LABEL_RULE } from './release-label.ts';

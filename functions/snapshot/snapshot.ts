@@ -32,7 +32,7 @@ import {
   type SnapshotQuotaExceededFault,
   type Tag,
 } from '@aws-sdk/client-rds';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   ConfigError,
