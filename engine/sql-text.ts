@@ -4,6 +4,7 @@
  * bodies split exactly as the server would split them. The parser is loaded on first use only: a run
  * with nothing pending never pays for it.
  */
+import { setFlagsFromString } from 'node:v8';
 
 export interface Statement {
   /** The statement's text, without the terminating semicolon. */
@@ -35,10 +36,16 @@ export class SqlSyntaxError extends Error {
 type Parser = typeof import('libpg-query');
 let parser: Promise<Parser> | undefined;
 function loadParser(): Promise<Parser> {
-  parser ??= import('libpg-query').then(async (mod) => {
+  // V8's optimising WebAssembly tier spends ~0.15 s of CPU compiling the parser's 1.7 MB module (its grammar
+  // is one huge function), more than a whole run spends parsing with the baseline tier: bench/RESULTS.md.
+  // Set before the module is compiled; it affects only WebAssembly compiled later, and this is the process's only
+  // module.
+  parser ??= (async () => {
+    setFlagsFromString('--liftoff-only');
+    const mod = await import('libpg-query');
     await mod.loadModule();
     return mod;
-  });
+  })();
   return parser;
 }
 
