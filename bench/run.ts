@@ -4,8 +4,7 @@
  *
  *   1 apply N           whole process, a fresh database every run: `lockstep migrate` vs psql (the same files,
  *                       one transaction each, one psql process), node-pg-migrate and dbmate; alternating with
- *                       them, lockstep under `node --liftoff-only` and, in process, the engine and a node-postgres
- *                       floor; then where lockstep's time goes
+ *                       them, in process, the engine and a node-postgres floor; then where lockstep's time goes
  *   2 no-op N           whole process with everything applied: the same tools, and a bare `node -e ''`;
  *                       round trips after connecting, counted on the wire by a proxy (every tool) and in
  *                       process through the engine's session
@@ -27,7 +26,6 @@ import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
 import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
 import {
-  type Applier,
   applyCase,
   dropDatabase,
   type InProcess,
@@ -41,7 +39,7 @@ import {
 } from './database-cases.ts';
 import { generateMigrations } from './migrations.ts';
 import { startCountingProxy } from './round-trips.ts';
-import { elapsedMs, kib, median, millis, ratio, seconds, table, timed } from './stats.ts';
+import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
 import { migrationTools } from './tools.ts';
 import {
   costPer1000Releases,
@@ -73,7 +71,6 @@ interface Target {
 }
 const targets: Target[] = [];
 const spread = (xs: readonly number[]) => `${seconds(Math.min(...xs))}–${seconds(Math.max(...xs))}`;
-const LIFTOFF_ONLY = 'lockstep, node --liftoff-only';
 const byName = (samples: readonly Samples[], name: string) =>
   median(samples.find((s) => s.name === name)?.ms ?? []);
 
@@ -180,26 +177,7 @@ async function databaseBenchmarks(): Promise<void> {
     for (const n of sizes) {
       const set = generateMigrations(scratch, n);
       const inProcess = await inProcessAppliers(set);
-      const lockstep = tools.find((t) => t.name === 'lockstep');
-      // An experiment, not how lockstep ships: V8 without its optimising WebAssembly tier (see the breakdown).
-      const liftoffOnly: Applier[] = lockstep
-        ? [
-            {
-              name: LIFTOFF_ONLY,
-              keep: false,
-              apply: async (url) => {
-                const c = lockstep.command(set, url);
-                return timed({ ...c, args: ['--liftoff-only', ...c.args] });
-              },
-            },
-          ]
-        : [];
-      const appliers = [
-        ...tools.map((t) => toolApplier(t, set)),
-        ...liftoffOnly,
-        inProcess.engine,
-        inProcess.floor,
-      ];
+      const appliers = [...tools.map((t) => toolApplier(t, set)), inProcess.engine, inProcess.floor];
       progress(`apply ${n}: ${appliers.map((a) => a.name).join(', ')}; ${runs} runs`);
       const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
@@ -268,7 +246,6 @@ async function databaseBenchmarks(): Promise<void> {
     const start = (r: Result) => byName(r.noop, 'lockstep --version');
     const parts: Array<[string, (r: Result) => number]> = [
       ['lockstep migrate, whole process', whole],
-      ['the same under node --liftoff-only', (r) => byName(r.apply, LIFTOFF_ONLY)],
       ['engine on an open connection, warm parser (in process)', engine],
       [
         '    floor: BEGIN; file; COMMIT per file from node-postgres, no history',
@@ -276,13 +253,10 @@ async function databaseBenchmarks(): Promise<void> {
       ],
       ['    parsing every file, warm parser', (r) => r.ip.parseMs],
       ['parser cold in a fresh process, over warm, until exit', coldExtra],
+      ['    compile + first parse + exit', (r) => r.cold.firstParseMs - r.cold.loadMs],
       [
-        '    compile + first parse + exit waiting for background compilation',
-        (r) => r.cold.firstParseMs - r.cold.loadMs,
-      ],
-      [
-        '    the cold parse with node --liftoff-only instead',
-        (r) => r.cold.allFilesLiftoffOnlyMs - r.cold.loadMs - r.ip.parseMs,
+        '    the same with V8’s default tiers (before the engine turned the optimising tier off)',
+        (r) => r.cold.allFilesDefaultTiersMs - r.cold.loadMs - r.ip.parseMs,
       ],
       ['node start and loading dist/cli.cjs (lockstep --version)', start],
       ['psql, the same files, for comparison', (r) => byName(r.apply, 'psql')],
