@@ -86,8 +86,6 @@ export function parseReleaseInput(
   const input = parseEvent(rawReleaseInputSchema, raw, 'input');
   const image = input.image ?? ecrImage(input.ecr as z.infer<typeof ecrSchema>);
   const release = input.release ?? defaultRelease(input.ecr, image);
-  if (!release)
-    throw new InvalidInputError('release', 'required when the image has no tag to name the release by');
   return {
     release,
     image,
@@ -102,11 +100,18 @@ function ecrImage(ecr: z.infer<typeof ecrSchema>): string {
   return ecr.digest ? `${base}@${ecr.digest}` : `${base}:${ecr.tag}`;
 }
 
-function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: string): string | undefined {
+/** The release label when the input gives none: the image's tag, else a short form of its digest. */
+function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: string): string {
   const tag = ecr?.tag ?? IMAGE.exec(image)?.[2];
   if (tag && RELEASE.test(tag)) return tag;
   const digest = ecr?.digest ?? IMAGE.exec(image)?.[3];
-  return digest ? `sha256-${digest.slice(7, 19)}` : undefined;
+  if (digest) return `sha256-${digest.slice(7, 19)}`;
+  throw new InvalidInputError(
+    'release',
+    tag
+      ? `required: the image tag "${tag}" cannot name the release (a release label ${RELEASE_LABEL_RULE})`
+      : 'required when the image has no tag to name the release by',
+  );
 }
 
 /** The normalized form, as the steps after preflight receive it inside their events. */

@@ -56,6 +56,18 @@ describe('parseReleaseInput', () => {
     );
   });
 
+  test('an image tag that is no release label asks for "release", saying why the tag will not do', () => {
+    assert.throws(
+      () => parseReleaseInput({ image: `${IMAGE}:_x` }, defaults),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidInputError, String(err));
+        assert.equal(err.field, 'release');
+        assert.match(err.message, /the image tag "_x" cannot name the release/);
+        return true;
+      },
+    );
+  });
+
   const malformed: Array<[string, unknown, string]> = [
     ['not an object', 'v1', 'input'],
     ['neither image nor ecr', { release: 'v1' }, 'image'],
