@@ -121,9 +121,9 @@ export function countingSession(inner: SqlSession): SqlSession & { readonly scri
     get scripts() {
       return scripts;
     },
-    script(sql) {
+    script(sql, onResult) {
       scripts++;
-      return inner.script(sql);
+      return inner.script(sql, onResult);
     },
   };
 }

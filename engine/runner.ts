@@ -18,7 +18,7 @@ import {
   planProblem,
   type ValidationOptions,
 } from './plan.ts';
-import { ScriptFailedError, type ServerError, type SqlSession } from './session.ts';
+import { ScriptFailedError, type ServerError, type SqlSession, type StatementResult } from './session.ts';
 import { excerpt, SqlSyntaxError, type Statement, splitStatements, TextIndex } from './sql-text.ts';
 
 export interface EngineOptions extends ValidationOptions {
@@ -69,7 +69,7 @@ export type EngineEvent =
 export interface AppliedMigration {
   readonly version: string;
   readonly file: string;
-  /** Wall time as the runner saw it, round trip included. */
+  /** From its BEGIN to its history row, as the server measured it (as the runner saw it, for a no-transaction file). */
   readonly durationMs: number;
 }
 
@@ -256,36 +256,35 @@ async function migrateUnwrapped(
 
     const applied: AppliedMigration[] = [];
     const remaining = [...current.pending];
+    const ctx: ApplyContext = {
+      session: deps.session,
+      now,
+      sleep,
+      emit,
+      history,
+      settings: s,
+      appliedBefore: () => applied.map((a) => a.version),
+    };
+    const hooks: ApplyHooks = {
+      started: () => emit({ type: 'migration-start', migration: remaining[0] as PendingMigration }),
+      applied: (m, durationMs) => {
+        const done: AppliedMigration = { version: m.version.toString(), file: m.file, durationMs };
+        applied.push(done);
+        remaining.shift();
+        emit({ type: 'migration-applied', migration: done });
+      },
+    };
     while (remaining.length > 0) {
-      const next = remaining[0] as PendingMigration;
       if (s.deadline !== undefined && s.deadline - now() < s.deadlineMarginMs) {
         emit({ type: 'deadline-stop', remainingMs: s.deadline - now() });
         return result(applied, { ...current, pending: remaining }, true);
       }
-      const migration = byVersion.get(next.version) as MigrationFile;
-      emit({ type: 'migration-start', migration: next });
-      const started = now();
-      const outcome = await applyOne(
-        {
-          session: deps.session,
-          now,
-          sleep,
-          emit,
-          history,
-          settings: s,
-          appliedBefore: applied.map((a) => a.version),
-        },
-        migration,
-        parsed.get(migration.version) as Statement[],
-      );
+      const group = nextGroup(remaining, byVersion, s);
+      const outcome = await applyGroup(ctx, group, parsed, hooks);
       if (outcome === 'deadline') {
         emit({ type: 'deadline-stop', remainingMs: (s.deadline ?? now()) - now() });
         return result(applied, { ...current, pending: remaining }, true);
       }
-      const done: AppliedMigration = { version: next.version, file: next.file, durationMs: now() - started };
-      applied.push(done);
-      remaining.shift();
-      emit({ type: 'migration-applied', migration: done });
     }
     return result(applied, { ...current, pending: [] }, false);
   } finally {
@@ -363,7 +362,42 @@ interface ApplyContext {
   readonly emit: (event: EngineEvent) => void;
   readonly history: HistoryTable;
   readonly settings: Settings;
-  readonly appliedBefore: readonly string[];
+  /** Versions this run has applied so far. */
+  readonly appliedBefore: () => readonly string[];
+}
+
+/** How a group reports progress: each migration as it starts and as it commits, in order. */
+interface ApplyHooks {
+  readonly started: () => void;
+  readonly applied: (m: MigrationFile, durationMs: number) => void;
+}
+
+/** At most this many migrations, and this much SQL, go to the server in one script. */
+const GROUP_MAX_MIGRATIONS = 100;
+const GROUP_MAX_CHARS = 1_000_000;
+
+/**
+ * The migrations to send next. A no-transaction file goes alone. Transactional files are grouped, each still its
+ * own transaction, so the server runs them back to back instead of waiting a round trip for each. Under a
+ * deadline they go one at a time: statement_timeout bounds each statement, not a group.
+ */
+function nextGroup(
+  remaining: readonly PendingMigration[],
+  byVersion: ReadonlyMap<string, MigrationFile>,
+  s: Settings,
+): MigrationFile[] {
+  const files = remaining.map((p) => byVersion.get(p.version) as MigrationFile);
+  const first = files[0] as MigrationFile;
+  if (first.noTransaction || s.deadline !== undefined) return [first];
+  const group: MigrationFile[] = [];
+  let chars = 0;
+  for (const m of files) {
+    if (m.noTransaction || group.length === GROUP_MAX_MIGRATIONS) break;
+    if (group.length > 0 && chars + m.sql.length > GROUP_MAX_CHARS) break;
+    group.push(m);
+    chars += m.sql.length;
+  }
+  return group;
 }
 
 const RETRYABLE = new Set(['55P03', '40P01']);
@@ -402,87 +436,189 @@ async function withLockRetries<T>(
   }
 }
 
-async function applyOne(
+async function applyGroup(
   ctx: ApplyContext,
-  m: MigrationFile,
-  statements: readonly Statement[],
+  group: readonly MigrationFile[],
+  parsed: ReadonlyMap<bigint, Statement[]>,
+  hooks: ApplyHooks,
 ): Promise<'applied' | 'deadline'> {
-  return m.noTransaction
-    ? applyStatementByStatement(ctx, m, statements)
-    : applyInTransaction(ctx, m, statements);
+  const first = group[0] as MigrationFile;
+  if (first.noTransaction) {
+    hooks.started();
+    const started = ctx.now();
+    const outcome = await applyStatementByStatement(ctx, first, parsed.get(first.version) as Statement[]);
+    if (outcome === 'applied') hooks.applied(first, ctx.now() - started);
+    return outcome;
+  }
+  return applyInTransactions(ctx, group, parsed, hooks);
 }
 
-/** Body, history row and transaction control in one round trip; a failure leaves no trace. */
-async function applyInTransaction(
+/** Where one migration's transaction sits in a script. */
+interface Segment {
+  readonly migration: MigrationFile;
+  readonly statements: readonly Statement[];
+  /** Characters (code points, as the server counts them) before the migration's own SQL. */
+  readonly bodyChar: number;
+}
+
+/** BEGIN, two SET LOCALs and the start time: the statements before a migration's own. */
+const PREFIX_STATEMENTS = 4;
+/** Where the history row's execution time is measured from: statement_timestamp() is per script, not per statement. */
+const STARTED_SETTING = 'lockstep.migration_started';
+const STARTED_AT = `coalesce(nullif(current_setting('${STARTED_SETTING}', true), '')::timestamptz, statement_timestamp())`;
+const EXECUTION_MS = 'lockstep_execution_ms';
+
+/**
+ * One script with each migration in its own transaction: BEGIN, timeouts, body, history row, COMMIT. The server
+ * stops at the first error, so nothing after a failed migration runs; every migration before it has committed,
+ * and each COMMIT's result says which.
+ */
+function groupScript(
   ctx: ApplyContext,
-  m: MigrationFile,
-  statements: readonly Statement[],
+  group: readonly MigrationFile[],
+  parsed: ReadonlyMap<bigint, Statement[]>,
+  statementTimeoutMs: number,
+): { text: string; segments: Segment[] } {
+  const parts: string[] = [];
+  const segments: Segment[] = [];
+  let chars = 0;
+  for (const m of group) {
+    const statements = parsed.get(m.version) as Statement[];
+    const prefix =
+      `BEGIN;\nSET LOCAL lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\n` +
+      `SET LOCAL statement_timeout = '${statementTimeoutMs}ms';\n` +
+      `SELECT set_config('${STARTED_SETTING}', clock_timestamp()::text, true);\n`;
+    const record = ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt: STARTED_AT });
+    const text = `${prefix}${m.sql}\n;\n${record} RETURNING execution_ms AS ${EXECUTION_MS};\nCOMMIT;\n`;
+    segments.push({
+      migration: m,
+      statements,
+      bodyChar: chars + prefix.length,
+    });
+    parts.push(text);
+    chars += [...text].length;
+  }
+  return { text: parts.join(''), segments };
+}
+
+/**
+ * Applies transactional migrations, grouped in one script per attempt. A migration that gives up waiting for a
+ * lock is retried with backoff, together with the rest of the group; the ones before it stay committed.
+ */
+async function applyInTransactions(
+  ctx: ApplyContext,
+  group: readonly MigrationFile[],
+  parsed: ReadonlyMap<bigint, Statement[]>,
+  hooks: ApplyHooks,
 ): Promise<'applied' | 'deadline'> {
-  const record = ctx.history.recordSql(m, ctx.settings.appliedBy, {
-    success: true,
-    startedAt: 'statement_timestamp()',
-  });
-  let timeout = statementTimeout(ctx);
-  let prefix = '';
-  const locate = (err: ScriptFailedError) => locateTransactional(ctx, m, statements, err, prefix);
-  const outcome = await withLockRetries(
-    ctx,
-    m.file,
-    async () => {
-      timeout = statementTimeout(ctx);
-      prefix = `BEGIN;\nSET LOCAL lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\nSET LOCAL statement_timeout = '${timeout.ms}ms';\n`;
+  let next = 0;
+  let attempts = 0;
+  let announced = -1;
+  for (;;) {
+    const timeout = statementTimeout(ctx);
+    const { text, segments } = groupScript(ctx, group.slice(next), parsed, timeout.ms);
+    // Results arrive one by one; each COMMIT is a migration done. Reported as they arrive when the session
+    // streams them, else from the results once the script ends: those are the truth either way.
+    let seen = 0;
+    let committed = 0;
+    let executionMs: number | undefined;
+    let started = ctx.now();
+    let hookError: unknown;
+    const announce = (i: number) => {
+      if (i <= announced || i >= group.length) return;
+      announced = i;
+      hooks.started();
+    };
+    const take = (r: StatementResult) => {
+      seen++;
+      const ms = r.rows[0]?.[EXECUTION_MS];
+      if (ms !== undefined) executionMs = Number(ms);
+      if (r.command !== 'COMMIT') return;
+      const m = (segments[committed] as Segment).migration;
+      committed++;
       try {
-        await ctx.session.script(`${prefix}${m.sql}\n;\n${record};\nCOMMIT`);
+        hooks.applied(m, executionMs ?? ctx.now() - started);
+        executionMs = undefined;
+        started = ctx.now();
+        announce(next + committed);
       } catch (err) {
-        // After an error inside an explicit BEGIN the session sits in an aborted transaction until ROLLBACK.
-        await ctx.session.script('ROLLBACK').catch(() => {});
-        throw err;
+        hookError ??= err;
       }
-    },
-    (err, attempts) =>
-      new LockNotAvailableError(attempts, locate(err).failure, err.message, { cause: err.serverError }),
-  ).catch((err: unknown) => {
-    if (!(err instanceof ScriptFailedError) || isConnectionLoss(err.serverError)) throw err;
-    const { failure, message } = locate(err);
-    throw new MigrationFailedError(
-      message,
-      failureWithTimeoutHint(failure, err.serverError, timeout.cappedByDeadline),
-      {
-        cause: err.serverError,
-      },
-    );
-  });
-  return outcome === 'deadline' ? 'deadline' : 'applied';
+    };
+    const takeRest = (results: readonly StatementResult[]) => {
+      for (const r of results.slice(seen)) take(r);
+    };
+    try {
+      announce(next);
+      takeRest(await ctx.session.script(text, take));
+      if (hookError) throw hookError;
+      if (committed !== segments.length)
+        throw new Error(`expected ${segments.length} COMMITs from the group, saw ${committed}`);
+      return 'applied';
+    } catch (err) {
+      if (!(err instanceof ScriptFailedError)) throw err;
+      takeRest(err.completed);
+      // After an error inside an explicit BEGIN the session sits in an aborted transaction until ROLLBACK.
+      await ctx.session.script('ROLLBACK').catch(() => {});
+      if (hookError) throw hookError;
+      if (isConnectionLoss(err.serverError)) throw err;
+      next += committed;
+      attempts = committed > 0 ? 1 : attempts + 1;
+      const segment = segments[committed] as Segment;
+      const locate = () => locateTransactional(ctx, segment, err);
+      if (!RETRYABLE.has(err.serverError.code ?? '')) {
+        const { failure, message } = locate();
+        throw new MigrationFailedError(
+          message,
+          failureWithTimeoutHint(failure, err.serverError, timeout.cappedByDeadline),
+          { cause: err.serverError },
+        );
+      }
+      if (attempts > ctx.settings.lockRetries) {
+        throw new LockNotAvailableError(attempts, locate().failure, err.message, { cause: err.serverError });
+      }
+      const delayMs = ctx.settings.lockRetryDelayMs * 2 ** (attempts - 1);
+      const { deadline, deadlineMarginMs } = ctx.settings;
+      if (deadline !== undefined && ctx.now() + delayMs > deadline - deadlineMarginMs) return 'deadline';
+      ctx.emit({
+        type: 'migration-retry',
+        file: segment.migration.file,
+        attempt: attempts,
+        delayMs,
+        reason: err.message,
+      });
+      await ctx.sleep(delayMs);
+    }
+  }
 }
 
-/** Statements the transactional prefix consists of: BEGIN and two SET LOCALs. */
-const PREFIX_STATEMENTS = 3;
-
-/** Where a failure in a transactional script happened: from the server's position if any, else from the statement count. */
+/**
+ * Where a failure in a migration's transaction happened: from the server's position if any, else from how many
+ * of its statements completed (counted from the last COMMIT in the script).
+ */
 function locateTransactional(
   ctx: ApplyContext,
-  m: MigrationFile,
-  statements: readonly Statement[],
+  segment: Segment,
   err: ScriptFailedError,
-  prefix: string,
 ): { failure: MigrationFailure; message: string } {
+  const { migration: m, statements } = segment;
   const index = new TextIndex(m.sql);
   const se = err.serverError;
   let location = { line: 1, column: 1 };
   let statement: Statement | undefined;
   const position = se.position ? Number(se.position) : undefined;
-  const bodyChar = position !== undefined ? position - 1 - prefix.length : -1;
+  const bodyChar = position !== undefined ? position - 1 - segment.bodyChar : -1;
   const bodyChars = [...m.sql].length;
+  const completed = err.completed.length - (err.completed.map((r) => r.command).lastIndexOf('COMMIT') + 1);
   if (bodyChar >= 0 && bodyChar < bodyChars) {
     const at = index.fromCharOffset(bodyChar);
     location = index.lineColumn(at);
     statement = [...statements].reverse().find((st) => st.start <= at);
   } else {
-    const i = err.completedStatements - PREFIX_STATEMENTS;
-    statement = statements[i];
+    statement = statements[completed - PREFIX_STATEMENTS];
     if (statement) location = { line: statement.line, column: statement.column };
   }
-  const atCommit = !statement && err.completedStatements >= PREFIX_STATEMENTS + statements.length;
+  const atCommit = !statement && completed >= PREFIX_STATEMENTS + statements.length;
   return {
     message: describeServerError(se),
     failure: {
@@ -490,7 +626,7 @@ function locateTransactional(
       location: { file: m.file, ...location },
       sqlState: se.code,
       statementExcerpt: statement ? excerpt(statement.text) : undefined,
-      appliedBefore: ctx.appliedBefore,
+      appliedBefore: ctx.appliedBefore(),
       hint:
         hintFor(se) ??
         (atCommit
@@ -592,7 +728,7 @@ function failureAt(
     location: { file: m.file, ...location },
     sqlState: se.code,
     statementExcerpt: excerpt(st.text),
-    appliedBefore: ctx.appliedBefore,
+    appliedBefore: ctx.appliedBefore(),
     hint:
       hintFor(se) ??
       'this migration runs outside a transaction: statements before this one stay applied, so it must be safe to re-run',

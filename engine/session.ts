@@ -17,14 +17,16 @@ export interface ServerError extends Error {
   readonly where?: string | undefined;
 }
 
-/** A script failed; `completedStatements` statements finished before the one that failed. */
+/** A script failed; `completed` are the results of the statements that finished before the one that failed. */
 export class ScriptFailedError extends Error {
+  readonly completedStatements: number;
   constructor(
     readonly serverError: ServerError,
-    readonly completedStatements: number,
+    readonly completed: readonly StatementResult[],
   ) {
     super(serverError.message, { cause: serverError });
     this.name = 'ScriptFailedError';
+    this.completedStatements = completed.length;
   }
 }
 
@@ -34,8 +36,11 @@ export class ScriptFailedError extends Error {
  * Bring your own connection by implementing it; {@link pgSession} adapts node-postgres.
  */
 export interface SqlSession {
-  /** Rejects with {@link ScriptFailedError} when a statement fails. */
-  script(sql: string): Promise<StatementResult[]>;
+  /**
+   * Rejects with {@link ScriptFailedError} when a statement fails. `onResult`, if the session supports it, is
+   * called with each statement's result as it completes; the returned results (or the error's) are the truth.
+   */
+  script(sql: string, onResult?: (result: StatementResult) => void): Promise<StatementResult[]>;
 }
 
 interface Connection {
@@ -63,6 +68,7 @@ class Script {
   constructor(
     private readonly text: string,
     private readonly callback: (err: ScriptFailedError | undefined, results: StatementResult[]) => void,
+    private readonly onResult: ((result: StatementResult) => void) | undefined,
   ) {}
 
   submit(connection: Connection): void {
@@ -80,9 +86,11 @@ class Script {
     this.rows.push(row);
   }
   handleCommandComplete(msg: { text: string }): void {
-    this.results.push({ command: msg.text, rows: this.rows });
+    const result = { command: msg.text, rows: this.rows };
+    this.results.push(result);
     this.columns = [];
     this.rows = [];
+    this.onResult?.(result);
   }
   handleEmptyQuery(): void {}
   handlePortalSuspended(): void {}
@@ -91,7 +99,7 @@ class Script {
   }
   handleCopyData(): void {}
   handleError(err: ServerError): void {
-    this.finish(new ScriptFailedError(err, this.results.length));
+    this.finish(new ScriptFailedError(err, this.results));
   }
   handleReadyForQuery(): void {
     this.finish(undefined);
@@ -106,9 +114,13 @@ class Script {
 /** Adapts a connected node-postgres client. The client stays the caller's: the engine never ends it. */
 export function pgSession(client: Client): SqlSession {
   return {
-    script: (sql) =>
+    script: (sql, onResult) =>
       new Promise((resolve, reject) => {
-        const submittable = new Script(sql, (err, results) => (err ? reject(err) : resolve(results)));
+        const submittable = new Script(
+          sql,
+          (err, results) => (err ? reject(err) : resolve(results)),
+          onResult,
+        );
         // node-postgres accepts any object with submit(); its typings only know its own Submittable shape.
         client.query(submittable as unknown as Parameters<Client['query']>[0]);
       }),

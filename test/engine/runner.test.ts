@@ -39,12 +39,20 @@ function counting(session: SqlSession): SqlSession & { readonly count: number; r
     get count() {
       return sent.length;
     },
-    script: (sql) => {
+    script: (sql, onResult) => {
       sent.push(sql);
-      return session.script(sql);
+      return session.script(sql, onResult);
     },
   };
 }
+
+/** A session that does not stream results: the engine must learn what committed from the results alone. */
+const notStreaming = (session: SqlSession): SqlSession => ({ script: (sql) => session.script(sql) });
+
+const numbered = (count: number, sql: (i: number) => string): Record<string, string> =>
+  Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [`${String(i + 1).padStart(4, '0')}_m${i + 1}.sql`, sql(i + 1)]),
+  );
 
 async function historyRows(client: pg.Client) {
   const { rows } = await client.query(
@@ -133,21 +141,185 @@ describe('migrate', () => {
     }
   });
 
-  test('applying N migrations costs N round trips plus a constant', async () => {
+  test('transactional migrations go in groups of up to 100 per round trip, each its own transaction', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const counted = counting(session);
+      const events: EngineEvent[] = [];
+      const result = await migrate(
+        { session: counted, onEvent: (e) => events.push(e) },
+        migrations(numbered(250, (i) => `CREATE TABLE t${i} (id int);`)),
+        options,
+      );
+      assert.equal(result.applied.length, 250);
+      // read, lock, re-read, schema check, create history, 3 groups, unlock
+      assert.equal(counted.count, 3 + 6);
+      assert.equal((await historyRows(client)).length, 250);
+      // Each migration starts after the one before it is applied, exactly once, in order.
+      const progress = events
+        .filter((e) => e.type === 'migration-start' || e.type === 'migration-applied')
+        .map((e) => `${e.type === 'migration-start' ? 'start' : 'applied'} ${e.migration.version}`);
+      assert.deepEqual(
+        progress,
+        Array.from({ length: 250 }, (_, i) => [`start ${i + 1}`, `applied ${i + 1}`]).flat(),
+      );
+    } finally {
+      await done();
+    }
+  });
+
+  test('under a deadline every migration is its own round trip', async () => {
     const { session, done } = await fresh();
     try {
-      const many = Object.fromEntries(
-        Array.from({ length: 20 }, (_, i) => [
-          `${String(i + 1).padStart(4, '0')}_t${i}.sql`,
-          `CREATE TABLE t${i} (id int);`,
-        ]),
-      );
       const counted = counting(session);
-      await migrate({ session: counted }, migrations(many), options);
-      // read, lock, re-read, schema check, create history, 20 migrations, unlock
+      await migrate({ session: counted }, migrations(numbered(20, (i) => `CREATE TABLE t${i} (id int);`)), {
+        ...options,
+        deadline: Date.now() + 600_000,
+      });
       assert.equal(counted.count, 20 + 6);
     } finally {
       await done();
+    }
+  });
+
+  test('each history row records its own migration’s time, not the group’s', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const result = await migrate(
+        { session },
+        migrations({
+          '0001_slow.sql': 'SELECT pg_sleep(0.3);\nCREATE TABLE slow (id int);',
+          '0002_fast.sql': 'CREATE TABLE fast (id int);',
+        }),
+        options,
+      );
+      const [slow, fast] = await historyRows(client);
+      assert.ok(slow.execution_ms >= 300, `slow: ${slow.execution_ms} ms`);
+      assert.ok(fast.execution_ms < 200, `fast: ${fast.execution_ms} ms`);
+      assert.deepEqual(
+        result.applied.map((a) => a.durationMs),
+        [slow.execution_ms, fast.execution_ms],
+        'durations reported are the server’s',
+      );
+    } finally {
+      await done();
+    }
+  });
+
+  for (const [label, wrap] of [
+    ['streamed', (s: SqlSession) => s],
+    ['not streamed', notStreaming],
+  ] as const) {
+    test(`a failure inside a group (results ${label}): those before it stay applied, nothing after it runs`, async () => {
+      const { client, session, done } = await fresh();
+      try {
+        const files = migrations({
+          ...numbered(3, (i) => `CREATE TABLE before_${i} (id int);`),
+          '0004_bad.sql': 'CREATE TABLE bad (id int);\nSELECT 1 / 0;',
+          '0005_after.sql': 'CREATE TABLE after_bad (id int);',
+        });
+        const events: EngineEvent[] = [];
+        await assert.rejects(
+          migrate({ session: wrap(session), onEvent: (e) => events.push(e) }, files, options),
+          (err: unknown) => {
+            assert.ok(err instanceof MigrationFailedError, String(err));
+            assert.equal(err.failure.sqlState, '22012');
+            assert.deepEqual(err.failure.location, { file: '0004_bad.sql', line: 2, column: 1 });
+            assert.deepEqual(err.failure.appliedBefore, ['1', '2', '3']);
+            return true;
+          },
+        );
+        assert.deepEqual(
+          (await historyRows(client)).map((r) => r.version),
+          ['1', '2', '3'],
+        );
+        assert.equal(await tableExists(client, 'before_3'), true);
+        assert.equal(await tableExists(client, 'bad'), false);
+        assert.equal(await tableExists(client, 'after_bad'), false);
+        assert.deepEqual(
+          events.filter((e) => e.type === 'migration-applied').map((e) => e.migration.version),
+          ['1', '2', '3'],
+        );
+        const { rows } = await client.query('SELECT pg_current_xact_id_if_assigned() IS NULL AS idle');
+        assert.equal(rows[0].idle, true, 'the session is not left in an aborted transaction');
+      } finally {
+        await done();
+      }
+    });
+  }
+
+  test('a migration rejected at COMMIT stops the group: the next one in the same script does not run', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const files = migrations({
+        '0001_parents.sql': 'CREATE TABLE parents (id int PRIMARY KEY);',
+        '0002_orphan.sql':
+          'CREATE TABLE children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO children VALUES (42);',
+        '0003_after.sql': 'CREATE TABLE after_orphan (id int);',
+      });
+      await assert.rejects(migrate({ session }, files, options), (err: unknown) => {
+        assert.ok(err instanceof MigrationFailedError, String(err));
+        assert.equal(err.failure.sqlState, '23503');
+        assert.equal(err.failure.location.file, '0002_orphan.sql');
+        assert.match(err.failure.hint ?? '', /failed while committing/);
+        return true;
+      });
+      assert.deepEqual(
+        (await historyRows(client)).map((r) => r.version),
+        ['1'],
+      );
+      assert.equal(await tableExists(client, 'children'), false);
+      assert.equal(await tableExists(client, 'after_orphan'), false);
+    } finally {
+      await done();
+    }
+  });
+
+  test('a lock timeout inside a group keeps what committed and retries from the blocked migration', async () => {
+    const db = await freshDatabase();
+    try {
+      const runner = await db.connect();
+      await migrate({ session: pgSession(runner) }, migrations(BASE), options);
+      const blocker = await db.connect();
+      await blocker.query('BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE');
+      const events: EngineEvent[] = [];
+      const files = migrations({
+        ...BASE,
+        '0004_free.sql': 'CREATE TABLE free (id int);',
+        '0005_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;',
+        '0006_after.sql': 'CREATE TABLE after_name (id int);',
+      });
+      const run = migrate({ session: pgSession(runner), onEvent: (e) => events.push(e) }, files, {
+        ...options,
+        lockTimeoutMs: 50,
+        lockRetries: 10,
+        lockRetryDelayMs: 20,
+      });
+      while (events.filter((e) => e.type === 'migration-retry').length < 2)
+        await new Promise((r) => setTimeout(r, 5));
+      const { rows: meanwhile } = await blocker.query(
+        'SELECT version::text FROM lockstep.schema_history ORDER BY version',
+      );
+      assert.deepEqual(
+        meanwhile.map((r) => r.version),
+        ['1', '2', '3', '4'],
+        'the migration before the blocked one committed and stays committed',
+      );
+      await blocker.query('COMMIT');
+      const result = await run;
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['4', '5', '6'],
+      );
+      const retries = events.filter((e) => e.type === 'migration-retry');
+      assert.ok(retries.every((e) => e.type === 'migration-retry' && e.file === '0005_add_name.sql'));
+      assert.deepEqual(
+        events.filter((e) => e.type === 'migration-start').map((e) => e.migration.version),
+        ['4', '5', '6'],
+        'a retried migration is announced once',
+      );
+    } finally {
+      await db.drop();
     }
   });
 
