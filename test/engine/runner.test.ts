@@ -61,6 +61,12 @@ async function historyRows(client: pg.Client) {
   return rows;
 }
 
+/** The session is usable again: not left inside a transaction, aborted or not. */
+async function assertIdle(client: pg.Client): Promise<void> {
+  const { rows } = await client.query('SELECT pg_current_xact_id_if_assigned() IS NULL AS idle');
+  assert.equal(rows[0].idle, true, 'the session is not left in a transaction');
+}
+
 async function tableExists(client: pg.Client, name: string): Promise<boolean> {
   const { rows } = await client.query('SELECT to_regclass($1) IS NOT NULL AS present', [name]);
   return rows[0].present;
@@ -240,8 +246,7 @@ describe('migrate', () => {
           events.filter((e) => e.type === 'migration-applied').map((e) => e.migration.version),
           ['1', '2', '3'],
         );
-        const { rows } = await client.query('SELECT pg_current_xact_id_if_assigned() IS NULL AS idle');
-        assert.equal(rows[0].idle, true, 'the session is not left in an aborted transaction');
+        await assertIdle(client);
       } finally {
         await done();
       }
@@ -382,8 +387,7 @@ describe('migrate', () => {
         (await historyRows(client)).map((r) => r.version),
         ['1', '2', '3'],
       );
-      const { rows } = await client.query('SELECT pg_current_xact_id_if_assigned() IS NULL AS idle');
-      assert.equal(rows[0].idle, true, 'the session is usable again, not stuck in an aborted transaction');
+      await assertIdle(client);
     } finally {
       await done();
     }
