@@ -264,6 +264,7 @@ async function migrateUnwrapped(
       history,
       settings: s,
       appliedBefore: () => applied.map((a) => a.version),
+      progressNotices: remaining.length > 1 && s.deadline === undefined && (await canRunDo(deps.session)),
     };
     const hooks: ApplyHooks = {
       started: () => emit({ type: 'migration-start', migration: remaining[0] as PendingMigration }),
@@ -279,7 +280,7 @@ async function migrateUnwrapped(
         emit({ type: 'deadline-stop', remainingMs: s.deadline - now() });
         return result(applied, { ...current, pending: remaining }, true);
       }
-      const group = nextGroup(remaining, byVersion, s);
+      const group = nextGroup(remaining, byVersion, s, ctx.progressNotices);
       const outcome = await applyGroup(ctx, group, parsed, hooks);
       if (outcome === 'deadline') {
         emit({ type: 'deadline-stop', remainingMs: (s.deadline ?? now()) - now() });
@@ -364,6 +365,8 @@ interface ApplyContext {
   readonly settings: Settings;
   /** Versions this run has applied so far. */
   readonly appliedBefore: () => readonly string[];
+  /** Whether the session may run a DO block: grouping needs it to report each migration as it commits. */
+  readonly progressNotices: boolean;
 }
 
 /** How a group reports progress: each migration as it starts and as it commits, in order. */
@@ -379,16 +382,18 @@ const GROUP_MAX_CHARS = 1_000_000;
 /**
  * The migrations to send next. A no-transaction file goes alone. Transactional files are grouped, each still its
  * own transaction, so the server runs them back to back instead of waiting a round trip for each. Under a
- * deadline they go one at a time: statement_timeout bounds each statement, not a group.
+ * deadline they go one at a time: statement_timeout bounds each statement, not a group. Without progress
+ * notices too: the server would hold back each COMMIT's result until the group ends (see groupScript).
  */
 function nextGroup(
   remaining: readonly PendingMigration[],
   byVersion: ReadonlyMap<string, MigrationFile>,
   s: Settings,
+  progressNotices: boolean,
 ): MigrationFile[] {
   const files = remaining.map((p) => byVersion.get(p.version) as MigrationFile);
   const first = files[0] as MigrationFile;
-  if (first.noTransaction || s.deadline !== undefined) return [first];
+  if (first.noTransaction || s.deadline !== undefined || !progressNotices) return [first];
   const group: MigrationFile[] = [];
   let chars = 0;
   for (const m of files) {
@@ -459,10 +464,17 @@ interface Segment {
   readonly statements: readonly Statement[];
   /** Characters (code points, as the server counts them) before the migration's own SQL. */
   readonly bodyChar: number;
+  /** Statements of the segment before the migration's own. */
+  readonly prefixStatements: number;
 }
 
-/** BEGIN, two SET LOCALs and the start time: the statements before a migration's own. */
-const PREFIX_STATEMENTS = 4;
+/** Whether this session may run a DO block (plpgsql installed and usable by the role). */
+async function canRunDo(session: SqlSession): Promise<boolean> {
+  const [r] = await session.script(
+    "SELECT EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql' AND has_language_privilege(oid, 'USAGE')) AS ok",
+  );
+  return r?.rows[0]?.ok === 't';
+}
 /** Where the history row's execution time is measured from: statement_timestamp() is per script, not per statement. */
 const STARTED_SETTING = 'lockstep.migration_started';
 const STARTED_AT = `coalesce(nullif(current_setting('${STARTED_SETTING}', true), '')::timestamptz, statement_timestamp())`;
@@ -471,7 +483,9 @@ const EXECUTION_MS = 'lockstep_execution_ms';
 /**
  * One script with each migration in its own transaction: BEGIN, timeouts, body, history row, COMMIT. The server
  * stops at the first error, so nothing after a failed migration runs; every migration before it has committed,
- * and each COMMIT's result says which.
+ * and each COMMIT's result says which. The server buffers results until a script ends, except that it sends
+ * notices at once, with everything before them: so every migration after the first starts with a notice, and
+ * the previous one's COMMIT reaches the runner as it happens, not when the whole group is done.
  */
 function groupScript(
   ctx: ApplyContext,
@@ -484,8 +498,13 @@ function groupScript(
   let chars = 0;
   for (const m of group) {
     const statements = parsed.get(m.version) as Statement[];
+    const notice =
+      segments.length === 0
+        ? ''
+        : "SET LOCAL client_min_messages = 'notice';\n" +
+          `DO $lockstep$BEGIN RAISE NOTICE 'lockstep: applying migration ${m.version}'; END$lockstep$;\n`;
     const prefix =
-      `BEGIN;\nSET LOCAL lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\n` +
+      `BEGIN;\n${notice}SET LOCAL lock_timeout = '${ctx.settings.lockTimeoutMs}ms';\n` +
       `SET LOCAL statement_timeout = '${statementTimeoutMs}ms';\n` +
       `SELECT set_config('${STARTED_SETTING}', clock_timestamp()::text, true);\n`;
     const record = ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt: STARTED_AT });
@@ -494,6 +513,7 @@ function groupScript(
       migration: m,
       statements,
       bodyChar: chars + prefix.length,
+      prefixStatements: notice ? 6 : 4,
     });
     parts.push(text);
     chars += [...text].length;
@@ -615,10 +635,10 @@ function locateTransactional(
     location = index.lineColumn(at);
     statement = [...statements].reverse().find((st) => st.start <= at);
   } else {
-    statement = statements[completed - PREFIX_STATEMENTS];
+    statement = statements[completed - segment.prefixStatements];
     if (statement) location = { line: statement.line, column: statement.column };
   }
-  const atCommit = !statement && completed >= PREFIX_STATEMENTS + statements.length;
+  const atCommit = !statement && completed >= segment.prefixStatements + statements.length;
   return {
     message: describeServerError(se),
     failure: {

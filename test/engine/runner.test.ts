@@ -93,6 +93,35 @@ describe('migrate', () => {
     return { client, session: pgSession(client), db: own, done: () => own.drop() };
   }
 
+  /**
+   * Runs `work` connected as a new role that may create in a fresh database, after `extraSql` (run as the
+   * superuser); drops the database and the role afterwards.
+   */
+  async function asLimitedRole(prefix: string, extraSql: string, work: (c: pg.Client) => Promise<void>) {
+    const { client, db: own, done } = await fresh();
+    const role = `${prefix}_${own.name}`;
+    try {
+      await client.query(
+        `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${own.name} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}; ${extraSql}`,
+      );
+      const url = new URL(own.url);
+      url.username = role;
+      url.password = 'pw';
+      const { default: pgModule } = await import('pg');
+      const limited = new pgModule.Client({ connectionString: url.toString() });
+      await limited.connect();
+      try {
+        await work(limited);
+      } finally {
+        await limited.end();
+      }
+    } finally {
+      await client.query(`DROP OWNED BY ${role}`).catch(() => {});
+      await done();
+      await db.connect().then(async (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
+  }
+
   test('applies from empty in order, one transaction each, and records history', async () => {
     const { client, session, done } = await fresh();
     try {
@@ -158,8 +187,8 @@ describe('migrate', () => {
         options,
       );
       assert.equal(result.applied.length, 250);
-      // read, lock, re-read, schema check, create history, 3 groups, unlock
-      assert.equal(counted.count, 3 + 6);
+      // read, lock, re-read, schema check, create history, may-run-DO check, 3 groups, unlock
+      assert.equal(counted.count, 3 + 7);
       assert.equal((await historyRows(client)).length, 250);
       // Each migration starts after the one before it is applied, exactly once, in order.
       const progress = events
@@ -172,6 +201,53 @@ describe('migrate', () => {
     } finally {
       await done();
     }
+  });
+
+  test('inside a group each migration is reported as it commits, not when the group ends', async () => {
+    const { db: own, session, done } = await fresh();
+    const gate = await own.connect();
+    try {
+      // 0002 waits for an advisory lock the test releases only when it hears that 0001 is applied. Were the
+      // COMMIT results held back until the script ended, 0002 would time out waiting and the run would fail.
+      await gate.query('SELECT pg_advisory_lock(4242)');
+      const events: EngineEvent[] = [];
+      const result = await migrate(
+        {
+          session,
+          onEvent: (e) => {
+            events.push(e);
+            if (e.type === 'migration-applied' && e.migration.version === '1')
+              gate.query('SELECT pg_advisory_unlock(4242)').catch(() => {});
+          },
+        },
+        migrations({
+          '0001_first.sql': 'CREATE TABLE first (id int);',
+          '0002_gated.sql': 'SELECT pg_advisory_xact_lock(4242);\nCREATE TABLE gated (id int);',
+          '0003_third.sql': 'CREATE TABLE third (id int);',
+        }),
+        { ...options, lockTimeoutMs: 3_000, lockRetries: 0 },
+      );
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['1', '2', '3'],
+      );
+    } finally {
+      await gate.end();
+      await done();
+    }
+  });
+
+  test('a role that may not run DO blocks gets one migration per round trip, still each reported', async () => {
+    await asLimitedRole('nodo', 'REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC', async (limited) => {
+      const counted = counting(pgSession(limited));
+      const result = await migrate(
+        { session: counted },
+        migrations(numbered(5, (i) => `CREATE TABLE t${i} (id int);`)),
+        options,
+      );
+      assert.equal(result.applied.length, 5);
+      assert.equal(counted.count, 5 + 7);
+    });
   });
 
   test('under a deadline every migration is its own round trip', async () => {
@@ -687,31 +763,12 @@ describe('migrate', () => {
   });
 
   test('a role that may only create in its database can run migrations', async () => {
-    const { client, db: own, done } = await fresh();
-    const role = `migrator_${own.name}`;
-    try {
-      await client.query(
-        `CREATE ROLE ${role} LOGIN PASSWORD 'pw'; GRANT CREATE ON DATABASE ${own.name} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}`,
-      );
-      const url = new URL(own.url);
-      url.username = role;
-      url.password = 'pw';
-      const { default: pgModule } = await import('pg');
-      const limited = new pgModule.Client({ connectionString: url.toString() });
-      await limited.connect();
-      try {
-        const result = await migrate({ session: pgSession(limited) }, migrations(BASE), options);
-        assert.equal(result.applied.length, 3);
-        const { rows } = await limited.query('SHOW client_connection_check_interval');
-        assert.equal(rows[0].client_connection_check_interval, '1s');
-      } finally {
-        await limited.end();
-      }
-    } finally {
-      await client.query(`DROP OWNED BY ${role}`).catch(() => {});
-      await done();
-      await db.connect().then(async (c) => c.query(`DROP ROLE IF EXISTS ${role}`));
-    }
+    await asLimitedRole('migrator', '', async (limited) => {
+      const result = await migrate({ session: pgSession(limited) }, migrations(BASE), options);
+      assert.equal(result.applied.length, 3);
+      const { rows } = await limited.query('SHOW client_connection_check_interval');
+      assert.equal(rows[0].client_connection_check_interval, '1s');
+    });
   });
 });
 
