@@ -20,7 +20,7 @@ import {
   type TaskDefinition,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   DeploymentFailedError,
@@ -97,14 +97,21 @@ const configShape = {
   ...common,
   ECS_CLUSTER: z
     .string()
-    .regex(new RegExp(`^(?:${ECS_ARN}cluster/)?[A-Za-z0-9_-]{1,255}$`), 'must be an ECS cluster name or ARN'),
+    .check(
+      z.regex(
+        new RegExp(`^(?:${ECS_ARN}cluster/)?[A-Za-z0-9_-]{1,255}$`),
+        'must be an ECS cluster name or ARN',
+      ),
+    ),
   ECS_SERVICE: z
     .string()
-    .regex(
-      new RegExp(`^(?:${ECS_ARN}service/(?:[A-Za-z0-9_-]{1,255}/)?)?[A-Za-z0-9_-]{1,255}$`),
-      'must be an ECS service name or ARN',
+    .check(
+      z.regex(
+        new RegExp(`^(?:${ECS_ARN}service/(?:[A-Za-z0-9_-]{1,255}/)?)?[A-Za-z0-9_-]{1,255}$`),
+        'must be an ECS service name or ARN',
+      ),
     ),
-  CONTAINER_NAME: z.string().regex(NAME, 'must be a container name (letters, digits, "-" and "_")'),
+  CONTAINER_NAME: z.string().check(z.regex(NAME, 'must be a container name (letters, digits, "-" and "_")')),
   DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
 };
 
@@ -119,7 +126,7 @@ export function readDeployConfig(env: Env): DeployConfig {
   };
 }
 
-const text = z.string().min(1, 'must not be empty');
+const text = z.string().check(z.minLength(1, 'must not be empty'));
 const eventSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('start'), executionId: text, release: releaseInputSchema }),
   z.object({
@@ -129,7 +136,7 @@ const eventSchema = z.discriminatedUnion('action', [
     deployment: z.object({
       taskDefinitionArn: text,
       deploymentId: text,
-      waitUntil: waitUntilSchema.optional(),
+      waitUntil: z.optional(waitUntilSchema),
     }),
   }),
 ]);

@@ -1,37 +1,38 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ENGINE_DEFAULTS } from '../../engine/runner.ts';
 import { arn, type Env, readConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { MigrateConfig } from './migrate.ts';
 
 const wholeMs = (fallback: number) =>
-  z.coerce.number().int('must be a whole number').min(0, 'must be ≥ 0').default(fallback);
+  z._default(z.coerce.number().check(z.int('must be a whole number'), z.gte(0, 'must be ≥ 0')), fallback);
 
 /** The migrate function's environment. `taskRoot` is where the bundled `migrations/` directory sits. */
 export function migrateConfig(env: Env, taskRoot: string): MigrateConfig & { readonly secretId: string } {
   const c = readConfig(env, {
     DB_SECRET_ARN: arn('secretsmanager'),
-    DB_HOST: z.string().min(1).optional(),
-    DB_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-    DB_NAME: z.string().min(1).optional(),
-    DB_CA_FILE: z.string().min(1).optional(),
-    MIGRATIONS_DIR: z.string().min(1).optional(),
-    MIGRATIONS_BUCKET: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
-      .optional(),
-    MIGRATIONS_PREFIX: z.string().default(''),
-    HISTORY_TABLE: z.string().default(ENGINE_DEFAULTS.historyTable),
+    DB_HOST: z.optional(z.string().check(z.minLength(1))),
+    DB_PORT: z.optional(z.coerce.number().check(z.int(), z.gte(1), z.lte(65535))),
+    DB_NAME: z.optional(z.string().check(z.minLength(1))),
+    DB_CA_FILE: z.optional(z.string().check(z.minLength(1))),
+    MIGRATIONS_DIR: z.optional(z.string().check(z.minLength(1))),
+    MIGRATIONS_BUCKET: z.optional(
+      z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
+    ),
+    MIGRATIONS_PREFIX: z._default(z.string(), ''),
+    HISTORY_TABLE: z._default(z.string(), ENGINE_DEFAULTS.historyTable),
     // Short by default: the state machine retries LockTimeoutError with backoff instead of paying for a wait.
-    LOCK_WAIT_SECONDS: z.coerce.number().int().min(0).default(60),
-    LOCK_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .positive('must be greater than 0')
-      .default(ENGINE_DEFAULTS.lockTimeoutMs),
-    LOCK_RETRIES: z.coerce.number().int().min(0).max(100).default(ENGINE_DEFAULTS.lockRetries),
+    LOCK_WAIT_SECONDS: z._default(z.coerce.number().check(z.int(), z.gte(0)), 60),
+    LOCK_TIMEOUT_MS: z._default(
+      z.coerce.number().check(z.int(), z.positive('must be greater than 0')),
+      ENGINE_DEFAULTS.lockTimeoutMs,
+    ),
+    LOCK_RETRIES: z._default(
+      z.coerce.number().check(z.int(), z.gte(0), z.lte(100)),
+      ENGINE_DEFAULTS.lockRetries,
+    ),
     STATEMENT_TIMEOUT_MS: wholeMs(ENGINE_DEFAULTS.statementTimeoutMs),
   });
   let ca: string | undefined;

@@ -6,7 +6,7 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { loadMigrations, type MigrationFile } from '../../engine/migration-files.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
@@ -66,7 +66,7 @@ export interface ApplyOutput {
 
 const eventSchema = z.object({
   mode: z.enum(['plan', 'apply']),
-  executionId: z.string().min(1),
+  executionId: z.string().check(z.minLength(1)),
   release: releaseInputSchema,
 });
 

@@ -6,7 +6,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionStatus, paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError, ReleaseInProgressError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { invocationKeys, runHandler } from '../shared/handler.ts';
@@ -43,9 +43,9 @@ export interface PreflightOutput {
 const eventSchema = z.object({
   input: z.unknown(),
   execution: z.object({
-    id: z.string().startsWith('arn:'),
-    startTime: z.string().min(1),
-    stateMachineArn: z.string().startsWith('arn:'),
+    id: z.string().check(z.startsWith('arn:')),
+    startTime: z.string().check(z.minLength(1)),
+    stateMachineArn: z.string().check(z.startsWith('arn:')),
   }),
 });
 

@@ -2,13 +2,14 @@
  * Environment variables, read and validated once per container at cold start. A missing or malformed
  * variable is a {@link ConfigError} naming it — a deployment mistake, reported before any work is done.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './errors.ts';
+import './zod-locale.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Parses `env` with a schema whose keys are variable names; the first problem names its variable. */
-export function readConfig<S extends z.ZodRawShape>(env: Env, shape: S): z.infer<z.ZodObject<S>> {
+export function readConfig<S extends z.core.$ZodShape>(env: Env, shape: S): z.infer<z.ZodMiniObject<S>> {
   const parsed = z.object(shape).safeParse(env);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -25,18 +26,22 @@ export function readConfig<S extends z.ZodRawShape>(env: Env, shape: S): z.infer
 /** Variables most functions share. */
 export const common = {
   /** The state machine's log level for Powertools. */
-  POWERTOOLS_LOG_LEVEL: z
-    .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'])
-    .default('INFO'),
+  POWERTOOLS_LOG_LEVEL: z._default(
+    z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT']),
+    'INFO',
+  ),
 };
 
 export const positiveInt = (fallback: number) =>
-  z.coerce
-    .number('must be a whole number')
-    .int('must be a whole number')
-    .positive('must be greater than 0')
-    .default(fallback);
+  z._default(
+    z.coerce
+      .number('must be a whole number')
+      .check(z.int('must be a whole number'), z.positive('must be greater than 0')),
+    fallback,
+  );
 export const arn = (service: string) =>
   z
     .string()
-    .regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`), `must be an ${service} ARN`);
+    .check(
+      z.regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`), `must be an ${service} ARN`),
+    );

@@ -5,7 +5,7 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError, DatabaseUnavailableError, LockstepError } from './errors.ts';
 import type { Log } from './logger.ts';
 
@@ -22,11 +22,11 @@ export interface DatabaseTarget {
 }
 
 const secretShape = z.object({
-  username: z.string().min(1),
-  password: z.string().min(1),
-  host: z.string().min(1).optional(),
-  port: z.coerce.number().int().positive().optional(),
-  dbname: z.string().min(1).optional(),
+  username: z.string().check(z.minLength(1)),
+  password: z.string().check(z.minLength(1)),
+  host: z.optional(z.string().check(z.minLength(1))),
+  port: z.optional(z.coerce.number().check(z.int(), z.positive())),
+  dbname: z.optional(z.string().check(z.minLength(1))),
 });
 type DatabaseSecret = z.infer<typeof secretShape>;
 

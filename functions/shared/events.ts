@@ -1,11 +1,12 @@
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { InvalidInputError } from './errors.ts';
+import './zod-locale.ts';
 
 /**
  * Validates an event or input against a schema; the first problem becomes an {@link InvalidInputError} naming
  * the field by its path (`release.options.dryRun`), with a count of any others.
  */
-export function parseEvent<S extends z.ZodType>(schema: S, raw: unknown, root = 'event'): z.infer<S> {
+export function parseEvent<S extends z.ZodMiniType>(schema: S, raw: unknown, root = 'event'): z.infer<S> {
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues;

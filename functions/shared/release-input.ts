@@ -3,7 +3,7 @@
  * EventBridge input transformer), a console execution or the CLI — validated and normalized once, in
  * preflight, before any AWS call. Every later step reads the normalized form.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { InvalidInputError } from './errors.ts';
 import { parseEvent } from './events.ts';
 import { RELEASE_LABEL as RELEASE, RELEASE_LABEL_RULE } from './release-label.ts';
@@ -36,47 +36,54 @@ const IMAGE =
   /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::\d{1,5})?\/)?([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/;
 
 const ecrSchema = z
-  .object({
-    registry: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
-    region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as eu-west-1'),
-    repository: z.string().max(256).regex(REPOSITORY, 'must be an ECR repository name'),
-    digest: z.string().regex(DIGEST, 'must be sha256:<64 hex digits>').optional(),
-    tag: z.string().regex(TAG, 'must be a Docker tag').optional(),
+  .strictObject({
+    registry: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
+    region: z
+      .string()
+      .check(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region such as eu-west-1')),
+    repository: z.string().check(z.maxLength(256), z.regex(REPOSITORY, 'must be an ECR repository name')),
+    digest: z.optional(z.string().check(z.regex(DIGEST, 'must be sha256:<64 hex digits>'))),
+    tag: z.optional(z.string().check(z.regex(TAG, 'must be a Docker tag'))),
   })
-  .strict()
-  .refine((e) => e.digest !== undefined || e.tag !== undefined, {
-    message: 'needs a digest or a tag',
-    path: ['digest'],
-  });
+  .check(
+    z.refine((e) => e.digest !== undefined || e.tag !== undefined, {
+      message: 'needs a digest or a tag',
+      path: ['digest'],
+    }),
+  );
 
 /** The raw release input every trigger supplies; `schema/release-input.schema.json` is generated from it. */
 export const rawReleaseInputSchema = z
-  .object({
-    release: z.string().regex(RELEASE, RELEASE_LABEL_RULE).optional(),
-    image: z
-      .string()
-      .max(1024)
-      .regex(IMAGE, 'must be an image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.2.3')
-      .refine(
-        (uri) => /[:@][^/]+$/.test(uri.replace(/^[^/]+:\d+\//, '')),
-        'must name a tag or a digest, not rely on :latest by default',
-      )
-      .optional(),
-    ecr: ecrSchema.optional(),
-    migrations: z.enum(['bundled', 's3']).optional(),
-    options: z
-      .object({
-        skipSnapshot: z.boolean().optional(),
-        dryRun: z.boolean().optional(),
-      })
-      .strict()
-      .optional(),
+  .strictObject({
+    release: z.optional(z.string().check(z.regex(RELEASE, RELEASE_LABEL_RULE))),
+    image: z.optional(
+      z.string().check(
+        z.maxLength(1024),
+        z.regex(
+          IMAGE,
+          'must be an image URI such as 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.2.3',
+        ),
+        z.refine(
+          (uri) => /[:@][^/]+$/.test(uri.replace(/^[^/]+:\d+\//, '')),
+          'must name a tag or a digest, not rely on :latest by default',
+        ),
+      ),
+    ),
+    ecr: z.optional(ecrSchema),
+    migrations: z.optional(z.enum(['bundled', 's3'])),
+    options: z.optional(
+      z.strictObject({
+        skipSnapshot: z.optional(z.boolean()),
+        dryRun: z.optional(z.boolean()),
+      }),
+    ),
   })
-  .strict()
-  .refine((i) => (i.image === undefined) !== (i.ecr === undefined), {
-    message: 'give exactly one of "image" (a full image URI) or "ecr" (from an image push event)',
-    path: ['image'],
-  });
+  .check(
+    z.refine((i) => (i.image === undefined) !== (i.ecr === undefined), {
+      message: 'give exactly one of "image" (a full image URI) or "ecr" (from an image push event)',
+      path: ['image'],
+    }),
+  );
 
 /** Validates and normalizes a raw release input; throws {@link InvalidInputError} naming the first bad field. */
 export function parseReleaseInput(
@@ -116,8 +123,8 @@ function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: strin
 
 /** The normalized form, as the steps after preflight receive it inside their events. */
 export const releaseInputSchema = z.object({
-  release: z.string().regex(RELEASE),
-  image: z.string().min(1).max(1024),
+  release: z.string().check(z.regex(RELEASE)),
+  image: z.string().check(z.minLength(1), z.maxLength(1024)),
   migrations: z.enum(['bundled', 's3']),
   options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
 });

@@ -4,7 +4,7 @@
  * `waitUntil`, the state machine passes it back on every status poll, and the status step fails with a
  * timeout error once the clock is past it.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /** An ISO 8601 date and time, as `waitUntil` returns it (UTC, `Z`); an explicit offset is accepted too. */
 export const waitUntilSchema = z.iso.datetime({

@@ -32,7 +32,7 @@ import {
   type SnapshotQuotaExceededFault,
   type Tag,
 } from '@aws-sdk/client-rds';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   ConfigError,
@@ -77,19 +77,25 @@ export const snapshotEnv = {
   ),
   DB_IDENTIFIER: z
     .string()
-    .regex(
-      /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/,
-      'must be an RDS DB instance or cluster identifier: letters, digits and single hyphens, starting with a letter',
-    )
-    .max(63, 'must be at most 63 characters'),
-  SNAPSHOT_PREFIX: z
-    .string()
-    .regex(
-      /^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$/,
-      'must be letters, digits and single hyphens, starting with a letter and not ending with a hyphen',
-    )
-    .max(MAX_PREFIX_LENGTH, `must be at most ${MAX_PREFIX_LENGTH} characters`)
-    .default('lockstep'),
+    .check(
+      z.regex(
+        /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/,
+        'must be an RDS DB instance or cluster identifier: letters, digits and single hyphens, starting with a letter',
+      ),
+      z.maxLength(63, 'must be at most 63 characters'),
+    ),
+  SNAPSHOT_PREFIX: z._default(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$/,
+          'must be letters, digits and single hyphens, starting with a letter and not ending with a hyphen',
+        ),
+        z.maxLength(MAX_PREFIX_LENGTH, `must be at most ${MAX_PREFIX_LENGTH} characters`),
+      ),
+    'lockstep',
+  ),
   SNAPSHOTS_TO_KEEP: positiveInt(10),
   SNAPSHOT_TIMEOUT_SECONDS: positiveInt(7200),
 };
@@ -131,16 +137,18 @@ const SNAPSHOT_ID = /^[A-Za-z][A-Za-z0-9-]{0,254}$/;
 const eventSchema = z
   .object({
     action: z.enum(['create', 'status', 'prune']),
-    executionId: z.string().regex(EXECUTION_ARN, 'must be a Step Functions execution ARN'),
+    executionId: z.string().check(z.regex(EXECUTION_ARN, 'must be a Step Functions execution ARN')),
     /** The normalized release input (preflight validated the raw one); only its label is used here. */
     release: releaseInputSchema,
-    snapshotId: z.string().regex(SNAPSHOT_ID, 'must be an RDS snapshot identifier').optional(),
-    waitUntil: waitUntilSchema.optional(),
+    snapshotId: z.optional(z.string().check(z.regex(SNAPSHOT_ID, 'must be an RDS snapshot identifier'))),
+    waitUntil: z.optional(waitUntilSchema),
   })
-  .refine((e) => e.action !== 'status' || e.snapshotId !== undefined, {
-    message: 'is required for status',
-    path: ['snapshotId'],
-  });
+  .check(
+    z.refine((e) => e.action !== 'status' || e.snapshotId !== undefined, {
+      message: 'is required for status',
+      path: ['snapshotId'],
+    }),
+  );
 
 /** Validates the state machine's event; throws {@link InvalidInputError} naming the first bad field. */
 export function parseSnapshotEvent(raw: unknown): SnapshotEvent {
