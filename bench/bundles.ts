@@ -75,7 +75,7 @@ export async function buildZodAlone(repoRoot: string, outRoot: string): Promise<
   await build({
     ...OPTIONS,
     absWorkingDir: repoRoot,
-    stdin: { contents: "module.exports = require('zod');", resolveDir: repoRoot, loader: 'js' },
+    stdin: { contents: "module.exports = require('zod/mini');", resolveDir: repoRoot, loader: 'js' },
     outfile,
   });
   return outfile;
