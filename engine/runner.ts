@@ -264,7 +264,7 @@ async function migrateUnwrapped(
       history,
       settings: s,
       appliedBefore: () => applied.map((a) => a.version),
-      progressNotices: remaining.length > 1 && s.deadline === undefined && (await canRunDo(deps.session)),
+      grouping: remaining.length > 1 && s.deadline === undefined && (await canRunDo(deps.session)),
     };
     const hooks: ApplyHooks = {
       started: () => emit({ type: 'migration-start', migration: remaining[0] as PendingMigration }),
@@ -280,7 +280,7 @@ async function migrateUnwrapped(
         emit({ type: 'deadline-stop', remainingMs: s.deadline - now() });
         return result(applied, { ...current, pending: remaining }, true);
       }
-      const group = nextGroup(remaining, byVersion, s, ctx.progressNotices);
+      const group = nextGroup(remaining, byVersion, ctx.grouping);
       const outcome = await applyGroup(ctx, group, parsed, hooks);
       if (outcome === 'deadline') {
         emit({ type: 'deadline-stop', remainingMs: (s.deadline ?? now()) - now() });
@@ -365,8 +365,12 @@ interface ApplyContext {
   readonly settings: Settings;
   /** Versions this run has applied so far. */
   readonly appliedBefore: () => readonly string[];
-  /** Whether the session may run a DO block: grouping needs it to report each migration as it commits. */
-  readonly progressNotices: boolean;
+  /**
+   * Whether consecutive transactional migrations may share a script: not under a deadline (statement_timeout
+   * bounds a statement, not a group), and only if the session may run a DO block, which grouping needs to
+   * report each migration as it commits (see groupScript).
+   */
+  readonly grouping: boolean;
 }
 
 /** How a group reports progress: each migration as it starts and as it commits, in order. */
@@ -380,20 +384,18 @@ const GROUP_MAX_MIGRATIONS = 100;
 const GROUP_MAX_CHARS = 1_000_000;
 
 /**
- * The migrations to send next. A no-transaction file goes alone. Transactional files are grouped, each still its
- * own transaction, so the server runs them back to back instead of waiting a round trip for each. Under a
- * deadline they go one at a time: statement_timeout bounds each statement, not a group. Without progress
- * notices too: the server would hold back each COMMIT's result until the group ends (see groupScript).
+ * The migrations to send next. A no-transaction file goes alone. Transactional files are grouped when
+ * `grouping` allows, each still its own transaction, so the server runs them back to back instead of waiting a
+ * round trip for each.
  */
 function nextGroup(
   remaining: readonly PendingMigration[],
   byVersion: ReadonlyMap<string, MigrationFile>,
-  s: Settings,
-  progressNotices: boolean,
+  grouping: boolean,
 ): MigrationFile[] {
   const files = remaining.map((p) => byVersion.get(p.version) as MigrationFile);
   const first = files[0] as MigrationFile;
-  if (first.noTransaction || s.deadline !== undefined || !progressNotices) return [first];
+  if (first.noTransaction || !grouping) return [first];
   const group: MigrationFile[] = [];
   let chars = 0;
   for (const m of files) {
@@ -418,24 +420,28 @@ function statementTimeout(ctx: ApplyContext): { ms: number; cappedByDeadline: bo
 
 /**
  * Runs `attempt` and retries it on lock_timeout or deadlock with exponential backoff. Returns 'deadline' when
- * the next retry would start too close to the deadline.
+ * the next retry would start too close to the deadline. `file` names the migration the last attempt failed on;
+ * when `progressed` says that attempt got further than the one before (a group committed some migrations),
+ * the count starts again: it is the next migration's first failure.
  */
 async function withLockRetries<T>(
   ctx: ApplyContext,
-  file: string,
+  file: () => string,
   attempt: () => Promise<T>,
   onGiveUp: (err: ScriptFailedError, attempts: number) => Error,
+  progressed: () => boolean = () => false,
 ): Promise<T | 'deadline'> {
   for (let n = 1; ; n++) {
     try {
       return await attempt();
     } catch (err) {
       if (!(err instanceof ScriptFailedError) || !RETRYABLE.has(err.serverError.code ?? '')) throw err;
+      if (progressed()) n = 1;
       if (n > ctx.settings.lockRetries) throw onGiveUp(err, n);
       const delayMs = ctx.settings.lockRetryDelayMs * 2 ** (n - 1);
       const { deadline, deadlineMarginMs } = ctx.settings;
       if (deadline !== undefined && ctx.now() + delayMs > deadline - deadlineMarginMs) return 'deadline';
-      ctx.emit({ type: 'migration-retry', file, attempt: n, delayMs, reason: err.message });
+      ctx.emit({ type: 'migration-retry', file: file(), attempt: n, delayMs, reason: err.message });
       await ctx.sleep(delayMs);
     }
   }
@@ -532,10 +538,20 @@ async function applyInTransactions(
   hooks: ApplyHooks,
 ): Promise<'applied' | 'deadline'> {
   let next = 0;
-  let attempts = 0;
   let announced = -1;
-  for (;;) {
-    const timeout = statementTimeout(ctx);
+  const announce = (i: number) => {
+    if (i <= announced || i >= group.length) return;
+    announced = i;
+    hooks.started();
+  };
+  // What the last failed attempt left: the migration it failed in, and whether it committed any before that.
+  let failed: { segment: Segment; progressed: boolean } | undefined;
+  let timeout = statementTimeout(ctx);
+  const locate = (err: ScriptFailedError) =>
+    locateTransactional(ctx, (failed as { segment: Segment }).segment, err);
+
+  const attempt = async () => {
+    timeout = statementTimeout(ctx);
     const { text, segments } = groupScript(ctx, group.slice(next), parsed, timeout.ms);
     // Results arrive one by one; each COMMIT is a migration done. Reported as they arrive when the session
     // streams them, else from the results once the script ends: those are the truth either way.
@@ -544,11 +560,6 @@ async function applyInTransactions(
     let executionMs: number | undefined;
     let started = ctx.now();
     let hookError: unknown;
-    const announce = (i: number) => {
-      if (i <= announced || i >= group.length) return;
-      announced = i;
-      hooks.started();
-    };
     const take = (r: StatementResult) => {
       seen++;
       const ms = r.rows[0]?.[EXECUTION_MS];
@@ -568,48 +579,41 @@ async function applyInTransactions(
     const takeRest = (results: readonly StatementResult[]) => {
       for (const r of results.slice(seen)) take(r);
     };
+    announce(next);
     try {
-      announce(next);
       takeRest(await ctx.session.script(text, take));
-      if (hookError) throw hookError;
-      if (committed !== segments.length)
-        throw new Error(`expected ${segments.length} COMMITs from the group, saw ${committed}`);
-      return 'applied';
     } catch (err) {
       if (!(err instanceof ScriptFailedError)) throw err;
       takeRest(err.completed);
       // After an error inside an explicit BEGIN the session sits in an aborted transaction until ROLLBACK.
       await ctx.session.script('ROLLBACK').catch(() => {});
       if (hookError) throw hookError;
-      if (isConnectionLoss(err.serverError)) throw err;
+      failed = { segment: segments[committed] as Segment, progressed: committed > 0 };
       next += committed;
-      attempts = committed > 0 ? 1 : attempts + 1;
-      const segment = segments[committed] as Segment;
-      const locate = () => locateTransactional(ctx, segment, err);
-      if (!RETRYABLE.has(err.serverError.code ?? '')) {
-        const { failure, message } = locate();
-        throw new MigrationFailedError(
-          message,
-          failureWithTimeoutHint(failure, err.serverError, timeout.cappedByDeadline),
-          { cause: err.serverError },
-        );
-      }
-      if (attempts > ctx.settings.lockRetries) {
-        throw new LockNotAvailableError(attempts, locate().failure, err.message, { cause: err.serverError });
-      }
-      const delayMs = ctx.settings.lockRetryDelayMs * 2 ** (attempts - 1);
-      const { deadline, deadlineMarginMs } = ctx.settings;
-      if (deadline !== undefined && ctx.now() + delayMs > deadline - deadlineMarginMs) return 'deadline';
-      ctx.emit({
-        type: 'migration-retry',
-        file: segment.migration.file,
-        attempt: attempts,
-        delayMs,
-        reason: err.message,
-      });
-      await ctx.sleep(delayMs);
+      throw err;
     }
-  }
+    if (hookError) throw hookError;
+    if (committed !== segments.length)
+      throw new Error(`expected ${segments.length} COMMITs from the group, saw ${committed}`);
+  };
+
+  const outcome = await withLockRetries(
+    ctx,
+    () => failed?.segment.migration.file ?? '',
+    attempt,
+    (err, attempts) =>
+      new LockNotAvailableError(attempts, locate(err).failure, err.message, { cause: err.serverError }),
+    () => failed?.progressed ?? false,
+  ).catch((err: unknown) => {
+    if (!(err instanceof ScriptFailedError) || isConnectionLoss(err.serverError)) throw err;
+    const { failure, message } = locate(err);
+    throw new MigrationFailedError(
+      message,
+      failureWithTimeoutHint(failure, err.serverError, timeout.cappedByDeadline),
+      { cause: err.serverError },
+    );
+  });
+  return outcome === 'deadline' ? 'deadline' : 'applied';
 }
 
 /**
@@ -673,7 +677,7 @@ async function applyStatementByStatement(
     // may have left something behind (an INVALID index) that only the statements before it clean up.
     const outcome = await withLockRetries(
       ctx,
-      m.file,
+      () => m.file,
       async () => {
         for (i = 0; i < statements.length; i++) {
           timeout = statementTimeout(ctx);

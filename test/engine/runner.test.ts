@@ -356,6 +356,46 @@ describe('migrate', () => {
     }
   });
 
+  test('after a blocked migration in a group commits, the next one blocked starts its retries from the first', async () => {
+    const db = await freshDatabase();
+    try {
+      const runner = await db.connect();
+      await migrate({ session: pgSession(runner) }, migrations(BASE), options);
+      const [onAccounts, onOrders] = [await db.connect(), await db.connect()];
+      await onAccounts.query('BEGIN; LOCK TABLE accounts IN ACCESS SHARE MODE');
+      await onOrders.query('BEGIN; LOCK TABLE orders IN ACCESS SHARE MODE');
+      const events: EngineEvent[] = [];
+      const retries = () =>
+        events.flatMap((e) => (e.type === 'migration-retry' ? [{ file: e.file, attempt: e.attempt }] : []));
+      const run = migrate(
+        { session: pgSession(runner), onEvent: (e) => events.push(e) },
+        migrations({
+          ...BASE,
+          '0004_accounts_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;',
+          '0005_orders_note.sql': 'ALTER TABLE orders ADD COLUMN note text;',
+        }),
+        { ...options, lockTimeoutMs: 50, lockRetries: 10, lockRetryDelayMs: 20 },
+      );
+      while (retries().length < 2) await new Promise((r) => setTimeout(r, 5));
+      await onAccounts.query('COMMIT');
+      while (!retries().some((r) => r.file === '0005_orders_note.sql'))
+        await new Promise((r) => setTimeout(r, 5));
+      await onOrders.query('COMMIT');
+      const result = await run;
+      assert.deepEqual(
+        result.applied.map((a) => a.version),
+        ['4', '5'],
+      );
+      assert.deepEqual(
+        retries().find((r) => r.file === '0005_orders_note.sql'),
+        { file: '0005_orders_note.sql', attempt: 1 },
+      );
+      assert.ok(retries().filter((r) => r.file === '0004_accounts_name.sql').length >= 2);
+    } finally {
+      await db.drop();
+    }
+  });
+
   test('a lock timeout inside a group keeps what committed and retries from the blocked migration', async () => {
     const db = await freshDatabase();
     try {
