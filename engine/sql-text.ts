@@ -36,8 +36,8 @@ export class SqlSyntaxError extends Error {
 type Parser = typeof import('libpg-query');
 let parser: Promise<Parser> | undefined;
 function loadParser(): Promise<Parser> {
-  // V8's optimising WebAssembly tier spends ~0.15 s of CPU compiling the parser's 1.7 MB module (its grammar
-  // is one huge function), more than a whole run spends parsing with the baseline tier: bench/RESULTS.md.
+  // V8's optimising WebAssembly tier recompiles the parser's 1.7 MB module in the background, and an exiting
+  // process waits for it: 0.1–0.2 s more per run than the baseline tier alone (bench/RESULTS.md).
   // Set before the module is compiled; it affects only WebAssembly compiled later, and this is the process's only
   // module.
   parser ??= (async () => {
