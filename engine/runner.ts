@@ -1,3 +1,4 @@
+import { analyzePending } from './analyze.ts';
 import {
   DatabaseUnavailableError,
   InvalidInputError,
@@ -6,7 +7,6 @@ import {
   LockTimeoutError,
   MigrationFailedError,
   type MigrationFailure,
-  type MigrationFileProblem,
 } from './errors.ts';
 import { type HistoryRow, HistoryTable, quoteLiteral } from './history.ts';
 import { MigrationLock, SESSION_SETUP_SQL } from './lock.ts';
@@ -19,7 +19,7 @@ import {
   type ValidationOptions,
 } from './plan.ts';
 import { ScriptFailedError, type ServerError, type SqlSession, type StatementResult } from './session.ts';
-import { excerpt, SqlSyntaxError, type Statement, splitStatements, TextIndex } from './sql-text.ts';
+import { excerpt, type Statement, TextIndex } from './sql-text.ts';
 
 export interface EngineOptions extends ValidationOptions {
   /** Recorded as `applied_by`: a release label such as a tag, commit or pipeline execution id. */
@@ -313,47 +313,6 @@ async function createHistory(session: SqlSession, history: HistoryTable): Promis
     `SELECT to_regnamespace(${quoteLiteral(history.schema)}) IS NOT NULL AS present`,
   );
   await session.script(history.createSql(found?.rows[0]?.present === 't'));
-}
-
-/** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
-async function analyzePending(
-  pending: readonly MigrationFile[],
-): Promise<{ parsed: Map<bigint, Statement[]>; problems: MigrationFileProblem[] }> {
-  const problems: MigrationFileProblem[] = [];
-  const parsed = new Map<bigint, Statement[]>();
-  for (const m of pending) {
-    let statements: Statement[];
-    try {
-      statements = await splitStatements(m.sql);
-    } catch (err) {
-      if (!(err instanceof SqlSyntaxError)) throw err;
-      problems.push({
-        file: m.file,
-        ...new TextIndex(m.sql).lineColumn(err.index),
-        problem: `syntax error: ${err.message}`,
-      });
-      continue;
-    }
-    for (const st of statements) {
-      if (!m.noTransaction && st.controlsTransaction) {
-        problems.push({
-          file: m.file,
-          line: st.line,
-          column: st.column,
-          problem: `${st.controlsTransaction} is not allowed: lockstep runs each migration in its own transaction (remove it, or make the file -- lockstep:no-transaction)`,
-        });
-      } else if (!m.noTransaction && st.needsNoTransaction) {
-        problems.push({
-          file: m.file,
-          line: st.line,
-          column: st.column,
-          problem: `${st.needsNoTransaction} cannot run inside a transaction: add "-- lockstep:no-transaction" as the file's first line`,
-        });
-      }
-    }
-    parsed.set(m.version, statements);
-  }
-  return { parsed, problems };
 }
 
 interface ApplyContext {
