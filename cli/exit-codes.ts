@@ -12,7 +12,8 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * | 2     | usage error: unknown or malformed flag, missing migrations directory (`InvalidInputError`)    |
  * | 3     | a migration failed (`MigrationFailedError`); its file, line, column and SQLSTATE are printed  |
  * | 4     | lock timeout: another run holds the migration lock (`LockTimeoutError`), or a migration kept   |
- * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`); retry later                  |
+ * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`), or a migration released the |
+ * |       | lock and another run took it (`LockLostError`); retry later                                    |
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
  * |       | (`InvalidMigrationError`); `publish`: the release was already published with other files     |
@@ -48,6 +49,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
   MIGRATION_FAILED: ExitCode.MigrationFailed,
   LOCK_TIMEOUT: ExitCode.LockTimeout,
   LOCK_NOT_AVAILABLE: ExitCode.LockTimeout,
+  LOCK_LOST: ExitCode.LockTimeout,
   CHECKSUM_MISMATCH: ExitCode.ValidationFailed,
   OUT_OF_ORDER: ExitCode.ValidationFailed,
   DATABASE_AHEAD: ExitCode.ValidationFailed,

@@ -13,6 +13,7 @@ export type EngineErrorCode =
   | 'DATABASE_AHEAD'
   | 'LOCK_TIMEOUT'
   | 'LOCK_NOT_AVAILABLE'
+  | 'LOCK_LOST'
   | 'MIGRATION_FAILED'
   | 'DATABASE_UNAVAILABLE';
 
@@ -242,4 +243,26 @@ export class LockNotAvailableError extends LockstepError<EngineErrorCode> {
 export class DatabaseUnavailableError extends LockstepError<EngineErrorCode> {
   override readonly name = 'DatabaseUnavailableError';
   readonly code = 'DATABASE_UNAVAILABLE';
+}
+
+/**
+ * A migration released lockstep's advisory lock (`pg_advisory_unlock_all()`, or an unlock of its key) and another run
+ * took it before lockstep could take it back. Nothing after the migration ran. Retryable: the other run is migrating.
+ */
+export class LockLostError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'LockLostError';
+  readonly code = 'LOCK_LOST';
+  constructor(
+    /** The migration under way when the loss was found: not recorded as applied. */
+    readonly version: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `lockstep lost its migration lock at migration ${version}: a migration released it (pg_advisory_unlock_all() or an unlock of lockstep's key) and another run holds it now. This run stopped: migration ${version} is not recorded as applied, and nothing after it ran`,
+      options,
+    );
+  }
+  protected override details() {
+    return { version: this.version };
+  }
 }

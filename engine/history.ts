@@ -77,6 +77,14 @@ export class HistoryTable {
 )`;
   }
 
+  /**
+   * Marks a recorded failed attempt of a statement-by-statement migration as having reached `statement`, so a runner
+   * killed there leaves a row that says where it stopped.
+   */
+  progressSql(version: bigint, statement: number, error: string): string {
+    return `UPDATE ${this.qualified} SET failed_statement = ${statement}, error = ${quoteLiteral(error)} WHERE version = ${version} AND NOT success`;
+  }
+
   /** Statements the record script consists of. */
   static readonly RECORD_STATEMENTS = 2;
 

@@ -1,14 +1,8 @@
 import { type LockHolder, LockTimeoutError } from './errors.ts';
 import type { HistoryTable } from './history.ts';
+import { isLostConnection } from './server-errors.ts';
 import type { SqlSession } from './session.ts';
-
-/**
- * Sent before anything else that may wait: makes the server poll the client's socket every second while a
- * statement runs or waits on a lock, so a runner killed mid-statement leaves nothing queued behind it.
- * PostgreSQL < 14 lacks the setting; there lock_timeout and statement_timeout are the only bounds.
- */
-export const SESSION_SETUP_SQL =
-  "SELECT set_config('client_connection_check_interval', '1000', false) WHERE current_setting('server_version_num')::int >= 140000";
+import { resetStatements, SESSION_SETUP_SQL, script } from './session-reset.ts';
 
 /** The advisory lock that allows one migration run per history table, per database. */
 export class MigrationLock {
@@ -52,8 +46,14 @@ export class MigrationLock {
     }
   }
 
+  /**
+   * Puts the session back to how it connected (nothing a migration set stays on the caller's connection), then
+   * releases the lock: one round trip.
+   */
   async release(): Promise<void> {
-    await this.session.script(`SELECT pg_advisory_unlock(${this.args})`);
+    await this.session.script(
+      `${script(['BEGIN', ...resetStatements([this.classid, this.objid]), 'COMMIT'])}SELECT pg_catalog.pg_advisory_unlock(${this.args})`,
+    );
   }
 
   /** Who holds the lock now, as far as this role may see. */
@@ -77,4 +77,27 @@ LIMIT 1`);
       stateSince: row.state_change ?? null,
     };
   }
+}
+
+/**
+ * Runs `body` while holding `lock` (already taken), then releases it. A failed release after `body` succeeded is
+ * thrown; after `body` failed, `body`'s error is thrown (it says what happened) and the failed release is reported
+ * through `onCleanupFailure`, unless the connection is gone, which released the lock by itself.
+ */
+export async function withAdvisoryLock<T>(
+  lock: MigrationLock,
+  body: () => Promise<T>,
+  onCleanupFailure: (reason: string) => void,
+): Promise<T> {
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    await lock.release().catch((releaseErr: unknown) => {
+      if (!isLostConnection(err) && !isLostConnection(releaseErr)) onCleanupFailure(String(releaseErr));
+    });
+    throw err;
+  }
+  await lock.release();
+  return result;
 }

@@ -53,7 +53,7 @@ try {
   code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', './test/setup.ts', '--test', ...files],
+      ['--import', 'tsx', '--import', './test/setup.ts', '--test', '--test-timeout=300000', ...files],
       {
         stdio: 'inherit',
         env: { ...process.env, LOCKSTEP_TEST_DATABASE_URL: server.url, LOCKSTEP_TEST_CA_FILE: caFile },

@@ -23,6 +23,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
   MigrationFailedError: new engineErrors.MigrationFailedError('boom', failure),
   LockNotAvailableError: new engineErrors.LockNotAvailableError(3, failure, 'lock timeout'),
   DatabaseUnavailableError: new engineErrors.DatabaseUnavailableError('down'),
+  LockLostError: new engineErrors.LockLostError('3'),
   ConfigError: new releaseErrors.ConfigError('VAR', 'is not set'),
   ReleaseInProgressError: new releaseErrors.ReleaseInProgressError('arn', undefined),
   MigrationsNotFoundError: new releaseErrors.MigrationsNotFoundError('s3://b/p', 'publish first'),
