@@ -71,6 +71,13 @@ export function isLockLost(err: unknown): boolean {
   );
 }
 
+/**
+ * The last of a migration's transaction. LISTEN and UNLISTEN take effect when their transaction commits, so an
+ * UNLISTEN in the next migration's reset would leave a LISTEN of this one in force while the next one runs; ending
+ * every migration's transaction with it means none outlives its migration.
+ */
+export const BEFORE_COMMIT: readonly string[] = ['UNLISTEN *'];
+
 /** Joins statements into one script, each ending with a semicolon and a newline. */
 export function script(statements: readonly string[]): string {
   return statements.map((s) => `${s};\n`).join('');

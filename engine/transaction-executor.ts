@@ -23,7 +23,7 @@ import type { MigrationFile } from './migration-files.ts';
 import type { PendingMigration } from './plan.ts';
 import { describeServerError, hintFor, isLostConnection, withTimeoutHint } from './server-errors.ts';
 import { ScriptFailedError, type StatementResult } from './session.ts';
-import { AS_CONNECTED, isLockLost, resetStatements, script } from './session-reset.ts';
+import { AS_CONNECTED, BEFORE_COMMIT, isLockLost, resetStatements, script } from './session-reset.ts';
 import { excerpt, type Statement, TextIndex } from './sql-text.ts';
 
 /** At most this many migrations, and this much SQL, go to the server in one script. */
@@ -66,7 +66,7 @@ interface Segment {
   readonly bodyChar: number;
   /** lockstep's statements in this transaction before the migration's own, BEGIN included. */
   readonly before: number;
-  /** lockstep's statements after the migration's own and before COMMIT: the connected role back, the history row. */
+  /** lockstep's statements after the migration's own and before COMMIT: the connected role back, the history row, UNLISTEN. */
   readonly after: number;
 }
 
@@ -117,13 +117,15 @@ function groupScript(
     ];
     const record = `${ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt: STARTED_AT })} RETURNING execution_ms AS ${EXECUTION_MS}`;
     const prefix = script(before);
-    const text = `${prefix}${m.sql}\n;\n${script(AS_CONNECTED)}${record};\nCOMMIT;\n`;
+    const after = [...AS_CONNECTED, record, ...BEFORE_COMMIT];
+    const text = `${prefix}${m.sql}\n;\n${script(after)}COMMIT;\n`;
     segments.push({
       migration: m,
       statements: parsed.get(m.version) ?? [],
       bodyChar: chars + codePoints(prefix),
       before: before.length,
-      after: AS_CONNECTED.length + HistoryTable.RECORD_STATEMENTS,
+      // the record is one string of RECORD_STATEMENTS statements
+      after: after.length - 1 + HistoryTable.RECORD_STATEMENTS,
     });
     parts.push(text);
     chars += codePoints(text);

@@ -76,7 +76,7 @@ describe('every migration starts from the session as lockstep connected', () => 
           '0002_pgdump.sql':
             "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.from_dump (id int);\n",
           '0003_plain.sql':
-            "CREATE TABLE plain (id int, zone text DEFAULT current_setting('TimeZone'));\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSELECT pg_sleep(0.01);\nINSERT INTO plain (id) VALUES (1);\n",
+            "CREATE TABLE plain (id int, zone text DEFAULT current_setting('TimeZone'));\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSELECT pg_sleep(0.01);\nINSERT INTO plain (id) VALUES (1);\nCREATE TABLE listening AS SELECT count(*)::int AS n FROM pg_listening_channels();\n",
         });
         const result = await apply(db, files);
         assert.deepEqual(
@@ -90,6 +90,8 @@ describe('every migration starts from the session as lockstep connected', () => 
         assert.equal((await one(client, "SELECT to_regclass('other.plain') IS NULL AS absent")).absent, true);
         const zone = (await one(client, 'SELECT zone FROM public.plain')).zone;
         assert.notEqual(zone, 'Pacific/Chatham');
+        // 0003's LISTEN is not in force until it commits; 0001's must not be in force while 0003 runs.
+        assert.equal((await one(client, 'SELECT n FROM listening')).n, 0);
         // The migration's session advisory lock went with it.
         assert.equal((await one(client, 'SELECT pg_try_advisory_lock(4711) AS got')).got, true);
       });
