@@ -97,8 +97,10 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
     result = pg.parseSync(sql);
   } catch (err) {
     const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
-    const bytePos = details?.cursorPosition ?? 0;
-    throw new SqlSyntaxError(details?.message ?? String(err), index.fromByteOffset(bytePos));
+    // libpg-query reports the error's position as a 0-based count of characters (code points), as PostgreSQL's
+    // errposition does, unlike stmt_location and stmt_len, which count UTF-8 bytes.
+    const charPos = Math.max(0, details?.cursorPosition ?? 0);
+    throw new SqlSyntaxError(details?.message ?? String(err), index.fromCharOffset(charPos));
   }
   const statements: Statement[] = [];
   for (const raw of result.stmts ?? []) {

@@ -59,6 +59,22 @@ describe('splitStatements', () => {
       return true;
     });
   });
+
+  test('a syntax error after multi-byte and astral-plane text is placed by characters, not bytes', async () => {
+    // Each case: the SQL, and the text the error must point at (its last occurrence).
+    const cases: Array<[string, string]> = [
+      ["SELECT '日本語の説明';\nSELEC 1;", 'SELEC'],
+      ["SELECT '🎉🎉 é';\n  SELEC 1;", 'SELEC'],
+      ["SELECT '🎉' AS \"ü\", 'é', FROM t;", 'FROM'],
+    ];
+    for (const [sql, at] of cases) {
+      await assert.rejects(splitStatements(sql), (err: unknown) => {
+        assert.ok(err instanceof SqlSyntaxError);
+        assert.equal(err.index, sql.lastIndexOf(at), sql);
+        return true;
+      });
+    }
+  });
 });
 
 describe('TextIndex', () => {
