@@ -2,10 +2,9 @@
  * SQL text handling: statement boundaries come from PostgreSQL's own parser (libpg-query, compiled to
  * WebAssembly), so dollar quotes, nested comments, E'' strings, quoted identifiers and BEGIN ATOMIC
  * bodies split exactly as the server would split them. The parser is loaded on first use only: a run
- * with nothing pending never pays for it.
+ * with nothing pending never pays for it. The engine sets no V8 flags: which WebAssembly tiers compile the parser is
+ * the process's choice (the CLI's entry makes one, cli/main.ts).
  */
-import { setFlagsFromString } from 'node:v8';
-
 export interface Statement {
   /** The statement's text, without the terminating semicolon. */
   readonly text: string;
@@ -36,12 +35,7 @@ export class SqlSyntaxError extends Error {
 type Parser = typeof import('libpg-query');
 let parser: Promise<Parser> | undefined;
 function loadParser(): Promise<Parser> {
-  // V8's optimising WebAssembly tier recompiles the parser's 1.7 MB module in the background, and an exiting
-  // process waits for it: 0.1–0.2 s more per run than the baseline tier alone (bench/RESULTS.md).
-  // Set before the module is compiled; it affects only WebAssembly compiled later, and this is the process's only
-  // module.
   parser ??= (async () => {
-    setFlagsFromString('--liftoff-only');
     const mod = await import('libpg-query');
     await mod.loadModule();
     return mod;
