@@ -2,10 +2,9 @@
  * SQL text handling: statement boundaries come from PostgreSQL's own parser (libpg-query, compiled to
  * WebAssembly), so dollar quotes, nested comments, E'' strings, quoted identifiers and BEGIN ATOMIC
  * bodies split exactly as the server would split them. The parser is loaded on first use only: a run
- * with nothing pending never pays for it.
+ * with nothing pending never pays for it. The engine sets no V8 flags: which WebAssembly tiers compile the parser is
+ * the process's choice (the CLI's entry makes one, cli/main.ts).
  */
-import { setFlagsFromString } from 'node:v8';
-
 export interface Statement {
   /** The statement's text, without the terminating semicolon. */
   readonly text: string;
@@ -36,12 +35,7 @@ export class SqlSyntaxError extends Error {
 type Parser = typeof import('libpg-query');
 let parser: Promise<Parser> | undefined;
 function loadParser(): Promise<Parser> {
-  // V8's optimising WebAssembly tier recompiles the parser's 1.7 MB module in the background, and an exiting
-  // process waits for it: 0.1–0.2 s more per run than the baseline tier alone (bench/RESULTS.md).
-  // Set before the module is compiled; it affects only WebAssembly compiled later, and this is the process's only
-  // module.
   parser ??= (async () => {
-    setFlagsFromString('--liftoff-only');
     const mod = await import('libpg-query');
     await mod.loadModule();
     return mod;
@@ -88,37 +82,108 @@ function classify(
   return { kind, needsNoTransaction, controlsTransaction };
 }
 
-/** Splits SQL into statements with PostgreSQL's parser. Throws {@link SqlSyntaxError} on invalid SQL. */
+/**
+ * How much text one parser call takes, in UTF-16 units. The parser is synchronous: between calls the event loop runs,
+ * so a signal (SIGTERM) is handled within one call's time, and the parse tree held at once stays small (bench: "one
+ * large file").
+ */
+const CHUNK = 128 * 1024;
+/** Shorter cuts tried in a chunk that did not parse before it is doubled. */
+const RETRIES = 8;
+
+type RawStatement = NonNullable<ReturnType<Parser['parseSync']>['stmts']>[number];
+
+/**
+ * Splits SQL into statements with PostgreSQL's parser. Throws {@link SqlSyntaxError} on invalid SQL.
+ *
+ * The text goes to the parser in chunks, so the work is linear in the file's size and the process stays responsive.
+ * A chunk starts right after a statement's semicolon, where the parser is in the same state as at the start of a
+ * file, and is cut after a semicolon that ends a line. A statement the chunk's parse ends with a semicolon is
+ * final: the parser decided it at that semicolon, from the same text before it as in the whole file. A statement the
+ * cut left without its semicolon is parsed again at the start of the next chunk. A chunk that does not parse was
+ * probably cut inside something (a dollar-quoted body, a multi-line string): it is cut again before the error, a few
+ * times, then doubled. Only a chunk that reaches the end of the text reports a syntax error; the parser stops at the
+ * first error, so the retries before it cost little.
+ */
 export async function splitStatements(sql: string): Promise<Statement[]> {
   const pg = await loadParser();
   const index = new TextIndex(sql);
-  let result: ReturnType<Parser['parseSync']>;
-  try {
-    result = pg.parseSync(sql);
-  } catch (err) {
-    const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
-    const bytePos = details?.cursorPosition ?? 0;
-    throw new SqlSyntaxError(details?.message ?? String(err), index.fromByteOffset(bytePos));
-  }
   const statements: Statement[] = [];
-  for (const raw of result.stmts ?? []) {
-    const byteStart = raw.stmt_location ?? 0;
-    const byteLen = raw.stmt_len ?? 0;
-    const start = index.fromByteOffset(byteStart);
-    const end = byteLen > 0 ? index.fromByteOffset(byteStart + byteLen) : sql.length;
-    // The parser's location includes leading whitespace and comments after the previous semicolon.
-    const leading = leadingTrivia(sql, start, end);
-    const { line, column } = index.lineColumn(start + leading);
-    statements.push({
-      text: sql.slice(start + leading, end).trimEnd(),
-      start: start + leading,
-      line,
-      column,
-      ...classify((raw.stmt ?? {}) as Record<string, unknown>),
-    });
+  let from = 0;
+  let size = CHUNK;
+  while (from < sql.length) {
+    const window = Math.min(sql.length, from + size);
+    let cut =
+      window === sql.length ? window : lineEndingSemicolon(sql, from, window) || surrogateSafe(sql, window);
+    let raws: RawStatement[] | undefined;
+    for (let attempt = 0; attempt <= RETRIES && raws === undefined; attempt++) {
+      try {
+        raws = pg.parseSync(sql.slice(from, cut)).stmts ?? [];
+      } catch (err) {
+        const details = (err as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
+        // libpg-query reports the error's position as a 0-based count of characters (code points), as PostgreSQL's
+        // errposition does, unlike stmt_location and stmt_len, which count UTF-8 bytes.
+        const at = index.fromCharOffset(index.charOffset(from) + Math.max(0, details?.cursorPosition ?? 0));
+        if (cut === sql.length) throw new SqlSyntaxError(details?.message ?? String(err), at);
+        const shorter = lineEndingSemicolon(sql, from, Math.min(at, cut - 1));
+        if (shorter === 0) break;
+        cut = shorter;
+      }
+    }
+    const fromByte = index.byteOffset(from);
+    // Every statement but the last ends at a semicolon; the last one does if stmt_len is set.
+    const final = raws?.filter(
+      (raw, i) => cut === sql.length || i < raws.length - 1 || (raw.stmt_len ?? 0) > 0,
+    );
+    if (!final || final.length === 0) {
+      size *= 2;
+      await nextTurn();
+      continue;
+    }
+    for (const raw of final) {
+      const byteStart = fromByte + (raw.stmt_location ?? 0);
+      const byteLen = raw.stmt_len ?? 0;
+      const start = index.fromByteOffset(byteStart);
+      const end = byteLen > 0 ? index.fromByteOffset(byteStart + byteLen) : cut;
+      // The parser's location includes leading whitespace and comments after the previous semicolon.
+      const leading = leadingTrivia(sql, start, end);
+      const { line, column } = index.lineColumn(start + leading);
+      statements.push({
+        text: sql.slice(start + leading, end).trimEnd(),
+        start: start + leading,
+        line,
+        column,
+        ...classify((raw.stmt ?? {}) as Record<string, unknown>),
+      });
+    }
+    if (cut === sql.length) break;
+    const lastFinal = final[final.length - 1] as RawStatement;
+    // Past the semicolon (one byte) that ends the last final statement.
+    from = index.fromByteOffset(fromByte + (lastFinal.stmt_location ?? 0) + (lastFinal.stmt_len ?? 0) + 1);
+    size = CHUNK;
+    await nextTurn();
   }
   return statements;
 }
+
+/** Just past the last `;` before `to` (and after `from`) that ends a line; 0 if there is none. */
+function lineEndingSemicolon(sql: string, from: number, to: number): number {
+  for (let nl = sql.lastIndexOf('\n', to - 1); nl > from; nl = sql.lastIndexOf('\n', nl - 1)) {
+    let i = nl - 1;
+    while (i > from && (sql[i] === '\r' || sql[i] === ' ' || sql[i] === '\t')) i--;
+    if (sql[i] === ';' && i >= from) return i + 1;
+  }
+  return 0;
+}
+
+/** `to`, or one more if it would separate the halves of a surrogate pair. */
+function surrogateSafe(sql: string, to: number): number {
+  const code = sql.charCodeAt(to - 1);
+  return code >= 0xd800 && code <= 0xdbff ? to + 1 : to;
+}
+
+/** Lets the event loop run (signals, timers, I/O) between parser calls. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Length of whitespace and comments at `from`, stopping before `to`. */
 function leadingTrivia(sql: string, from: number, to: number): number {
@@ -147,50 +212,131 @@ function leadingTrivia(sql: string, from: number, to: number): number {
   return Math.min(i, to) - from;
 }
 
-/** Converts between the offsets PostgreSQL reports (bytes, characters) and UTF-16 indexes, lines and columns. */
+/** Code points in a string, as PostgreSQL counts characters (a UTF-8 database); without copying it. */
+export function codePointLength(text: string): number {
+  let pairs = 0;
+  for (let i = 0; i < text.length - 1; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        pairs++;
+        i++;
+      }
+    }
+  }
+  return text.length - pairs;
+}
+
+/** UTF-16 units between checkpoints: a conversion reads at most this much text after a binary search. */
+const STEP = 512;
+const ASCII_ONLY = /^[\0-\x7f]*$/;
+
+/**
+ * Converts between the offsets PostgreSQL reports (UTF-8 bytes, characters), UTF-16 indexes, lines and columns.
+ * Every conversion costs O(log n) plus a bounded scan, so converting every statement of a file is linear in its size:
+ * a pure-ASCII text needs no table, other text gets one checkpoint per {@link STEP} units, built on first use.
+ */
 export class TextIndex {
   private lineStarts: number[] | undefined;
-  constructor(private readonly text: string) {}
+  private readonly ascii: boolean;
+  /** Per checkpoint: its UTF-16 index, and the UTF-8 bytes and code points before it. */
+  private units: number[] = [];
+  private bytes: number[] = [];
+  private chars: number[] = [];
 
-  /** UTF-16 index of a UTF-8 byte offset. */
+  constructor(private readonly text: string) {
+    this.ascii = ASCII_ONLY.test(text);
+  }
+
+  /** UTF-16 index of a UTF-8 byte offset (the end of the character it falls inside). */
   fromByteOffset(byteOffset: number): number {
-    let bytes = 0;
-    let i = 0;
-    while (i < this.text.length && bytes < byteOffset) {
-      const cp = this.text.codePointAt(i) as number;
-      bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-      i += cp > 0xffff ? 2 : 1;
-    }
-    return i;
+    if (this.ascii) return clamp(byteOffset, this.text.length);
+    return this.scan(this.checkpoint(this.bytes, byteOffset), (_, bytes) => bytes >= byteOffset).index;
   }
 
   /** UTF-16 index of a 0-based character (code point) offset, as PostgreSQL counts error positions. */
   fromCharOffset(charOffset: number): number {
-    let chars = 0;
-    let i = 0;
-    while (i < this.text.length && chars < charOffset) {
-      i += (this.text.codePointAt(i) as number) > 0xffff ? 2 : 1;
-      chars++;
-    }
-    return i;
+    if (this.ascii) return clamp(charOffset, this.text.length);
+    return this.scan(this.checkpoint(this.chars, charOffset), (_, __, chars) => chars >= charOffset).index;
+  }
+
+  /** UTF-8 bytes before a UTF-16 index. */
+  byteOffset(index: number): number {
+    if (this.ascii) return clamp(index, this.text.length);
+    return this.scan(this.checkpoint(this.units, index), (i) => i >= index).bytes;
+  }
+
+  /** Characters (code points) before a UTF-16 index. */
+  charOffset(index: number): number {
+    if (this.ascii) return clamp(index, this.text.length);
+    return this.scan(this.checkpoint(this.units, index), (i) => i >= index).chars;
   }
 
   /** 1-based line and column (in characters) of a UTF-16 index. */
   lineColumn(index: number): { line: number; column: number } {
     if (!this.lineStarts) {
       this.lineStarts = [0];
-      for (let i = 0; i < this.text.length; i++) if (this.text[i] === '\n') this.lineStarts.push(i + 1);
+      for (let i = this.text.indexOf('\n'); i !== -1; i = this.text.indexOf('\n', i + 1))
+        this.lineStarts.push(i + 1);
     }
-    let lo = 0;
-    let hi = this.lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.lineStarts[mid] as number) <= index) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = lastAtMost(this.lineStarts, index);
     const lineStart = this.lineStarts[lo] as number;
-    return { line: lo + 1, column: [...this.text.slice(lineStart, index)].length + 1 };
+    return { line: lo + 1, column: this.charOffset(index) - this.charOffset(lineStart) + 1 };
   }
+
+  /** The last checkpoint at or before `value` in `measure` (one of the three tables), built on first use. */
+  private checkpoint(measure: readonly number[], value: number): number {
+    if (this.units.length === 0) {
+      const { text } = this;
+      let bytes = 0;
+      let chars = 0;
+      let next = 0;
+      for (let i = 0; i < text.length; chars++) {
+        if (i >= next) {
+          this.units.push(i);
+          this.bytes.push(bytes);
+          this.chars.push(chars);
+          next = i + STEP;
+        }
+        const cp = text.codePointAt(i) as number;
+        bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        i += cp > 0xffff ? 2 : 1;
+      }
+    }
+    return lastAtMost(measure, value);
+  }
+
+  /** Walks code points from checkpoint `k` until `done` or the end of the text. */
+  private scan(
+    k: number,
+    done: (index: number, bytes: number, chars: number) => boolean,
+  ): { index: number; bytes: number; chars: number } {
+    let i = this.units[k] as number;
+    let bytes = this.bytes[k] as number;
+    let chars = this.chars[k] as number;
+    while (i < this.text.length && !done(i, bytes, chars)) {
+      const cp = this.text.codePointAt(i) as number;
+      bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      i += cp > 0xffff ? 2 : 1;
+      chars++;
+    }
+    return { index: i, bytes, chars };
+  }
+}
+
+const clamp = (n: number, max: number) => Math.max(0, Math.min(n, max));
+
+/** Index of the last element of an ascending array that is ≤ value (0 if none is). */
+function lastAtMost(sorted: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((sorted[mid] as number) <= value) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 /** The first lines of a statement, for error messages. */

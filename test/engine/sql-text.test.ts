@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { excerpt, SqlSyntaxError, splitStatements, TextIndex } from '../../engine/sql-text.ts';
+import { loadModule, parseSync } from 'libpg-query';
+import {
+  codePointLength,
+  excerpt,
+  SqlSyntaxError,
+  splitStatements,
+  TextIndex,
+} from '../../engine/sql-text.ts';
 
 describe('splitStatements', () => {
   test('splits as PostgreSQL does: quotes, dollar quotes, nested comments, E strings, BEGIN ATOMIC', async () => {
@@ -59,6 +66,123 @@ describe('splitStatements', () => {
       return true;
     });
   });
+
+  test('a syntax error after multi-byte and astral-plane text is placed by characters, not bytes', async () => {
+    // Each case: the SQL, and the text the error must point at (its last occurrence).
+    const cases: Array<[string, string]> = [
+      ["SELECT '日本語の説明';\nSELEC 1;", 'SELEC'],
+      ["SELECT '🎉🎉 é';\n  SELEC 1;", 'SELEC'],
+      ["SELECT '🎉' AS \"ü\", 'é', FROM t;", 'FROM'],
+    ];
+    for (const [sql, at] of cases) {
+      await assert.rejects(splitStatements(sql), (err: unknown) => {
+        assert.ok(err instanceof SqlSyntaxError);
+        assert.equal(err.index, sql.lastIndexOf(at), sql);
+        return true;
+      });
+    }
+  });
+});
+
+/**
+ * A large file of the constructs that make splitting hard, in a varying order, so that the chunk boundaries of
+ * {@link splitStatements} fall inside each of them: multi-line strings and comments holding semicolons, dollar
+ * quotes, BEGIN ATOMIC bodies, and multi-byte and astral-plane characters.
+ */
+function trickySql(targetChars: number): string {
+  const kinds = [
+    (i: number) => `INSERT INTO t VALUES (${i}, 'héllo; wörld 🎉\n;still the string ${i}');`,
+    (i: number) => `/* a comment ; /* nested ; */ ${i} ; */ SELECT ${i} AS "ü;${i}";`,
+    (i: number) =>
+      `CREATE FUNCTION f${i}() RETURNS int AS $body$\nBEGIN\n  RETURN ${i}; -- ; 日本\nEND;\n$body$ LANGUAGE plpgsql;`,
+    (i: number) =>
+      `CREATE FUNCTION g${i}() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT ${i};\nEND;`,
+    (i: number) => `-- line comment ; 🎉\nSELECT E'it\\'s; ${i}', $$ ; $$;;`,
+    (i: number) => `SELECT ${'x, '.repeat(i % 300)}${i};`,
+  ];
+  const parts: string[] = [];
+  let length = 0;
+  for (let i = 0; length < targetChars; i++) {
+    const part = `${(kinds[(i * 7) % kinds.length] as (i: number) => string)(i)}${i % 3 === 0 ? ' ' : '\n'}`;
+    parts.push(part);
+    length += part.length;
+  }
+  return parts.join('');
+}
+
+/** Statement starts as one parse of the whole text reports them (UTF-8 byte offsets), as UTF-16 indexes. */
+function wholeFileStarts(sql: string): Array<{ start: number; kind: string }> {
+  const utf16At = new Int32Array(Buffer.byteLength(sql) + 1);
+  let bytes = 0;
+  for (let i = 0; i < sql.length; ) {
+    const cp = sql.codePointAt(i) as number;
+    const n = Buffer.byteLength(String.fromCodePoint(cp));
+    for (let b = 0; b < n; b++) utf16At[bytes + b] = i;
+    bytes += n;
+    i += cp > 0xffff ? 2 : 1;
+  }
+  utf16At[bytes] = sql.length;
+  return (parseSync(sql).stmts ?? []).map((raw) => ({
+    start: utf16At[raw.stmt_location ?? 0] as number,
+    kind: Object.keys(raw.stmt ?? {})[0] ?? '',
+  }));
+}
+
+describe('splitStatements on large files', () => {
+  test('splits a file of many chunks exactly as one parse of the whole file does', async () => {
+    await loadModule();
+    const sql = trickySql(1_200_000);
+    const statements = await splitStatements(sql);
+    const expected = wholeFileStarts(sql);
+    assert.equal(statements.length, expected.length);
+    let line = 1;
+    let lineStart = 0;
+    let scanned = 0;
+    statements.forEach((st, i) => {
+      const want = expected[i] as { start: number; kind: string };
+      assert.equal(st.kind, want.kind, `statement ${i + 1}`);
+      // The engine's start skips the whitespace and comments the parser's location includes.
+      assert.ok(st.start >= want.start, `statement ${i + 1}`);
+      assert.equal(sql.slice(st.start, st.start + 12), st.text.slice(0, 12));
+      for (; scanned < st.start; scanned++) {
+        if (sql[scanned] === '\n') {
+          line++;
+          lineStart = scanned + 1;
+        }
+      }
+      assert.deepEqual(
+        [st.line, st.column],
+        [line, [...sql.slice(lineStart, st.start)].length + 1],
+        `statement ${i + 1}`,
+      );
+    });
+  });
+
+  test('a syntax error far into a large file, inside a statement split across chunks, is placed exactly', async () => {
+    const head = trickySql(700_000);
+    const sql = `${head}CREATE FUNCTION broken() RETURNS int AS $$ ; $$ LANGUAGE sql;\nSELECT '🎉' FROM FROM t;\nSELECT 1;`;
+    await assert.rejects(splitStatements(sql), (err: unknown) => {
+      assert.ok(err instanceof SqlSyntaxError);
+      assert.equal(err.index, sql.lastIndexOf('FROM t'));
+      return true;
+    });
+  });
+
+  test('lets the event loop run while it parses, so a signal is handled during a long parse', async () => {
+    const sql = "INSERT INTO t VALUES (1, 'a row of a large data migration');\n".repeat(40_000);
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const statements = await splitStatements(sql);
+    counting = false;
+    assert.equal(statements.length, 40_000);
+    assert.ok(turns >= 10, `the event loop ran ${turns} times during a 2.4 MB parse`);
+  });
 });
 
 describe('TextIndex', () => {
@@ -68,6 +192,28 @@ describe('TextIndex', () => {
     assert.equal(index.fromCharOffset(2), 3); // 'a', emoji → index 3
     assert.deepEqual(index.lineColumn(3), { line: 1, column: 3 });
     assert.deepEqual(index.lineColumn(6), { line: 2, column: 2 });
+    assert.equal(index.byteOffset(3), 5);
+    assert.equal(index.charOffset(3), 2);
+  });
+
+  test('converts the same far into a long text as near its start', () => {
+    const unit = 'aé🎉\n'; // 1 + 2 + 4 + 1 bytes, 4 code points, 5 UTF-16 units
+    const text = unit.repeat(10_000);
+    const index = new TextIndex(text);
+    for (const k of [0, 1, 999, 5_000, 9_999]) {
+      assert.equal(index.fromByteOffset(8 * k + 3), 5 * k + 2);
+      assert.equal(index.fromCharOffset(4 * k + 3), 5 * k + 4);
+      assert.equal(index.byteOffset(5 * k + 4), 8 * k + 7);
+      assert.equal(index.charOffset(5 * k + 4), 4 * k + 3);
+      assert.deepEqual(index.lineColumn(5 * k + 4), { line: k + 1, column: 4 });
+    }
+    assert.equal(index.fromByteOffset(10 ** 9), text.length);
+  });
+
+  test('codePointLength counts characters as PostgreSQL does', () => {
+    assert.equal(codePointLength('a🎉é\n日'), 5);
+    assert.equal(codePointLength(''), 0);
+    assert.equal(codePointLength('\ud83c'), 1); // a lone surrogate is one
   });
 });
 
