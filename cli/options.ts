@@ -162,11 +162,8 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
   const historyTable = raw.historyTable ?? DEFAULTS.historyTable;
   try {
     new HistoryTable(historyTable);
-  } catch {
-    throw new InvalidInputError(
-      '--history-table',
-      `"${historyTable}" must be <schema>.<table>, plain identifiers`,
-    );
+  } catch (err) {
+    throw err instanceof InvalidInputError ? new InvalidInputError('--history-table', err.problem) : err;
   }
   const lockTimeoutMs = wholeNumber('--lock-timeout', raw.lockTimeout ?? DEFAULTS.lockTimeoutMs, {
     min: 1,

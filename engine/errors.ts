@@ -43,7 +43,8 @@ export class InvalidInputError extends LockstepError<EngineErrorCode> {
   readonly code = 'INVALID_INPUT';
   constructor(
     readonly field: string,
-    problem: string,
+    /** What is wrong with it, without the field's name. */
+    readonly problem: string,
   ) {
     super(`${field}: ${problem}`);
   }

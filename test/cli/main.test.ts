@@ -238,6 +238,54 @@ describe('lockstep plan and status', () => {
   });
 });
 
+describe('--history-table', () => {
+  it('one table, one lock: a mixed-case unquoted name is refused, a quoted spelling of the default is the default', async () => {
+    const db = await database();
+    const dir = await dirWith({ '0001_create_a.sql': 'CREATE TABLE a (id int);\n' });
+    const first = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    assert.equal(first.code, 0, first.stderr);
+
+    const mixed = await runCli(['migrate', '--dir', dir, '--history-table', 'lockstep.Schema_History'], {
+      databaseUrl: db.url,
+    });
+    const quoted = await runCli(['migrate', '--dir', dir, '--history-table', '"lockstep"."schema_history"'], {
+      databaseUrl: db.url,
+    });
+
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(
+      mixed.stderr,
+      /InvalidInputError: --history-table: "lockstep\.Schema_History" has Schema_History unquoted: PostgreSQL folds that to schema_history/,
+    );
+    assert.equal(quoted.code, 0, quoted.stderr);
+    assert.match(quoted.stdout, /nothing to do/);
+    const client = await db.connect();
+    const { rows } = await client.query(
+      "SELECT count(*)::int AS tables FROM pg_tables WHERE schemaname = 'lockstep'",
+    );
+    assert.deepEqual(rows, [{ tables: 1 }]);
+    assert.deepEqual(await historyVersions(db), ['1']);
+  });
+
+  it('a system schema is a usage error, not an internal one', async () => {
+    const db = await database();
+
+    const runs = await Promise.all(
+      ['pg_catalog.history', 'information_schema.history', 'pg_toast.history', 'pg_temp.history'].map(
+        (name) => runCli(['migrate', '--history-table', name, '--json'], { databaseUrl: db.url }),
+      ),
+    );
+
+    for (const run of runs) {
+      assert.equal(run.code, 2, run.stdout);
+      const doc = JSON.parse(run.stdout);
+      assert.equal(doc.error.name, 'InvalidInputError');
+      assert.equal(doc.error.field, '--history-table');
+      assert.match(doc.error.message, /is in the system schema \S+: choose a schema of your own/);
+    }
+  });
+});
+
 describe('lockstep usage errors', () => {
   it('exits 2 on an unknown flag', async () => {
     const run = await runCli(['migrate', '--frobnicate']);
