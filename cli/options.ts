@@ -130,6 +130,34 @@ function secondsToMs(flag: string, value: string, { min }: { min: number }): num
   return ms;
 }
 
+/**
+ * The user name and password part of a database URL, taken as the safest reading allows: everything between
+ * `scheme://` and the LAST `@`. A URL parser (WHATWG's, which pg uses) ends the host part at the first `/`, `?` or
+ * `#` instead, so a password holding one of those plus an `@` is split differently by it; this reading is never
+ * shorter, so it covers every fragment a parser could show as a host, port or database.
+ */
+export function urlUserinfo(url: string): string | undefined {
+  const rest = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(.*)$/s.exec(url)?.[1];
+  const at = rest?.lastIndexOf('@') ?? -1;
+  return rest !== undefined && at >= 0 ? rest.slice(0, at) : undefined;
+}
+
+/** What of a database URL must never be printed: the URL, and its user name and password part and password. */
+export function urlSecrets(url: string): string[] {
+  const userinfo = urlUserinfo(url);
+  const colon = userinfo?.indexOf(':') ?? -1;
+  // A user name alone is no secret, and redacting a short one ("app") would mangle every line that holds it.
+  if (userinfo === undefined || colon < 0) return [url];
+  const password = userinfo.slice(colon + 1);
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // not percent-encoded as a whole: the raw form is the one to hide
+  }
+  return [url, userinfo, password, decoded];
+}
+
 /** Where the URL came from, for messages; the URL itself is never echoed. */
 function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | undefined {
   const [source, url] = raw.databaseUrl
@@ -138,6 +166,14 @@ function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | unde
       ? ['DATABASE_URL', env.DATABASE_URL]
       : [undefined, undefined];
   if (source === undefined || url === undefined) return undefined;
+  if (/[/?#]/.test(urlUserinfo(url) ?? '')) {
+    throw new InvalidInputError(
+      source,
+      'is ambiguous: the user name or password (everything before the last "@") holds a "/", "?" or "#", ' +
+        'which a URL parser reads as the end of the host, taking part of the password for the host, port or ' +
+        'database; percent-encode them in the password (/ as %2F, ? as %3F, # as %23, @ as %40)',
+    );
+  }
   let protocol: string;
   try {
     protocol = new URL(url).protocol;

@@ -10,7 +10,7 @@ import {
   startEmbeddedDatabase,
 } from './database.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from './exit-codes.ts';
-import { type CliOptions, type CommandName, parseOptions, type RawOptions } from './options.ts';
+import { type CliOptions, type CommandName, parseOptions, type RawOptions, urlSecrets } from './options.ts';
 import {
   errorJson,
   errorText,
@@ -48,7 +48,7 @@ export async function runCommand(command: CommandName, raw: RawOptions, deps: Ru
   let outcome: Outcome;
   try {
     const options = parseOptions(raw, { env: deps.env, hostname: deps.hostname, now: deps.now() });
-    output.addSecret(options.databaseUrl);
+    for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : []) output.addSecret(secret);
     const files = await loadMigrations(options.dir);
     const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, output, shutdown));
     connection = await connect(url, { applicationName: applicationName(options.release), output, shutdown });

@@ -310,6 +310,22 @@ describe('lockstep usage errors', () => {
     );
   });
 
+  it('refuses a URL whose password holds an unencoded "@" and "/", echoing no part of it, text and JSON', async () => {
+    // pg would read "Pw-9f8e7d" as the host and "x@127.0.0.1:55477/cdb" as the database, and print them.
+    const url = 'postgres://canary:Canary@Pw-9f8e7d/x@127.0.0.1:55477/cdb';
+
+    const text = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: url });
+    const json = await runCli(['plan', '--dir', 'migrations', '--json', '--database-url', url]);
+
+    assert.equal(text.code, 2, text.stderr);
+    assert.match(text.stderr, /InvalidInputError: DATABASE_URL: is ambiguous: .*percent-encode/);
+    assert.equal(json.code, 2, json.stdout);
+    assert.equal(JSON.parse(json.stdout).error.field, '--database-url');
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+      assert.doesNotMatch(output, /Canary|Pw-9f8e7d|9f8e7d|55477|cdb/);
+    }
+  });
+
   it('exits 2 when the migrations directory does not exist', async () => {
     const run = await runCli(['status', '--dir', 'no/such/dir'], {
       databaseUrl: 'postgres://nobody:x@127.0.0.1:9/nothing',
