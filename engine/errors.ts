@@ -11,6 +11,7 @@ export type EngineErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'OUT_OF_ORDER'
   | 'DATABASE_AHEAD'
+  | 'NO_MIGRATION_FILES'
   | 'LOCK_TIMEOUT'
   | 'LOCK_NOT_AVAILABLE'
   | 'MIGRATION_FAILED'
@@ -133,6 +134,27 @@ export class DatabaseAheadError extends LockstepError<EngineErrorCode> {
   }
   protected override details() {
     return { versions: this.versions };
+  }
+}
+
+/**
+ * There are no migration files, but the database has applied migrations: almost always a wrong or empty
+ * migrations directory (a typo in CI), not a release that means to have none. Nothing was changed.
+ */
+export class NoMigrationFilesError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'NoMigrationFilesError';
+  readonly code = 'NO_MIGRATION_FILES';
+  constructor(
+    readonly appliedCount: number,
+    readonly newestApplied: string,
+  ) {
+    super(
+      `no migration files were found, but the database has ${appliedCount} applied migration${appliedCount === 1 ? '' : 's'} ` +
+        `(the newest ${newestApplied}): is the migrations directory right?`,
+    );
+  }
+  protected override details() {
+    return { appliedCount: this.appliedCount, newestApplied: this.newestApplied };
   }
 }
 

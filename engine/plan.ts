@@ -5,6 +5,7 @@ import {
   InvalidMigrationError,
   type LockstepError,
   type MigrationFileProblem,
+  NoMigrationFilesError,
   OutOfOrderError,
 } from './errors.ts';
 import type { HistoryRow } from './history.ts';
@@ -108,6 +109,12 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
 
 /** The error a migrate run would refuse with, if any; nothing has been changed when this is checked. */
 export function planProblem(plan: Plan, options: ValidationOptions): LockstepError | undefined {
+  // Every file is applied or pending: with neither, there were no files, and a database with history means
+  // the wrong directory, not a release with nothing in it.
+  const newest = plan.databaseAhead.at(-1);
+  if (plan.pending.length === 0 && plan.applied.length === 0 && newest) {
+    return new NoMigrationFilesError(plan.databaseAhead.length, newest.file);
+  }
   if (plan.invalid.length > 0) return new InvalidMigrationError(plan.invalid);
   if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
   if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {

@@ -210,6 +210,32 @@ describe('lockstep plan and status', () => {
     assert.match(run.stderr, /InvalidMigrationError: .*\n {2}0001_create_a\.sql:3:\d+: syntax error/);
   });
 
+  it('an empty --dir against a database with history fails migrate and plan (exit 5), and changes nothing', async () => {
+    const db = await database();
+    const applied = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: db.url });
+    assert.equal(applied.code, 0, applied.stderr);
+    const empty = await dirWith({ 'README.md': 'migrations live elsewhere now\n' });
+
+    const migrate = await runCli(['migrate', '--dir', empty], { databaseUrl: db.url });
+    const plan = await runCli(['plan', '--dir', empty, '--json'], { databaseUrl: db.url });
+    const onEmptyDatabase = await runCli(['migrate', '--dir', empty], {
+      databaseUrl: (await database()).url,
+    });
+
+    assert.equal(migrate.code, 5, migrate.stderr);
+    assert.match(
+      migrate.stderr,
+      new RegExp(
+        `NoMigrationFilesError: no migration files were found, but the database has ${exampleFiles.length} applied ` +
+          `migrations \\(the newest ${exampleFiles.at(-1)}\\): is the migrations directory right\\?`,
+      ),
+    );
+    assert.equal(plan.code, 5, plan.stdout);
+    assert.equal(JSON.parse(plan.stdout).error.code, 'NO_MIGRATION_FILES');
+    assert.equal(onEmptyDatabase.code, 0, onEmptyDatabase.stderr);
+    assert.equal((await historyVersions(db)).length, exampleFiles.length);
+  });
+
   it('status --json lists applied migrations with who applied them, and pending ones', async () => {
     const db = await database();
     const first = { '0001_create_a.sql': 'CREATE TABLE a (id int);\n', '0002_create_b.sql': 'SELECT 1;\n' };
