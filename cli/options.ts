@@ -8,7 +8,7 @@ import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
 import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/runner.ts';
 
-export type CommandName = 'migrate' | 'plan' | 'status';
+export type CommandName = 'migrate' | 'plan' | 'status' | 'repair';
 
 /** Defaults shown in `--help` and applied by {@link parseOptions}. */
 export const DEFAULTS = {
@@ -34,6 +34,8 @@ export interface RawOptions {
   readonly maxDuration?: string;
   readonly allowOutOfOrder?: boolean;
   readonly refuseDatabaseAhead?: boolean;
+  readonly acceptChecksum?: string;
+  readonly reason?: string;
 }
 
 /** What a run needs, validated. */
@@ -46,6 +48,8 @@ export interface CliOptions {
   readonly json: boolean;
   /** Options for the engine; `deadline` is already absolute. */
   readonly engine: EngineOptions;
+  /** `repair`: the version whose current file to accept, and why. */
+  readonly repair?: { readonly version: bigint; readonly reason: string };
 }
 
 /** What {@link parseOptions} reads besides the flags. */
@@ -67,6 +71,19 @@ export function addOptions(command: Command, name: CommandName): Command {
     .option('--release <label>', 'release label, recorded as applied_by (default: "cli@<hostname>")')
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable);
+  if (name === 'repair') {
+    command
+      .requiredOption(
+        '--accept-checksum <version>',
+        'accept the current file of this applied migration as the one that ran: record its checksum',
+      )
+      .requiredOption('--reason <text>', 'why the edit is accepted; recorded with who and when')
+      .option(
+        '--lock-wait <seconds>',
+        "how long to wait for a migration run's lock; 0 fails at once",
+        DEFAULTS.lockWaitSeconds,
+      );
+  }
   if (name === 'migrate') {
     command
       .option(
@@ -108,6 +125,7 @@ export function addOptions(command: Command, name: CommandName): Command {
 
 const MAX_MS = 2_147_483_647; // PostgreSQL's limit for lock_timeout and statement_timeout
 const WHOLE = /^\d+$/;
+const MAX_VERSION = 9223372036854775807n; // versions are bigint
 const DECIMAL = /^\d+(\.\d+)?$/;
 
 function wholeNumber(flag: string, value: string, { min, max }: { min: number; max: number }): number {
@@ -231,7 +249,23 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
     }
     deadline = context.now + ms;
   }
+  let repair: CliOptions['repair'];
+  if (raw.acceptChecksum !== undefined) {
+    const version = raw.acceptChecksum.trim();
+    if (!WHOLE.test(version) || BigInt(version) > MAX_VERSION) {
+      throw new InvalidInputError(
+        '--accept-checksum',
+        `must be a migration version (the digits before the file name's "_"), got "${raw.acceptChecksum}"`,
+      );
+    }
+    const reason = (raw.reason ?? '').trim();
+    if (reason.length === 0 || reason.length > 1000) {
+      throw new InvalidInputError('--reason', 'must say why the edit is accepted, in 1 to 1000 characters');
+    }
+    repair = { version: BigInt(version), reason };
+  }
   return {
+    ...(repair ? { repair } : {}),
     dir: raw.dir ?? DEFAULTS.dir,
     databaseUrl: databaseUrl(raw, context.env),
     release,

@@ -5,6 +5,7 @@
  */
 import { LockstepError } from '../engine/errors.ts';
 import type { Plan } from '../engine/plan.ts';
+import type { RepairResult } from '../engine/repair.ts';
 import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
 import { ScriptFailedError } from '../engine/session.ts';
 import type { CommandName } from './options.ts';
@@ -230,6 +231,17 @@ export function formatStatus(status: StatusResult): string {
     );
   }
   return lines.join('\n');
+}
+
+export function formatRepair(result: RepairResult, repairedBy: string, osUser: string | undefined): string {
+  if (!result.changed) {
+    return `${result.file} matches the checksum recorded when it was applied: nothing to repair`;
+  }
+  return (
+    `accepted the current ${result.file} as applied: recorded checksum ${result.previousChecksum.slice(0, 12)}… ` +
+    `is now ${result.checksum.slice(0, 12)}…; logged in ${result.auditTable} ` +
+    `(by ${repairedBy}${osUser ? `, OS user ${osUser}` : ''})`
+  );
 }
 
 /** The `--json` document's common head. */

@@ -98,6 +98,9 @@ export class HistoryTable {
   readonly display: string;
   /** Two non-negative int4 keys for pg_advisory_lock(int, int): a lockstep constant and a hash of the name. */
   readonly lockKey: readonly [number, number];
+  /** `"schema"."<table>_repairs"`: the audit log of `lockstep repair`, beside the history table. */
+  readonly repairs: string;
+  readonly repairsDisplay: string;
 
   /**
    * `name` is `<schema>.<table>`: unquoted parts in lower case, or `"Quoted"` parts taken exactly. Every
@@ -113,6 +116,11 @@ export class HistoryTable {
     // each other; a name that needs quoting (which no earlier version accepted) by its unambiguous quoted form.
     const digest = createHash('sha256').update(this.display).digest();
     this.lockKey = [0x6c6b7370 /* "lksp" */, digest.readUInt32BE(0) & 0x7fffffff];
+    let base = this.table;
+    while (Buffer.byteLength(`${base}_repairs`) > MAX_IDENTIFIER_BYTES) base = base.slice(0, -1);
+    this.repairs = `${quoteIdent(this.schema)}.${quoteIdent(`${base}_repairs`)}`;
+    this.repairsDisplay =
+      plain && UNQUOTED.test(`${base}_repairs`) ? `${this.schema}.${base}_repairs` : this.repairs;
   }
 
   /** Whether the schema exists, as `present`; `to_regnamespace` parses its argument, so the name goes in quoted. */
@@ -186,5 +194,42 @@ export class HistoryTable {
     return `DELETE FROM ${this.qualified} WHERE version = ${values[0]} AND NOT success;
 INSERT INTO ${this.qualified} (version, description, file_name, checksum, applied_at, execution_ms, applied_by, success, failed_statement, error)
 VALUES (${values.join(', ')})`;
+  }
+
+  /** Creates the repairs audit table when missing; it has a `history_table` column, as a name cut short could be shared. */
+  private createRepairsSql(): string {
+    return `CREATE TABLE IF NOT EXISTS ${this.repairs} (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  repaired_at timestamptz NOT NULL DEFAULT now(),
+  history_table text NOT NULL,
+  action text NOT NULL,
+  version bigint NOT NULL,
+  file_name text NOT NULL,
+  previous_row jsonb NOT NULL,
+  new_checksum text,
+  reason text NOT NULL,
+  repaired_by text NOT NULL,
+  os_user text,
+  database_user text NOT NULL DEFAULT current_user
+)`;
+  }
+
+  /**
+   * Replaces the checksum recorded for an applied migration, if it is still `previous`, and logs who, when and
+   * why with the whole previous row in {@link repairs}. One simple-protocol script: the server runs it as one
+   * implicit transaction, so either all of it happens or none. Its last statement's tag says whether a row
+   * changed (`UPDATE 1`).
+   */
+  acceptChecksumSql(
+    m: { readonly version: bigint; readonly file: string; readonly checksum: string },
+    previous: string,
+    audit: { readonly reason: string; readonly repairedBy: string; readonly osUser: string | undefined },
+  ): string {
+    const where = `version = ${m.version} AND success AND checksum = ${quoteLiteral(previous)}`;
+    return `${this.createRepairsSql()};
+INSERT INTO ${this.repairs} (history_table, action, version, file_name, previous_row, new_checksum, reason, repaired_by, os_user)
+SELECT ${quoteLiteral(this.display)}, 'accept-checksum', version, ${quoteLiteral(m.file)}, to_jsonb(h), ${quoteLiteral(m.checksum)}, ${quoteLiteral(audit.reason)}, ${quoteLiteral(audit.repairedBy)}, ${audit.osUser === undefined ? 'NULL' : quoteLiteral(audit.osUser)}
+FROM ${this.qualified} h WHERE ${where};
+UPDATE ${this.qualified} SET checksum = ${quoteLiteral(m.checksum)} WHERE ${where}`;
   }
 }

@@ -1,3 +1,4 @@
+import { checksumMatches } from './checksum.ts';
 import {
   type ChangedMigration,
   ChecksumMismatchError,
@@ -75,7 +76,7 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
         appliedBy: row.appliedBy,
         executionMs: row.executionMs,
       });
-      if (row.checksum !== m.checksum) {
+      if (!checksumMatches(row.checksum, m)) {
         checksumMismatches.push({
           version: m.version.toString(),
           file: m.file,

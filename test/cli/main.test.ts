@@ -3,6 +3,7 @@
  * checks its exit code and output.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -261,6 +262,150 @@ describe('lockstep plan and status', () => {
       doc.pending.map((p: { file: string }) => p.file),
       ['0003_create_c.sql'],
     );
+  });
+});
+
+describe('edited applied files and lockstep repair', () => {
+  it('a file git or an editor converted to CRLF or gave a BOM is the same file: nothing to do, exit 0', async () => {
+    const db = await database();
+    const lf = {
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n-- a comment\n',
+      '0002_b.sql': 'SELECT 1;\n',
+    };
+    const dir = await dirWith(lf);
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    await writeFile(join(dir, '0001_create_a.sql'), lf['0001_create_a.sql'].replace(/\n/g, '\r\n'));
+    await writeFile(join(dir, '0002_b.sql'), `\uFEFF${lf['0002_b.sql']}`);
+
+    const migrate = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    const plan = await runCli(['plan', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stdout, /nothing to do/);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^drift: none$/m);
+  });
+
+  it('a history recorded as raw bytes (earlier versions) keeps validating when git converts a CRLF file to LF', async () => {
+    const db = await database();
+    const crlf = 'CREATE TABLE a (id int);\r\nSELECT 1;\r\n';
+    const dir = await dirWith({ '0001_create_a.sql': crlf });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    const client = await db.connect();
+    const rawBytes = createHash('sha256').update(crlf).digest('hex');
+    await client.query('UPDATE lockstep.schema_history SET checksum = $1', [rawBytes]);
+    await writeFile(join(dir, '0001_create_a.sql'), crlf.replace(/\r\n/g, '\n'));
+
+    const run = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /nothing to do/);
+  });
+
+  it('repair --accept-checksum records the edit with who, when and why; migrate then passes', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_create_b.sql': 'CREATE TABLE b (id int);\n',
+    });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    await writeFile(join(dir, '0002_create_b.sql'), '-- b holds the bees\nCREATE TABLE b (id int);\n');
+    const refused = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(refused.stderr, /ChecksumMismatchError/);
+
+    const noReason = await runCli(['repair', '--dir', dir, '--accept-checksum', '2'], {
+      databaseUrl: db.url,
+    });
+    const unknown = await runCli(
+      ['repair', '--dir', dir, '--accept-checksum', '7', '--reason', 'x', '--json'],
+      {
+        databaseUrl: db.url,
+      },
+    );
+    const repaired = await runCli(
+      [
+        'repair',
+        '--dir',
+        dir,
+        '--accept-checksum',
+        '2',
+        '--reason',
+        'a comment, no change',
+        '--release',
+        'ops-42',
+      ],
+      { databaseUrl: db.url },
+    );
+    const again = await runCli(['repair', '--dir', dir, '--accept-checksum', '0002', '--reason', 'twice'], {
+      databaseUrl: db.url,
+    });
+    const migrate = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(noReason.code, 2, noReason.stderr);
+    assert.match(noReason.stderr, /required option '--reason <text>' not specified/);
+    assert.equal(unknown.code, 2, unknown.stdout);
+    assert.match(JSON.parse(unknown.stdout).error.message, /no migration file has version 7/);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.match(
+      repaired.stdout,
+      /^accepted the current 0002_create_b\.sql as applied: recorded checksum [0-9a-f]{12}… is now [0-9a-f]{12}…; logged in lockstep\.schema_history_repairs \(by ops-42/,
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing to repair/);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stdout, /nothing to do/);
+    const client = await db.connect();
+    const { rows } = await client.query(
+      `SELECT action, version::text, file_name, reason, repaired_by, os_user IS NOT NULL AS has_os_user,
+         database_user = current_user AS by_role, previous_row->>'checksum' = new_checksum AS same,
+         repaired_at <= now() AS dated
+       FROM lockstep.schema_history_repairs`,
+    );
+    assert.deepEqual(rows, [
+      {
+        action: 'accept-checksum',
+        version: '2',
+        file_name: '0002_create_b.sql',
+        reason: 'a comment, no change',
+        repaired_by: 'ops-42',
+        has_os_user: true,
+        by_role: true,
+        same: false,
+        dated: true,
+      },
+    ]);
+  });
+
+  it('repair refuses a version that failed, one with no history row, and waits for no one with --lock-wait 0', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_broken.sql': '-- lockstep:no-transaction\nCREATE TABLE b (id int);\nSELECT 1 / 0;\n',
+      '0003_later.sql': 'SELECT 1;\n',
+    });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 3);
+    const holder = await db.connect({ applicationName: 'test-lock-holder' });
+    const [k1, k2] = new HistoryTable().lockKey;
+
+    const failed = await runCli(['repair', '--dir', dir, '--accept-checksum', '2', '--reason', 'r'], {
+      databaseUrl: db.url,
+    });
+    const notApplied = await runCli(['repair', '--dir', dir, '--accept-checksum', '3', '--reason', 'r'], {
+      databaseUrl: db.url,
+    });
+    await holder.query('SELECT pg_advisory_lock($1::int, $2::int)', [k1, k2]);
+    const locked = await runCli(
+      ['repair', '--dir', dir, '--accept-checksum', '1', '--reason', 'r', '--lock-wait', '0'],
+      { databaseUrl: db.url },
+    );
+
+    assert.equal(failed.code, 2, failed.stderr);
+    assert.match(failed.stderr, /--accept-checksum: version 2 is recorded as failed, not applied/);
+    assert.equal(notApplied.code, 2, notApplied.stderr);
+    assert.match(notApplied.stderr, /--accept-checksum: version 3 has no row in lockstep\.schema_history/);
+    assert.equal(locked.code, 4, locked.stderr);
+    assert.match(locked.stderr, /LockTimeoutError: .*application "test-lock-holder"/);
   });
 });
 
