@@ -3,7 +3,7 @@
  * stdout: a text summary, or with `--json` exactly one JSON document and nothing else. Every line passes
  * through {@link Output.redact}, so a database URL or password can never be printed, whatever carries it.
  */
-import { LockstepError } from '../engine/errors.ts';
+import { ChecksumMismatchError, LockstepError } from '../engine/errors.ts';
 import type { Plan } from '../engine/plan.ts';
 import type { RepairResult } from '../engine/repair.ts';
 import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
@@ -80,6 +80,10 @@ export function errorJson(err: unknown): Record<string, unknown> {
 
 /** An error for a human, on stderr. */
 export function errorText(err: unknown): string {
+  if (err instanceof ChecksumMismatchError) {
+    const versions = err.changed.map((c) => c.version).join(', ');
+    return `${err.name}: ${err.message}\n(if an edit was deliberate and changes nothing that ran: lockstep repair --accept-checksum <version> --reason "…", for ${versions})`;
+  }
   if (err instanceof LockstepError) return `${err.name}: ${err.message}`;
   return `internal error: ${internalMessage(err)}\n(this is a lockstep bug or a database error it does not classify)`;
 }

@@ -312,7 +312,10 @@ describe('edited applied files and lockstep repair', () => {
     await writeFile(join(dir, '0002_create_b.sql'), '-- b holds the bees\nCREATE TABLE b (id int);\n');
     const refused = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
     assert.equal(refused.code, 5, refused.stderr);
-    assert.match(refused.stderr, /ChecksumMismatchError/);
+    assert.match(
+      refused.stderr,
+      /ChecksumMismatchError: .*\n.*lockstep repair --accept-checksum <version> --reason "…", for 2\)/s,
+    );
 
     const noReason = await runCli(['repair', '--dir', dir, '--accept-checksum', '2'], {
       databaseUrl: db.url,
