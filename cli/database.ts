@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseUnavailableError, LockstepError } from '../engine/errors.ts';
 import { ScriptFailedError } from '../engine/session.ts';
-import { startEmbeddedPostgres, usableDataDir } from './embedded-postgres.ts';
+import {
+  databaseUrl,
+  EMBEDDED_DATABASE,
+  ensureDatabase,
+  startEmbeddedPostgres,
+  usableDataDir,
+} from './embedded-postgres.ts';
 import type { Output } from './output.ts';
 import type { Shutdown } from './shutdown.ts';
 
@@ -51,11 +57,21 @@ export async function startEmbeddedDatabase(
   }
   output.addSecret(server.url);
   if (server.startedHere) shutdown.stopAtExit(() => server.stop());
+  const url = databaseUrl(server.url, EMBEDDED_DATABASE);
+  output.addSecret(url);
+  try {
+    await ensureDatabase(server.url, EMBEDDED_DATABASE);
+  } catch (err) {
+    throw new DatabaseUnavailableError(
+      `could not create the database "${EMBEDDED_DATABASE}" on the embedded PostgreSQL in ${dir}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
   output.note(
     `using the embedded PostgreSQL (no --database-url or DATABASE_URL): data ${server.dataDir}, port ${server.port}, ` +
-      `database postgres; ${server.startedHere ? 'started now, stopped at exit' : 'already running, left running'}`,
+      `database ${EMBEDDED_DATABASE}; ${server.startedHere ? 'started now, stopped at exit' : 'already running, left running'}`,
   );
-  return server.url;
+  return url;
 }
 
 /** A connected client, and how to tear it down. */

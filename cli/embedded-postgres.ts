@@ -4,6 +4,7 @@ import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import pg from 'pg';
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster's files live. */
@@ -27,6 +28,12 @@ export interface RunningPostgres {
   readonly startedHere: boolean;
   stop(): Promise<void>;
 }
+
+/**
+ * The database lockstep uses on the embedded server: `migrate`, `plan` and `status` without a URL and the
+ * rehearsal (`release --local`, `restore --local`) all mean this one. `postgres` stays the maintenance database.
+ */
+export const EMBEDDED_DATABASE = 'app';
 
 const USER = 'postgres';
 // A local, loopback-only development cluster: this password protects nothing and is not a secret.
@@ -140,4 +147,20 @@ export function databaseUrl(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${encodeURIComponent(database)}`;
   return url.toString();
+}
+
+/** Creates `database` on the server unless it exists; safe when two processes do it at once. */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl, application_name: 'lockstep embedded setup' });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rowCount) return;
+    await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`).catch((err) => {
+      // 42P04: created by another process in the meantime; 23505: the same race, seen in the catalog.
+      if (!['42P04', '23505'].includes((err as { code?: string }).code ?? '')) throw err;
+    });
+  } finally {
+    await admin.end();
+  }
 }

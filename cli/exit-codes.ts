@@ -16,7 +16,8 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * |       | lock and another run took it (`LockLostError`); retry later                                    |
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
- * |       | (`InvalidMigrationError`); `publish`: the release was already published with other files     |
+ * |       | (`InvalidMigrationError`), no files while the database has history (`NoMigrationFilesError`); |
+ * |       | `publish`: the release was already published with other files                                 |
  * |       | (`ManifestMismatchError`)                                                                      |
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
  * |       | run again to continue                                                                          |
@@ -54,6 +55,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
   OUT_OF_ORDER: ExitCode.ValidationFailed,
   DATABASE_AHEAD: ExitCode.ValidationFailed,
   INVALID_MIGRATION: ExitCode.ValidationFailed,
+  NO_MIGRATION_FILES: ExitCode.ValidationFailed,
   DATABASE_UNAVAILABLE: ExitCode.CannotConnect,
 };
 

@@ -2,7 +2,7 @@
  * The `lockstep` command: parse the arguments, run one engine command, print, exit. See ./exit-codes.ts for
  * what the exit codes mean.
  */
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
@@ -24,7 +24,20 @@ const COMMANDS: ReadonlyArray<readonly [CommandName, string]> = [
   ['migrate', 'apply pending migrations, one transaction each, under an advisory lock'],
   ['plan', 'show pending migrations and drift; exit 5 when migrate would refuse to run'],
   ['status', 'show applied and pending migrations'],
+  [
+    'repair',
+    'accept a deliberate edit of an applied migration: record its new checksum, with who, when and why',
+  ],
 ];
+
+/** Who runs this, for `repair`'s audit row; a container may have a uid with no name. */
+function osUser(): string | undefined {
+  try {
+    return userInfo().username || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Loaded only for `publish`: the AWS SDK costs start-up time no other command needs. */
 async function runPublish(raw: RawPublishOptions, output: Output): Promise<number> {
@@ -126,6 +139,7 @@ async function main(): Promise<void> {
         cwd: process.cwd(),
         hostname: hostname(),
         now: Date.now,
+        osUser: osUser(),
       });
     });
   }

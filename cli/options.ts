@@ -8,7 +8,7 @@ import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
 import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/runner.ts';
 
-export type CommandName = 'migrate' | 'plan' | 'status';
+export type CommandName = 'migrate' | 'plan' | 'status' | 'repair';
 
 /** Defaults shown in `--help` and applied by {@link parseOptions}. */
 export const DEFAULTS = {
@@ -34,6 +34,8 @@ export interface RawOptions {
   readonly maxDuration?: string;
   readonly allowOutOfOrder?: boolean;
   readonly refuseDatabaseAhead?: boolean;
+  readonly acceptChecksum?: string;
+  readonly reason?: string;
 }
 
 /** What a run needs, validated. */
@@ -46,6 +48,8 @@ export interface CliOptions {
   readonly json: boolean;
   /** Options for the engine; `deadline` is already absolute. */
   readonly engine: EngineOptions;
+  /** `repair`: the version whose current file to accept, and why. */
+  readonly repair?: { readonly version: bigint; readonly reason: string };
 }
 
 /** What {@link parseOptions} reads besides the flags. */
@@ -67,6 +71,19 @@ export function addOptions(command: Command, name: CommandName): Command {
     .option('--release <label>', 'release label, recorded as applied_by (default: "cli@<hostname>")')
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable);
+  if (name === 'repair') {
+    command
+      .requiredOption(
+        '--accept-checksum <version>',
+        'accept the current file of this applied migration as the one that ran: record its checksum',
+      )
+      .requiredOption('--reason <text>', 'why the edit is accepted; recorded with who and when')
+      .option(
+        '--lock-wait <seconds>',
+        "how long to wait for a migration run's lock; 0 fails at once",
+        DEFAULTS.lockWaitSeconds,
+      );
+  }
   if (name === 'migrate') {
     command
       .option(
@@ -108,6 +125,7 @@ export function addOptions(command: Command, name: CommandName): Command {
 
 const MAX_MS = 2_147_483_647; // PostgreSQL's limit for lock_timeout and statement_timeout
 const WHOLE = /^\d+$/;
+const MAX_VERSION = 9223372036854775807n; // versions are bigint
 const DECIMAL = /^\d+(\.\d+)?$/;
 
 function wholeNumber(flag: string, value: string, { min, max }: { min: number; max: number }): number {
@@ -130,6 +148,34 @@ function secondsToMs(flag: string, value: string, { min }: { min: number }): num
   return ms;
 }
 
+/**
+ * The user name and password part of a database URL, taken as the safest reading allows: everything between
+ * `scheme://` and the LAST `@`. A URL parser (WHATWG's, which pg uses) ends the host part at the first `/`, `?` or
+ * `#` instead, so a password holding one of those plus an `@` is split differently by it; this reading is never
+ * shorter, so it covers every fragment a parser could show as a host, port or database.
+ */
+export function urlUserinfo(url: string): string | undefined {
+  const rest = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(.*)$/s.exec(url)?.[1];
+  const at = rest?.lastIndexOf('@') ?? -1;
+  return rest !== undefined && at >= 0 ? rest.slice(0, at) : undefined;
+}
+
+/** What of a database URL must never be printed: the URL, and its user name and password part and password. */
+export function urlSecrets(url: string): string[] {
+  const userinfo = urlUserinfo(url);
+  const colon = userinfo?.indexOf(':') ?? -1;
+  // A user name alone is no secret, and redacting a short one ("app") would mangle every line that holds it.
+  if (userinfo === undefined || colon < 0) return [url];
+  const password = userinfo.slice(colon + 1);
+  let decoded = password;
+  try {
+    decoded = decodeURIComponent(password);
+  } catch {
+    // not percent-encoded as a whole: the raw form is the one to hide
+  }
+  return [url, userinfo, password, decoded];
+}
+
 /** Where the URL came from, for messages; the URL itself is never echoed. */
 function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | undefined {
   const [source, url] = raw.databaseUrl
@@ -138,6 +184,14 @@ function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | unde
       ? ['DATABASE_URL', env.DATABASE_URL]
       : [undefined, undefined];
   if (source === undefined || url === undefined) return undefined;
+  if (/[/?#]/.test(urlUserinfo(url) ?? '')) {
+    throw new InvalidInputError(
+      source,
+      'is ambiguous: the user name or password (everything before the last "@") holds a "/", "?" or "#", ' +
+        'which a URL parser reads as the end of the host, taking part of the password for the host, port or ' +
+        'database; percent-encode them in the password (/ as %2F, ? as %3F, # as %23, @ as %40)',
+    );
+  }
   let protocol: string;
   try {
     protocol = new URL(url).protocol;
@@ -162,11 +216,8 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
   const historyTable = raw.historyTable ?? DEFAULTS.historyTable;
   try {
     new HistoryTable(historyTable);
-  } catch {
-    throw new InvalidInputError(
-      '--history-table',
-      `"${historyTable}" must be <schema>.<table>, plain identifiers`,
-    );
+  } catch (err) {
+    throw err instanceof InvalidInputError ? new InvalidInputError('--history-table', err.problem) : err;
   }
   const lockTimeoutMs = wholeNumber('--lock-timeout', raw.lockTimeout ?? DEFAULTS.lockTimeoutMs, {
     min: 1,
@@ -198,7 +249,23 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
     }
     deadline = context.now + ms;
   }
+  let repair: CliOptions['repair'];
+  if (raw.acceptChecksum !== undefined) {
+    const version = raw.acceptChecksum.trim();
+    if (!WHOLE.test(version) || BigInt(version) > MAX_VERSION) {
+      throw new InvalidInputError(
+        '--accept-checksum',
+        `must be a migration version (the digits before the file name's "_"), got "${raw.acceptChecksum}"`,
+      );
+    }
+    const reason = (raw.reason ?? '').trim();
+    if (reason.length === 0 || reason.length > 1000) {
+      throw new InvalidInputError('--reason', 'must say why the edit is accepted, in 1 to 1000 characters');
+    }
+    repair = { version: BigInt(version), reason };
+  }
   return {
+    ...(repair ? { repair } : {}),
     dir: raw.dir ?? DEFAULTS.dir,
     databaseUrl: databaseUrl(raw, context.env),
     release,

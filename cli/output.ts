@@ -3,8 +3,9 @@
  * stdout: a text summary, or with `--json` exactly one JSON document and nothing else. Every line passes
  * through {@link Output.redact}, so a database URL or password can never be printed, whatever carries it.
  */
-import { LockstepError } from '../engine/errors.ts';
+import { ChecksumMismatchError, LockstepError } from '../engine/errors.ts';
 import type { Plan } from '../engine/plan.ts';
+import type { RepairResult } from '../engine/repair.ts';
 import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
 import { ScriptFailedError } from '../engine/session.ts';
 import type { CommandName } from './options.ts';
@@ -79,6 +80,10 @@ export function errorJson(err: unknown): Record<string, unknown> {
 
 /** An error for a human, on stderr. */
 export function errorText(err: unknown): string {
+  if (err instanceof ChecksumMismatchError) {
+    const versions = err.changed.map((c) => c.version).join(', ');
+    return `${err.name}: ${err.message}\n(if an edit was deliberate and changes nothing that ran: lockstep repair --accept-checksum <version> --reason "…", for ${versions})`;
+  }
   if (err instanceof LockstepError) return `${err.name}: ${err.message}`;
   return `internal error: ${internalMessage(err)}\n(this is a lockstep bug or a database error it does not classify)`;
 }
@@ -230,6 +235,17 @@ export function formatStatus(status: StatusResult): string {
     );
   }
   return lines.join('\n');
+}
+
+export function formatRepair(result: RepairResult, repairedBy: string, osUser: string | undefined): string {
+  if (!result.changed) {
+    return `${result.file} matches the checksum recorded when it was applied: nothing to repair`;
+  }
+  return (
+    `accepted the current ${result.file} as applied: recorded checksum ${result.previousChecksum.slice(0, 12)}… ` +
+    `is now ${result.checksum.slice(0, 12)}…; logged in ${result.auditTable} ` +
+    `(by ${repairedBy}${osUser ? `, OS user ${osUser}` : ''})`
+  );
 }
 
 /** The `--json` document's common head. */

@@ -13,7 +13,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import pg from 'pg';
 import { InvalidInputError } from '../engine/errors.ts';
 import { createDeployHandler, readDeployConfig } from '../functions/deploy/deploy.ts';
 import { migrateConfig } from '../functions/migrate/config.ts';
@@ -32,6 +31,8 @@ import {
 } from '../infra/local-runner.ts';
 import {
   databaseUrl,
+  EMBEDDED_DATABASE,
+  ensureDatabase,
   type RunningPostgres,
   startEmbeddedPostgres,
   usableDataDir,
@@ -66,7 +67,7 @@ export interface LocalReleaseResult {
   readonly error?: string | undefined;
 }
 
-const DATABASE = 'app';
+const DATABASE = EMBEDDED_DATABASE;
 const CONTAINER = 'app';
 const SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:lockstep-local';
 
@@ -97,14 +98,7 @@ async function localDatabase(cwd: string, print: (line: string) => void): Promis
   if (movedBecause) print(`note: keeping the embedded PostgreSQL in ${dir} (${movedBecause})`);
   const certificate = await localCertificate(join(lockstepDir, 'tls'));
   const server = await startEmbeddedPostgres({ dataDir: dir, tls: certificate });
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-    if (!rowCount) await admin.query(`CREATE DATABASE ${DATABASE}`);
-  } finally {
-    await admin.end();
-  }
+  await ensureDatabase(server.url, DATABASE);
   print(
     `embedded PostgreSQL: ${dir} (port ${server.port}), database "${DATABASE}", TLS verified against ${certificate.caFile}`,
   );

@@ -1,5 +1,6 @@
 import { loadMigrations } from '../engine/migration-files.ts';
 import { planProblem } from '../engine/plan.ts';
+import { acceptChecksum } from '../engine/repair.ts';
 import { migrate, plan, status } from '../engine/runner.ts';
 import { pgSession } from '../engine/session.ts';
 import {
@@ -10,12 +11,13 @@ import {
   startEmbeddedDatabase,
 } from './database.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from './exit-codes.ts';
-import { type CliOptions, type CommandName, parseOptions, type RawOptions } from './options.ts';
+import { type CliOptions, type CommandName, parseOptions, type RawOptions, urlSecrets } from './options.ts';
 import {
   errorJson,
   errorText,
   formatMigrate,
   formatPlan,
+  formatRepair,
   formatStatus,
   jsonHead,
   type Output,
@@ -30,6 +32,8 @@ export interface RunDeps {
   readonly cwd: string;
   readonly hostname: string;
   readonly now: () => number;
+  /** The operating-system user, recorded by `repair`; undefined when it cannot be known. */
+  readonly osUser?: string | undefined;
 }
 
 /** What a command printed as its result, and how the process should exit. */
@@ -48,7 +52,7 @@ export async function runCommand(command: CommandName, raw: RawOptions, deps: Ru
   let outcome: Outcome;
   try {
     const options = parseOptions(raw, { env: deps.env, hostname: deps.hostname, now: deps.now() });
-    output.addSecret(options.databaseUrl);
+    for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : []) output.addSecret(secret);
     const files = await loadMigrations(options.dir);
     const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, output, shutdown));
     connection = await connect(url, { applicationName: applicationName(options.release), output, shutdown });
@@ -109,6 +113,22 @@ async function runEngine(
         text: formatPlan(p),
         json: { ...p },
         ...(problem ? { error: problem } : {}),
+      };
+    }
+    case 'repair': {
+      const request = options.repair;
+      if (!request) throw new Error('repair without --accept-checksum: commander requires it');
+      const result = await acceptChecksum({ session }, files, request.version, {
+        historyTable,
+        lockWaitMs: options.engine.lockWaitMs,
+        reason: request.reason,
+        repairedBy: options.release,
+        osUser: deps.osUser,
+      });
+      return {
+        exitCode: ExitCode.Success,
+        text: formatRepair(result, options.release, deps.osUser),
+        json: { ...result },
       };
     }
     case 'status': {

@@ -11,6 +11,7 @@ export type EngineErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'OUT_OF_ORDER'
   | 'DATABASE_AHEAD'
+  | 'NO_MIGRATION_FILES'
   | 'LOCK_TIMEOUT'
   | 'LOCK_NOT_AVAILABLE'
   | 'LOCK_LOST'
@@ -44,7 +45,8 @@ export class InvalidInputError extends LockstepError<EngineErrorCode> {
   readonly code = 'INVALID_INPUT';
   constructor(
     readonly field: string,
-    problem: string,
+    /** What is wrong with it, without the field's name. */
+    readonly problem: string,
   ) {
     super(`${field}: ${problem}`);
   }
@@ -133,6 +135,27 @@ export class DatabaseAheadError extends LockstepError<EngineErrorCode> {
   }
   protected override details() {
     return { versions: this.versions };
+  }
+}
+
+/**
+ * There are no migration files, but the database has applied migrations: almost always a wrong or empty
+ * migrations directory (a typo in CI), not a release that means to have none. Nothing was changed.
+ */
+export class NoMigrationFilesError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'NoMigrationFilesError';
+  readonly code = 'NO_MIGRATION_FILES';
+  constructor(
+    readonly appliedCount: number,
+    readonly newestApplied: string,
+  ) {
+    super(
+      `no migration files were found, but the database has ${appliedCount} applied migration${appliedCount === 1 ? '' : 's'} ` +
+        `(the newest ${newestApplied}): is the migrations directory right?`,
+    );
+  }
+  protected override details() {
+    return { appliedCount: this.appliedCount, newestApplied: this.newestApplied };
   }
 }
 

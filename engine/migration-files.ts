@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { migrationChecksum } from './checksum.ts';
 import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from './errors.ts';
 
 /** One `<version>_<description>.sql` file. */
@@ -10,7 +10,7 @@ export interface MigrationFile {
   /** File name, relative to the migrations directory. */
   readonly file: string;
   readonly description: string;
-  /** sha256 of the file's bytes, hex. */
+  /** sha256 of the text with line endings and BOM normalized, hex: see ./checksum.ts. */
   readonly checksum: string;
   /** The file starts with `-- lockstep:no-transaction`. */
   readonly noTransaction: boolean;
@@ -68,7 +68,7 @@ export function parseMigrationFiles(
       version,
       file,
       description: (match[2] as string).replace(/_/g, ' '),
-      checksum: createHash('sha256').update(bytes).digest('hex'),
+      checksum: migrationChecksum(sql),
       noTransaction: NO_TRANSACTION.test(firstLine),
       sql,
     };

@@ -1,3 +1,4 @@
+import { checksumMatches } from './checksum.ts';
 import {
   type ChangedMigration,
   ChecksumMismatchError,
@@ -5,6 +6,7 @@ import {
   InvalidMigrationError,
   type LockstepError,
   type MigrationFileProblem,
+  NoMigrationFilesError,
   OutOfOrderError,
 } from './errors.ts';
 import type { HistoryRow } from './history.ts';
@@ -74,7 +76,7 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
         appliedBy: row.appliedBy,
         executionMs: row.executionMs,
       });
-      if (row.checksum !== m.checksum) {
+      if (!checksumMatches(row.checksum, m)) {
         checksumMismatches.push({
           version: m.version.toString(),
           file: m.file,
@@ -108,6 +110,12 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
 
 /** The error a migrate run would refuse with, if any; nothing has been changed when this is checked. */
 export function planProblem(plan: Plan, options: ValidationOptions): LockstepError | undefined {
+  // Every file is applied or pending: with neither, there were no files, and a database with history means
+  // the wrong directory, not a release with nothing in it.
+  const newest = plan.databaseAhead.at(-1);
+  if (plan.pending.length === 0 && plan.applied.length === 0 && newest) {
+    return new NoMigrationFilesError(plan.databaseAhead.length, newest.file);
+  }
   if (plan.invalid.length > 0) return new InvalidMigrationError(plan.invalid);
   if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
   if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {

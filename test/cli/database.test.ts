@@ -3,12 +3,18 @@
  * PostgreSQL it starts itself when given none.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { freePort } from '../../cli/embedded-postgres.ts';
+import pg from 'pg';
+import {
+  databaseUrl,
+  EMBEDDED_DATABASE,
+  freePort,
+  startEmbeddedPostgres,
+} from '../../cli/embedded-postgres.ts';
 import { repoRoot, runCli } from '../support/cli-process.ts';
 import { freshDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -91,12 +97,42 @@ describe('the embedded PostgreSQL', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.match(
       first.stderr,
-      /using the embedded PostgreSQL .*data \S+\/\.lockstep\/pg, port \d+, database postgres; started now/,
+      /using the embedded PostgreSQL .*data \S+\/\.lockstep\/pg, port \d+, database app; started now/,
     );
     assert.match(first.stdout, /^applied \d+ migrations/);
     assert.doesNotMatch(`${first.stdout}${first.stderr}`, /postgres:\/\/|lockstep-local/);
     assert.ok(stoppedAfterFirst, 'the server was stopped when the CLI exited');
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /nothing to do/);
+  });
+
+  it('migrate, status and the rehearsal mean the same database: "app", not the maintenance database', async () => {
+    assert.ok(cwd, 'runs after the test above');
+    const server = await startEmbeddedPostgres({ dataDir: join(cwd, '.lockstep', 'pg') });
+    const status = await runCli(['status', '--json'], { cwd });
+    const tables = async (database: string) => {
+      const client = new pg.Client({ connectionString: databaseUrl(server.url, database) });
+      await client.connect();
+      try {
+        const { rows } = await client.query(
+          "SELECT to_regclass('lockstep.schema_history') IS NOT NULL AS history",
+        );
+        return rows[0].history;
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      assert.equal(status.code, 0, status.stderr);
+      assert.equal(
+        JSON.parse(status.stdout).applied.length,
+        readdirSync(join(repoRoot, 'migrations')).filter((f) => f.endsWith('.sql')).length,
+      );
+      assert.match(status.stderr, /database app; already running/);
+      assert.equal(EMBEDDED_DATABASE, 'app');
+      assert.deepEqual([await tables('app'), await tables('postgres')], [true, false]);
+    } finally {
+      await server.stop();
+    }
   });
 });

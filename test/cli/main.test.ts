@@ -3,6 +3,7 @@
  * checks its exit code and output.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -210,6 +211,32 @@ describe('lockstep plan and status', () => {
     assert.match(run.stderr, /InvalidMigrationError: .*\n {2}0001_create_a\.sql:3:\d+: syntax error/);
   });
 
+  it('an empty --dir against a database with history fails migrate and plan (exit 5), and changes nothing', async () => {
+    const db = await database();
+    const applied = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: db.url });
+    assert.equal(applied.code, 0, applied.stderr);
+    const empty = await dirWith({ 'README.md': 'migrations live elsewhere now\n' });
+
+    const migrate = await runCli(['migrate', '--dir', empty], { databaseUrl: db.url });
+    const plan = await runCli(['plan', '--dir', empty, '--json'], { databaseUrl: db.url });
+    const onEmptyDatabase = await runCli(['migrate', '--dir', empty], {
+      databaseUrl: (await database()).url,
+    });
+
+    assert.equal(migrate.code, 5, migrate.stderr);
+    assert.match(
+      migrate.stderr,
+      new RegExp(
+        `NoMigrationFilesError: no migration files were found, but the database has ${exampleFiles.length} applied ` +
+          `migrations \\(the newest ${exampleFiles.at(-1)}\\): is the migrations directory right\\?`,
+      ),
+    );
+    assert.equal(plan.code, 5, plan.stdout);
+    assert.equal(JSON.parse(plan.stdout).error.code, 'NO_MIGRATION_FILES');
+    assert.equal(onEmptyDatabase.code, 0, onEmptyDatabase.stderr);
+    assert.equal((await historyVersions(db)).length, exampleFiles.length);
+  });
+
   it('status --json lists applied migrations with who applied them, and pending ones', async () => {
     const db = await database();
     const first = { '0001_create_a.sql': 'CREATE TABLE a (id int);\n', '0002_create_b.sql': 'SELECT 1;\n' };
@@ -238,6 +265,201 @@ describe('lockstep plan and status', () => {
   });
 });
 
+describe('edited applied files and lockstep repair', () => {
+  it('a file git or an editor converted to CRLF or gave a BOM is the same file: nothing to do, exit 0', async () => {
+    const db = await database();
+    const lf = {
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n-- a comment\n',
+      '0002_b.sql': 'SELECT 1;\n',
+    };
+    const dir = await dirWith(lf);
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    await writeFile(join(dir, '0001_create_a.sql'), lf['0001_create_a.sql'].replace(/\n/g, '\r\n'));
+    await writeFile(join(dir, '0002_b.sql'), `\uFEFF${lf['0002_b.sql']}`);
+
+    const migrate = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    const plan = await runCli(['plan', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stdout, /nothing to do/);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, /^drift: none$/m);
+  });
+
+  it('a history recorded as raw bytes (earlier versions) keeps validating when git converts a CRLF file to LF', async () => {
+    const db = await database();
+    const crlf = 'CREATE TABLE a (id int);\r\nSELECT 1;\r\n';
+    const dir = await dirWith({ '0001_create_a.sql': crlf });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    const client = await db.connect();
+    const rawBytes = createHash('sha256').update(crlf).digest('hex');
+    await client.query('UPDATE lockstep.schema_history SET checksum = $1', [rawBytes]);
+    await writeFile(join(dir, '0001_create_a.sql'), crlf.replace(/\r\n/g, '\n'));
+
+    const run = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /nothing to do/);
+  });
+
+  it('repair --accept-checksum records the edit with who, when and why; migrate then passes', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_create_b.sql': 'CREATE TABLE b (id int);\n',
+    });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 0);
+    await writeFile(join(dir, '0002_create_b.sql'), '-- b holds the bees\nCREATE TABLE b (id int);\n');
+    const refused = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /ChecksumMismatchError: .*\n.*lockstep repair --accept-checksum <version> --reason "…", for 2\)/s,
+    );
+
+    const noReason = await runCli(['repair', '--dir', dir, '--accept-checksum', '2'], {
+      databaseUrl: db.url,
+    });
+    const unknown = await runCli(
+      ['repair', '--dir', dir, '--accept-checksum', '7', '--reason', 'x', '--json'],
+      {
+        databaseUrl: db.url,
+      },
+    );
+    const repaired = await runCli(
+      [
+        'repair',
+        '--dir',
+        dir,
+        '--accept-checksum',
+        '2',
+        '--reason',
+        'a comment, no change',
+        '--release',
+        'ops-42',
+      ],
+      { databaseUrl: db.url },
+    );
+    const again = await runCli(['repair', '--dir', dir, '--accept-checksum', '0002', '--reason', 'twice'], {
+      databaseUrl: db.url,
+    });
+    const migrate = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+
+    assert.equal(noReason.code, 2, noReason.stderr);
+    assert.match(noReason.stderr, /required option '--reason <text>' not specified/);
+    assert.equal(unknown.code, 2, unknown.stdout);
+    assert.match(JSON.parse(unknown.stdout).error.message, /no migration file has version 7/);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.match(
+      repaired.stdout,
+      /^accepted the current 0002_create_b\.sql as applied: recorded checksum [0-9a-f]{12}… is now [0-9a-f]{12}…; logged in lockstep\.schema_history_repairs \(by ops-42/,
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing to repair/);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.match(migrate.stdout, /nothing to do/);
+    const client = await db.connect();
+    const { rows } = await client.query(
+      `SELECT action, version::text, file_name, reason, repaired_by, os_user IS NOT NULL AS has_os_user,
+         database_user = current_user AS by_role, previous_row->>'checksum' = new_checksum AS same,
+         repaired_at <= now() AS dated
+       FROM lockstep.schema_history_repairs`,
+    );
+    assert.deepEqual(rows, [
+      {
+        action: 'accept-checksum',
+        version: '2',
+        file_name: '0002_create_b.sql',
+        reason: 'a comment, no change',
+        repaired_by: 'ops-42',
+        has_os_user: true,
+        by_role: true,
+        same: false,
+        dated: true,
+      },
+    ]);
+  });
+
+  it('repair refuses a version that failed, one with no history row, and waits for no one with --lock-wait 0', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_broken.sql': '-- lockstep:no-transaction\nCREATE TABLE b (id int);\nSELECT 1 / 0;\n',
+      '0003_later.sql': 'SELECT 1;\n',
+    });
+    assert.equal((await runCli(['migrate', '--dir', dir], { databaseUrl: db.url })).code, 3);
+    const holder = await db.connect({ applicationName: 'test-lock-holder' });
+    const [k1, k2] = new HistoryTable().lockKey;
+
+    const failed = await runCli(['repair', '--dir', dir, '--accept-checksum', '2', '--reason', 'r'], {
+      databaseUrl: db.url,
+    });
+    const notApplied = await runCli(['repair', '--dir', dir, '--accept-checksum', '3', '--reason', 'r'], {
+      databaseUrl: db.url,
+    });
+    await holder.query('SELECT pg_advisory_lock($1::int, $2::int)', [k1, k2]);
+    const locked = await runCli(
+      ['repair', '--dir', dir, '--accept-checksum', '1', '--reason', 'r', '--lock-wait', '0'],
+      { databaseUrl: db.url },
+    );
+
+    assert.equal(failed.code, 2, failed.stderr);
+    assert.match(failed.stderr, /--accept-checksum: version 2 is recorded as failed, not applied/);
+    assert.equal(notApplied.code, 2, notApplied.stderr);
+    assert.match(notApplied.stderr, /--accept-checksum: version 3 has no row in lockstep\.schema_history/);
+    assert.equal(locked.code, 4, locked.stderr);
+    assert.match(locked.stderr, /LockTimeoutError: .*application "test-lock-holder"/);
+  });
+});
+
+describe('--history-table', () => {
+  it('one table, one lock: a mixed-case unquoted name is refused, a quoted spelling of the default is the default', async () => {
+    const db = await database();
+    const dir = await dirWith({ '0001_create_a.sql': 'CREATE TABLE a (id int);\n' });
+    const first = await runCli(['migrate', '--dir', dir], { databaseUrl: db.url });
+    assert.equal(first.code, 0, first.stderr);
+
+    const mixed = await runCli(['migrate', '--dir', dir, '--history-table', 'lockstep.Schema_History'], {
+      databaseUrl: db.url,
+    });
+    const quoted = await runCli(['migrate', '--dir', dir, '--history-table', '"lockstep"."schema_history"'], {
+      databaseUrl: db.url,
+    });
+
+    assert.equal(mixed.code, 2, mixed.stderr);
+    assert.match(
+      mixed.stderr,
+      /InvalidInputError: --history-table: "lockstep\.Schema_History" has Schema_History unquoted: PostgreSQL folds that to schema_history/,
+    );
+    assert.equal(quoted.code, 0, quoted.stderr);
+    assert.match(quoted.stdout, /nothing to do/);
+    const client = await db.connect();
+    const { rows } = await client.query(
+      "SELECT count(*)::int AS tables FROM pg_tables WHERE schemaname = 'lockstep'",
+    );
+    assert.deepEqual(rows, [{ tables: 1 }]);
+    assert.deepEqual(await historyVersions(db), ['1']);
+  });
+
+  it('a system schema is a usage error, not an internal one', async () => {
+    const db = await database();
+
+    const runs = await Promise.all(
+      ['pg_catalog.history', 'information_schema.history', 'pg_toast.history', 'pg_temp.history'].map(
+        (name) => runCli(['migrate', '--history-table', name, '--json'], { databaseUrl: db.url }),
+      ),
+    );
+
+    for (const run of runs) {
+      assert.equal(run.code, 2, run.stdout);
+      const doc = JSON.parse(run.stdout);
+      assert.equal(doc.error.name, 'InvalidInputError');
+      assert.equal(doc.error.field, '--history-table');
+      assert.match(doc.error.message, /is in the system schema \S+: choose a schema of your own/);
+    }
+  });
+});
+
 describe('lockstep usage errors', () => {
   it('exits 2 on an unknown flag', async () => {
     const run = await runCli(['migrate', '--frobnicate']);
@@ -260,6 +482,22 @@ describe('lockstep usage errors', () => {
       { ok: doc.ok, exitCode: doc.exitCode, code: doc.error.code, field: doc.error.field },
       { ok: false, exitCode: 2, code: 'INVALID_INPUT', field: '--lock-wait' },
     );
+  });
+
+  it('refuses a URL whose password holds an unencoded "@" and "/", echoing no part of it, text and JSON', async () => {
+    // pg would read "Pw-9f8e7d" as the host and "x@127.0.0.1:55477/cdb" as the database, and print them.
+    const url = 'postgres://canary:Canary@Pw-9f8e7d/x@127.0.0.1:55477/cdb';
+
+    const text = await runCli(['migrate', '--dir', 'migrations'], { databaseUrl: url });
+    const json = await runCli(['plan', '--dir', 'migrations', '--json', '--database-url', url]);
+
+    assert.equal(text.code, 2, text.stderr);
+    assert.match(text.stderr, /InvalidInputError: DATABASE_URL: is ambiguous: .*percent-encode/);
+    assert.equal(json.code, 2, json.stdout);
+    assert.equal(JSON.parse(json.stdout).error.field, '--database-url');
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr]) {
+      assert.doesNotMatch(output, /Canary|Pw-9f8e7d|9f8e7d|55477|cdb/);
+    }
   });
 
   it('exits 2 when the migrations directory does not exist', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type OptionsContext, parseOptions } from '../../cli/options.ts';
+import { type OptionsContext, parseOptions, urlSecrets, urlUserinfo } from '../../cli/options.ts';
 import { InvalidInputError } from '../../engine/errors.ts';
 
 const context: OptionsContext = { env: {}, hostname: 'build-7', now: 1_700_000_000_000 };
@@ -113,5 +113,39 @@ describe('parseOptions', () => {
     assert.ok(error instanceof InvalidInputError);
     assert.equal(error.field, 'DATABASE_URL');
     assert.doesNotMatch(error.message, /hunter2/);
+  });
+});
+
+describe('database URLs', () => {
+  it('the user name and password part runs to the last "@", so no fragment of a password can pass for a host', () => {
+    assert.equal(urlUserinfo('postgres://u:p@ss@h:5432/db'), 'u:p@ss');
+    assert.equal(
+      urlUserinfo('postgres://canary:Canary@Pw-9f8e7d/x@127.0.0.1:55477/cdb'),
+      'canary:Canary@Pw-9f8e7d/x',
+    );
+    assert.equal(urlUserinfo('postgres://h:5432/db'), undefined);
+    assert.deepEqual(urlSecrets('postgres://u:p%40ss@h/db'), [
+      'postgres://u:p%40ss@h/db',
+      'u:p%40ss',
+      'p%40ss',
+      'p@ss',
+    ]);
+    assert.deepEqual(urlSecrets('postgres://app@h/db'), ['postgres://app@h/db']);
+  });
+
+  it('an unencoded "@" alone is read as pg reads it; with "/", "?" or "#" before the last "@" the URL is refused', () => {
+    const env = (url: string) => ({ ...context, env: { DATABASE_URL: url } });
+
+    assert.equal(parseOptions({}, env('postgres://u:p@ss@h/db')).databaseUrl, 'postgres://u:p@ss@h/db');
+    for (const url of [
+      'postgres://canary:Canary@Pw-9f8e7d/x@127.0.0.1:55477/cdb',
+      'postgres://u:a?b@h/db',
+      'postgres://u:a#b@h/db',
+    ]) {
+      assert.equal(
+        invalidFlag(() => parseOptions({}, env(url))),
+        'DATABASE_URL',
+      );
+    }
   });
 });

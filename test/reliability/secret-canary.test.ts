@@ -1,7 +1,8 @@
 /**
  * A distinctive password for a dedicated role, used on every path this suite knows: the CLI succeeding,
  * failing a migration, timing out on the migration lock and on a table lock, refused by a closed port, by a
- * wrong password and a missing database, given a malformed URL; the migrate function core applying, planning,
+ * wrong password and a missing database, given a malformed URL or an ambiguous one (an unencoded "@" and "/" in
+ * the password); the migrate function core applying, planning,
  * failing a migration, timing out on the lock, and failing to connect. Everything they print or return —
  * stdout, stderr, --json documents, Powertools log lines, errors as Lambda serializes them and as
  * util.inspect shows them with their causes — is collected, and the password appears in none of it, in any
@@ -179,6 +180,24 @@ describe('the secret canary', () => {
       const run = await runCli(['migrate', '--dir', dir, '--json'], { databaseUrl: bad, installed: true });
       collect('cli malformed URL', run.stdout, run.stderr);
       assert.notEqual(run.code, 0);
+    }
+    // An unencoded "@" and "/" in the password: a URL parser takes what follows the first "@" for the host (and
+    // would print it), so lockstep refuses the URL as ambiguous without echoing any of it.
+    for (const ambiguous of [
+      `postgres://${role}:pw@${CANARY_CORE}/x@127.0.0.1:${port}/${db.name}`,
+      `postgres://${role}:${CANARY_CORE}@${CANARY_CORE}-9f8e7d/x@127.0.0.1:${port}/${db.name}`,
+      `postgres://${role}:${CANARY}@127.0.0.1:${port}/${db.name}`,
+    ]) {
+      const json = await runCli(['migrate', '--dir', dir, '--json'], {
+        databaseUrl: ambiguous,
+        installed: true,
+      });
+      const text = await runCli(['status', '--dir', dir, '--database-url', ambiguous], { installed: true });
+      collect('cli ambiguous URL', json.stdout, json.stderr, text.stdout, text.stderr);
+      assert.equal(json.code, 2, json.stdout);
+      assert.equal(JSON.parse(json.stdout).error.field, 'DATABASE_URL');
+      assert.equal(text.code, 2, text.stderr);
+      assert.match(text.stderr, /InvalidInputError: --database-url: is ambiguous/);
     }
   });
 

@@ -1,0 +1,119 @@
+/**
+ * `lockstep repair --accept-checksum <version>`: the audited way to accept a deliberate edit of an applied
+ * migration (a comment fixed, a statement reformatted). The history row's checksum becomes the file's current
+ * one, and a row in the history table's `_repairs` table records who (release label, OS user, database role),
+ * when, why, and the whole previous row. Under the migration lock, so it never races a migration run.
+ */
+import { checksumMatches } from './checksum.ts';
+import { InvalidInputError } from './errors.ts';
+import { HistoryTable } from './history.ts';
+import { MigrationLock } from './lock.ts';
+import type { MigrationFile } from './migration-files.ts';
+import { ScriptFailedError, type SqlSession } from './session.ts';
+import { SESSION_SETUP_SQL } from './session-reset.ts';
+
+export interface RepairOptions {
+  /** @default 'lockstep.schema_history' */
+  readonly historyTable?: string;
+  /** How long to wait for a running migration's lock. @default 300_000 */
+  readonly lockWaitMs?: number;
+  /** Why the edit is accepted; recorded. */
+  readonly reason: string;
+  /** The release label or pipeline id doing this; recorded. */
+  readonly repairedBy: string;
+  /** The operating-system user, when known; recorded. */
+  readonly osUser?: string | undefined;
+}
+
+export interface RepairResult {
+  readonly version: string;
+  readonly file: string;
+  /** False when the file already matched what is recorded: nothing was written. */
+  readonly changed: boolean;
+  readonly previousChecksum: string;
+  readonly checksum: string;
+  /** Where the repair was logged, `schema.table`. */
+  readonly auditTable: string;
+}
+
+export interface RepairDeps {
+  readonly session: SqlSession;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const FLAG = '--accept-checksum';
+
+/** Accepts the current file of an applied migration as the one that ran. */
+export async function acceptChecksum(
+  deps: RepairDeps,
+  files: readonly MigrationFile[],
+  version: bigint,
+  options: RepairOptions,
+): Promise<RepairResult> {
+  const history = new HistoryTable(options.historyTable);
+  const reason = options.reason.trim();
+  if (reason.length === 0 || reason.length > 1000) {
+    throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
+  }
+  const file = files.find((f) => f.version === version);
+  if (!file) {
+    throw new InvalidInputError(
+      FLAG,
+      `no migration file has version ${version}: accepting an edit needs the file as it is now`,
+    );
+  }
+  const lock = new MigrationLock(deps.session, history);
+  await lock.acquire(options.lockWaitMs ?? 300_000, {
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  try {
+    const row = (await readRows(deps.session, history)).find((r) => r.version === version);
+    if (!row) throw new InvalidInputError(FLAG, `version ${version} has no row in ${history.display}`);
+    if (!row.success) {
+      throw new InvalidInputError(
+        FLAG,
+        `version ${version} is recorded as failed, not applied: its checksum is never checked (the next run starts it again)`,
+      );
+    }
+    const result = {
+      version: version.toString(),
+      file: file.file,
+      previousChecksum: row.checksum,
+      checksum: file.checksum,
+      auditTable: history.repairsDisplay,
+    };
+    if (checksumMatches(row.checksum, file)) return { ...result, changed: false };
+    const results = await deps.session.script(
+      history.acceptChecksumSql(file, row.checksum, {
+        reason,
+        repairedBy: options.repairedBy,
+        osUser: options.osUser,
+      }),
+    );
+    if (results.at(-1)?.command !== 'UPDATE 1') {
+      throw new InvalidInputError(
+        FLAG,
+        `the row of version ${version} changed while it was being repaired; run again`,
+      );
+    }
+    return { ...result, changed: true };
+  } finally {
+    await lock.release().catch(() => {});
+  }
+}
+
+async function readRows(session: SqlSession, history: HistoryTable) {
+  try {
+    const results = await session.script(`${SESSION_SETUP_SQL};\n${history.selectSql()}`);
+    return history.parseRows(results[1]);
+  } catch (err) {
+    if (err instanceof ScriptFailedError && ['42P01', '3F000'].includes(err.serverError.code ?? '')) {
+      throw new InvalidInputError(FLAG, `there is no history table ${history.display} in this database`);
+    }
+    throw err;
+  }
+}
