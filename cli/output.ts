@@ -156,6 +156,11 @@ export function progressReporter(
           `stopping: only ${formatDuration(Math.max(0, event.remainingMs))} left before --max-duration ends`,
         );
         break;
+      case 'cleanup-failed':
+        write(`warning: after the failure below, lockstep could not ${event.action}: ${event.reason}`);
+        break;
+      default:
+        event satisfies never;
     }
   };
   return { onEvent, dispose: clear };

@@ -120,6 +120,8 @@ export async function runMigrate(
             deps.log.info('waiting for the migration lock', { holder: e.holder });
           else if (e.type === 'deadline-stop')
             deps.log.info('stopping before the Lambda times out; the state machine invokes again');
+          else if (e.type === 'cleanup-failed')
+            deps.log.warn('cleanup after a failure failed too', { action: e.action, reason: e.reason });
         },
       },
       files,

@@ -824,6 +824,7 @@ describe('connection loss', () => {
         migrations({ '0001_slow.sql': 'CREATE TABLE half_done (id int);\nSELECT pg_sleep(30);' }),
         options,
       );
+      run.catch(() => {}); // asserted below; it may reject before the assertion is attached
       for (;;) {
         const { rows } = await observer.query(
           "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep(30)%'",
