@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseUnavailableError, LockstepError } from '../engine/errors.ts';
-import { ScriptFailedError } from '../engine/session.ts';
+import { isLostConnection } from '../engine/server-errors.ts';
 import {
   databaseUrl,
   EMBEDDED_DATABASE,
@@ -165,8 +165,7 @@ function unavailable(err: unknown, client: pg.Client): DatabaseUnavailableError 
 export function classifyRunError(err: unknown, connection: Connection | undefined): unknown {
   if (err instanceof LockstepError) return err;
   const lost = connection?.lost();
-  const serverCode = err instanceof ScriptFailedError ? (err.serverError.code ?? '') : undefined;
-  if (lost || serverCode === '' || serverCode?.startsWith('08') || serverCode?.startsWith('57P')) {
+  if (lost || isLostConnection(err)) {
     const reason = (lost ?? (err as Error)).message;
     return new DatabaseUnavailableError(`lost the connection to PostgreSQL during the run: ${reason}`, {
       cause: err,

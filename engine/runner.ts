@@ -6,7 +6,7 @@ import { analyzePending } from './analyze.ts';
 import type { ApplyContext, ApplyHooks } from './apply-context.ts';
 import { InvalidMigrationError, LockTimeoutError } from './errors.ts';
 import type { AppliedMigration, EngineEvent } from './events.ts';
-import { type HistoryRow, HistoryTable, quoteLiteral } from './history.ts';
+import { type HistoryRow, HistoryTable } from './history.ts';
 import { MigrationLock, withAdvisoryLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { computePlan, type PendingMigration, type Plan, planProblem } from './plan.ts';
@@ -241,9 +241,7 @@ async function readHistory(session: SqlSession, history: HistoryTable): Promise<
 }
 
 async function createHistory(session: SqlSession, history: HistoryTable): Promise<void> {
-  const [found] = await session.script(
-    `SELECT to_regnamespace(${quoteLiteral(history.schema)}) IS NOT NULL AS present`,
-  );
+  const [found] = await session.script(history.schemaPresentSql());
   await session.script(history.createSql(found?.rows[0]?.present === 't'));
 }
 
