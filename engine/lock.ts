@@ -47,13 +47,12 @@ export class MigrationLock {
   }
 
   /**
-   * Puts the session back to how it connected (nothing a migration set stays on the caller's connection), then
-   * releases the lock: one round trip.
+   * Puts the session back to how it connected and releases every session advisory lock, this one included: nothing
+   * a migration left stays on the caller's connection. One round trip. Safe when a migration already released the
+   * lock.
    */
   async release(): Promise<void> {
-    await this.session.script(
-      `${script(['BEGIN', ...resetStatements([this.classid, this.objid]), 'COMMIT'])}SELECT pg_catalog.pg_advisory_unlock(${this.args})`,
-    );
+    await this.session.script(script(['BEGIN', ...resetStatements(undefined), 'COMMIT']));
   }
 
   /** Who holds the lock now, as far as this role may see. */

@@ -74,7 +74,8 @@ export async function status(
  * Applies pending migrations, one transaction each (or statement by statement for `-- lockstep:no-transaction`
  * files), under an advisory lock. Validates everything before changing anything. Every migration starts from the
  * session as lockstep connected (session-reset.ts), so the outcome does not depend on how many migrations one run
- * applies.
+ * applies. The session is handed back reset the same way: settings as it connected, no temp tables or prepared
+ * statements, and no session advisory locks (the caller's own included).
  */
 export function migrate(
   deps: EngineDeps,

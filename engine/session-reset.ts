@@ -24,23 +24,30 @@ export const SESSION_SETUP_SQL =
 export const LOCK_LOST_MARKER = 'lockstep lost its migration lock';
 
 /**
- * Statements that return the session to how it connected, keeping lockstep's advisory lock. Run them inside a
- * transaction block: the transaction-level hold on the lock lasts until it ends. A rollback of that transaction
+ * Statements that return the session to how it connected. Run them inside a transaction block. With `keep`, the
+ * session's other advisory locks are released and lockstep's is kept: a transaction-level hold on it, lasting until
+ * the transaction ends, bridges the moment between releasing every session-level one and taking lockstep's again.
+ * Without it, every advisory lock is released, lockstep's too: the end of a run. A rollback of the transaction
  * undoes the settings part of the reset (not the advisory locks, which are not transactional), so whatever runs
  * after a failed migration resets again first.
  */
-export function resetStatements(lockKey: readonly [number, number]): string[] {
-  const [classid, objid] = lockKey;
+export function resetStatements(keep: { readonly lockKey: readonly [number, number] } | undefined): string[] {
+  const locks = keep
+    ? [
+        // Fails (22P02, its text carrying the marker) if the lock is gone and another session holds it: a migration
+        // called pg_advisory_unlock_all() and another run started. concat() is stable, so the cast is not folded at
+        // plan time.
+        `SELECT CAST(pg_catalog.concat('${LOCK_LOST_MARKER}: a migration released it and another run holds it now', '') AS integer) WHERE NOT pg_catalog.pg_try_advisory_xact_lock(${keep.lockKey.join(', ')})`,
+        'SELECT pg_catalog.pg_advisory_unlock_all()',
+        `SELECT pg_catalog.pg_advisory_lock(${keep.lockKey.join(', ')})`,
+      ]
+    : ['SELECT pg_catalog.pg_advisory_unlock_all()'];
   return [
     // Settings first: a statement_timeout of 1 ms a migration left must not cut off the rest of the reset.
     'RESET ALL',
     'SET SESSION AUTHORIZATION DEFAULT',
     'RESET ROLE', // role is not among what RESET ALL resets
-    // Fails (22P02, its text carrying the marker) if the lock is gone and another session holds it: a migration called
-    // pg_advisory_unlock_all() and another run started. concat() is stable, so the cast is not folded at plan time.
-    `SELECT CAST(pg_catalog.concat('${LOCK_LOST_MARKER}: a migration released it and another run holds it now', '') AS integer) WHERE NOT pg_catalog.pg_try_advisory_xact_lock(${classid}, ${objid})`,
-    'SELECT pg_catalog.pg_advisory_unlock_all()',
-    `SELECT pg_catalog.pg_advisory_lock(${classid}, ${objid})`,
+    ...locks,
     'CLOSE ALL',
     'DEALLOCATE ALL',
     'UNLISTEN *',

@@ -114,7 +114,7 @@ async function applyUnwrapped(
 
 /** `statements` in one transaction, after the session is reset to how lockstep connected. */
 function inTransaction(ctx: ApplyContext, statements: readonly string[]): string {
-  return script(['BEGIN', ...resetStatements(ctx.history.lockKey), ...statements, 'COMMIT']);
+  return script(['BEGIN', ...resetStatements(ctx.history), ...statements, 'COMMIT']);
 }
 
 /** Resets the session and records the attempt; returns when it started, as an SQL timestamptz literal. */

@@ -66,7 +66,7 @@ interface Segment {
   readonly bodyChar: number;
   /** lockstep's statements in this transaction before the migration's own, BEGIN included. */
   readonly before: number;
-  /** lockstep's statements after the migration's own and before COMMIT: the connected role back, the history row, UNLISTEN. */
+  /** lockstep's statements after the migration's own and before COMMIT: timeouts and role back, history row, UNLISTEN. */
   readonly after: number;
 }
 
@@ -110,14 +110,16 @@ function groupScript(
           ];
     const before = [
       'BEGIN',
-      ...resetStatements(ctx.history.lockKey),
+      ...resetStatements(ctx.history),
       ...notice,
       ...timeoutStatements(ctx, timeout, true),
       `SELECT pg_catalog.set_config('${STARTED_SETTING}', pg_catalog.clock_timestamp()::text, true)`,
     ];
     const record = `${ctx.history.recordSql(m, ctx.settings.appliedBy, { success: true, startedAt: STARTED_AT })} RETURNING execution_ms AS ${EXECUTION_MS}`;
     const prefix = script(before);
-    const after = [...AS_CONNECTED, record, ...BEFORE_COMMIT];
+    // lockstep's timeouts again first: a migration that ends with SET statement_timeout = '50ms' must not cut off
+    // its own history row.
+    const after = [...timeoutStatements(ctx, timeout, true), ...AS_CONNECTED, record, ...BEFORE_COMMIT];
     const text = `${prefix}${m.sql}\n;\n${script(after)}COMMIT;\n`;
     segments.push({
       migration: m,

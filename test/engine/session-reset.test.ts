@@ -68,15 +68,15 @@ describe('every migration starts from the session as lockstep connected', () => 
       });
     });
 
-    test(`${way}: search_path, temp tables, prepared statements, LISTEN and timeouts stay with the migration that set them`, async () => {
+    test(`${way}: search_path, temp tables, prepared statements, LISTEN and settings stay with the migration that set them`, async () => {
       await withDatabase(async (db, client) => {
         const files = migrations({
           '0001_other.sql':
-            "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSET TIME ZONE 'Pacific/Chatham';\nSELECT pg_advisory_lock(4711);\nSET statement_timeout = '1ms';\n",
+            "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSET TIME ZONE 'Pacific/Chatham';\nSELECT pg_advisory_lock(4711);\nSET work_mem = '77kB';\n",
           '0002_pgdump.sql':
             "SELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.from_dump (id int);\n",
           '0003_plain.sql':
-            "CREATE TABLE plain (id int, zone text DEFAULT current_setting('TimeZone'));\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSELECT pg_sleep(0.01);\nINSERT INTO plain (id) VALUES (1);\nCREATE TABLE listening AS SELECT count(*)::int AS n FROM pg_listening_channels();\n",
+            "CREATE TABLE plain (id int, zone text DEFAULT current_setting('TimeZone'), work_mem text DEFAULT current_setting('work_mem'));\nCREATE TEMP TABLE scratch (id int);\nPREPARE probe AS SELECT 1;\nLISTEN lockstep_test;\nSELECT pg_sleep(0.01);\nINSERT INTO plain (id) VALUES (1);\nCREATE TABLE listening AS SELECT count(*)::int AS n FROM pg_listening_channels();\n",
         });
         const result = await apply(db, files);
         assert.deepEqual(
@@ -88,8 +88,9 @@ describe('every migration starts from the session as lockstep connected', () => 
           true,
         );
         assert.equal((await one(client, "SELECT to_regclass('other.plain') IS NULL AS absent")).absent, true);
-        const zone = (await one(client, 'SELECT zone FROM public.plain')).zone;
-        assert.notEqual(zone, 'Pacific/Chatham');
+        const seen = await one(client, 'SELECT zone, work_mem FROM public.plain');
+        assert.notEqual(seen.zone, 'Pacific/Chatham');
+        assert.notEqual(seen.work_mem, '77kB');
         // 0003's LISTEN is not in force until it commits; 0001's must not be in force while 0003 runs.
         assert.equal((await one(client, 'SELECT n FROM listening')).n, 0);
         // The migration's session advisory lock went with it.
