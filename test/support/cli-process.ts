@@ -21,6 +21,8 @@ export interface CliOptions {
   readonly cwd?: string;
   /** Run the installed entry point (bin/lockstep.cjs, the esbuild bundle) instead of the TypeScript source. */
   readonly installed?: boolean;
+  /** Killed (SIGKILL) after this long, and the run fails: a hung command must fail its test, never hang the suite. @default 120_000 */
+  readonly timeoutMs?: number;
 }
 
 function childEnv(options: CliOptions): NodeJS.ProcessEnv {
@@ -50,9 +52,27 @@ export function spawnCli(
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
   const done = new Promise<CliRun>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut)
+        reject(
+          new Error(
+            `lockstep ${args.join(' ')} did not finish within ${timeoutMs} ms and was killed\n${stderr}`,
+          ),
+        );
+      else resolve({ code, signal, stdout, stderr });
+    });
   });
   return { child, done };
 }
