@@ -111,6 +111,16 @@ describe('lockstep release --local (npm start)', () => {
     }
   });
 
+  test('restore --local of an unknown snapshot is a usage error naming it and listing those that exist', async () => {
+    const run = await lockstep(cwd, ['restore', '--local', 'lockstep-app-nope']);
+
+    assert.equal(run.code, 2, run.out);
+    assert.match(
+      run.out,
+      /InvalidInputError: snapshot: there is no local snapshot "lockstep-app-nope" of the database app; the local snapshots are, newest first: lockstep-app-\d{14}-third, lockstep-app-\d{14}-first/,
+    );
+  });
+
   test('snapshots --local lists the snapshots and restore --local brings one back', async () => {
     const listed = await lockstep(cwd, ['snapshots', '--local']);
     assert.equal(listed.code, 0, listed.out);
