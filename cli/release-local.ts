@@ -19,7 +19,12 @@ import { migrateConfig } from '../functions/migrate/config.ts';
 import { createMigrateHandler } from '../functions/migrate/migrate.ts';
 import { createPreflightHandler } from '../functions/preflight/preflight.ts';
 import { SecretSource } from '../functions/shared/database.ts';
-import { createSnapshotHandler, readSnapshotConfig } from '../functions/snapshot/snapshot.ts';
+import {
+  createSnapshotHandler,
+  readSnapshotConfig,
+  TAG_RELEASE,
+  tagValue,
+} from '../functions/snapshot/snapshot.ts';
 import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
 import {
   type Alert,
@@ -203,6 +208,7 @@ async function rehearse(
     };
 
     print(`release ${release}: image ${image}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`);
+    const startedAt = Date.now();
     const alerts: Alert[] = [];
     const entered = new Map<string, number>();
     const failed = new Set<string>();
@@ -244,11 +250,23 @@ async function rehearse(
       snapshot?: { snapshotId?: string };
       plan?: { pendingCount?: number };
     };
+    const snapshots = await localSnapshots(server).list();
+    // This release's snapshot: the one its output names ("none" when it took none), or (a failed execution
+    // has no output) the one tagged with this release since it started. Never an older release's.
+    const reported = output.snapshot?.snapshotId;
+    const snapshotId =
+      (reported === 'none' ? undefined : reported) ??
+      snapshots.find(
+        (s) =>
+          s.createdAt.getTime() >= startedAt - 1000 &&
+          s.tags.some((t) => t.Key === TAG_RELEASE && t.Value === tagValue(release)),
+      )?.id;
+    const older = snapshotId === undefined ? snapshots[0] : undefined;
     const result: LocalReleaseResult = {
       status: run.status,
       release,
       image,
-      snapshotId: output.snapshot?.snapshotId ?? (await newestSnapshot(server)) ?? 'none',
+      snapshotId: snapshotId ?? 'none',
       migrationsApplied: run.status === 'SUCCEEDED' ? (output.plan?.pendingCount ?? 0) : 0,
       runningImage: ecs.runningImage(),
       alerts,
@@ -261,7 +279,9 @@ async function rehearse(
       `migrations ${run.status === 'SUCCEEDED' ? `${result.migrationsApplied} applied` : 'see the alert'}`,
     );
     print(
-      `snapshot   ${result.snapshotId}${result.snapshotId !== 'none' ? `  (restore: lockstep restore --local ${result.snapshotId})` : ''}`,
+      snapshotId === undefined
+        ? `snapshot   none taken by this release${older ? ` (the newest, older one: ${older.id}, ${older.createdAt.toISOString()})` : ''}`
+        : `snapshot   ${snapshotId}  (restore: lockstep restore --local ${snapshotId})`,
     );
     print(`result     ${run.status}${run.error ? `: ${run.error}` : ''}`);
 
@@ -300,10 +320,6 @@ function rehearsalMigrations(dir: string, scratch: string, failAt: FailAt | unde
       : '-- Added by --fail-at snapshot: something pending, so that the snapshot step runs (and fails).\nSELECT 1;\n',
   );
   return copy;
-}
-
-async function newestSnapshot(server: RunningPostgres): Promise<string | undefined> {
-  return (await localSnapshots(server).list())[0]?.id;
 }
 
 function duration(ms: number): string {

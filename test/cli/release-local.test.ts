@@ -111,6 +111,17 @@ describe('lockstep release --local (npm start)', () => {
     }
   });
 
+  test('--fail-at snapshot: the summary says no snapshot was taken and offers no older release’s as this one’s', async () => {
+    const run = await lockstep(cwd, ['release', '--local', '--release', 'fourth', '--fail-at', 'snapshot']);
+
+    assert.equal(run.code, 8, run.out);
+    assert.match(
+      run.out,
+      /^snapshot {3}none taken by this release \(the newest, older one: lockstep-app-\d{14}-third, /m,
+    );
+    assert.doesNotMatch(run.out, /restore: lockstep restore --local/);
+  });
+
   test('restore --local of an unknown snapshot is a usage error naming it and listing those that exist', async () => {
     const run = await lockstep(cwd, ['restore', '--local', 'lockstep-app-nope']);
 
