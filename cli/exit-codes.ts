@@ -12,7 +12,8 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * | 2     | usage error: unknown or malformed flag, missing migrations directory (`InvalidInputError`)    |
  * | 3     | a migration failed (`MigrationFailedError`); its file, line, column and SQLSTATE are printed  |
  * | 4     | lock timeout: another run holds the migration lock (`LockTimeoutError`), or a migration kept   |
- * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`); retry later                  |
+ * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`); retry later; another        |
+ * |       | rehearsal runs on the embedded PostgreSQL (`RehearsalInProgressError`)                        |
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
  * |       | (`InvalidMigrationError`), no files while the database has history (`NoMigrationFilesError`); |
@@ -41,10 +42,12 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Exhaustive for the engine: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
-  Record<EngineErrorCode, ExitCode> & Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED', ExitCode>>
+  Record<EngineErrorCode, ExitCode> &
+    Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS', ExitCode>>
 > = {
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   RELEASE_FAILED: ExitCode.ReleaseFailed,
+  REHEARSAL_IN_PROGRESS: ExitCode.LockTimeout,
   INVALID_INPUT: ExitCode.UsageError,
   MIGRATION_FAILED: ExitCode.MigrationFailed,
   LOCK_TIMEOUT: ExitCode.LockTimeout,
@@ -61,7 +64,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
 export function exitCodeFor(err: unknown): ExitCode {
   const code =
     err instanceof LockstepError
-      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED')
+      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS')
       : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }

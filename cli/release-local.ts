@@ -44,6 +44,7 @@ import {
 } from './embedded-postgres.ts';
 import { LocalEcsClient } from './local/local-ecs.ts';
 import { LocalRdsClient, LocalSnapshots } from './local/local-rds.ts';
+import { takeRehearsalLock } from './local/rehearsal-lock.ts';
 import { localCertificate } from './local/tls.ts';
 import { ReleaseFailedError } from './start.ts';
 
@@ -114,6 +115,18 @@ export function localSnapshots(server: RunningPostgres): LocalSnapshots {
   return new LocalSnapshots(server.url, DATABASE);
 }
 
+/** `restore --local <id>`: not while a rehearsal runs, which the restore would pull the database from under. */
+export function restoreLocal(id: string): (db: LocalDatabase) => Promise<void> {
+  return async ({ server }) => {
+    const unlock = await takeRehearsalLock(server.url, `restore --local ${id}`);
+    try {
+      await localSnapshots(server).restore(id);
+    } finally {
+      await unlock();
+    }
+  };
+}
+
 export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalReleaseResult> {
   const failAt = options.failAt as FailAt | undefined;
   if (failAt !== undefined && !FAIL_AT.includes(failAt)) {
@@ -124,7 +137,14 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
   const image = options.image ?? `local/app:${release}`;
   const print = options.print;
 
-  return withLocalDatabase(options.cwd, print, (db) => rehearse(options, db, { failAt, release, image }));
+  return withLocalDatabase(options.cwd, print, async (db) => {
+    const unlock = await takeRehearsalLock(db.server.url, `release --local ${release}`);
+    try {
+      return await rehearse(options, db, { failAt, release, image });
+    } finally {
+      await unlock();
+    }
+  });
 }
 
 async function rehearse(
