@@ -19,6 +19,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
   ChecksumMismatchError: new engineErrors.ChecksumMismatchError([]),
   OutOfOrderError: new engineErrors.OutOfOrderError([], '1'),
   DatabaseAheadError: new engineErrors.DatabaseAheadError([]),
+  NoMigrationFilesError: new engineErrors.NoMigrationFilesError(3, '0003_c.sql'),
   LockTimeoutError: new engineErrors.LockTimeoutError(1, undefined),
   MigrationFailedError: new engineErrors.MigrationFailedError('boom', failure),
   LockNotAvailableError: new engineErrors.LockNotAvailableError(3, failure, 'lock timeout'),
