@@ -13,7 +13,8 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * | 3     | a migration failed (`MigrationFailedError`); its file, line, column and SQLSTATE are printed  |
  * | 4     | lock timeout: another run holds the migration lock (`LockTimeoutError`), or a migration kept   |
  * |       | hitting `lock_timeout` on a busy table (`LockNotAvailableError`), or a migration released the |
- * |       | lock and another run took it (`LockLostError`); retry later                                    |
+ * |       | lock and another run took it (`LockLostError`); retry later; another rehearsal runs on the     |
+ * |       | embedded PostgreSQL (`RehearsalInProgressError`)                                               |
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
  * |       | (`InvalidMigrationError`), no files while the database has history (`NoMigrationFilesError`); |
@@ -42,10 +43,12 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** Exhaustive for the engine: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
-  Record<EngineErrorCode, ExitCode> & Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED', ExitCode>>
+  Record<EngineErrorCode, ExitCode> &
+    Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS', ExitCode>>
 > = {
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   RELEASE_FAILED: ExitCode.ReleaseFailed,
+  REHEARSAL_IN_PROGRESS: ExitCode.LockTimeout,
   INVALID_INPUT: ExitCode.UsageError,
   MIGRATION_FAILED: ExitCode.MigrationFailed,
   LOCK_TIMEOUT: ExitCode.LockTimeout,
@@ -63,7 +66,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
 export function exitCodeFor(err: unknown): ExitCode {
   const code =
     err instanceof LockstepError
-      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED')
+      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS')
       : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }

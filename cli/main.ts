@@ -206,11 +206,7 @@ async function main(): Promise<void> {
     .argument('<snapshot>', 'snapshot id (lockstep snapshots --local)')
     .action(async (id: string) => {
       exitCode = await runLocal(output, async (local) => {
-        await local.withLocalDatabase(
-          process.cwd(),
-          () => {},
-          ({ server }) => local.localSnapshots(server).restore(id),
-        );
+        await local.withLocalDatabase(process.cwd(), () => {}, local.restoreLocal(id));
         output.result(`restored database "app" from ${id}`);
       });
     });

@@ -19,7 +19,12 @@ import { migrateConfig } from '../functions/migrate/config.ts';
 import { createMigrateHandler } from '../functions/migrate/migrate.ts';
 import { createPreflightHandler } from '../functions/preflight/preflight.ts';
 import { SecretSource } from '../functions/shared/database.ts';
-import { createSnapshotHandler, readSnapshotConfig } from '../functions/snapshot/snapshot.ts';
+import {
+  createSnapshotHandler,
+  readSnapshotConfig,
+  TAG_RELEASE,
+  tagValue,
+} from '../functions/snapshot/snapshot.ts';
 import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
 import {
   type Alert,
@@ -39,6 +44,7 @@ import {
 } from './embedded-postgres.ts';
 import { LocalEcsClient } from './local/local-ecs.ts';
 import { LocalRdsClient, LocalSnapshots } from './local/local-rds.ts';
+import { takeRehearsalLock } from './local/rehearsal-lock.ts';
 import { localCertificate } from './local/tls.ts';
 import { ReleaseFailedError } from './start.ts';
 
@@ -109,6 +115,18 @@ export function localSnapshots(server: RunningPostgres): LocalSnapshots {
   return new LocalSnapshots(server.url, DATABASE);
 }
 
+/** `restore --local <id>`: not while a rehearsal runs, which the restore would pull the database from under. */
+export function restoreLocal(id: string): (db: LocalDatabase) => Promise<void> {
+  return async ({ server }) => {
+    const unlock = await takeRehearsalLock(server.url, `restore --local ${id}`);
+    try {
+      await localSnapshots(server).restore(id);
+    } finally {
+      await unlock();
+    }
+  };
+}
+
 export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalReleaseResult> {
   const failAt = options.failAt as FailAt | undefined;
   if (failAt !== undefined && !FAIL_AT.includes(failAt)) {
@@ -119,7 +137,14 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
   const image = options.image ?? `local/app:${release}`;
   const print = options.print;
 
-  return withLocalDatabase(options.cwd, print, (db) => rehearse(options, db, { failAt, release, image }));
+  return withLocalDatabase(options.cwd, print, async (db) => {
+    const unlock = await takeRehearsalLock(db.server.url, `release --local ${release}`);
+    try {
+      return await rehearse(options, db, { failAt, release, image });
+    } finally {
+      await unlock();
+    }
+  });
 }
 
 async function rehearse(
@@ -203,6 +228,7 @@ async function rehearse(
     };
 
     print(`release ${release}: image ${image}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`);
+    const startedAt = Date.now();
     const alerts: Alert[] = [];
     const entered = new Map<string, number>();
     const failed = new Set<string>();
@@ -244,11 +270,23 @@ async function rehearse(
       snapshot?: { snapshotId?: string };
       plan?: { pendingCount?: number };
     };
+    const snapshots = await localSnapshots(server).list();
+    // This release's snapshot: the one its output names ("none" when it took none), or (a failed execution
+    // has no output) the one tagged with this release since it started. Never an older release's.
+    const reported = output.snapshot?.snapshotId;
+    const snapshotId =
+      (reported === 'none' ? undefined : reported) ??
+      snapshots.find(
+        (s) =>
+          s.createdAt.getTime() >= startedAt - 1000 &&
+          s.tags.some((t) => t.Key === TAG_RELEASE && t.Value === tagValue(release)),
+      )?.id;
+    const older = snapshotId === undefined ? snapshots[0] : undefined;
     const result: LocalReleaseResult = {
       status: run.status,
       release,
       image,
-      snapshotId: output.snapshot?.snapshotId ?? (await newestSnapshot(server)) ?? 'none',
+      snapshotId: snapshotId ?? 'none',
       migrationsApplied: run.status === 'SUCCEEDED' ? (output.plan?.pendingCount ?? 0) : 0,
       runningImage: ecs.runningImage(),
       alerts,
@@ -261,7 +299,9 @@ async function rehearse(
       `migrations ${run.status === 'SUCCEEDED' ? `${result.migrationsApplied} applied` : 'see the alert'}`,
     );
     print(
-      `snapshot   ${result.snapshotId}${result.snapshotId !== 'none' ? `  (restore: lockstep restore --local ${result.snapshotId})` : ''}`,
+      snapshotId === undefined
+        ? `snapshot   none taken by this release${older ? ` (the newest, older one: ${older.id}, ${older.createdAt.toISOString()})` : ''}`
+        : `snapshot   ${snapshotId}  (restore: lockstep restore --local ${snapshotId})`,
     );
     print(`result     ${run.status}${run.error ? `: ${run.error}` : ''}`);
 
@@ -300,10 +340,6 @@ function rehearsalMigrations(dir: string, scratch: string, failAt: FailAt | unde
       : '-- Added by --fail-at snapshot: something pending, so that the snapshot step runs (and fails).\nSELECT 1;\n',
   );
   return copy;
-}
-
-async function newestSnapshot(server: RunningPostgres): Promise<string | undefined> {
-  return (await localSnapshots(server).list())[0]?.id;
 }
 
 function duration(ms: number): string {

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { NoMigrationFilesError } from '../engine/errors.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { planProblem } from '../engine/plan.ts';
 import { acceptChecksum } from '../engine/repair.ts';
@@ -11,7 +13,14 @@ import {
   startEmbeddedDatabase,
 } from './database.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from './exit-codes.ts';
-import { type CliOptions, type CommandName, parseOptions, type RawOptions, urlSecrets } from './options.ts';
+import {
+  type CliOptions,
+  type CommandName,
+  DEFAULTS,
+  parseOptions,
+  type RawOptions,
+  urlSecrets,
+} from './options.ts';
 import {
   errorJson,
   errorText,
@@ -75,6 +84,9 @@ export async function runCommand(command: CommandName, raw: RawOptions, deps: Ru
   } else {
     output.result(outcome.text);
     if (outcome.error !== undefined) output.note(errorText(outcome.error));
+    if (outcome.error instanceof NoMigrationFilesError) {
+      output.note(`(--dir ${raw.dir ?? DEFAULTS.dir} is ${resolve(deps.cwd, raw.dir ?? DEFAULTS.dir)})`);
+    }
   }
   return outcome.exitCode;
 }
@@ -118,7 +130,11 @@ async function runEngine(
     case 'repair': {
       const request = options.repair;
       if (!request) throw new Error('repair without --accept-checksum: commander requires it');
-      const result = await acceptChecksum({ session }, files, request.version, {
+      const onCleanupFailure = (reason: string) =>
+        deps.output.note(
+          `warning: after the failure below, lockstep could not release the migration lock: ${reason}`,
+        );
+      const result = await acceptChecksum({ session, onCleanupFailure }, files, request.version, {
         historyTable,
         lockWaitMs: options.engine.lockWaitMs,
         reason: request.reason,

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InvalidInputError } from './errors.ts';
 import type { MigrationFile } from './migration-files.ts';
-import type { StatementResult } from './session.ts';
+import { ScriptFailedError, type SqlSession, type StatementResult } from './session.ts';
+import { SESSION_SETUP_SQL } from './session-reset.ts';
 
 /** One row of the history table. */
 export interface HistoryRow {
@@ -239,5 +240,21 @@ INSERT INTO ${this.repairs} (history_table, action, version, file_name, previous
 SELECT ${quoteLiteral(this.display)}, 'accept-checksum', version, ${quoteLiteral(m.file)}, to_jsonb(h), ${quoteLiteral(m.checksum)}, ${quoteLiteral(audit.reason)}, ${quoteLiteral(audit.repairedBy)}, ${audit.osUser === undefined ? 'NULL' : quoteLiteral(audit.osUser)}
 FROM ${this.qualified} h WHERE ${where};
 UPDATE ${this.qualified} SET checksum = ${quoteLiteral(m.checksum)} WHERE ${where}`;
+  }
+}
+
+const MISSING_HISTORY = new Set(['42P01', '3F000']);
+
+/** Reads history in one round trip (with the session setup); an absent table or schema reads as undefined. */
+export async function readHistory(
+  session: SqlSession,
+  history: HistoryTable,
+): Promise<HistoryRow[] | undefined> {
+  try {
+    const results = await session.script(`${SESSION_SETUP_SQL};\n${history.selectSql()}`);
+    return history.parseRows(results[1]);
+  } catch (err) {
+    if (err instanceof ScriptFailedError && MISSING_HISTORY.has(err.serverError.code ?? '')) return undefined;
+    throw err;
   }
 }

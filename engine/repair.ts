@@ -6,11 +6,10 @@
  */
 import { checksumMatches } from './checksum.ts';
 import { InvalidInputError } from './errors.ts';
-import { HistoryTable } from './history.ts';
-import { MigrationLock } from './lock.ts';
+import { HistoryTable, readHistory } from './history.ts';
+import { MigrationLock, withAdvisoryLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
-import { ScriptFailedError, type SqlSession } from './session.ts';
-import { SESSION_SETUP_SQL } from './session-reset.ts';
+import type { SqlSession } from './session.ts';
 
 export interface RepairOptions {
   /** @default 'lockstep.schema_history' */
@@ -42,6 +41,8 @@ export interface RepairDeps {
   readonly now?: () => number;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Releasing the lock failed after the repair itself failed (whose error is what is thrown). */
+  readonly onCleanupFailure?: (reason: string) => void;
 }
 
 const FLAG = '--accept-checksum';
@@ -70,50 +71,52 @@ export async function acceptChecksum(
     now: deps.now ?? Date.now,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
   });
-  try {
-    const row = (await readRows(deps.session, history)).find((r) => r.version === version);
-    if (!row) throw new InvalidInputError(FLAG, `version ${version} has no row in ${history.display}`);
-    if (!row.success) {
-      throw new InvalidInputError(
-        FLAG,
-        `version ${version} is recorded as failed, not applied: its checksum is never checked (the next run starts it again)`,
-      );
-    }
-    const result = {
-      version: version.toString(),
-      file: file.file,
-      previousChecksum: row.checksum,
-      checksum: file.checksum,
-      auditTable: history.repairsDisplay,
-    };
-    if (checksumMatches(row.checksum, file)) return { ...result, changed: false };
-    const results = await deps.session.script(
-      history.acceptChecksumSql(file, row.checksum, {
-        reason,
-        repairedBy: options.repairedBy,
-        osUser: options.osUser,
-      }),
-    );
-    if (results.at(-1)?.command !== 'UPDATE 1') {
-      throw new InvalidInputError(
-        FLAG,
-        `the row of version ${version} changed while it was being repaired; run again`,
-      );
-    }
-    return { ...result, changed: true };
-  } finally {
-    await lock.release().catch(() => {});
-  }
+  return withAdvisoryLock(
+    lock,
+    () => acceptUnderLock(deps.session, history, file, version, reason, options),
+    deps.onCleanupFailure ?? (() => {}),
+  );
 }
 
-async function readRows(session: SqlSession, history: HistoryTable) {
-  try {
-    const results = await session.script(`${SESSION_SETUP_SQL};\n${history.selectSql()}`);
-    return history.parseRows(results[1]);
-  } catch (err) {
-    if (err instanceof ScriptFailedError && ['42P01', '3F000'].includes(err.serverError.code ?? '')) {
-      throw new InvalidInputError(FLAG, `there is no history table ${history.display} in this database`);
-    }
-    throw err;
+async function acceptUnderLock(
+  session: SqlSession,
+  history: HistoryTable,
+  file: MigrationFile,
+  version: bigint,
+  reason: string,
+  options: RepairOptions,
+): Promise<RepairResult> {
+  const rows = await readHistory(session, history);
+  if (rows === undefined)
+    throw new InvalidInputError(FLAG, `there is no history table ${history.display} in this database`);
+  const row = rows.find((r) => r.version === version);
+  if (!row) throw new InvalidInputError(FLAG, `version ${version} has no row in ${history.display}`);
+  if (!row.success) {
+    throw new InvalidInputError(
+      FLAG,
+      `version ${version} is recorded as failed, not applied: its checksum is never checked (the next run starts it again)`,
+    );
   }
+  const result = {
+    version: version.toString(),
+    file: file.file,
+    previousChecksum: row.checksum,
+    checksum: file.checksum,
+    auditTable: history.repairsDisplay,
+  };
+  if (checksumMatches(row.checksum, file)) return { ...result, changed: false };
+  const results = await session.script(
+    history.acceptChecksumSql(file, row.checksum, {
+      reason,
+      repairedBy: options.repairedBy,
+      osUser: options.osUser,
+    }),
+  );
+  if (results.at(-1)?.command !== 'UPDATE 1') {
+    throw new InvalidInputError(
+      FLAG,
+      `the row of version ${version} changed while it was being repaired; run again`,
+    );
+  }
+  return { ...result, changed: true };
 }

@@ -6,13 +6,12 @@ import { analyzePending } from './analyze.ts';
 import type { ApplyContext, ApplyHooks } from './apply-context.ts';
 import { InvalidMigrationError, LockTimeoutError } from './errors.ts';
 import type { AppliedMigration, EngineEvent } from './events.ts';
-import { type HistoryRow, HistoryTable } from './history.ts';
+import { HistoryTable, readHistory } from './history.ts';
 import { MigrationLock, withAdvisoryLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { computePlan, type PendingMigration, type Plan, planProblem } from './plan.ts';
 import { rethrowConnectionLoss } from './server-errors.ts';
-import { ScriptFailedError, type SqlSession } from './session.ts';
-import { SESSION_SETUP_SQL } from './session-reset.ts';
+import type { SqlSession } from './session.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, resolveSettings, type Settings } from './settings.ts';
 import type { Statement } from './sql-text.ts';
 import { applyStatementByStatement } from './statement-executor.ts';
@@ -151,7 +150,7 @@ async function applyPending(
   let rows = await readHistory(run.session, run.history);
   if (rows === undefined) {
     await createHistory(run.session, run.history);
-    run.emit({ type: 'history-created', table: `${run.history.schema}.${run.history.table}` });
+    run.emit({ type: 'history-created', table: run.history.display });
     rows = [];
   }
   const current = computePlan(files, rows);
@@ -226,19 +225,6 @@ function result(applied: readonly AppliedMigration[], p: Plan, incomplete: boole
   if (p.outOfOrder.length > 0)
     warnings.push(`applied out of order: ${p.outOfOrder.map((m) => m.file).join(', ')}`);
   return { applied, pending: p.pending, incomplete, databaseAhead: p.databaseAhead, warnings };
-}
-
-const MISSING_HISTORY = new Set(['42P01', '3F000']);
-
-/** Reads history in one round trip; an absent table reads as empty. */
-async function readHistory(session: SqlSession, history: HistoryTable): Promise<HistoryRow[] | undefined> {
-  try {
-    const results = await session.script(`${SESSION_SETUP_SQL};\n${history.selectSql()}`);
-    return history.parseRows(results[1]);
-  } catch (err) {
-    if (err instanceof ScriptFailedError && MISSING_HISTORY.has(err.serverError.code ?? '')) return undefined;
-    throw err;
-  }
 }
 
 async function createHistory(session: SqlSession, history: HistoryTable): Promise<void> {

@@ -16,6 +16,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-rds';
 import pg from 'pg';
+import { InvalidInputError } from '../../engine/errors.ts';
 
 const LOCAL = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 const meta = { $metadata: {} };
@@ -96,7 +97,14 @@ export class LocalSnapshots {
   async restore(id: string): Promise<void> {
     const snapshots = await this.list();
     if (!snapshots.some((s) => s.id === id)) {
-      throw new DBSnapshotNotFoundFault({ message: `no local snapshot ${id} of ${this.database}`, ...meta });
+      throw new InvalidInputError(
+        'snapshot',
+        `there is no local snapshot "${id}" of the database ${this.database}; ${
+          snapshots.length === 0
+            ? 'there are none yet (a rehearsal with something pending takes one)'
+            : `the local snapshots are, newest first: ${snapshots.map((s) => s.id).join(', ')}`
+        }`,
+      );
     }
     await this.withAdmin(async (client) => {
       const db = client.escapeIdentifier(this.database);

@@ -231,6 +231,7 @@ describe('lockstep plan and status', () => {
           `migrations \\(the newest ${exampleFiles.at(-1)}\\): is the migrations directory right\\?`,
       ),
     );
+    assert.ok(migrate.stderr.includes(`(--dir ${empty} is ${empty})`), migrate.stderr);
     assert.equal(plan.code, 5, plan.stdout);
     assert.equal(JSON.parse(plan.stdout).error.code, 'NO_MIGRATION_FILES');
     assert.equal(onEmptyDatabase.code, 0, onEmptyDatabase.stderr);

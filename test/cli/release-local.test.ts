@@ -1,37 +1,32 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, startEmbeddedPostgres } from '../../cli/embedded-postgres.ts';
 import { localCertificate } from '../../cli/local/tls.ts';
-import { repoRoot } from '../support/cli-process.ts';
-
-const tsx = import.meta.resolve('tsx');
-const main = join(repoRoot, 'cli', 'main.ts');
+import { repoRoot, spawnCli } from '../support/cli-process.ts';
 
 /** Runs `lockstep <args>` from source in `cwd`, as `npm start` does from the checkout. */
 function lockstep(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.DATABASE_URL;
-    const child = spawn(process.execPath, ['--import', tsx, main, ...args], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, out }));
+  return started(cwd, args).done;
+}
+
+/** Starts `lockstep <args>` (killed if it outlives its bound); `output()` is what it printed so far. */
+function started(
+  cwd: string,
+  args: string[],
+): { output: () => string; done: Promise<{ code: number | null; out: string }> } {
+  let out = '';
+  const { child, done } = spawnCli(args, { cwd, timeoutMs: 240_000 });
+  child.stdout?.on('data', (chunk: string) => {
+    out += chunk;
   });
+  child.stderr?.on('data', (chunk: string) => {
+    out += chunk;
+  });
+  return { output: () => out, done: done.then(({ code }) => ({ code, out })) };
 }
 
 describe('lockstep release --local (npm start)', () => {
@@ -109,6 +104,58 @@ describe('lockstep release --local (npm start)', () => {
       await client.end();
       await server.stop();
     }
+  });
+
+  test('--fail-at snapshot: the summary says no snapshot was taken and offers no older release’s as this one’s', async () => {
+    const run = await lockstep(cwd, ['release', '--local', '--release', 'fourth', '--fail-at', 'snapshot']);
+
+    assert.equal(run.code, 8, run.out);
+    assert.match(
+      run.out,
+      /^snapshot {3}none taken by this release \(the newest, older one: lockstep-app-\d{14}-third, /m,
+    );
+    assert.doesNotMatch(run.out, /restore: lockstep restore --local/);
+  });
+
+  test('a second rehearsal in the same directory while one runs is refused, naming the one that runs', async () => {
+    // The first one's app (--run) runs until the test says so: the rehearsal holds its lock until then.
+    const first = started(cwd, [
+      'release',
+      '--local',
+      '--release',
+      'fifth',
+      '--run',
+      `node -e "setInterval(() => require('node:fs').existsSync('app-may-stop') && process.exit(0), 50)"`,
+    ]);
+    const deadline = Date.now() + 120_000;
+    while (!/the release succeeded: starting/.test(first.output()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    const second = await lockstep(cwd, ['release', '--local', '--release', 'sixth']);
+    const restore = await lockstep(cwd, ['restore', '--local', 'lockstep-app-anything']);
+    writeFileSync(join(cwd, 'app-may-stop'), '');
+    const firstRun = await first.done;
+
+    assert.equal(second.code, 4, second.out);
+    assert.match(
+      second.out,
+      /RehearsalInProgressError: another rehearsal is running on this embedded PostgreSQL: lockstep release --local fifth \(pid \d+\) \(server pid \d+, since /,
+    );
+    assert.doesNotMatch(second.out, /Preflight/);
+    assert.equal(restore.code, 4, restore.out);
+    assert.equal(firstRun.code, 0, firstRun.out);
+    assert.match(firstRun.out, /the service now runs local\/app:fifth/);
+  });
+
+  test('restore --local of an unknown snapshot is a usage error naming it and listing those that exist', async () => {
+    const run = await lockstep(cwd, ['restore', '--local', 'lockstep-app-nope']);
+
+    assert.equal(run.code, 2, run.out);
+    assert.match(
+      run.out,
+      /InvalidInputError: snapshot: there is no local snapshot "lockstep-app-nope" of the database app; the local snapshots are, newest first: lockstep-app-\d{14}-third, lockstep-app-\d{14}-first/,
+    );
   });
 
   test('snapshots --local lists the snapshots and restore --local brings one back', async () => {
