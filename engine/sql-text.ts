@@ -169,7 +169,7 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
     const final = raws?.filter(
       (raw, i) => cut === sql.length || i < raws.length - 1 || (raw.stmt_len ?? 0) > 0,
     );
-    if (!final || final.length === 0) {
+    if (!final || (final.length === 0 && cut < sql.length)) {
       size *= 2;
       await nextTurn();
       continue;
@@ -190,8 +190,8 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
         ...classify((raw.stmt ?? {}) as Record<string, unknown>),
       });
     }
-    if (cut === sql.length) break;
-    const lastFinal = final[final.length - 1] as RawStatement;
+    const lastFinal = final.at(-1);
+    if (cut === sql.length || !lastFinal) break;
     // Past the semicolon (one byte) that ends the last final statement.
     from = index.fromByteOffset(fromByte + (lastFinal.stmt_location ?? 0) + (lastFinal.stmt_len ?? 0) + 1);
     size = CHUNK;
