@@ -1,5 +1,10 @@
+/**
+ * Validation of pending migrations before anything runs: each file split with PostgreSQL's parser, then every
+ * statement, comment and directive checked against how lockstep will run the file. Every problem names its file,
+ * line and column.
+ */
 import type { MigrationFileProblem } from './errors.ts';
-import type { MigrationFile } from './migration-files.ts';
+import { type MigrationFile, NO_TRANSACTION_DIRECTIVE } from './migration-files.ts';
 import { SqlSyntaxError, type Statement, splitStatements, TextIndex } from './sql-text.ts';
 
 /** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
@@ -14,31 +19,146 @@ export async function analyzePending(
       statements = await splitStatements(m.sql);
     } catch (err) {
       if (!(err instanceof SqlSyntaxError)) throw err;
-      problems.push({
-        file: m.file,
-        ...new TextIndex(m.sql).lineColumn(err.index),
-        problem: `syntax error: ${err.message}`,
-      });
+      problems.push({ file: m.file, ...(await syntaxProblem(m.sql, err)) });
       continue;
     }
+    const index = new TextIndex(m.sql);
+    for (const comment of comments(m.sql, statements)) {
+      const problem = directiveProblem(m, comment, index);
+      if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
+    }
+    if (statements.length === 0)
+      problems.push({
+        file: m.file,
+        problem:
+          'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
+      });
     for (const st of statements) {
-      if (!m.noTransaction && st.controlsTransaction) {
-        problems.push({
-          file: m.file,
-          line: st.line,
-          column: st.column,
-          problem: `${st.controlsTransaction} is not allowed: lockstep runs each migration in its own transaction (remove it, or make the file -- lockstep:no-transaction)`,
-        });
-      } else if (!m.noTransaction && st.needsNoTransaction) {
-        problems.push({
-          file: m.file,
-          line: st.line,
-          column: st.column,
-          problem: `${st.needsNoTransaction} cannot run inside a transaction: add "-- lockstep:no-transaction" as the file's first line`,
-        });
-      }
+      const problem = statementProblem(m, st);
+      if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
     }
     parsed.set(m.version, statements);
   }
   return { parsed, problems };
+}
+
+/** What is wrong with a statement where it stands, if anything. */
+function statementProblem(m: MigrationFile, st: Statement): string | undefined {
+  if (st.unsupported) return st.unsupported;
+  if (m.noTransaction) {
+    if (st.controlsTransaction)
+      return `${st.controlsTransaction} is not allowed in a -- lockstep:no-transaction file: lockstep runs such a file one statement at a time in autocommit, so a transaction the file opens or ends is not one lockstep can see or finish (split the file: what must be atomic goes in a migration without the directive)`;
+    if (st.needsTransaction)
+      return `${st.needsTransaction} only works inside a transaction block, and a -- lockstep:no-transaction file runs each statement on its own in autocommit: move it to a migration without the directive`;
+    return undefined;
+  }
+  if (st.controlsTransaction)
+    return `${st.controlsTransaction} is not allowed: lockstep runs each migration in its own transaction, which it starts, and commits with the history row (remove it)`;
+  if (st.needsNoTransaction)
+    return `${st.needsNoTransaction} cannot run inside a transaction: add "-- lockstep:no-transaction" as the file's first line`;
+  return undefined;
+}
+
+/**
+ * A syntax error, named for what it usually is in a file written for psql or by pg_dump: a psql meta-command
+ * (`\connect`, `\set`, pg_dump's `\restrict`), or the data pg_dump writes after `COPY … FROM stdin;`.
+ */
+async function syntaxProblem(
+  sql: string,
+  err: SqlSyntaxError,
+): Promise<{ line: number; column: number; problem: string }> {
+  const index = new TextIndex(sql);
+  const copy = await copyBefore(sql, err.index);
+  if (copy)
+    return {
+      line: copy.line,
+      column: copy.column,
+      problem:
+        'COPY … FROM STDIN with the data after it (as pg_dump writes it) is not supported: lockstep sends a file to the server, which cannot read the data from it; use INSERT (pg_dump --inserts), or COPY FROM a server file',
+    };
+  const meta = /^\\[^\s\\]*/.exec(sql.slice(err.index, err.index + 100))?.[0];
+  if (meta)
+    return {
+      ...index.lineColumn(err.index),
+      problem: `psql meta-command ${meta} is not SQL: lockstep runs files with the server, not psql (remove it)`,
+    };
+  return { ...index.lineColumn(err.index), problem: `syntax error: ${err.message}` };
+}
+
+/** The COPY … FROM STDIN that ends just before the line of `errorIndex`, if one does: its data is the error. */
+async function copyBefore(sql: string, errorIndex: number): Promise<Statement | undefined> {
+  const lineStart = sql.lastIndexOf('\n', errorIndex - 1) + 1;
+  if (!/;\s*$/.test(sql.slice(Math.max(0, lineStart - 20), lineStart))) return undefined;
+  try {
+    const before = await splitStatements(sql.slice(0, lineStart));
+    const last = before.at(-1);
+    return last?.kind === 'CopyStmt' && last.unsupported ? last : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Comment {
+  /** UTF-16 index of its first character. */
+  readonly start: number;
+  /** From `--` to the end of the line, or from `/*` to its end. */
+  readonly text: string;
+}
+
+/**
+ * The comments before, between and after statements. (Comments inside a statement are not read: a directive there
+ * would be as odd as a directive anywhere but the first line, and reading them needs PostgreSQL's lexer.)
+ */
+function* comments(sql: string, statements: readonly Statement[]): Generator<Comment> {
+  let from = 0;
+  for (const st of statements) {
+    yield* commentsBetween(sql, from, st.start);
+    from = st.start + st.text.length;
+  }
+  yield* commentsBetween(sql, from, sql.length);
+}
+
+/** Comments in text that holds only whitespace, semicolons and comments. */
+function* commentsBetween(sql: string, from: number, to: number): Generator<Comment> {
+  let i = from;
+  while (i < to) {
+    const ch = sql[i];
+    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f' || ch === ';') {
+      i++;
+    } else if (ch === '-' && sql[i + 1] === '-') {
+      const nl = sql.indexOf('\n', i);
+      const end = nl === -1 || nl > to ? to : nl;
+      yield { start: i, text: sql.slice(i, end).trimEnd() };
+      i = end;
+    } else if (ch === '/' && sql[i + 1] === '*') {
+      const start = i;
+      let depth = 1;
+      i += 2;
+      while (i < to && depth > 0) {
+        if (sql[i] === '/' && sql[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (sql[i] === '*' && sql[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+      yield { start, text: sql.slice(start, i) };
+    } else return;
+  }
+}
+
+/** A comment that means to be a lockstep directive: `lockstep:` after the comment marker, or a near miss of the one. */
+const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*no[\s_-]*transaction/i;
+
+/** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
+function directiveProblem(m: MigrationFile, comment: Comment, index: TextIndex): string | undefined {
+  if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
+  const { line } = index.lineColumn(comment.start);
+  if (line === 1 && m.noTransaction) return undefined;
+  if (NO_TRANSACTION_DIRECTIVE.test(comment.text) && line === 1)
+    return '-- lockstep:no-transaction counts only as the whole first line, from its first character: as it is, the file would run in one transaction';
+  if (NO_TRANSACTION_DIRECTIVE.test(comment.text))
+    return `-- lockstep:no-transaction counts only as the file's first line; here on line ${line} it would be ignored and the file run in one transaction: move it to line 1`;
+  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only one is "-- lockstep:no-transaction", exactly so, as the file's first line`;
 }

@@ -18,7 +18,8 @@ export interface MigrationFile {
 }
 
 const FILE_PATTERN = /^(\d+)_([^/\\]+)\.sql$/;
-const NO_TRANSACTION = /^--\s*lockstep:no-transaction\s*$/;
+/** The one directive, as the whole of a file's first line; analyze.ts refuses anything like it anywhere else. */
+export const NO_TRANSACTION_DIRECTIVE = /^--\s*lockstep:no-transaction\s*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 const MAX_VERSION = 9223372036854775807n; // the history table stores versions as bigint
 
@@ -69,7 +70,7 @@ export function parseMigrationFiles(
       file,
       description: (match[2] as string).replace(/_/g, ' '),
       checksum: migrationChecksum(sql),
-      noTransaction: NO_TRANSACTION.test(firstLine),
+      noTransaction: NO_TRANSACTION_DIRECTIVE.test(firstLine),
       sql,
     };
     const clash = byVersion.get(version);

@@ -17,8 +17,12 @@ export interface Statement {
   readonly kind: string;
   /** Why the statement cannot run inside a transaction block, if it cannot. */
   readonly needsNoTransaction: string | undefined;
-  /** Why the statement must not appear in a migration lockstep wraps in a transaction, if so. */
+  /** The transaction control it is (`BEGIN`, `COMMIT`, `SET TRANSACTION`…), which no migration may contain. */
   readonly controlsTransaction: string | undefined;
+  /** The statement that fails or does nothing outside a transaction block (`SAVEPOINT`, `SET LOCAL`…), if it is one. */
+  readonly needsTransaction: string | undefined;
+  /** Why lockstep cannot run the statement at all, if it cannot. */
+  readonly unsupported: string | undefined;
 }
 
 export class SqlSyntaxError extends Error {
@@ -43,7 +47,7 @@ function loadParser(): Promise<Parser> {
   return parser;
 }
 
-const FORBIDDEN_TRANSACTION_KINDS: Record<string, string> = {
+const TRANSACTION_CONTROL: Record<string, string> = {
   TRANS_STMT_BEGIN: 'BEGIN',
   TRANS_STMT_START: 'START TRANSACTION',
   TRANS_STMT_COMMIT: 'COMMIT',
@@ -52,34 +56,64 @@ const FORBIDDEN_TRANSACTION_KINDS: Record<string, string> = {
   TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
   TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 };
+/** Transaction statements that are fine inside a transaction and fail outside one. */
+const SAVEPOINTS: Record<string, string> = {
+  TRANS_STMT_SAVEPOINT: 'SAVEPOINT',
+  TRANS_STMT_RELEASE: 'RELEASE SAVEPOINT',
+  TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
+};
+/** DeclareCursorStmt's options bit for WITH HOLD (CURSOR_OPT_HOLD). */
+const CURSOR_OPT_HOLD = 0x20;
 
-function classify(
-  node: Record<string, unknown>,
-): Pick<Statement, 'kind' | 'needsNoTransaction' | 'controlsTransaction'> {
+type Classification = Pick<
+  Statement,
+  'kind' | 'needsNoTransaction' | 'controlsTransaction' | 'needsTransaction' | 'unsupported'
+>;
+
+function classify(node: Record<string, unknown>): Classification {
   const [kind, body] = Object.entries(node)[0] ?? ['Unknown', {}];
   const fields = (body ?? {}) as Record<string, unknown>;
-  let needsNoTransaction: string | undefined;
-  let controlsTransaction: string | undefined;
+  const c: { -readonly [K in keyof Classification]: Classification[K] } = {
+    kind,
+    needsNoTransaction: undefined,
+    controlsTransaction: undefined,
+    needsTransaction: undefined,
+    unsupported: undefined,
+  };
   if (kind === 'TransactionStmt') {
-    controlsTransaction = FORBIDDEN_TRANSACTION_KINDS[String(fields.kind)];
+    c.controlsTransaction = TRANSACTION_CONTROL[String(fields.kind)];
+    c.needsTransaction = SAVEPOINTS[String(fields.kind)];
+  } else if (kind === 'VariableSetStmt' && fields.name === 'TRANSACTION') {
+    c.controlsTransaction = 'SET TRANSACTION';
+  } else if (kind === 'VariableSetStmt' && fields.is_local) {
+    c.needsTransaction = 'SET LOCAL';
+  } else if (kind === 'ConstraintsSetStmt') {
+    c.needsTransaction = 'SET CONSTRAINTS';
+  } else if (kind === 'LockStmt') {
+    c.needsTransaction = 'LOCK TABLE';
+  } else if (kind === 'DeclareCursorStmt' && !(Number(fields.options) & CURSOR_OPT_HOLD)) {
+    c.needsTransaction = 'DECLARE CURSOR without WITH HOLD';
+  } else if (kind === 'CopyStmt' && fields.is_from && fields.filename === undefined) {
+    c.unsupported =
+      'COPY … FROM STDIN needs data from the client, which a migration file cannot send: use INSERT, or COPY FROM a server file';
   } else if (kind === 'IndexStmt' && fields.concurrent) {
-    needsNoTransaction = 'CREATE INDEX CONCURRENTLY';
+    c.needsNoTransaction = 'CREATE INDEX CONCURRENTLY';
   } else if (kind === 'DropStmt' && fields.concurrent) {
-    needsNoTransaction = 'DROP INDEX CONCURRENTLY';
+    c.needsNoTransaction = 'DROP INDEX CONCURRENTLY';
   } else if (
     kind === 'ReindexStmt' &&
     Array.isArray(fields.params) &&
     fields.params.some((p) => (p as { DefElem?: { defname?: string } }).DefElem?.defname === 'concurrently')
   ) {
-    needsNoTransaction = 'REINDEX CONCURRENTLY';
+    c.needsNoTransaction = 'REINDEX CONCURRENTLY';
   } else if (kind === 'VacuumStmt') {
-    needsNoTransaction = fields.is_vacuumcmd ? 'VACUUM' : undefined;
+    c.needsNoTransaction = fields.is_vacuumcmd ? 'VACUUM' : undefined;
   } else if (kind === 'CreatedbStmt' || kind === 'DropdbStmt') {
-    needsNoTransaction = kind === 'CreatedbStmt' ? 'CREATE DATABASE' : 'DROP DATABASE';
+    c.needsNoTransaction = kind === 'CreatedbStmt' ? 'CREATE DATABASE' : 'DROP DATABASE';
   } else if (kind === 'AlterSystemStmt') {
-    needsNoTransaction = 'ALTER SYSTEM';
+    c.needsNoTransaction = 'ALTER SYSTEM';
   }
-  return { kind, needsNoTransaction, controlsTransaction };
+  return c;
 }
 
 /**
@@ -135,7 +169,7 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
     const final = raws?.filter(
       (raw, i) => cut === sql.length || i < raws.length - 1 || (raw.stmt_len ?? 0) > 0,
     );
-    if (!final || final.length === 0) {
+    if (!final || (final.length === 0 && cut < sql.length)) {
       size *= 2;
       await nextTurn();
       continue;
@@ -156,8 +190,8 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
         ...classify((raw.stmt ?? {}) as Record<string, unknown>),
       });
     }
-    if (cut === sql.length) break;
-    const lastFinal = final[final.length - 1] as RawStatement;
+    const lastFinal = final.at(-1);
+    if (cut === sql.length || !lastFinal) break;
     // Past the semicolon (one byte) that ends the last final statement.
     from = index.fromByteOffset(fromByte + (lastFinal.stmt_location ?? 0) + (lastFinal.stmt_len ?? 0) + 1);
     size = CHUNK;

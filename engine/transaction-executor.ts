@@ -24,7 +24,7 @@ import type { PendingMigration } from './plan.ts';
 import { describeServerError, hintFor, isLostConnection, withTimeoutHint } from './server-errors.ts';
 import { ScriptFailedError, type StatementResult } from './session.ts';
 import { AS_CONNECTED, BEFORE_COMMIT, isLockLost, resetStatements, script } from './session-reset.ts';
-import { excerpt, type Statement, TextIndex } from './sql-text.ts';
+import { codePointLength, excerpt, type Statement, TextIndex } from './sql-text.ts';
 
 /** At most this many migrations, and this much SQL, go to the server in one script. */
 const GROUP_MAX_MIGRATIONS = 100;
@@ -70,22 +70,6 @@ interface Segment {
   readonly after: number;
 }
 
-/** Code points in `s`: how PostgreSQL counts positions in a UTF-8 script. */
-function codePoints(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
-}
-
 /**
  * The script for a group. Every migration after the first starts with a notice: the server buffers results until a
  * script ends but sends a notice at once, with everything before it, so the previous migration's COMMIT reaches the
@@ -124,13 +108,13 @@ function groupScript(
     segments.push({
       migration: m,
       statements: parsed.get(m.version) ?? [],
-      bodyChar: chars + codePoints(prefix),
+      bodyChar: chars + codePointLength(prefix),
       before: before.length,
       // the record is one string of RECORD_STATEMENTS statements
       after: after.length - 1 + HistoryTable.RECORD_STATEMENTS,
     });
     parts.push(text);
-    chars += codePoints(text);
+    chars += codePointLength(text);
   }
   return { text: parts.join(''), segments };
 }
@@ -291,7 +275,7 @@ function locateFailure(
   let location = { line: 1, column: 1 };
   let statement: Statement | undefined;
   let hint: string | undefined;
-  if (bodyChar >= 0 && bodyChar < codePoints(m.sql)) {
+  if (bodyChar >= 0 && bodyChar < codePointLength(m.sql)) {
     const at = index.fromCharOffset(bodyChar);
     location = index.lineColumn(at);
     statement = [...statements].reverse().find((st) => st.start <= at);

@@ -33,6 +33,18 @@ describe('parseMigrationFiles', () => {
     assert.equal(b?.noTransaction, false);
   });
 
+  test('finds the directive on the first line after a byte-order mark and before a CRLF', () => {
+    const [a, b] = parseMigrationFiles(
+      files({
+        '1_bom_crlf.sql': Buffer.from('\ufeff-- lockstep:no-transaction\r\nVACUUM t;\r\n'),
+        '2_crlf.sql': '--lockstep:no-transaction  \r\nVACUUM t;',
+      }),
+    );
+    assert.equal(a?.noTransaction, true);
+    assert.equal(a?.sql.startsWith('--'), true);
+    assert.equal(b?.noTransaction, true);
+  });
+
   test('a changed byte changes the checksum', () => {
     const [a] = parseMigrationFiles(files({ '1_a.sql': 'SELECT 1;' }));
     const [b] = parseMigrationFiles(files({ '1_a.sql': 'SELECT 1; ' }));

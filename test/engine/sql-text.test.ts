@@ -57,6 +57,11 @@ describe('splitStatements', () => {
     assert.equal(second?.text, "SELECT 'ü'");
   });
 
+  test('a text of only whitespace, semicolons and comments has no statements, and an empty one neither', async () => {
+    for (const sql of ['', ' \n\t', '-- TODO\n/* later; */ ;\n', ';;'])
+      assert.deepEqual(await splitStatements(sql), [], JSON.stringify(sql));
+  });
+
   test('a syntax error reports where it is', async () => {
     const sql = 'SELECT 1;\nCREATE TABLE x (a int,, b int);';
     await assert.rejects(splitStatements(sql), (err: unknown) => {
