@@ -130,6 +130,21 @@ export interface ReleaseFlowProps {
   readonly snapshot?: SnapshotSettings;
   /** How long the migrate function waits for another run's migration lock before the state machine retries. @default Duration.minutes(1) */
   readonly migrationLockWait?: Duration;
+  /** Where the migration history lives, `<schema>.<table>`; it also keys the migration lock. @default 'lockstep.schema_history' */
+  readonly historyTable?: string;
+  /**
+   * `lock_timeout` of every migration statement: how long one statement's table-lock request may queue (and
+   * block the table's traffic behind it) before the attempt rolls back. @default Duration.seconds(5)
+   */
+  readonly lockTimeout?: Duration;
+  /**
+   * Retries of a migration whose statement hit `lock_timeout` or a deadlock, with backoff (1 s, doubling), inside
+   * the migrate function. They are the only lock retries: the state machine does not retry LockNotAvailableError,
+   * so a migration queues a lock request at most `lockRetries + 1` times per release. @default 5
+   */
+  readonly lockRetries?: number;
+  /** `statement_timeout` of every migration statement; the migrate function's own deadline caps it too. @default - none */
+  readonly statementTimeout?: Duration;
   /** The migrate function's memory. @default 512 */
   readonly migrateMemorySize?: number;
   /** The migrate function's timeout; longer migrations continue in a new invocation. @default Duration.minutes(15) */
@@ -279,6 +294,10 @@ export class ReleaseFlow extends Construct {
           // The runtime ships the RDS CA bundle but does not load it by default; TLS verification needs it.
           NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
           LOCK_WAIT_SECONDS: String(settings.migrationLockWait.toSeconds()),
+          HISTORY_TABLE: settings.historyTable,
+          LOCK_TIMEOUT_MS: String(settings.lockTimeout.toMilliseconds()),
+          LOCK_RETRIES: String(settings.lockRetries),
+          STATEMENT_TIMEOUT_MS: String(settings.statementTimeout?.toMilliseconds() ?? 0),
           ...s3Env,
         },
         bundling: {
@@ -510,21 +529,43 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
     resourceName: `${SNAPSHOT_PREFIX}-*`,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
-  const [create, describe, remove] =
+  const anySnapshot = stack.formatArn({
+    service: 'rds',
+    resource: snapshotType,
+    resourceName: '*',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const [create, describe, remove, describeDatabase] =
     database.kind === 'instance'
-      ? ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot']
-      : ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot'];
+      ? ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot', 'rds:DescribeDBInstances']
+      : [
+          'rds:CreateDBClusterSnapshot',
+          'rds:DescribeDBClusterSnapshots',
+          'rds:DeleteDBClusterSnapshot',
+          'rds:DescribeDBClusters',
+        ];
   // Create is authorized against both the database and the new snapshot; the tags given at create need AddTagsToResource on the snapshot.
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: [create], resources: [database.arn, snapshots] }));
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [snapshots] }));
-  // Describe*Snapshots accepts the database (listing its snapshots) and snapshot resource types.
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [describe], resources: [database.arn, snapshots] }));
+  // Describe*Snapshots accepts the database and snapshot resource types (both optional in the Service Authorization
+  // Reference). Listing the database's manual snapshots returns others' snapshots too (prune skips them), so
+  // the read is granted on every snapshot of the account and region, never only on lockstep's.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: [describe], resources: [database.arn, anySnapshot] }),
+  );
+  // A create refused for the database's state asks whether it is stopped (fail at once) or only busy (retry).
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [describeDatabase], resources: [database.arn] }));
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: [remove],
       resources: [snapshots],
       conditions: { StringEquals: { 'aws:ResourceTag/lockstep:managed': 'true' } },
     }),
+  );
+  acknowledgeWildcard(
+    fn.role,
+    anySnapshot,
+    `${describe} only (read-only): listing the database's manual snapshots returns snapshots lockstep did not take, which prune must see to leave alone.`,
   );
   acknowledgeWildcard(
     fn.role,
@@ -541,18 +582,17 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
       resources: [service.serviceArn],
     }),
   );
-  // DescribeTaskDefinition and RegisterTaskDefinition support no resource-level permissions.
-  fn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-      resources: ['*'],
-    }),
-  );
+  // DescribeTaskDefinition supports no resource-level permissions; RegisterTaskDefinition requires the
+  // task-definition resource type (Service Authorization Reference), so it is scoped to the service's family.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
   const revisions = stack.formatArn({
     service: 'ecs',
     resource: 'task-definition',
     resourceName: `${service.taskDefinition.family}:*`,
   });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:RegisterTaskDefinition'], resources: [revisions] }),
+  );
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ecs:TagResource'],
@@ -573,12 +613,12 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
   acknowledgeWildcard(
     fn.role,
     '*',
-    `${xray} ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions.`,
+    `${xray} ecs:DescribeTaskDefinition supports no resource-level permissions.`,
   );
   acknowledgeWildcard(
     fn.role,
     revisions,
-    'Each release registers a new revision of the service’s task-definition family, unknown in advance; only tagging at RegisterTaskDefinition (ecs:CreateAction) is allowed.',
+    'Each release registers a new revision of the service’s task-definition family, whose number is unknown in advance: RegisterTaskDefinition, and tagging only at RegisterTaskDefinition (ecs:CreateAction), on that family alone.',
   );
 }
 
@@ -593,6 +633,10 @@ function resolveSettings(props: ReleaseFlowProps) {
   const s = {
     snapshot,
     migrationLockWait: props.migrationLockWait ?? Duration.minutes(1),
+    historyTable: props.historyTable ?? 'lockstep.schema_history',
+    lockTimeout: props.lockTimeout ?? Duration.seconds(5),
+    lockRetries: props.lockRetries ?? 5,
+    statementTimeout: props.statementTimeout,
     migrateMemorySize: props.migrateMemorySize ?? 512,
     migrateTimeout: props.migrateTimeout ?? Duration.minutes(15),
     deployPollInterval: props.deployPollInterval ?? Duration.seconds(30),
@@ -627,6 +671,17 @@ function resolveSettings(props: ReleaseFlowProps) {
       'migrationLockWait',
       'must leave the migrate function time to migrate: keep it well under migrateTimeout',
     );
+  if (!/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/.test(s.historyTable))
+    fail('historyTable', 'must be `<schema>.<table>` (letters, digits and underscores)');
+  if (s.lockTimeout.toMilliseconds() < 1 || s.lockTimeout.toSeconds({ integral: false }) >= 60)
+    fail(
+      'lockTimeout',
+      'must be at least 1 ms and under a minute: each attempt blocks the table’s traffic for up to this long',
+    );
+  if (!Number.isInteger(s.lockRetries) || s.lockRetries < 0 || s.lockRetries > 100)
+    fail('lockRetries', 'must be a whole number from 0 to 100');
+  if (s.statementTimeout && s.statementTimeout.toMilliseconds() < 1)
+    fail('statementTimeout', 'must be at least 1 ms (leave it out for none)');
   if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
     fail('migrateMemorySize', 'must be 128–10240 MB');
   const longest =

@@ -195,8 +195,16 @@ describe('IAM scopes', () => {
     assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource'), [
       { Action: ['rds:AddTagsToResource'], Resource: [snapshots], Condition: undefined },
     ]);
+    // Listing the instance's manual snapshots may return anyone's: the read covers them all, the writes only lockstep's.
     assert.deepEqual(grantsOf(statements, 'rds:DescribeDBSnapshots'), [
-      { Action: ['rds:DescribeDBSnapshots'], Resource: [db, snapshots], Condition: undefined },
+      {
+        Action: ['rds:DescribeDBSnapshots'],
+        Resource: [db, ARN('rds', 'snapshot:*')],
+        Condition: undefined,
+      },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBInstances'), [
+      { Action: ['rds:DescribeDBInstances'], Resource: [db], Condition: undefined },
     ]);
     assert.deepEqual(grantsOf(statements, 'rds:DeleteDBSnapshot'), [
       {
@@ -210,6 +218,7 @@ describe('IAM scopes', () => {
       'rds:AddTagsToResource',
       'rds:CreateDBSnapshot',
       'rds:DeleteDBSnapshot',
+      'rds:DescribeDBInstances',
       'rds:DescribeDBSnapshots',
     ]);
   });
@@ -225,8 +234,9 @@ describe('IAM scopes', () => {
     ]);
     assert.deepEqual(grantsOf(statements, 'rds:DescribeDBClusterSnapshots')[0]?.Resource, [
       cluster,
-      snapshots,
+      ARN('rds', 'cluster-snapshot:*'),
     ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBClusters')[0]?.Resource, [cluster]);
     assert.deepEqual(grantsOf(statements, 'rds:DeleteDBClusterSnapshot')[0]?.Resource, [snapshots]);
     assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource')[0]?.Resource, [snapshots]);
     assert.equal(grantsOf(statements, 'rds:CreateDBSnapshot').length, 0);
@@ -250,10 +260,13 @@ describe('IAM scopes', () => {
     ]);
     assert.deepEqual(grantsOf(statements, 'ecs:RegisterTaskDefinition'), [
       {
-        Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-        Resource: ['*'],
+        Action: ['ecs:RegisterTaskDefinition'],
+        Resource: [ARN('ecs', `task-definition/${task.family}:*`)],
         Condition: undefined,
       },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'ecs:DescribeTaskDefinition'), [
+      { Action: ['ecs:DescribeTaskDefinition'], Resource: ['*'], Condition: undefined },
     ]);
     assert.deepEqual(grantsOf(statements, 'ecs:TagResource'), [
       {
@@ -415,6 +428,42 @@ describe('functions', () => {
     assert.equal(migrate?.Environment.Variables.NODE_EXTRA_CA_CERTS, '/var/runtime/ca-cert.pem');
     assert.equal(migrate?.Timeout, 900);
   });
+
+  test('the migrate function gets the engine settings the props name, with the documented defaults', () => {
+    const functions = (t: Template) => t.findResources('AWS::Lambda::Function');
+    const { template, flow } = exampleStack();
+    assert.deepEqual(
+      pick(functions(template)[logicalId(flow.functions.migrate)]?.Properties.Environment.Variables),
+      {
+        HISTORY_TABLE: 'lockstep.schema_history',
+        LOCK_TIMEOUT_MS: '5000',
+        LOCK_RETRIES: '5',
+        STATEMENT_TIMEOUT_MS: '0',
+      },
+    );
+    const custom = buildFlow({
+      historyTable: 'app.migrations',
+      lockTimeout: Duration.seconds(2),
+      lockRetries: 0,
+      statementTimeout: Duration.minutes(10),
+    });
+    assert.deepEqual(
+      pick(
+        functions(custom.template)[logicalId(custom.flow.functions.migrate)]?.Properties.Environment
+          .Variables,
+      ),
+      {
+        HISTORY_TABLE: 'app.migrations',
+        LOCK_TIMEOUT_MS: '2000',
+        LOCK_RETRIES: '0',
+        STATEMENT_TIMEOUT_MS: '600000',
+      },
+    );
+    function pick(vars: Record<string, string> | undefined) {
+      const keys = ['HISTORY_TABLE', 'LOCK_TIMEOUT_MS', 'LOCK_RETRIES', 'STATEMENT_TIMEOUT_MS'];
+      return Object.fromEntries(keys.map((k) => [k, vars?.[k]]));
+    }
+  });
 });
 
 describe('alerts', () => {
@@ -520,16 +569,21 @@ describe('state machine', () => {
     }
   });
 
-  test('Migrate and Plan retry a held lock; no task retries a failed migration or a checksum mismatch', () => {
+  test('Migrate and Plan retry a held migration lock; table-lock retries are the engine’s alone; no task retries a failed migration', () => {
     const definition = definitionOf(exampleStack().template);
     for (const name of ['Migrate', 'Plan']) {
       const errors = definition.States[name]?.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
       assert.ok(errors.includes('LockTimeoutError'), `${name} retries LockTimeoutError`);
-      assert.ok(errors.includes('LockNotAvailableError'), `${name} retries LockNotAvailableError`);
     }
     for (const [name, state] of Object.entries(definition.States)) {
       const errors = state.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
-      for (const final of ['MigrationFailedError', 'ChecksumMismatchError', 'States.ALL']) {
+      for (const final of [
+        'MigrationFailedError',
+        'ChecksumMismatchError',
+        'LockNotAvailableError',
+        'DatabaseStoppedError',
+        'States.ALL',
+      ]) {
         assert.ok(!errors.includes(final), `${name} must not retry ${final}`);
       }
     }
@@ -540,7 +594,7 @@ describe('state machine', () => {
     for (const [name, state] of lambdaTasks(definition)) {
       const all = state.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'));
       assert.ok(all, `${name} has a Catch for States.ALL`);
-      const expected = name === 'Prune snapshots' ? 'Alert: prune snapshots' : `Alert: ${name.toLowerCase()}`;
+      const expected = name === 'Prune snapshots' ? 'Describe prune failure' : `Alert: ${name.toLowerCase()}`;
       assert.equal(all.Next, expected);
     }
     assert.equal(definition.States['Send alert']?.Type, 'Task');
@@ -599,6 +653,9 @@ describe('invalid props fail at synth, naming the prop', () => {
       /ReleaseFlow: releaseTimeout/,
     ],
     ['an empty container name', { containerName: ' ' }, /ReleaseFlow: containerName/],
+    ['a history table without a schema', { historyTable: 'history' }, /ReleaseFlow: historyTable/],
+    ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
+    ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
   ];
   for (const [what, props, error] of cases) {
     test(what, () => {

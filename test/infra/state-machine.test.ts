@@ -326,8 +326,9 @@ describe('release state machine', () => {
     const run = await release.runRelease(releaseInput());
 
     assertSucceeded(run);
-    assert.deepEqual(run.states.slice(-4), [
+    assert.deepEqual(run.states.slice(-5), [
       STATE.prune,
+      'Describe prune failure',
       STATE.pruneAlert,
       STATE.sendPruneAlert,
       STATE.released,
@@ -362,7 +363,13 @@ describe('release state machine', () => {
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'ReleaseInProgressError');
-    assert.deepEqual(run.states, [STATE.preflight, 'Alert: preflight', STATE.sendAlert, STATE.failed]);
+    assert.deepEqual(run.states, [
+      STATE.preflight,
+      'Alert: preflight',
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ]);
     assert.equal(run.alerts.length, 1);
     assert.ok(run.alerts[0]?.message.includes(older), 'the alert names the running release');
     assert.equal(release.aws.rds.calls().length, 0);
@@ -374,7 +381,13 @@ describe('release state machine', () => {
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'InvalidInputError');
-    assert.deepEqual(run.states, [STATE.preflight, 'Alert: preflight', STATE.sendAlert, STATE.failed]);
+    assert.deepEqual(run.states, [
+      STATE.preflight,
+      'Alert: preflight',
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ]);
     assert.equal(run.alerts.length, 1);
     assert.equal(run.alerts[0]?.subject, 'lockstep: release failed at preflight');
     assert.match(run.alerts[0]?.message ?? '', /FAILED at step Preflight/);
