@@ -123,7 +123,7 @@ describe('release state machine', () => {
       release: normalized,
     });
     assert.deepEqual(
-      outputsOf<{ pending: string[] }>(run, STATE.plan).flatMap((p) => p.pending),
+      outputsOf<{ pending: { first: string[] } }>(run, STATE.plan).flatMap((p) => p.pending.first),
       Object.keys(FIXTURE_MIGRATIONS),
     );
 
