@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -25,7 +25,8 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
+import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
   type ImagePushOptions,
@@ -122,8 +123,17 @@ export interface ReleaseFlowProps {
   readonly containerName: string;
   /** Where each release's migrations come from. */
   readonly migrations: MigrationsSource;
-  /** Where alerts go. @default - a new KMS-encrypted, TLS-only topic */
+  /**
+   * Where alerts go. A topic of your own must let `cloudwatch.amazonaws.com` publish (the failure alarm) in its
+   * access policy; a topic defined in this app gets that statement added. @default - a new KMS-encrypted, TLS-only topic
+   */
   readonly alertTopic?: sns.ITopic;
+  /**
+   * The KMS key that encrypts `alertTopic`, when it is imported (an imported topic does not say): the state machine
+   * is granted kms:GenerateDataKey and kms:Decrypt on it, and its key policy must let `cloudwatch.amazonaws.com` use
+   * it too. @default - the topic's own `masterKey`, if any
+   */
+  readonly alertTopicKey?: kms.IKey;
   /** E-mail addresses subscribed to the alert topic. @default - none */
   readonly alertEmails?: readonly string[];
   /** Snapshot before migrating. @default - on, polled every 30 s for up to 2 h, 10 kept */
@@ -357,7 +367,11 @@ export class ReleaseFlow extends Construct {
     grantDeploy(deploy, props.service, stack, xray);
 
     // ---- the state machine
+    // Step Functions Developer Guide, "Avoiding Amazon CloudWatch Logs resource policy size restrictions": "CloudWatch
+    // Logs resource policies are limited to 5120 characters … To avoid reaching the CloudWatch Logs resource policy
+    // size limit, prefix your CloudWatch Logs log group names with /aws/vendedlogs/".
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -381,7 +395,8 @@ export class ReleaseFlow extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
-    this.alertTopic.masterKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
+    alertKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
         this.stateMachine.role,
@@ -414,6 +429,35 @@ export class ReleaseFlow extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
+    this.allowAlarmToAlert(this.failureAlarm);
+  }
+
+  /**
+   * Lets `alarm` publish to the alert topic. An SNS access policy replaces SNS's default one, and `enforceSSL`
+   * gives the topic a policy with only a Deny: without this statement CloudWatch is implicitly denied sns:Publish and
+   * the alarm never notifies (AWS Knowledge Center, "Why didn't I receive an SNS notification for my CloudWatch
+   * alarm trigger?": grant `cloudwatch.amazonaws.com` sns:Publish, restricted to the alarm with aws:SourceArn).
+   * A topic imported from elsewhere cannot be changed here: a warning says what its policy needs.
+   */
+  allowAlarmToAlert(alarm: cloudwatch.IAlarm): void {
+    const added = this.alertTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `AllowAlarm${Names.nodeUniqueId(alarm.node)}`.slice(0, 100),
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': alarm.alarmArn },
+        },
+      }),
+    );
+    if (!added.statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'lockstep:alertTopicPolicy',
+        `alertTopic is imported: its access policy must allow cloudwatch.amazonaws.com sns:Publish for ${alarm.node.path}, or the alarm stays silent`,
+      );
+    }
   }
 
   /**
@@ -453,36 +497,6 @@ export class ReleaseFlow extends Construct {
       enforceSSL: true,
     });
   }
-}
-
-/**
- * Acknowledges cdk-nag's AwsSolutions-IAM5 finding for exactly one wildcard resource on one construct (a role,
- * with its default policy, or the narrowest construct holding the roles that carry it), with the reason it cannot
- * be narrower. The id is the resource as cdk-nag prints it: references flattened to `<LogicalId.Attribute>`.
- */
-export function acknowledgeWildcard(scope: IConstruct | undefined, resource: string, reason: string): void {
-  if (!scope) return;
-  const flat = flattenReference(Stack.of(scope).resolve(resource));
-  Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
-}
-
-/** cdk-nag's rendering of a resolved CloudFormation value (its flattenCfnReference). */
-function flattenReference(node: unknown): string {
-  if (node === undefined) return '';
-  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
-  const o = node as Record<string, unknown>;
-  if (o['Fn::Join']) {
-    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
-    return items.map(flattenReference).join(delimiter);
-  }
-  if (o['Fn::Sub']) return flattenReference(o['Fn::Sub']);
-  if (o['Fn::GetAtt']) {
-    const [resource, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
-    return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
-  }
-  if (o['Fn::ImportValue']) return flattenReference(o['Fn::ImportValue']);
-  if (o.Ref) return `<${flattenReference(o.Ref)}>`;
-  return JSON.stringify(node);
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import {
   MigrationsSource,
@@ -168,6 +170,12 @@ const lambdaTasks = (definition: Asl) =>
   Object.entries(definition.States).filter(
     ([, s]) => s.Type === 'Task' && String(s.Resource).startsWith('arn:aws:lambda:'),
   );
+
+/** The name the state machine is given at synth. */
+function stateMachineNameOf(template: Template, flow: ReleaseFlow): string {
+  return template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)]?.Properties
+    .StateMachineName;
+}
 
 let example: { template: Template; stack: ReleaseStack; flow: ReleaseFlow } | undefined;
 /** The example stack (bundled migrations), synthesized once. */
@@ -486,6 +494,53 @@ describe('alerts', () => {
     );
   });
 
+  test('the topic policy lets the failure alarm publish (an SNS policy replaces the default one), and only it', () => {
+    const { template, flow } = exampleStack();
+    const statements = Object.values(template.findResources('AWS::SNS::TopicPolicy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const fromCloudWatch = statements.filter((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+    assert.ok(fromCloudWatch.length >= 1);
+    const failure = fromCloudWatch.find(
+      (s) => s.Condition?.ArnLike?.['aws:SourceArn']?.['Fn::GetAtt']?.[0] === logicalId(flow.failureAlarm),
+    );
+    assert.deepEqual(failure && { ...failure, Sid: undefined }, {
+      Sid: undefined,
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: logicalId(flow.alertTopic) },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(flow.failureAlarm), 'Arn'] } },
+      },
+    });
+  });
+
+  test('an imported topic with its own KMS key: the state machine gets the key, and synth warns about the policy', () => {
+    const { stack, flow, template } = buildFlow({
+      alertTopic: sns.Topic.fromTopicArn(
+        new Stack(new App(), 'Other'),
+        'Imported',
+        'arn:aws:sns:eu-west-1:123456789012:alerts',
+      ),
+      alertTopicKey: kms.Key.fromKeyArn(
+        new Stack(new App(), 'Keys'),
+        'Key',
+        'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ),
+    });
+    const statements = statementsOf(template, flow.stateMachine.role);
+    assert.deepEqual(grantsOf(statements, 'kms:GenerateDataKey')[0]?.Resource, [
+      'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    ]);
+    const warnings = Annotations.fromStack(stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('alertTopic is imported'),
+    );
+    assert.equal(warnings.length, 1);
+  });
+
   test('the alarm sums failed, timed-out and aborted executions and notifies the topic', () => {
     const { template, flow } = exampleStack();
     const alarm = template.findResources('AWS::CloudWatch::Alarm')[logicalId(flow.failureAlarm)]?.Properties;
@@ -524,6 +579,18 @@ describe('alerts', () => {
 });
 
 describe('state machine', () => {
+  test('logs to a log group under /aws/vendedlogs/ (CloudWatch Logs resource-policy size limit)', () => {
+    const { template, flow } = exampleStack();
+    const group = Object.values(template.findResources('AWS::Logs::LogGroup')).find((g) =>
+      String(g.Properties.LogGroupName ?? '').startsWith('/aws/vendedlogs/states/'),
+    );
+    assert.ok(group, 'the execution log group');
+    assert.equal(
+      group.Properties.LogGroupName,
+      `/aws/vendedlogs/states/${stateMachineNameOf(template, flow)}`,
+    );
+  });
+
   test('is a Standard workflow that logs everything to a retained log group, traces, and times out', () => {
     const { template, flow } = exampleStack();
     const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
