@@ -116,6 +116,8 @@ function stubs(scenario: Scenario) {
             failedTasks: 0,
           } satisfies DeploymentStatus;
         }
+      case 'dynamodb':
+        return {};
       case 'sns':
         return publishAsSns(params, () => {});
       default:

@@ -245,7 +245,9 @@ export const ERROR_POLICY = {
   DatabaseStoppedError: 'final',
   InvalidInputError: 'final',
   ConfigError: 'final',
-  ReleaseInProgressError: 'final',
+  // Another release holds the database's release lock: an expected wait, not a failure. The newer release
+  // waits its turn (up to 30 minutes) instead of paging anyone; a release still blocked after that fails.
+  ReleaseInProgressError: { intervalSeconds: 60, maxAttempts: 30, backoffRate: 1 },
   MigrationsNotFoundError: 'final',
   ManifestMismatchError: 'final',
   InvalidMigrationError: 'final',

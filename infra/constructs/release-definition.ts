@@ -15,6 +15,7 @@
  * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -28,6 +29,8 @@ export interface ReleaseDefinitionProps {
   readonly migrate: lambda.IFunction;
   readonly deploy: lambda.IFunction;
   readonly alertTopic: sns.ITopic;
+  /** The release lock preflight takes; every end after preflight gives it back. */
+  readonly lockTable: dynamodb.ITable;
   readonly snapshots: boolean;
   readonly snapshotPollInterval: Duration;
   readonly deployPollInterval: Duration;
@@ -60,6 +63,9 @@ export const STATE = {
   notify: 'Notify success',
   released: 'Released',
   formatAlert: 'Format alert',
+  unlock: 'Release lock',
+  unlockDryRun: 'Release lock (dry run)',
+  unlockFailed: 'Release lock (failed)',
   sendAlert: 'Send alert',
   failed: 'Release failed',
 } as const;
@@ -137,6 +143,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     },
     resultPath: '$.alert',
   }).next(sendAlert);
+  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, formatAlert);
   /** The state a step's Catch leads to: what failed, where, and what it means, for the alert and the Fail state. */
   const describeFailure = (step: string, consequence: string, released: boolean) =>
     new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
@@ -163,7 +170,8 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
             }),
       },
       resultPath: '$.failure',
-    }).next(formatAlert);
+      // Preflight gives the lock back itself when it fails after taking it.
+    }).next(released ? unlockFailed : formatAlert);
 
   const step = (spec: StepSpec): tasks.LambdaInvoke => {
     const task = new tasks.LambdaInvoke(scope, spec.state, {
@@ -252,7 +260,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
 
   // ---- success: prune old snapshots (a failure there alerts but does not fail the release), notify, done
   const released = new sfn.Succeed(scope, STATE.released, { stateName: STATE.released });
-  const finish: sfn.IChainable = props.notifyOnSuccess
+  const done: sfn.IChainable = props.notifyOnSuccess
     ? new tasks.SnsPublish(scope, STATE.notify, {
         stateName: STATE.notify,
         topic: props.alertTopic,
@@ -263,6 +271,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         resultPath: sfn.JsonPath.DISCARD,
       }).next(released)
     : released;
+  const finish = releaseLock(scope, STATE.unlock, props.lockTable, done);
 
   let afterRollout: sfn.IChainable = finish;
   if (props.snapshots) {
@@ -319,10 +328,15 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const route = new sfn.Choice(scope, STATE.route, { stateName: STATE.route })
     .when(
       sfn.Condition.booleanEquals('$.release.options.dryRun', true),
-      new sfn.Succeed(scope, STATE.dryRun, {
-        stateName: STATE.dryRun,
-        comment: 'Planned only: nothing changed, nothing deployed.',
-      }),
+      releaseLock(
+        scope,
+        STATE.unlockDryRun,
+        props.lockTable,
+        new sfn.Succeed(scope, STATE.dryRun, {
+          stateName: STATE.dryRun,
+          comment: 'Planned only: nothing changed, nothing deployed.',
+        }),
+      ),
     )
     .when(sfn.Condition.numberEquals('$.plan.pendingCount', 0), deploy);
 
@@ -367,6 +381,42 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   }
 
   return preflight.next(plan).next(route);
+}
+
+/**
+ * Deletes the release lock if this execution still holds it, then goes on to `next` whatever happens: a lock
+ * another release took over is not ours to delete, and one left behind is taken over by the next preflight
+ * (its owner no longer runs) or expires with the release timeout.
+ */
+function releaseLock(
+  scope: Construct,
+  name: string,
+  table: dynamodb.ITable,
+  next: sfn.IChainable,
+): sfn.IChainable {
+  const unlock = new tasks.DynamoDeleteItem(scope, name, {
+    stateName: name,
+    table,
+    key: { lockId: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.database')) },
+    conditionExpression: '#owner = :owner',
+    expressionAttributeNames: { '#owner': 'owner' },
+    expressionAttributeValues: {
+      ':owner': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$$.Execution.Id')),
+    },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  unlock.addRetry({
+    errors: [
+      'DynamoDB.ProvisionedThroughputExceededException',
+      'DynamoDB.ThrottlingException',
+      'DynamoDB.InternalServerErrorException',
+    ],
+    interval: Duration.seconds(2),
+    maxAttempts: 3,
+    backoffRate: 2,
+  });
+  unlock.addCatch(next, { resultPath: '$.unlockError' });
+  return unlock.next(next);
 }
 
 /** An SNS Publish of the alert built in `$.alert`, retried a little (SNS and KMS have their moments). */

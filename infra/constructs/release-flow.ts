@@ -10,6 +10,7 @@ import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Tok
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -26,6 +27,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -201,19 +203,28 @@ export class ReleaseFlow extends Construct {
   public readonly migrations: MigrationsSource;
   /** The migrate function's security group: HTTPS out to AWS APIs, and the database port to the database. */
   public readonly migrateSecurityGroup: ec2.SecurityGroup;
+  /**
+   * The release lock: one item per database, taken by preflight with a conditional write and deleted by the state
+   * machine on every path it controls (functions/preflight/release-lock.ts).
+   */
+  public readonly lockTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
     const stack = Stack.of(this);
-    // The state machine's ARN is built from its name, so preflight may list its executions without a dependency cycle.
+    // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
-    const stateMachineArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+
+    this.lockTable = new dynamodb.Table(this, 'ReleaseLocks', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // A lock whose owner never gave it back is taken over at once (preflight checks its expiry and its owner);
+      // TTL only tidies the table.
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
     });
 
     this.alertTopic = props.alertTopic ?? this.createTopic();
@@ -263,6 +274,8 @@ export class ReleaseFlow extends Construct {
         environment: {
           MIGRATIONS_SOURCE: props.migrations.kind,
           DB_IDENTIFIER: props.database.identifier,
+          LOCK_TABLE: this.lockTable.tableName,
+          RELEASE_TIMEOUT_SECONDS: String(settings.releaseTimeout.toSeconds()),
           ...s3Env,
         },
       }),
@@ -360,8 +373,21 @@ export class ReleaseFlow extends Construct {
       for (const fn of [preflight, migrate])
         grantMigrationsRead(fn, props.migrations.bucket, props.migrations.prefix);
     }
+    this.lockTable.grant(preflight, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem');
+    // Whether the lock's owner still runs: any execution of this state machine, named per release.
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     preflight.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+    acknowledgeWildcard(
+      preflight.role,
+      executions,
+      'Preflight asks whether the execution holding the release lock still runs; executions are named per release, and only this state machine’s may be described.',
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
@@ -382,6 +408,7 @@ export class ReleaseFlow extends Construct {
         buildReleaseDefinition(new Construct(this, 'Definition'), {
           ...this.functions,
           alertTopic: this.alertTopic,
+          lockTable: this.lockTable,
           snapshots: settings.snapshot.enabled,
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,
@@ -698,12 +725,18 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail('statementTimeout', 'must be at least 1 ms (leave it out for none)');
   if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
     fail('migrateMemorySize', 'must be 128–10240 MB');
+  // A release may first wait for the one before it (ReleaseInProgressError's retries in ERROR_POLICY).
+  const lockQueue = ERROR_POLICY.ReleaseInProgressError;
   const longest =
+    lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
     s.migrateTimeout.toSeconds();
   if (s.releaseTimeout.toSeconds() <= longest)
-    fail('releaseTimeout', 'must be longer than the snapshot, migrate and deploy timeouts together');
+    fail(
+      'releaseTimeout',
+      'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
+    );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;
     if (!existsSync(dir) || !statSync(dir).isDirectory())

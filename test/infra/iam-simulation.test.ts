@@ -80,6 +80,10 @@ function synthesize(migrationsSource: 'bundled' | 's3') {
       case 'AWS::Logs::LogGroup':
         arns.set(logicalId, arn('logs', `log-group:${name}:*`));
         break;
+      case 'AWS::DynamoDB::Table':
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('dynamodb', `table/${name}`));
+        break;
       case 'AWS::SQS::Queue':
         arns.set(logicalId, arn('sqs', name));
         break;
@@ -185,10 +189,18 @@ const CALLS: readonly Call[] = [
   // preflight
   {
     fn: 'preflight',
-    command: 'paginateListExecutions',
-    action: 'states:ListExecutions',
-    resource: (e) => e.nameOf(e.flow.stateMachine),
+    command: 'DescribeExecutionCommand',
+    action: 'states:DescribeExecution',
+    resource: (e) => `${e.nameOf(e.flow.stateMachine).replace(':stateMachine:', ':execution:')}:v1-4-0`,
   },
+  ...(['PutItem', 'GetItem', 'DeleteItem'] as const).map(
+    (op): Call => ({
+      fn: 'preflight',
+      command: `${op}Command`,
+      action: `dynamodb:${op}`,
+      resource: (e) => e.arnOf(e.flow.lockTable),
+    }),
+  ),
   {
     fn: 'preflight',
     command: 'HeadObjectCommand',
@@ -340,7 +352,11 @@ const CLUSTER_VARIANTS = new Set([
   'DescribeDBClustersCommand',
 ]);
 const SOURCES: Readonly<Record<Call['fn'], readonly string[]>> = {
-  preflight: ['functions/preflight/preflight.ts', 'functions/shared/migrations-s3.ts'],
+  preflight: [
+    'functions/preflight/preflight.ts',
+    'functions/preflight/release-lock.ts',
+    'functions/shared/migrations-s3.ts',
+  ],
   migrate: [
     'functions/migrate/migrate.ts',
     'functions/shared/migrations-s3.ts',
@@ -393,6 +409,11 @@ describe('IAM, simulated against the synthesized policies', () => {
     for (const fn of Object.values(e.flow.functions)) {
       assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
     }
+    // The lock states give the release lock back.
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
+      'Allowed',
+    );
     const topic = e.nameOf(e.flow.alertTopic);
     const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
     assert.equal(await decide(principal, policies, 'sns:Publish', topic, {}, topicPolicy), 'Allowed');

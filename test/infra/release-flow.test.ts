@@ -322,20 +322,37 @@ describe('IAM scopes', () => {
     assert.equal(grantsOf(preflight, 'secretsmanager:GetSecretValue').length, 0);
   });
 
-  test('preflight may list the executions of this state machine and no other', () => {
+  test('preflight may take the release lock and describe this state machine’s executions, and no other', () => {
     const { template, flow } = exampleStack();
     const statements = statementsOf(template, flow.functions.preflight.role);
     const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
     const name = machine?.Properties.StateMachineName as string;
 
-    assert.deepEqual(grantsOf(statements, 'states:ListExecutions'), [
+    assert.deepEqual(grantsOf(statements, 'states:DescribeExecution'), [
       {
-        Action: ['states:ListExecutions'],
-        Resource: [ARN('states', `stateMachine:${name}`)],
+        Action: ['states:DescribeExecution'],
+        Resource: [ARN('states', `execution:${name}:*`)],
         Condition: undefined,
       },
     ]);
+    assert.deepEqual(grantsOf(statements, 'dynamodb:PutItem'), [
+      {
+        Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+        Resource: [`<${logicalId(flow.lockTable)}.Arn>`],
+        Condition: undefined,
+      },
+    ]);
+    assert.equal(grantsOf(statements, 'states:ListExecutions').length, 0);
     assert.match(name, /^Example-Release-/);
+  });
+
+  test('the lock table: one item per database, billed per request, expiring items, point-in-time recovery', () => {
+    const { template, flow } = exampleStack();
+    const table = template.findResources('AWS::DynamoDB::Table')[logicalId(flow.lockTable)]?.Properties;
+    assert.deepEqual(table?.KeySchema, [{ AttributeName: 'lockId', KeyType: 'HASH' }]);
+    assert.equal(table?.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(table?.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
+    assert.deepEqual(table?.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
   });
 
   test('the state machine invokes only its four functions and publishes only to its topic, with its key', () => {

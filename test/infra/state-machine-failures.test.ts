@@ -49,6 +49,7 @@ function assertHaltedAt(run: ReleaseRun, step: string, error: string, snapshotId
   assert.ok(last >= 0, `${step} was entered`);
   assert.deepEqual(run.states.slice(last + 1), [
     `Alert: ${step.toLowerCase()}`,
+    STATE.unlockFailed,
     STATE.formatAlert,
     STATE.sendAlert,
     STATE.failed,
@@ -102,6 +103,7 @@ describe('release state machine, failing', () => {
 
   beforeEach(async () => {
     release.reset();
+    await release.clearLock();
     await resetDatabase(admin);
   });
 
@@ -120,6 +122,7 @@ describe('release state machine, failing', () => {
         STATE.preflight,
         STATE.plan,
         'Alert: plan',
+        STATE.unlockFailed,
         STATE.formatAlert,
         STATE.sendAlert,
         STATE.failed,
@@ -250,8 +253,9 @@ describe('release state machine, failing', () => {
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'SnapshotFailedError');
-    assert.deepEqual(run.states.slice(-4), [
+    assert.deepEqual(run.states.slice(-5), [
       'Alert: snapshot status',
+      STATE.unlockFailed,
       STATE.formatAlert,
       STATE.sendAlert,
       STATE.failed,
@@ -262,7 +266,7 @@ describe('release state machine, failing', () => {
     // The interpreter always gives a Cause, so start where the Catch lands, with the error as Step Functions
     // reports a task timeout: no Cause field.
     const all = release.definition.definition.States;
-    const path = ['Alert: migrate', STATE.formatAlert, STATE.sendAlert, STATE.failed];
+    const path = ['Alert: migrate', STATE.unlockFailed, STATE.formatAlert, STATE.sendAlert, STATE.failed];
     const States = Object.fromEntries(path.map((name) => [name, all[name] as (typeof all)[string]]));
     const local = { ...release.definition, definition: { StartAt: 'Alert: migrate', States } };
     const alerts: Alert[] = [];
@@ -276,7 +280,10 @@ describe('release state machine, failing', () => {
         snapshot: { snapshotId: 'lockstep-app-db-1' },
         error: { Error: 'States.Timeout' },
       },
-      { invoke: async (_state, _kind, params) => publishAsSns(params, (a) => alerts.push(a)) },
+      {
+        invoke: async (_state, kind, params) =>
+          kind === 'sns' ? publishAsSns(params, (a) => alerts.push(a)) : {},
+      },
     );
 
     assert.equal(run.status, 'FAILED');

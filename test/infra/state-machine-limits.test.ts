@@ -54,6 +54,7 @@ describe('release state machine, payload quota', () => {
 
   beforeEach(async () => {
     release.reset();
+    await release.clearLock();
     await resetDatabase(admin);
   });
 
