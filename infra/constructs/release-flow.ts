@@ -119,6 +119,11 @@ export interface ReleaseFlowProps {
   readonly vpc: ec2.IVpc;
   /** Subnets for the migrate function. @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Create the VPC endpoints the migrate function needs to reach AWS without a NAT gateway: Secrets Manager
+   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets. @default false
+   */
+  readonly vpcEndpoints?: boolean;
   /** The ECS service that runs the app. */
   readonly service: ecs.BaseService;
   /** The container in the service's task definition whose image a release replaces. */
@@ -300,6 +305,21 @@ export class ReleaseFlow extends Construct {
       allowAllOutbound: false,
     });
     this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+    const migrateSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    if (props.vpcEndpoints) {
+      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+        vpc: props.vpc,
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets: migrateSubnets,
+        privateDnsEnabled: true,
+        open: false,
+      }).connections.allowFrom(this.migrateSecurityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc: props.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [migrateSubnets],
+      });
+    }
     const migrate = new nodejs.NodejsFunction(
       this,
       'Migrate',
@@ -307,7 +327,7 @@ export class ReleaseFlow extends Construct {
         memorySize: settings.migrateMemorySize,
         timeout: settings.migrateTimeout,
         vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        vpcSubnets: migrateSubnets,
         securityGroups: [this.migrateSecurityGroup],
         environment: {
           DB_SECRET_ARN: props.databaseSecret.secretArn,
@@ -689,6 +709,11 @@ function resolveSettings(props: ReleaseFlowProps) {
   const fail = (prop: string, problem: string) => {
     throw new Error(`ReleaseFlow: ${prop} ${problem}`);
   };
+  if (props.vpcSubnets?.subnetType === ec2.SubnetType.PRIVATE_ISOLATED && !props.vpcEndpoints)
+    fail(
+      'vpcEndpoints',
+      'must be true when vpcSubnets selects isolated subnets: the migrate function reaches Secrets Manager and S3 only through VPC endpoints there',
+    );
   if (!props.containerName.trim())
     fail('containerName', 'must name a container of the service’s task definition');
   if (!Number.isInteger(snapshot.keep) || snapshot.keep < 1)

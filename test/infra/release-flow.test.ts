@@ -38,11 +38,23 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 /** A minimal stack around one ReleaseFlow; `overrides` replace its props. Bundling is skipped. */
 function buildFlow(
   overrides: Partial<ReleaseFlowProps> = {},
-  options: { readonly cluster?: boolean } = {},
+  options: { readonly cluster?: boolean; readonly isolated?: boolean } = {},
 ): { stack: Stack; flow: ReleaseFlow; template: Template } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    ...(options.isolated
+      ? {
+          subnetConfiguration: [
+            { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+            { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+          ],
+        }
+      : {}),
+  });
   const { database, secret } = options.cluster
     ? (() => {
         const cluster = new rds.DatabaseCluster(stack, 'Cluster', {
@@ -440,6 +452,35 @@ describe('network', () => {
   });
 });
 
+describe('VPC endpoints', () => {
+  test('vpcEndpoints adds Secrets Manager (private DNS, HTTPS from the migrate function only) and S3 endpoints', () => {
+    const { template, flow } = buildFlow({ vpcEndpoints: true });
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties);
+    const secrets = endpoints.find((e) => JSON.stringify(e.ServiceName).includes('secretsmanager'));
+    assert.equal(secrets?.VpcEndpointType, 'Interface');
+    assert.equal(secrets?.PrivateDnsEnabled, true);
+    assert.ok(
+      endpoints.some((e) => JSON.stringify(e.ServiceName).includes('.s3') && e.VpcEndpointType === 'Gateway'),
+    );
+    const migrateSg = logicalId(flow.migrateSecurityGroup);
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+      (r) =>
+        r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === migrateSg &&
+        r.Properties.FromPort === 443,
+    );
+    assert.equal(ingress.length, 1, 'HTTPS from the migrate function to the endpoint');
+  });
+
+  test('isolated subnets synthesize with vpcEndpoints', () => {
+    assert.doesNotThrow(() =>
+      buildFlow(
+        { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, vpcEndpoints: true },
+        { isolated: true },
+      ),
+    );
+  });
+});
+
 describe('functions', () => {
   test('all four run on nodejs24.x with tracing, and migrate loads the RDS CA bundle', () => {
     const { template, flow } = exampleStack();
@@ -738,6 +779,11 @@ describe('invalid props fail at synth, naming the prop', () => {
     ],
     ['an empty container name', { containerName: ' ' }, /ReleaseFlow: containerName/],
     ['a history table without a schema', { historyTable: 'history' }, /ReleaseFlow: historyTable/],
+    [
+      'isolated subnets without VPC endpoints',
+      { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } },
+      /ReleaseFlow: vpcEndpoints must be true when vpcSubnets selects isolated subnets/,
+    ],
     ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
     ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
   ];
