@@ -4,7 +4,7 @@
  * types), counting StateEntered events — what Standard workflows bill as state transitions.
  */
 import type { DeploymentStarted, DeploymentStatus } from '../functions/deploy/deploy.ts';
-import type { ApplyOutput, PlanOutput } from '../functions/migrate/migrate.ts';
+import { type ApplyOutput, type PlanOutput, sampleNames } from '../functions/migrate/migrate.ts';
 import type { PreflightOutput } from '../functions/preflight/preflight.ts';
 import type { ReleaseInput } from '../functions/shared/release-input.ts';
 import type { CreatedSnapshot, PruneResult, SnapshotStatus } from '../functions/snapshot/snapshot.ts';
@@ -67,17 +67,17 @@ function stubs(scenario: Scenario) {
           return {
             mode: 'plan',
             pendingCount: pending.length,
-            pending,
-            databaseAhead: [],
+            pending: sampleNames(pending),
+            databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
           } satisfies PlanOutput;
         return {
           mode: 'apply',
-          applied: pending.map((file, i) => ({ version: String(i + 1), file, durationMs: 12 })),
+          applied: sampleNames(pending),
           appliedCount: pending.length,
           pendingCount: 0,
           incomplete: false,
-          warnings: [],
+          warnings: sampleNames([]),
         } satisfies ApplyOutput;
       case 'snapshot':
         if (p.action === 'create')
@@ -116,6 +116,8 @@ function stubs(scenario: Scenario) {
             failedTasks: 0,
           } satisfies DeploymentStatus;
         }
+      case 'dynamodb':
+        return {};
       case 'sns':
         return publishAsSns(params, () => {});
       default:

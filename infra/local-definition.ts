@@ -15,8 +15,8 @@ import { ReleaseStack } from './release-stack.ts';
 
 /** The four functions a Task state can invoke. */
 export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy';
-/** What a Task state calls: one of the functions, or SNS Publish (an alert). */
-export type TaskKind = ReleaseFunctionName | 'sns';
+/** What a Task state calls: one of the functions, SNS Publish (an alert), or DynamoDB DeleteItem (the release lock). */
+export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb';
 
 /** An Amazon States Language definition, as JSON. */
 export interface AslDefinition {
@@ -55,6 +55,8 @@ export interface LocalDefinition {
   readonly alertTopicArn: string;
   /** The ARN the deployed state machine would have (its name is fixed at synth time). */
   readonly stateMachineArn: string;
+  /** The placeholder name of the release-lock table, as the DynamoDB states' TableName holds it. */
+  readonly lockTableName: string;
 }
 
 /** Placeholder values: what the pseudo-parameters resolve to. */
@@ -66,6 +68,8 @@ export const PLACEHOLDER = {
 };
 
 const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
+const DYNAMODB_DELETE_ITEM = 'arn:aws:states:::dynamodb:deleteItem';
+const LOCK_TABLE_NAME = 'ReleaseLocks';
 const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   preflight: 'Preflight',
   snapshot: 'Snapshot',
@@ -115,6 +119,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     ]),
   );
   if (flow.alertTopic.node.defaultChild) arns.set(logicalId(flow.alertTopic), alertTopicArn);
+  arns.set(logicalId(flow.lockTable), LOCK_TABLE_NAME);
 
   const machineId = logicalId(flow.stateMachine);
   const machine = template.Resources[machineId];
@@ -131,6 +136,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     (Object.entries(functionArns) as [ReleaseFunctionName, string][]).map(([fn, arn]) => [arn, fn]),
   );
   byArn.set(SNS_PUBLISH, 'sns');
+  byArn.set(DYNAMODB_DELETE_ITEM, 'dynamodb');
   const taskStates: Record<string, TaskKind> = {};
   const waitStates: string[] = [];
   const retryStates: string[] = [];
@@ -145,7 +151,16 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
       );
     taskStates[stateName] = kind;
   }
-  return { definition, taskStates, waitStates, retryStates, functionArns, alertTopicArn, stateMachineArn };
+  return {
+    definition,
+    taskStates,
+    waitStates,
+    retryStates,
+    functionArns,
+    alertTopicArn,
+    stateMachineArn,
+    lockTableName: LOCK_TABLE_NAME,
+  };
 }
 
 interface Template {

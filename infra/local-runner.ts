@@ -5,7 +5,7 @@
  */
 import './promise-with-resolvers.ts';
 import { randomBytes } from 'node:crypto';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { type LocalDefinition, PLACEHOLDER, type TaskKind } from './local-definition.ts';
 
 /** The part of a Lambda context the handlers read. */
@@ -95,6 +95,26 @@ export interface LocalRun {
   readonly events: readonly ExecutionEvent[];
 }
 
+/**
+ * Step Functions' payload quota: 256 KiB of UTF-8 for a state's input and output and a task's result. Past it
+ * the execution fails with States.DataLimitExceeded, which no Catch sees (AWS Step Functions Developer Guide,
+ * "Error handling": "States.DataLimitExceeded … is a terminal error that can't be caught by the States.ALL
+ * error type"; reported when "the output of a connector is larger than payload size quota", "the output of a
+ * state is larger than payload size quota" or "after Parameters processing, the input of a state is larger
+ * than the payload size quota").
+ */
+export const PAYLOAD_LIMIT_BYTES = 262_144;
+
+/** The UTF-8 size of a value as Step Functions would carry it. */
+export function payloadBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? null));
+}
+
+/** What a task returns once the execution was stopped for its payload (the execution is already aborted). */
+function dataLimitExceeded(): Error {
+  return Object.assign(new Error('payload over the quota'), { name: 'States.DataLimitExceeded' });
+}
+
 /** The ARN an execution of this name gets. */
 export function executionArnFor(local: LocalDefinition, name: string): string {
   const machineName = local.stateMachineArn.split(':').at(-1) as string;
@@ -113,10 +133,25 @@ export async function runLocally(
   const machineName = local.stateMachineArn.split(':').at(-1) as string;
   const name = options.executionName ?? `release-${randomBytes(4).toString('hex')}`;
   const executionArn = executionArnFor(local, name);
+  // The first payload over the quota ends the run, as AWS ends the execution: nothing after it runs.
+  let overLimit: { state: string; what: string; bytes: number } | undefined;
+  let stop: () => void = () => {};
+  const exceeded = (state: string, what: string, value: unknown): boolean => {
+    const bytes = payloadBytes(value);
+    if (bytes <= PAYLOAD_LIMIT_BYTES || overLimit) return overLimit !== undefined;
+    overLimit = { state, what, bytes };
+    stop();
+    return true;
+  };
   const taskHandlers = Object.fromEntries(
     Object.entries(local.taskStates).map(([state, kind]) => [
       state,
-      (params: unknown) => options.invoke(state, kind, params),
+      async (params: unknown) => {
+        if (exceeded(state, 'input', params)) throw dataLimitExceeded();
+        const result = await options.invoke(state, kind, params);
+        if (exceeded(state, 'result', result)) throw dataLimitExceeded();
+        return result;
+      },
     ]),
   );
   const wait = (state: string) =>
@@ -136,9 +171,13 @@ export async function runLocally(
       StateMachine: { Id: local.stateMachineArn, Name: machineName },
     },
   });
+  stop = () => execution.abort();
   const events: ExecutionEvent[] = [];
   const collected = (async () => {
     for await (const event of execution.eventLogs) {
+      const state = (event as { state?: { name: string; input?: unknown; output?: unknown } }).state;
+      if (state && event.type === 'StateEntered') exceeded(state.name, 'input', state.input);
+      if (state && event.type === 'StateExited') exceeded(state.name, 'output', state.output);
       events.push(event as ExecutionEvent);
       options.onEvent?.(event as ExecutionEvent);
     }
@@ -148,10 +187,22 @@ export async function runLocally(
   try {
     output = await execution.result;
   } catch (err) {
-    if (!(err instanceof ExecutionError)) throw err;
+    if (!(err instanceof ExecutionError) && !(err instanceof ExecutionAbortedError)) throw err;
     failed = true;
   }
   await collected;
+  if (overLimit) {
+    const { state, what, bytes } = overLimit;
+    const limitEvent: ExecutionEvent = {
+      type: 'ExecutionFailed',
+      timestamp: Date.now(),
+      Error: 'States.DataLimitExceeded',
+      Cause: `The ${what} of state '${state}' is ${bytes} bytes, over the ${PAYLOAD_LIMIT_BYTES}-byte payload quota.`,
+    };
+    events.push(limitEvent);
+    options.onEvent?.(limitEvent);
+    return { status: 'FAILED', executionArn, error: limitEvent.Error, cause: limitEvent.Cause, events };
+  }
   const end = events.find((e) => e.type === 'ExecutionFailed');
   return failed
     ? { status: 'FAILED', executionArn, error: end?.Error, cause: String(end?.Cause ?? ''), events }

@@ -16,12 +16,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import {
-  acknowledgeWildcard,
-  MigrationsSource,
-  ReleaseDatabase,
-  ReleaseFlow,
-} from './constructs/release-flow.ts';
+import { acknowledgeWildcard } from './constructs/nag.ts';
+import { MigrationsSource, ReleaseDatabase, ReleaseFlow } from './constructs/release-flow.ts';
 import { executionArnPattern } from './constructs/release-triggers.ts';
 
 export interface ReleaseStackProps extends StackProps {

@@ -1,6 +1,7 @@
 /** Lambda entry for the migrate step; the handler itself lives beside the core (./migrate.ts). */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
 import { SecretSource } from '../shared/database.ts';
 import { createLogger } from '../shared/logger.ts';
 import { migrateConfig } from './config.ts';
@@ -11,8 +12,8 @@ const config = migrateConfig(process.env, process.env.LAMBDA_TASK_ROOT ?? proces
 const logger = createLogger('lockstep-migrate');
 export const handler = createMigrateHandler(
   {
-    secrets: new SecretSource(new SecretsManagerClient({}), config.secretId),
-    s3: new S3Client({}),
+    secrets: new SecretSource(new SecretsManagerClient(AWS_CLIENT_OPTIONS), config.secretId),
+    s3: new S3Client(AWS_CLIENT_OPTIONS),
     log: logger,
     config,
     now: Date.now,

@@ -41,27 +41,49 @@ export interface MigrateEvent {
   readonly release: ReleaseInput;
 }
 
+/**
+ * A list cut to its first and last few entries: what goes into the execution state, which Step Functions caps at
+ * 256 KiB (a release of thousands of migrations would not fit). The full list goes to the function's log.
+ */
+export interface NameSample {
+  readonly count: number;
+  readonly first: readonly string[];
+  readonly last: readonly string[];
+}
+
+/** How many names a {@link NameSample} keeps at each end, and how long each may be. */
+const SAMPLE_SIZE = 5;
+const MAX_TEXT = 500;
+
+const clip = (text: string) => (text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text);
+
+export function sampleNames(names: readonly string[]): NameSample {
+  const cut = names.map(clip);
+  return {
+    count: cut.length,
+    first: cut.slice(0, SAMPLE_SIZE),
+    last: cut.length > SAMPLE_SIZE ? cut.slice(Math.max(SAMPLE_SIZE, cut.length - SAMPLE_SIZE)) : [],
+  };
+}
+
 export interface PlanOutput {
   readonly mode: 'plan';
   readonly pendingCount: number;
-  readonly pending: readonly string[];
-  readonly databaseAhead: readonly string[];
+  readonly pending: NameSample;
+  readonly databaseAhead: NameSample;
   /** Pending migrations and snapshots not skipped: the state machine takes a snapshot first. */
   readonly needsSnapshot: boolean;
 }
 
 export interface ApplyOutput {
   readonly mode: 'apply';
-  readonly applied: ReadonlyArray<{
-    readonly version: string;
-    readonly file: string;
-    readonly durationMs: number;
-  }>;
+  /** The files this invocation applied (every one is in the log, with its duration). */
+  readonly applied: NameSample;
   readonly appliedCount: number;
   readonly pendingCount: number;
   /** Time ran out before everything was applied: invoke again. */
   readonly incomplete: boolean;
-  readonly warnings: readonly string[];
+  readonly warnings: NameSample;
 }
 
 const eventSchema = z.object({
@@ -95,12 +117,14 @@ export async function runMigrate(
       const p = await plan({ session }, files, deps.config.engine);
       const problem = planProblem(p, deps.config.engine);
       if (problem) throw problem;
-      deps.log.info('plan', { pending: p.pending.length, databaseAhead: p.databaseAhead.length });
+      const pending = p.pending.map((m) => m.file);
+      const databaseAhead = p.databaseAhead.map((m) => m.file);
+      deps.log.info('plan', { pendingCount: pending.length, pending, databaseAhead });
       return {
         mode: 'plan',
         pendingCount: p.pending.length,
-        pending: p.pending.map((m) => m.file),
-        databaseAhead: p.databaseAhead.map((m) => m.file),
+        pending: sampleNames(pending),
+        databaseAhead: sampleNames(databaseAhead),
         needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
       };
     }
@@ -134,11 +158,11 @@ export async function runMigrate(
     for (const warning of result.warnings) deps.log.warn(warning);
     return {
       mode: 'apply',
-      applied: result.applied,
+      applied: sampleNames(result.applied.map((m) => m.file)),
       appliedCount: result.applied.length,
       pendingCount: result.pending.length,
       incomplete: result.incomplete,
-      warnings: result.warnings,
+      warnings: sampleNames(result.warnings),
     };
   } finally {
     await client.end().catch(() => {});

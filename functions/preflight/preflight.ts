@@ -1,18 +1,21 @@
 /**
- * The first step of every release: validate and normalize the input (before any AWS call), refuse when another
- * execution is already releasing to this database, and make sure this release's migrations exist.
+ * The first step of every release: validate and normalize the input (before any AWS call), take the database's
+ * release lock (./release-lock.ts; refused while another execution holds it), and make sure this release's
+ * migrations exist — giving the lock back if they do not.
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ExecutionStatus, paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
-import { InvalidInputError, ReleaseInProgressError } from '../shared/errors.ts';
+import { InvalidInputError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { assertPublished, type S3Location } from '../shared/migrations-s3.ts';
 import { type MigrationsSource, parseReleaseInput, type ReleaseInput } from '../shared/release-input.ts';
+import { acquireReleaseLock, type ReleaseLockConfig, releaseReleaseLock } from './release-lock.ts';
 
 export interface PreflightConfig {
   readonly defaultMigrations: MigrationsSource;
@@ -26,6 +29,10 @@ export interface PreflightDeps {
   readonly s3: S3Client;
   readonly log: Log;
   readonly config: PreflightConfig;
+  /** The database's release lock. Left out only by the local rehearsal, where one execution runs at a time. */
+  readonly lock?: { readonly dynamodb: DynamoDBClient; readonly config: ReleaseLockConfig };
+  /** @default () => new Date() */
+  readonly now?: () => Date;
 }
 
 /** What the state machine passes: the raw release input and its own context object's fields. */
@@ -58,38 +65,34 @@ export async function preflight(deps: PreflightDeps, rawEvent: unknown): Promise
     throw new InvalidInputError('migrations', '"s3" was asked for, but this stack has no migrations bucket');
   }
   // 2. One release at a time per database.
-  await assertNoOtherRelease(deps, execution);
-  // 3. The migrations this release will run exist.
-  if (release.migrations === 's3' && deps.config.s3)
-    await assertPublished(deps.s3, deps.config.s3, release.release);
+  const lock = deps.lock;
+  if (lock) {
+    await acquireReleaseLock(
+      { dynamodb: lock.dynamodb, sfn: deps.sfn, log: deps.log, now: deps.now ?? (() => new Date()) },
+      lock.config,
+      execution.id,
+    );
+  }
+  // 3. The migrations this release will run exist; if not, the lock goes back (no later state will release it).
+  try {
+    if (release.migrations === 's3' && deps.config.s3)
+      await assertPublished(deps.s3, deps.config.s3, release.release);
+  } catch (err) {
+    if (lock) {
+      await releaseReleaseLock(lock, lock.config, execution.id).catch((releaseErr: unknown) =>
+        deps.log.error('could not give the release lock back; it expires with the release timeout', {
+          error: releaseErr instanceof Error ? releaseErr.message : String(releaseErr),
+        }),
+      );
+    }
+    throw err;
+  }
   deps.log.info('preflight passed', {
     image: release.image,
     migrations: release.migrations,
     ...release.options,
   });
   return { release, executionId: execution.id, database: deps.config.database };
-}
-
-/**
- * Every execution of this state machine releases to the same database, so any other RUNNING one is a
- * conflict. When two start together each sees the other: the older one (then the smaller ARN) goes on, the
- * newer one stops — never both.
- */
-async function assertNoOtherRelease(deps: PreflightDeps, self: PreflightEvent['execution']): Promise<void> {
-  const selfStart = Date.parse(self.startTime);
-  const pages = paginateListExecutions(
-    { client: deps.sfn },
-    { stateMachineArn: self.stateMachineArn, statusFilter: ExecutionStatus.RUNNING },
-  );
-  for await (const page of pages) {
-    for (const other of page.executions ?? []) {
-      if (!other.executionArn || other.executionArn === self.id) continue;
-      const otherStart = other.startDate?.getTime() ?? Number.NEGATIVE_INFINITY;
-      const otherIsOlder =
-        otherStart < selfStart || (otherStart === selfStart && other.executionArn < self.id);
-      if (otherIsOlder) throw new ReleaseInProgressError(other.executionArn, other.startDate?.toISOString());
-    }
-  }
 }
 
 /** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */

@@ -1,7 +1,7 @@
 /**
  * Errors the release functions raise besides the engine's (engine/errors.ts). Step Functions Retry/Catch
- * rules match on `name`: renaming one is a breaking change. RETRYABLE lists the names the state machine
- * retries with backoff; every other name fails the release at once.
+ * rules match on `name`: renaming one is a breaking change. ERROR_POLICY says for each name whether the state
+ * machine retries it, and how; every other name fails the release at once.
  */
 import { LockstepError } from '../../engine/errors.ts';
 
@@ -27,6 +27,7 @@ export type ReleaseErrorCode =
   | 'SNAPSHOT_QUOTA_EXCEEDED'
   | 'SNAPSHOT_TIMEOUT'
   | 'DATABASE_NOT_READY'
+  | 'DATABASE_STOPPED'
   | 'DEPLOYMENT_FAILED'
   | 'DEPLOY_TARGET_INVALID'
   | 'ROLLOUT_TIMEOUT';
@@ -147,10 +148,27 @@ export class SnapshotTimeoutError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
-/** The database is not in the `available` state (backing up, modifying, stopped…). Retryable. */
+/** The database is not in the `available` state (backing up, modifying…). Retryable. */
 export class DatabaseNotReadyError extends LockstepError<ReleaseErrorCode> {
   override readonly name = 'DatabaseNotReadyError';
   readonly code = 'DATABASE_NOT_READY';
+}
+
+/** The database is stopped (or stopping): it will not become available by itself, so the release fails at once. */
+export class DatabaseStoppedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'DatabaseStoppedError';
+  readonly code = 'DATABASE_STOPPED';
+  constructor(
+    readonly database: string,
+    readonly status: string,
+  ) {
+    super(
+      `${database} is ${status}: start it (or wait for it to start), then start the release again; nothing was changed`,
+    );
+  }
+  protected override details() {
+    return { database: this.database, status: this.status };
+  }
 }
 
 /** The ECS deployment failed (the circuit breaker rolled it back, or it was stopped). */
@@ -200,10 +218,79 @@ export class RolloutTimeoutError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
+export interface RetryRule {
+  readonly intervalSeconds: number;
+  readonly maxAttempts: number;
+  readonly backoffRate: number;
+}
+
+/**
+ * The release's error contract as the state machine applies it, one entry per lockstep error name: a retry
+ * rule, or `final` (the release stops and alerts at once). The definition (infra/constructs/release-definition.ts)
+ * builds every Task's Retry from this table and {@link AWS_RETRIES}; nothing else decides.
+ *
+ * Lock retries have one owner: the engine retries a statement that hit `lock_timeout` (LOCK_RETRIES, with its
+ * own backoff) inside the invocation, so `LockNotAvailableError` reaches Step Functions only once the engine has
+ * given up, and is final there. Retrying it again would multiply the ACCESS EXCLUSIVE requests that queue
+ * behind a long transaction and block the table's traffic for up to `lock_timeout` each.
+ */
+export const ERROR_POLICY = {
+  // Another run holds the migration's advisory lock: waiting blocks no table, so wait again with backoff.
+  LockTimeoutError: { intervalSeconds: 30, maxAttempts: 5, backoffRate: 2 },
+  // A migration released the advisory lock and another run took it: that run is migrating; the same wait.
+  LockLostError: { intervalSeconds: 30, maxAttempts: 5, backoffRate: 2 },
+  LockNotAvailableError: 'final',
+  DatabaseUnavailableError: { intervalSeconds: 10, maxAttempts: 3, backoffRate: 2 },
+  // Backing up or modifying: RDS refuses a snapshot until it is available again (a stopped one fails at once).
+  DatabaseNotReadyError: { intervalSeconds: 60, maxAttempts: 10, backoffRate: 1.5 },
+  DatabaseStoppedError: 'final',
+  InvalidInputError: 'final',
+  ConfigError: 'final',
+  // Another release holds the database's release lock: an expected wait, not a failure. The newer release
+  // waits its turn (up to 30 minutes) instead of paging anyone; a release still blocked after that fails.
+  ReleaseInProgressError: { intervalSeconds: 60, maxAttempts: 30, backoffRate: 1 },
+  MigrationsNotFoundError: 'final',
+  ManifestMismatchError: 'final',
+  InvalidMigrationError: 'final',
+  ChecksumMismatchError: 'final',
+  OutOfOrderError: 'final',
+  DatabaseAheadError: 'final',
+  NoMigrationFilesError: 'final',
+  MigrationFailedError: 'final',
+  SnapshotFailedError: 'final',
+  SnapshotQuotaExceededError: 'final',
+  SnapshotTimeoutError: 'final',
+  DeploymentFailedError: 'final',
+  DeployTargetInvalidError: 'final',
+  RolloutTimeoutError: 'final',
+} as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
+
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */
-export const RETRYABLE_ERRORS = [
-  'LockTimeoutError',
-  'LockNotAvailableError',
-  'DatabaseUnavailableError',
-  'DatabaseNotReadyError',
-] as const;
+export const RETRYABLE_ERRORS = Object.entries(ERROR_POLICY)
+  .filter(([, rule]) => rule !== 'final')
+  .map(([name]) => name);
+
+/** AWS's own transient errors, retried on every Lambda task whatever the step. */
+export const AWS_RETRIES: ReadonlyArray<{ readonly errors: readonly string[] } & RetryRule> = [
+  {
+    // Lambda's service errors (the invocation itself failed, not the function).
+    errors: [
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+      'Lambda.ClientExecutionTimeoutException',
+    ],
+    intervalSeconds: 2,
+    maxAttempts: 6,
+    backoffRate: 2,
+  },
+  {
+    // The AWS SDK's throttling errors, as the functions rethrow them unchanged.
+    errors: ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded'],
+    intervalSeconds: 5,
+    maxAttempts: 5,
+    backoffRate: 2,
+  },
+];

@@ -21,8 +21,30 @@ export async function runHandler<T>(
     return result;
   } catch (err) {
     logger.error(`${context.step} failed`, { error: describeError(err) });
-    throw err;
+    throw boundForStepFunctions(err);
   }
+}
+
+/** The most of an error's message that reaches the execution state; the full message is in the log line above. */
+export const MAX_ERROR_MESSAGE = 4_000;
+
+/**
+ * Cuts a long message (a failure after thousands of migrations lists every one applied) so the Cause Step
+ * Functions records — Lambda's `{errorType, errorMessage, trace}`, where the trace repeats the message — stays
+ * far under the 256 KiB state limit with room for the alert built from it. The name, which Retry and Catch
+ * match on, is kept.
+ */
+export function boundForStepFunctions(err: unknown): unknown {
+  if (!(err instanceof Error) || err.message.length <= MAX_ERROR_MESSAGE) return err;
+  const cut = err.message.length - MAX_ERROR_MESSAGE;
+  const message = `${err.message.slice(0, MAX_ERROR_MESSAGE - 500)}\n… (${cut} characters cut: the full error is in the function's log) …\n${err.message.slice(-500)}`;
+  const frames = (err.stack ?? '')
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 10);
+  Object.defineProperty(err, 'message', { value: message, configurable: true, writable: true });
+  err.stack = [`${err.name}: ${message}`, ...frames].join('\n');
+  return err;
 }
 
 /** Name, code and message: what an operator needs, and nothing from a stack or a cause that might hold a secret. */

@@ -3,11 +3,17 @@
  * fails the cold start with a ConfigError); the handler itself lives beside the core (./snapshot.ts).
  */
 import { RDSClient } from '@aws-sdk/client-rds';
+import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createSnapshotHandler, readSnapshotConfig } from './snapshot.ts';
 
 const logger = createLogger('lockstep-snapshot');
 export const handler = createSnapshotHandler(
-  { rds: new RDSClient({}), log: logger, now: () => new Date(), config: readSnapshotConfig(process.env) },
+  {
+    rds: new RDSClient(AWS_CLIENT_OPTIONS),
+    log: logger,
+    now: () => new Date(),
+    config: readSnapshotConfig(process.env),
+  },
   logger,
 );

@@ -23,6 +23,8 @@ import {
   DeleteDBClusterSnapshotCommand,
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   type InvalidDBClusterStateFault,
   type InvalidDBInstanceStateFault,
@@ -37,6 +39,7 @@ import { type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   ConfigError,
   DatabaseNotReadyError,
+  DatabaseStoppedError,
   InvalidInputError,
   SnapshotFailedError,
   SnapshotQuotaExceededError,
@@ -283,6 +286,8 @@ interface SnapshotApi {
   /** Every manual snapshot of the database, across all pages. */
   listManual(rds: RDSClient, dbIdentifier: string): AsyncGenerator<SnapshotRecord>;
   remove(rds: RDSClient, snapshotId: string): Promise<void>;
+  /** The database's status (`available`, `backing-up`, `stopped`…), as RDS describes it. */
+  databaseStatus(rds: RDSClient, dbIdentifier: string): Promise<string | undefined>;
 }
 
 function tagMap(tags: Tag[] | undefined): ReadonlyMap<string, string> {
@@ -372,6 +377,10 @@ const instanceApi: SnapshotApi = {
   async remove(rds, snapshotId) {
     await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId }));
   },
+  async databaseStatus(rds, dbIdentifier) {
+    const out = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: dbIdentifier }));
+    return out.DBInstances?.[0]?.DBInstanceStatus;
+  },
 };
 
 const clusterApi: SnapshotApi = {
@@ -418,6 +427,10 @@ const clusterApi: SnapshotApi = {
   },
   async remove(rds, snapshotId) {
     await rds.send(new DeleteDBClusterSnapshotCommand({ DBClusterSnapshotIdentifier: snapshotId }));
+  },
+  async databaseStatus(rds, dbIdentifier) {
+    const out = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: dbIdentifier }));
+    return out.DBClusters?.[0]?.Status;
   },
 };
 
@@ -550,6 +563,7 @@ export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): 
     log.info('snapshot started', { snapshotId: snapshot.id, status: snapshot.status });
     return created(deps, snapshot);
   } catch (err) {
+    if (errorName(err) === api.faults.databaseNotReady) throw await notReadyFailure(deps, err);
     if (errorName(err) !== api.faults.snapshotExists) throw createFailure(err, api, config, snapshotId);
     const existing = await api.find(rds, snapshotId);
     if (!existing) throw err;
@@ -568,6 +582,32 @@ export async function createSnapshot(deps: SnapshotDeps, event: SnapshotEvent): 
   }
 }
 
+/** Statuses RDS does not leave by itself: retrying a snapshot for hours would not help. */
+const STOPPED_STATUSES = ['stopped', 'stopping', 'inaccessible-encryption-credentials'];
+
+/**
+ * The database refused a snapshot because of its state. A stopped database is {@link DatabaseStoppedError} (the
+ * release fails at once); any other state (backing up, modifying…) is {@link DatabaseNotReadyError}, retried.
+ */
+async function notReadyFailure(deps: SnapshotDeps, err: unknown): Promise<Error> {
+  const { rds, config, log } = deps;
+  const api = apis[config.dbKind];
+  const database = `${api.noun} "${config.dbIdentifier}"`;
+  let status: string | undefined;
+  try {
+    status = await api.databaseStatus(rds, config.dbIdentifier);
+  } catch (describeErr) {
+    log.warn('could not read the database status; treating it as busy', {
+      error: describeError(describeErr),
+    });
+  }
+  if (status && STOPPED_STATUSES.includes(status)) return new DatabaseStoppedError(database, status);
+  return new DatabaseNotReadyError(
+    `cannot snapshot ${database} now: it is not in the available state (${status ?? 'status unknown'})`,
+    { cause: err },
+  );
+}
+
 /** Maps a failed create to the error the state machine acts on; anything unexpected passes through. */
 function createFailure(err: unknown, api: SnapshotApi, config: SnapshotConfig, snapshotId: string): unknown {
   const name = errorName(err);
@@ -575,11 +615,6 @@ function createFailure(err: unknown, api: SnapshotApi, config: SnapshotConfig, s
   if (name === api.faults.quotaExceeded)
     return new SnapshotQuotaExceededError(
       `cannot create snapshot ${snapshotId} of ${database}: the account's manual snapshot quota for this region is used up`,
-      { cause: err },
-    );
-  if (name === api.faults.databaseNotReady)
-    return new DatabaseNotReadyError(
-      `cannot snapshot ${database} now: it is not in the available state (backing up, modifying, stopped…)`,
       { cause: err },
     );
   if (name === api.faults.databaseNotFound)

@@ -8,14 +8,20 @@
  *                             ├─ no snapshot wanted ─────────────┐             │
  *                             └─ Create snapshot → Wait ⇄ status ┴→ Migrate ⟲ ─┴→ Start deploy → Wait ⇄ status
  *                                                                                 → Prune snapshots → Released
- *   Any failure → Alert: <step> → Send alert → Release failed (the execution ends FAILED).
+ *   Any failure → Alert: <step> → Format alert → Send alert → Release failed (the execution ends FAILED).
+ *
+ * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
+ * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
+ * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { AWS_RETRIES, ERROR_POLICY, type RetryRule } from '../../functions/shared/errors.ts';
 
 export interface ReleaseDefinitionProps {
   readonly preflight: lambda.IFunction;
@@ -23,6 +29,8 @@ export interface ReleaseDefinitionProps {
   readonly migrate: lambda.IFunction;
   readonly deploy: lambda.IFunction;
   readonly alertTopic: sns.ITopic;
+  /** The release lock preflight takes; every end after preflight gives it back. */
+  readonly lockTable: dynamodb.ITable;
   readonly snapshots: boolean;
   readonly snapshotPollInterval: Duration;
   readonly deployPollInterval: Duration;
@@ -54,108 +62,141 @@ export const STATE = {
   sendPruneAlert: 'Send prune alert',
   notify: 'Notify success',
   released: 'Released',
+  formatAlert: 'Format alert',
+  unlock: 'Release lock',
+  unlockDryRun: 'Release lock (dry run)',
+  unlockFailed: 'Release lock (failed)',
   sendAlert: 'Send alert',
   failed: 'Release failed',
 } as const;
 
-/** AWS's own transient Lambda errors: always retried. */
-const LAMBDA_TRANSIENT = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'Lambda.ClientExecutionTimeoutException',
-];
-/** The AWS SDK's throttling errors, as the functions rethrow them unchanged. */
-const THROTTLED = ['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded'];
+/**
+ * Every Retry a Lambda task gets, from the error contract: AWS's transient errors, then each retried lockstep
+ * error, names with the same rule sharing one retrier. A name the table calls `final` has none: it is caught.
+ */
+export function taskRetries(): sfn.RetryProps[] {
+  const byRule = new Map<string, { rule: RetryRule; errors: string[] }>();
+  for (const [name, rule] of Object.entries(ERROR_POLICY) as [string, RetryRule | 'final'][]) {
+    if (rule === 'final') continue;
+    const key = JSON.stringify(rule);
+    const entry = byRule.get(key) ?? { rule, errors: [] };
+    entry.errors.push(name);
+    byRule.set(key, entry);
+  }
+  return [
+    ...AWS_RETRIES.map(({ errors, ...rule }) => ({ rule, errors: [...errors] })),
+    ...byRule.values(),
+  ].map(({ rule, errors }) => ({
+    errors,
+    interval: Duration.seconds(rule.intervalSeconds),
+    maxAttempts: rule.maxAttempts,
+    backoffRate: rule.backoffRate,
+  }));
+}
+
+/**
+ * A caught error with its Cause filled in: Step Functions' own errors (States.Timeout, States.TaskFailed) may come
+ * without one, and a States.Format over a missing field fails the state, so the alert would never go out.
+ * States.JsonMerge's second object wins on a shared key (Amazon States Language, "Intrinsic functions":
+ * "States.JsonMerge … merge two JSON objects into a single object"; a shallow merge keeps the second's value).
+ */
+const CAUGHT_ERROR = `States.JsonMerge(States.StringToJson('{"Error":"unknown","Cause":"(Step Functions gave no cause)"}'), $.error, false)`;
 
 const executionLink = (arnPath: string) =>
   `States.Format('https://{}.console.aws.amazon.com/states/home?region={}#/v2/executions/details/{}', '${Aws.REGION}', '${Aws.REGION}', ${arnPath})`;
 
+/** One Lambda step of the release. */
+interface StepSpec {
+  readonly state: string;
+  readonly fn: lambda.IFunction;
+  readonly payload: Record<string, unknown>;
+  /** Where the result goes in the state. */
+  readonly resultPath: string;
+  readonly resultSelector?: Record<string, unknown>;
+  /** How long the task waits for the function. */
+  readonly timeout: Duration;
+  /** What a failure here means for the database and the service, told in the alert. */
+  readonly consequence: string;
+}
+
 export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitionProps): sfn.IChainable {
   /** A task waits a little longer than its function may run: a hung invocation ends as States.Timeout. */
-  const timeouts: Record<string, Duration> = {
-    [STATE.plan]: props.migrateTimeout.plus(Duration.seconds(30)),
-    [STATE.migrate]: props.migrateTimeout.plus(Duration.seconds(30)),
-  };
+  const migrateTimeout = props.migrateTimeout.plus(Duration.seconds(30));
+  const functionTimeout = props.functionTimeout.plus(Duration.seconds(30));
   const releaseArgs = { 'executionId.$': '$.executionId', 'release.$': '$.release' };
 
-  const invoke = (
-    name: string,
-    fn: lambda.IFunction,
-    payload: Record<string, unknown>,
-    resultPath: string,
-    resultSelector?: Record<string, unknown>,
-  ) => {
-    const task = new tasks.LambdaInvoke(scope, name, {
-      stateName: name,
-      lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject(payload),
+  // ---- the failure path: describe the failure, build the alert, publish it, end FAILED
+  const failed = new sfn.Fail(scope, STATE.failed, {
+    stateName: STATE.failed,
+    errorPath: '$.failure.error.Error',
+    causePath: '$.failure.error.Cause',
+  });
+  const sendAlert = publishAlert(scope, STATE.sendAlert, props.alertTopic);
+  // An alert that cannot be sent must not hide the failure: the execution still ends FAILED (and the alarm fires).
+  sendAlert.addCatch(failed, { resultPath: '$.alertError' });
+  sendAlert.next(failed);
+  const formatAlert = new sfn.Pass(scope, STATE.formatAlert, {
+    stateName: STATE.formatAlert,
+    parameters: {
+      'subject.$': "States.Format('lockstep: release failed at {}', $.failure.stepLabel)",
+      'message.$': `States.Format('Release {} of image {} FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot to restore from: {}\nInput: {}\nExecution: {}', $.failure.release, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.input, ${executionLink('$$.Execution.Id')})`,
+    },
+    resultPath: '$.alert',
+  }).next(sendAlert);
+  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, formatAlert);
+  /** The state a step's Catch leads to: what failed, where, and what it means, for the alert and the Fail state. */
+  const describeFailure = (step: string, consequence: string, released: boolean) =>
+    new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
+      stateName: `Alert: ${step.toLowerCase()}`,
+      parameters: {
+        step,
+        stepLabel: step.toLowerCase(),
+        consequence,
+        'error.$': CAUGHT_ERROR,
+        'input.$': 'States.JsonToString($$.Execution.Input)',
+        // Before preflight validated the input there is no release label, image or database to name.
+        ...(released
+          ? {
+              'release.$': '$.release.release',
+              'image.$': '$.release.image',
+              'database.$': '$.database',
+              'snapshot.$': '$.snapshot.snapshotId',
+            }
+          : {
+              release: '(input not validated)',
+              image: '(input not validated)',
+              database: '-',
+              snapshot: 'none',
+            }),
+      },
+      resultPath: '$.failure',
+      // Preflight gives the lock back itself when it fails after taking it.
+    }).next(released ? unlockFailed : formatAlert);
+
+  const step = (spec: StepSpec): tasks.LambdaInvoke => {
+    const task = new tasks.LambdaInvoke(scope, spec.state, {
+      stateName: spec.state,
+      lambdaFunction: spec.fn,
+      payload: sfn.TaskInput.fromObject(spec.payload),
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       // "$" is the default; the local interpreter mishandles it written out.
-      ...(resultPath === '$' ? {} : { resultPath }),
-      ...(resultSelector ? { resultSelector } : {}),
-      taskTimeout: sfn.Timeout.duration(timeouts[name] ?? props.functionTimeout.plus(Duration.seconds(30))),
+      ...(spec.resultPath === '$' ? {} : { resultPath: spec.resultPath }),
+      ...(spec.resultSelector ? { resultSelector: spec.resultSelector } : {}),
+      taskTimeout: sfn.Timeout.duration(spec.timeout),
     });
-    task.addRetry({
-      errors: LAMBDA_TRANSIENT,
-      interval: Duration.seconds(2),
-      maxAttempts: 6,
-      backoffRate: 2,
+    for (const retry of taskRetries()) task.addRetry(retry);
+    task.addCatch(describeFailure(spec.state, spec.consequence, spec.state !== STATE.preflight), {
+      resultPath: '$.error',
     });
     return task;
   };
 
-  // ---- the failure path: build an alert naming the step, publish it, end FAILED
-  const failed = new sfn.Fail(scope, STATE.failed, {
-    stateName: STATE.failed,
-    errorPath: '$.error.Error',
-    causePath: '$.error.Cause',
-  });
-  const sendAlert = new tasks.SnsPublish(scope, STATE.sendAlert, {
-    stateName: STATE.sendAlert,
-    topic: props.alertTopic,
-    subject: sfn.JsonPath.stringAt('$.alert.subject'),
-    message: sfn.TaskInput.fromJsonPathAt('$.alert.message'),
-    resultPath: sfn.JsonPath.DISCARD,
-  });
-  sendAlert.addRetry({
-    errors: ['States.TaskFailed'],
-    interval: Duration.seconds(2),
-    maxAttempts: 3,
-    backoffRate: 2,
-  });
-  // An alert that cannot be sent must not hide the failure: the execution still ends FAILED (and the alarm fires).
-  sendAlert.addCatch(failed, { resultPath: '$.alertError' });
-  sendAlert.next(failed);
-
-  /** What a failure at `step` means for the database, told in the alert. */
-  const consequence: Record<string, string> = {
-    [STATE.plan]: 'Nothing was changed.',
-    [STATE.createSnapshot]: 'No backup was taken, so nothing was migrated or deployed.',
-    [STATE.snapshotStatus]: 'The backup did not complete, so nothing was migrated or deployed.',
-    [STATE.migrate]: `Migrations completed before the failure stay applied; the failed one was rolled back. Nothing was deployed.${
-      props.snapshots ? ' Restore from the snapshot only if the applied ones must go.' : ''
-    }`,
-    [STATE.startDeploy]: 'The migrations are applied; the old image keeps running.',
-    [STATE.rolloutStatus]: 'The migrations are applied; ECS rolled back or the rollout stalled.',
-  };
-  const alertAfterPreflight = (step: string) =>
-    new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
-      stateName: `Alert: ${step.toLowerCase()}`,
-      parameters: {
-        subject: `lockstep: release failed at ${step.toLowerCase()}`,
-        'message.$': `States.Format('Release {} of image {} FAILED at step ${step}.\n\nError: {}\nCause: {}\n\n${consequence[step]}\nDatabase: {}\nSnapshot to restore from: {}\nExecution: {}', $.release.release, $.release.image, $.error.Error, $.error.Cause, $.database, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`,
-      },
-      resultPath: '$.alert',
-    }).next(sendAlert);
-
-  // ---- preflight: validates the raw input; its own alert cannot rely on a normalized release
-  const preflight = invoke(
-    STATE.preflight,
-    props.preflight,
-    {
+  const restoreHint = props.snapshots ? ' Restore from the snapshot only if the applied ones must go.' : '';
+  const preflight = step({
+    state: STATE.preflight,
+    fn: props.preflight,
+    payload: {
       'input.$': '$',
       execution: {
         'id.$': '$$.Execution.Id',
@@ -163,71 +204,43 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         'stateMachineArn.$': '$$.StateMachine.Id',
       },
     },
-    '$',
+    resultPath: '$',
     // Later alerts read $.snapshot.snapshotId: it starts as "none" so a path that took no snapshot can say so.
-    { ...releaseArgs, 'database.$': '$.database', snapshot: { snapshotId: 'none' } },
-  );
-  preflight.addRetry({ errors: THROTTLED, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
-  preflight.addCatch(
-    new sfn.Pass(scope, 'Alert: preflight', {
-      stateName: 'Alert: preflight',
-      parameters: {
-        subject: 'lockstep: release failed at preflight',
-        'message.$': `States.Format('A release FAILED at step Preflight, before anything was changed.\n\nError: {}\nCause: {}\nInput: {}\nExecution: {}', $.error.Error, $.error.Cause, States.JsonToString($$.Execution.Input), ${executionLink('$$.Execution.Id')})`,
-      },
-      resultPath: '$.alert',
-    }).next(sendAlert),
-    { resultPath: '$.error' },
-  );
-
-  const plan = invoke(STATE.plan, props.migrate, { mode: 'plan', ...releaseArgs }, '$.plan');
-  plan.addRetry({
-    errors: ['LockTimeoutError', 'LockNotAvailableError'],
-    interval: Duration.seconds(30),
-    maxAttempts: 5,
-    backoffRate: 2,
+    resultSelector: { ...releaseArgs, 'database.$': '$.database', snapshot: { snapshotId: 'none' } },
+    timeout: functionTimeout,
+    consequence: 'The release was refused before anything was changed.',
   });
-  plan.addRetry({
-    errors: ['DatabaseUnavailableError'],
-    interval: Duration.seconds(10),
-    maxAttempts: 3,
-    backoffRate: 2,
+  const plan = step({
+    state: STATE.plan,
+    fn: props.migrate,
+    payload: { mode: 'plan', ...releaseArgs },
+    resultPath: '$.plan',
+    timeout: migrateTimeout,
+    consequence: 'Nothing was changed.',
   });
-  plan.addCatch(alertAfterPreflight(STATE.plan), { resultPath: '$.error' });
-
-  // ---- migrate, looping while the function ran out of time
-  const migrate = invoke(STATE.migrate, props.migrate, { mode: 'apply', ...releaseArgs }, '$.migrate');
-  migrate.addRetry({
-    errors: ['LockTimeoutError', 'LockNotAvailableError'],
-    interval: Duration.seconds(30),
-    maxAttempts: 5,
-    backoffRate: 2,
+  const migrate = step({
+    state: STATE.migrate,
+    fn: props.migrate,
+    payload: { mode: 'apply', ...releaseArgs },
+    resultPath: '$.migrate',
+    timeout: migrateTimeout,
+    consequence:
+      'Migrations completed before the failure stay applied. A failed migration that ran in a transaction was rolled back whole; ' +
+      'in a -- lockstep:no-transaction file, the statements before the failing one stay applied (the Cause names the file and line). ' +
+      `Nothing was deployed.${restoreHint}`,
   });
-  migrate.addRetry({
-    errors: ['DatabaseUnavailableError'],
-    interval: Duration.seconds(10),
-    maxAttempts: 3,
-    backoffRate: 2,
+  const startDeploy = step({
+    state: STATE.startDeploy,
+    fn: props.deploy,
+    payload: { action: 'start', ...releaseArgs },
+    resultPath: '$.deploy',
+    timeout: functionTimeout,
+    consequence: 'The migrations are applied; the old image keeps running.',
   });
-  migrate.addCatch(alertAfterPreflight(STATE.migrate), { resultPath: '$.error' });
-
-  // ---- deploy and wait for the rollout
-  const startDeploy = invoke(
-    STATE.startDeploy,
-    props.deploy,
-    { action: 'start', ...releaseArgs },
-    '$.deploy',
-  );
-  startDeploy.addRetry({ errors: THROTTLED, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
-  startDeploy.addCatch(alertAfterPreflight(STATE.startDeploy), { resultPath: '$.error' });
-  const waitRollout = new sfn.Wait(scope, STATE.waitRollout, {
-    stateName: STATE.waitRollout,
-    time: sfn.WaitTime.duration(props.deployPollInterval),
-  });
-  const rolloutStatus = invoke(
-    STATE.rolloutStatus,
-    props.deploy,
-    {
+  const rolloutStatus = step({
+    state: STATE.rolloutStatus,
+    fn: props.deploy,
+    payload: {
       action: 'status',
       ...releaseArgs,
       deployment: {
@@ -236,19 +249,18 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         'waitUntil.$': '$.deploy.waitUntil',
       },
     },
-    '$.rollout',
-  );
-  rolloutStatus.addRetry({
-    errors: THROTTLED,
-    interval: Duration.seconds(5),
-    maxAttempts: 5,
-    backoffRate: 2,
+    resultPath: '$.rollout',
+    timeout: functionTimeout,
+    consequence: 'The migrations are applied; ECS rolled back or the rollout stalled.',
   });
-  rolloutStatus.addCatch(alertAfterPreflight(STATE.rolloutStatus), { resultPath: '$.error' });
+  const waitRollout = new sfn.Wait(scope, STATE.waitRollout, {
+    stateName: STATE.waitRollout,
+    time: sfn.WaitTime.duration(props.deployPollInterval),
+  });
 
   // ---- success: prune old snapshots (a failure there alerts but does not fail the release), notify, done
   const released = new sfn.Succeed(scope, STATE.released, { stateName: STATE.released });
-  const finish: sfn.IChainable = props.notifyOnSuccess
+  const done: sfn.IChainable = props.notifyOnSuccess
     ? new tasks.SnsPublish(scope, STATE.notify, {
         stateName: STATE.notify,
         topic: props.alertTopic,
@@ -259,39 +271,42 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         resultPath: sfn.JsonPath.DISCARD,
       }).next(released)
     : released;
+  const finish = releaseLock(scope, STATE.unlock, props.lockTable, done);
 
   let afterRollout: sfn.IChainable = finish;
   if (props.snapshots) {
-    const prune = invoke(
-      STATE.prune,
-      props.snapshot,
-      { action: 'prune', ...releaseArgs, 'snapshotId.$': '$.snapshot.snapshotId' },
-      '$.prune',
-    );
-    prune.addRetry({ errors: THROTTLED, interval: Duration.seconds(5), maxAttempts: 5, backoffRate: 2 });
+    const prune = new tasks.LambdaInvoke(scope, STATE.prune, {
+      stateName: STATE.prune,
+      lambdaFunction: props.snapshot,
+      payload: sfn.TaskInput.fromObject({
+        action: 'prune',
+        ...releaseArgs,
+        'snapshotId.$': '$.snapshot.snapshotId',
+      }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath: '$.prune',
+      taskTimeout: sfn.Timeout.duration(functionTimeout),
+    });
+    for (const retry of taskRetries()) prune.addRetry(retry);
     const pruneAlert = new sfn.Pass(scope, STATE.pruneAlert, {
       stateName: STATE.pruneAlert,
       parameters: {
         subject: 'lockstep: pruning old snapshots failed',
-        'message.$': `States.Format('Release {} succeeded, but deleting old lockstep snapshots failed: {}: {}. Delete them by hand before the manual-snapshot quota is reached. Execution: {}', $.release.release, $.pruneError.Error, $.pruneError.Cause, ${executionLink('$$.Execution.Id')})`,
+        'message.$': `States.Format('Release {} succeeded, but deleting old lockstep snapshots failed: {}: {}. Delete them by hand before the manual-snapshot quota is reached. Execution: {}', $.release.release, $.pruneFailure.error.Error, $.pruneFailure.error.Cause, ${executionLink('$$.Execution.Id')})`,
       },
       resultPath: '$.alert',
     });
-    const sendPruneAlert = new tasks.SnsPublish(scope, STATE.sendPruneAlert, {
-      stateName: STATE.sendPruneAlert,
-      topic: props.alertTopic,
-      subject: sfn.JsonPath.stringAt('$.alert.subject'),
-      message: sfn.TaskInput.fromJsonPathAt('$.alert.message'),
-      resultPath: sfn.JsonPath.DISCARD,
+    const normalizePruneError = new sfn.Pass(scope, 'Describe prune failure', {
+      stateName: 'Describe prune failure',
+      parameters: { 'error.$': CAUGHT_ERROR.replaceAll('$.error', '$.pruneError') },
+      resultPath: '$.pruneFailure',
     });
-    sendPruneAlert.addRetry({
-      errors: ['States.TaskFailed'],
-      interval: Duration.seconds(2),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
+    const sendPruneAlert = publishAlert(scope, STATE.sendPruneAlert, props.alertTopic);
     sendPruneAlert.addCatch(finish, { resultPath: '$.alertError' });
-    prune.addCatch(pruneAlert.next(sendPruneAlert.next(finish)), { resultPath: '$.pruneError' });
+    prune.addCatch(normalizePruneError.next(pruneAlert).next(sendPruneAlert).next(finish), {
+      resultPath: '$.pruneError',
+    });
     afterRollout = prune.next(finish);
   }
   const deploy = startDeploy
@@ -313,55 +328,44 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const route = new sfn.Choice(scope, STATE.route, { stateName: STATE.route })
     .when(
       sfn.Condition.booleanEquals('$.release.options.dryRun', true),
-      new sfn.Succeed(scope, STATE.dryRun, {
-        stateName: STATE.dryRun,
-        comment: 'Planned only: nothing changed, nothing deployed.',
-      }),
+      releaseLock(
+        scope,
+        STATE.unlockDryRun,
+        props.lockTable,
+        new sfn.Succeed(scope, STATE.dryRun, {
+          stateName: STATE.dryRun,
+          comment: 'Planned only: nothing changed, nothing deployed.',
+        }),
+      ),
     )
     .when(sfn.Condition.numberEquals('$.plan.pendingCount', 0), deploy);
 
   if (props.snapshots) {
-    const createSnapshot = invoke(
-      STATE.createSnapshot,
-      props.snapshot,
-      { action: 'create', ...releaseArgs },
-      '$.snapshot',
-    );
-    createSnapshot.addRetry({
-      errors: ['DatabaseNotReadyError'],
-      interval: Duration.seconds(60),
-      maxAttempts: 10,
-      backoffRate: 1.5,
+    const createSnapshot = step({
+      state: STATE.createSnapshot,
+      fn: props.snapshot,
+      payload: { action: 'create', ...releaseArgs },
+      resultPath: '$.snapshot',
+      timeout: functionTimeout,
+      consequence: 'No backup was taken, so nothing was migrated or deployed.',
     });
-    createSnapshot.addRetry({
-      errors: THROTTLED,
-      interval: Duration.seconds(5),
-      maxAttempts: 5,
-      backoffRate: 2,
-    });
-    createSnapshot.addCatch(alertAfterPreflight(STATE.createSnapshot), { resultPath: '$.error' });
     const waitSnapshot = new sfn.Wait(scope, STATE.waitSnapshot, {
       stateName: STATE.waitSnapshot,
       time: sfn.WaitTime.duration(props.snapshotPollInterval),
     });
-    const snapshotStatus = invoke(
-      STATE.snapshotStatus,
-      props.snapshot,
-      {
+    const snapshotStatus = step({
+      state: STATE.snapshotStatus,
+      fn: props.snapshot,
+      payload: {
         action: 'status',
         ...releaseArgs,
         'snapshotId.$': '$.snapshot.snapshotId',
         'waitUntil.$': '$.snapshot.waitUntil',
       },
-      '$.snapshotStatus',
-    );
-    snapshotStatus.addRetry({
-      errors: THROTTLED,
-      interval: Duration.seconds(5),
-      maxAttempts: 5,
-      backoffRate: 2,
+      resultPath: '$.snapshotStatus',
+      timeout: functionTimeout,
+      consequence: 'The backup did not complete, so nothing was migrated or deployed.',
     });
-    snapshotStatus.addCatch(alertAfterPreflight(STATE.snapshotStatus), { resultPath: '$.error' });
     route.when(sfn.Condition.booleanEquals('$.plan.needsSnapshot', false), migrate).otherwise(
       createSnapshot
         .next(waitSnapshot)
@@ -377,4 +381,58 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   }
 
   return preflight.next(plan).next(route);
+}
+
+/**
+ * Deletes the release lock if this execution still holds it, then goes on to `next` whatever happens: a lock
+ * another release took over is not ours to delete, and one left behind is taken over by the next preflight
+ * (its owner no longer runs) or expires with the release timeout.
+ */
+function releaseLock(
+  scope: Construct,
+  name: string,
+  table: dynamodb.ITable,
+  next: sfn.IChainable,
+): sfn.IChainable {
+  const unlock = new tasks.DynamoDeleteItem(scope, name, {
+    stateName: name,
+    table,
+    key: { lockId: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.database')) },
+    conditionExpression: '#owner = :owner',
+    expressionAttributeNames: { '#owner': 'owner' },
+    expressionAttributeValues: {
+      ':owner': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$$.Execution.Id')),
+    },
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  unlock.addRetry({
+    errors: [
+      'DynamoDB.ProvisionedThroughputExceededException',
+      'DynamoDB.ThrottlingException',
+      'DynamoDB.InternalServerErrorException',
+    ],
+    interval: Duration.seconds(2),
+    maxAttempts: 3,
+    backoffRate: 2,
+  });
+  unlock.addCatch(next, { resultPath: '$.unlockError' });
+  return unlock.next(next);
+}
+
+/** An SNS Publish of the alert built in `$.alert`, retried a little (SNS and KMS have their moments). */
+function publishAlert(scope: Construct, name: string, topic: sns.ITopic): tasks.SnsPublish {
+  const publish = new tasks.SnsPublish(scope, name, {
+    stateName: name,
+    topic,
+    subject: sfn.JsonPath.stringAt('$.alert.subject'),
+    message: sfn.TaskInput.fromJsonPathAt('$.alert.message'),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  publish.addRetry({
+    errors: ['States.TaskFailed'],
+    interval: Duration.seconds(2),
+    maxAttempts: 3,
+    backoffRate: 2,
+  });
+  return publish;
 }

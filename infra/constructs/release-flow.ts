@@ -6,10 +6,11 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -25,7 +26,9 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { Construct, type IConstruct } from 'constructs';
+import { Construct } from 'constructs';
+import { ERROR_POLICY } from '../../functions/shared/errors.ts';
+import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
   type ImagePushOptions,
@@ -116,20 +119,49 @@ export interface ReleaseFlowProps {
   readonly vpc: ec2.IVpc;
   /** Subnets for the migrate function. @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Create the VPC endpoints the migrate function needs to reach AWS without a NAT gateway: Secrets Manager
+   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets. @default false
+   */
+  readonly vpcEndpoints?: boolean;
   /** The ECS service that runs the app. */
   readonly service: ecs.BaseService;
   /** The container in the service's task definition whose image a release replaces. */
   readonly containerName: string;
   /** Where each release's migrations come from. */
   readonly migrations: MigrationsSource;
-  /** Where alerts go. @default - a new KMS-encrypted, TLS-only topic */
+  /**
+   * Where alerts go. A topic of your own must let `cloudwatch.amazonaws.com` publish (the failure alarm) in its
+   * access policy; a topic defined in this app gets that statement added. @default - a new KMS-encrypted, TLS-only topic
+   */
   readonly alertTopic?: sns.ITopic;
+  /**
+   * The KMS key that encrypts `alertTopic`, when it is imported (an imported topic does not say): the state machine
+   * is granted kms:GenerateDataKey and kms:Decrypt on it, and its key policy must let `cloudwatch.amazonaws.com` use
+   * it too. @default - the topic's own `masterKey`, if any
+   */
+  readonly alertTopicKey?: kms.IKey;
   /** E-mail addresses subscribed to the alert topic. @default - none */
   readonly alertEmails?: readonly string[];
   /** Snapshot before migrating. @default - on, polled every 30 s for up to 2 h, 10 kept */
   readonly snapshot?: SnapshotSettings;
   /** How long the migrate function waits for another run's migration lock before the state machine retries. @default Duration.minutes(1) */
   readonly migrationLockWait?: Duration;
+  /** Where the migration history lives, `<schema>.<table>`; it also keys the migration lock. @default 'lockstep.schema_history' */
+  readonly historyTable?: string;
+  /**
+   * `lock_timeout` of every migration statement: how long one statement's table-lock request may queue (and
+   * block the table's traffic behind it) before the attempt rolls back. @default Duration.seconds(5)
+   */
+  readonly lockTimeout?: Duration;
+  /**
+   * Retries of a migration whose statement hit `lock_timeout` or a deadlock, with backoff (1 s, doubling), inside
+   * the migrate function. They are the only lock retries: the state machine does not retry LockNotAvailableError,
+   * so a migration queues a lock request at most `lockRetries + 1` times per release. @default 5
+   */
+  readonly lockRetries?: number;
+  /** `statement_timeout` of every migration statement; the migrate function's own deadline caps it too. @default - none */
+  readonly statementTimeout?: Duration;
   /** The migrate function's memory. @default 512 */
   readonly migrateMemorySize?: number;
   /** The migrate function's timeout; longer migrations continue in a new invocation. @default Duration.minutes(15) */
@@ -176,19 +208,28 @@ export class ReleaseFlow extends Construct {
   public readonly migrations: MigrationsSource;
   /** The migrate function's security group: HTTPS out to AWS APIs, and the database port to the database. */
   public readonly migrateSecurityGroup: ec2.SecurityGroup;
+  /**
+   * The release lock: one item per database, taken by preflight with a conditional write and deleted by the state
+   * machine on every path it controls (functions/preflight/release-lock.ts).
+   */
+  public readonly lockTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
     const stack = Stack.of(this);
-    // The state machine's ARN is built from its name, so preflight may list its executions without a dependency cycle.
+    // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
-    const stateMachineArn = stack.formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+
+    this.lockTable = new dynamodb.Table(this, 'ReleaseLocks', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      // A lock whose owner never gave it back is taken over at once (preflight checks its expiry and its owner);
+      // TTL only tidies the table.
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
     });
 
     this.alertTopic = props.alertTopic ?? this.createTopic();
@@ -238,6 +279,8 @@ export class ReleaseFlow extends Construct {
         environment: {
           MIGRATIONS_SOURCE: props.migrations.kind,
           DB_IDENTIFIER: props.database.identifier,
+          LOCK_TABLE: this.lockTable.tableName,
+          RELEASE_TIMEOUT_SECONDS: String(settings.releaseTimeout.toSeconds()),
           ...s3Env,
         },
       }),
@@ -262,6 +305,21 @@ export class ReleaseFlow extends Construct {
       allowAllOutbound: false,
     });
     this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+    const migrateSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    if (props.vpcEndpoints) {
+      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+        vpc: props.vpc,
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets: migrateSubnets,
+        privateDnsEnabled: true,
+        open: false,
+      }).connections.allowFrom(this.migrateSecurityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc: props.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [migrateSubnets],
+      });
+    }
     const migrate = new nodejs.NodejsFunction(
       this,
       'Migrate',
@@ -269,7 +327,7 @@ export class ReleaseFlow extends Construct {
         memorySize: settings.migrateMemorySize,
         timeout: settings.migrateTimeout,
         vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        vpcSubnets: migrateSubnets,
         securityGroups: [this.migrateSecurityGroup],
         environment: {
           DB_SECRET_ARN: props.databaseSecret.secretArn,
@@ -279,6 +337,10 @@ export class ReleaseFlow extends Construct {
           // The runtime ships the RDS CA bundle but does not load it by default; TLS verification needs it.
           NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
           LOCK_WAIT_SECONDS: String(settings.migrationLockWait.toSeconds()),
+          HISTORY_TABLE: settings.historyTable,
+          LOCK_TIMEOUT_MS: String(settings.lockTimeout.toMilliseconds()),
+          LOCK_RETRIES: String(settings.lockRetries),
+          STATEMENT_TIMEOUT_MS: String(settings.statementTimeout?.toMilliseconds() ?? 0),
           ...s3Env,
         },
         bundling: {
@@ -331,14 +393,31 @@ export class ReleaseFlow extends Construct {
       for (const fn of [preflight, migrate])
         grantMigrationsRead(fn, props.migrations.bucket, props.migrations.prefix);
     }
+    this.lockTable.grant(preflight, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem');
+    // Whether the lock's owner still runs: any execution of this state machine, named per release.
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     preflight.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [stateMachineArn] }),
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+    acknowledgeWildcard(
+      preflight.role,
+      executions,
+      'Preflight asks whether the execution holding the release lock still runs; executions are named per release, and only this state machine’s may be described.',
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
 
     // ---- the state machine
+    // Step Functions Developer Guide, "Avoiding Amazon CloudWatch Logs resource policy size restrictions": "CloudWatch
+    // Logs resource policies are limited to 5120 characters … To avoid reaching the CloudWatch Logs resource policy
+    // size limit, prefix your CloudWatch Logs log group names with /aws/vendedlogs/".
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -349,6 +428,7 @@ export class ReleaseFlow extends Construct {
         buildReleaseDefinition(new Construct(this, 'Definition'), {
           ...this.functions,
           alertTopic: this.alertTopic,
+          lockTable: this.lockTable,
           snapshots: settings.snapshot.enabled,
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,
@@ -362,7 +442,8 @@ export class ReleaseFlow extends Construct {
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
-    this.alertTopic.masterKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
+    alertKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
         this.stateMachine.role,
@@ -395,6 +476,35 @@ export class ReleaseFlow extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
+    this.allowAlarmToAlert(this.failureAlarm);
+  }
+
+  /**
+   * Lets `alarm` publish to the alert topic. An SNS access policy replaces SNS's default one, and `enforceSSL`
+   * gives the topic a policy with only a Deny: without this statement CloudWatch is implicitly denied sns:Publish and
+   * the alarm never notifies (AWS Knowledge Center, "Why didn't I receive an SNS notification for my CloudWatch
+   * alarm trigger?": grant `cloudwatch.amazonaws.com` sns:Publish, restricted to the alarm with aws:SourceArn).
+   * A topic imported from elsewhere cannot be changed here: a warning says what its policy needs.
+   */
+  allowAlarmToAlert(alarm: cloudwatch.IAlarm): void {
+    const added = this.alertTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `AllowAlarm${Names.nodeUniqueId(alarm.node)}`.slice(0, 100),
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': alarm.alarmArn },
+        },
+      }),
+    );
+    if (!added.statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'lockstep:alertTopicPolicy',
+        `alertTopic is imported: its access policy must allow cloudwatch.amazonaws.com sns:Publish for ${alarm.node.path}, or the alarm stays silent`,
+      );
+    }
   }
 
   /**
@@ -434,36 +544,6 @@ export class ReleaseFlow extends Construct {
       enforceSSL: true,
     });
   }
-}
-
-/**
- * Acknowledges cdk-nag's AwsSolutions-IAM5 finding for exactly one wildcard resource on one construct (a role,
- * with its default policy, or the narrowest construct holding the roles that carry it), with the reason it cannot
- * be narrower. The id is the resource as cdk-nag prints it: references flattened to `<LogicalId.Attribute>`.
- */
-export function acknowledgeWildcard(scope: IConstruct | undefined, resource: string, reason: string): void {
-  if (!scope) return;
-  const flat = flattenReference(Stack.of(scope).resolve(resource));
-  Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
-}
-
-/** cdk-nag's rendering of a resolved CloudFormation value (its flattenCfnReference). */
-function flattenReference(node: unknown): string {
-  if (node === undefined) return '';
-  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
-  const o = node as Record<string, unknown>;
-  if (o['Fn::Join']) {
-    const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
-    return items.map(flattenReference).join(delimiter);
-  }
-  if (o['Fn::Sub']) return flattenReference(o['Fn::Sub']);
-  if (o['Fn::GetAtt']) {
-    const [resource, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
-    return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
-  }
-  if (o['Fn::ImportValue']) return flattenReference(o['Fn::ImportValue']);
-  if (o.Ref) return `<${flattenReference(o.Ref)}>`;
-  return JSON.stringify(node);
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -510,21 +590,43 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
     resourceName: `${SNAPSHOT_PREFIX}-*`,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
-  const [create, describe, remove] =
+  const anySnapshot = stack.formatArn({
+    service: 'rds',
+    resource: snapshotType,
+    resourceName: '*',
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const [create, describe, remove, describeDatabase] =
     database.kind === 'instance'
-      ? ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot']
-      : ['rds:CreateDBClusterSnapshot', 'rds:DescribeDBClusterSnapshots', 'rds:DeleteDBClusterSnapshot'];
+      ? ['rds:CreateDBSnapshot', 'rds:DescribeDBSnapshots', 'rds:DeleteDBSnapshot', 'rds:DescribeDBInstances']
+      : [
+          'rds:CreateDBClusterSnapshot',
+          'rds:DescribeDBClusterSnapshots',
+          'rds:DeleteDBClusterSnapshot',
+          'rds:DescribeDBClusters',
+        ];
   // Create is authorized against both the database and the new snapshot; the tags given at create need AddTagsToResource on the snapshot.
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: [create], resources: [database.arn, snapshots] }));
   fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:AddTagsToResource'], resources: [snapshots] }));
-  // Describe*Snapshots accepts the database (listing its snapshots) and snapshot resource types.
-  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [describe], resources: [database.arn, snapshots] }));
+  // Describe*Snapshots accepts the database and snapshot resource types (both optional in the Service Authorization
+  // Reference). Listing the database's manual snapshots returns others' snapshots too (prune skips them), so
+  // the read is granted on every snapshot of the account and region, never only on lockstep's.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: [describe], resources: [database.arn, anySnapshot] }),
+  );
+  // A create refused for the database's state asks whether it is stopped (fail at once) or only busy (retry).
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: [describeDatabase], resources: [database.arn] }));
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: [remove],
       resources: [snapshots],
       conditions: { StringEquals: { 'aws:ResourceTag/lockstep:managed': 'true' } },
     }),
+  );
+  acknowledgeWildcard(
+    fn.role,
+    anySnapshot,
+    `${describe} only (read-only): listing the database's manual snapshots returns snapshots lockstep did not take, which prune must see to leave alone.`,
   );
   acknowledgeWildcard(
     fn.role,
@@ -541,18 +643,17 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
       resources: [service.serviceArn],
     }),
   );
-  // DescribeTaskDefinition and RegisterTaskDefinition support no resource-level permissions.
-  fn.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-      resources: ['*'],
-    }),
-  );
+  // DescribeTaskDefinition supports no resource-level permissions; RegisterTaskDefinition requires the
+  // task-definition resource type (Service Authorization Reference), so it is scoped to the service's family.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
   const revisions = stack.formatArn({
     service: 'ecs',
     resource: 'task-definition',
     resourceName: `${service.taskDefinition.family}:*`,
   });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:RegisterTaskDefinition'], resources: [revisions] }),
+  );
   fn.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ecs:TagResource'],
@@ -573,12 +674,12 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
   acknowledgeWildcard(
     fn.role,
     '*',
-    `${xray} ecs:DescribeTaskDefinition and ecs:RegisterTaskDefinition support no resource-level permissions.`,
+    `${xray} ecs:DescribeTaskDefinition supports no resource-level permissions.`,
   );
   acknowledgeWildcard(
     fn.role,
     revisions,
-    'Each release registers a new revision of the service’s task-definition family, unknown in advance; only tagging at RegisterTaskDefinition (ecs:CreateAction) is allowed.',
+    'Each release registers a new revision of the service’s task-definition family, whose number is unknown in advance: RegisterTaskDefinition, and tagging only at RegisterTaskDefinition (ecs:CreateAction), on that family alone.',
   );
 }
 
@@ -593,6 +694,10 @@ function resolveSettings(props: ReleaseFlowProps) {
   const s = {
     snapshot,
     migrationLockWait: props.migrationLockWait ?? Duration.minutes(1),
+    historyTable: props.historyTable ?? 'lockstep.schema_history',
+    lockTimeout: props.lockTimeout ?? Duration.seconds(5),
+    lockRetries: props.lockRetries ?? 5,
+    statementTimeout: props.statementTimeout,
     migrateMemorySize: props.migrateMemorySize ?? 512,
     migrateTimeout: props.migrateTimeout ?? Duration.minutes(15),
     deployPollInterval: props.deployPollInterval ?? Duration.seconds(30),
@@ -604,6 +709,11 @@ function resolveSettings(props: ReleaseFlowProps) {
   const fail = (prop: string, problem: string) => {
     throw new Error(`ReleaseFlow: ${prop} ${problem}`);
   };
+  if (props.vpcSubnets?.subnetType === ec2.SubnetType.PRIVATE_ISOLATED && !props.vpcEndpoints)
+    fail(
+      'vpcEndpoints',
+      'must be true when vpcSubnets selects isolated subnets: the migrate function reaches Secrets Manager and S3 only through VPC endpoints there',
+    );
   if (!props.containerName.trim())
     fail('containerName', 'must name a container of the service’s task definition');
   if (!Number.isInteger(snapshot.keep) || snapshot.keep < 1)
@@ -627,14 +737,31 @@ function resolveSettings(props: ReleaseFlowProps) {
       'migrationLockWait',
       'must leave the migrate function time to migrate: keep it well under migrateTimeout',
     );
+  if (!/^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/.test(s.historyTable))
+    fail('historyTable', 'must be `<schema>.<table>` (letters, digits and underscores)');
+  if (s.lockTimeout.toMilliseconds() < 1 || s.lockTimeout.toSeconds({ integral: false }) >= 60)
+    fail(
+      'lockTimeout',
+      'must be at least 1 ms and under a minute: each attempt blocks the table’s traffic for up to this long',
+    );
+  if (!Number.isInteger(s.lockRetries) || s.lockRetries < 0 || s.lockRetries > 100)
+    fail('lockRetries', 'must be a whole number from 0 to 100');
+  if (s.statementTimeout && s.statementTimeout.toMilliseconds() < 1)
+    fail('statementTimeout', 'must be at least 1 ms (leave it out for none)');
   if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
     fail('migrateMemorySize', 'must be 128–10240 MB');
+  // A release may first wait for the one before it (ReleaseInProgressError's retries in ERROR_POLICY).
+  const lockQueue = ERROR_POLICY.ReleaseInProgressError;
   const longest =
+    lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
     s.migrateTimeout.toSeconds();
   if (s.releaseTimeout.toSeconds() <= longest)
-    fail('releaseTimeout', 'must be longer than the snapshot, migrate and deploy timeouts together');
+    fail(
+      'releaseTimeout',
+      'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
+    );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;
     if (!existsSync(dir) || !statSync(dir).isDirectory())

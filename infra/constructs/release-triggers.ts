@@ -4,14 +4,29 @@
  * release input that preflight accepts (functions/shared/release-input.ts); ReleaseFlow exposes them as
  * `onImagePush` and `pipelineAction`.
  */
-import { ArnFormat, Names, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { ReleaseFlow } from './release-flow.ts';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { IConstruct } from 'constructs';
+
+/** What a trigger needs of a release flow (ReleaseFlow is one): the state machine to start, and where to alert. */
+export interface IReleaseTarget extends IConstruct {
+  readonly stateMachine: sfn.IStateMachine;
+  /** The migrations source the state machine was built for. */
+  readonly migrations: { readonly kind: 'bundled' | 's3' };
+  readonly alertTopic: sns.ITopic;
+  /** Lets `alarm` publish to the alert topic. */
+  allowAlarmToAlert(alarm: cloudwatch.IAlarm): void;
+}
 
 export interface ImagePushOptions {
   /**
@@ -50,7 +65,7 @@ const FORBIDDEN_TAG = 'latest';
  * by digest and named by its tag. The target's role may only start this state machine.
  */
 export function onImagePush(
-  flow: ReleaseFlow,
+  flow: IReleaseTarget,
   repository: ecr.IRepository,
   options: ImagePushOptions = {},
 ): events.Rule {
@@ -69,11 +84,37 @@ export function onImagePush(
   // Matching a field requires it to be present, so either form also requires a tag (a push by digest alone has none).
   const imageTag = prefixes ? prefixes.map((prefix) => ({ prefix })) : [{ 'anything-but': [FORBIDDEN_TAG] }];
 
-  const role = new iam.Role(flow, `ImagePushRole${Names.nodeUniqueId(repository.node)}`, {
+  const id = Names.nodeUniqueId(repository.node);
+  const role = new iam.Role(flow, `ImagePushRole${id}`, {
     assumedBy: new iam.ServicePrincipal('events.amazonaws.com'),
     description: 'Starts a lockstep release when an image is pushed',
   });
-  return new events.Rule(flow, `ImagePush${Names.nodeUniqueId(repository.node)}`, {
+  // A start EventBridge could not deliver (throttled, denied, the state machine gone) lands here after the retries,
+  // and an alarm on it alerts: without it a dropped release would be silent.
+  const deadLetters = new sqs.Queue(flow, `ImagePushDeadLetters${id}`, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  Validations.of(deadLetters).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason:
+      'This queue is the dead-letter queue of the image-push rule’s target; nothing reads it but an operator.',
+  });
+  const dropped = new cloudwatch.Alarm(flow, `ImagePushDropped${id}`, {
+    alarmDescription: `An image push to ${repository.node.path} did not start a lockstep release: see the dead-letter queue.`,
+    metric: deadLetters.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    }),
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+  dropped.addAlarmAction(new cloudwatchActions.SnsAction(flow.alertTopic));
+  flow.allowAlarmToAlert(dropped);
+  return new events.Rule(flow, `ImagePush${id}`, {
     description: `Starts a lockstep release when a tagged image is pushed to ${repository.node.path}`,
     eventPattern: {
       source: ['aws.ecr'],
@@ -89,6 +130,10 @@ export function onImagePush(
       // The target grants its role states:StartExecution on this state machine, and nothing else.
       new targets.SfnStateMachine(flow.stateMachine, {
         role,
+        deadLetterQueue: deadLetters,
+        // A release that starts much later than its push would surprise: retry for an hour, then dead-letter.
+        retryAttempts: 10,
+        maxEventAge: Duration.hours(1),
         // Exactly the `ecr` form of the release input: the registry is the pushing account, the image is pinned by
         // digest, and the tag names the release.
         input: events.RuleTargetInput.fromObject({
@@ -113,7 +158,7 @@ export function onImagePush(
  * TIMED_OUT or was ABORTED. See https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StepFunctions.html.
  */
 export function pipelineAction(
-  flow: ReleaseFlow,
+  flow: Pick<IReleaseTarget, 'stateMachine'>,
   props: PipelineActionProps,
 ): codepipelineActions.StepFunctionInvokeAction {
   const input = props.input;
@@ -143,7 +188,7 @@ function filePathInput(artifact: codepipeline.Artifact, path: string): codepipel
  * The executions a pipeline action may describe (CodePipeline polls the one it started): `execution:<name>:*`
  * for this state machine, as StepFunctionInvokeAction grants it.
  */
-export function executionArnPattern(flow: ReleaseFlow): string {
+export function executionArnPattern(flow: Pick<IReleaseTarget, 'stateMachine'>): string {
   const stack = Stack.of(flow.stateMachine);
   const { account, region, partition, resourceName } = stack.splitArn(
     flow.stateMachine.stateMachineArn,

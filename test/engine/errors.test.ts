@@ -37,6 +37,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
     '2024-05-06T09:08:09.123Z',
   ),
   DatabaseNotReadyError: new releaseErrors.DatabaseNotReadyError('modifying'),
+  DatabaseStoppedError: new releaseErrors.DatabaseStoppedError('DB instance "db"', 'stopped'),
   DeploymentFailedError: new releaseErrors.DeploymentFailedError('rolled back', 'ecs-svc/1'),
   DeployTargetInvalidError: new releaseErrors.DeployTargetInvalidError('no container'),
   RolloutTimeoutError: new releaseErrors.RolloutTimeoutError(
@@ -64,6 +65,7 @@ test('every error class names its instances after itself and carries a stable co
   }
 });
 
-test('the retryable names are real error names', () => {
+test('the error policy says, for every error class and nothing else, whether the state machine retries it', () => {
+  assert.deepEqual(Object.keys(releaseErrors.ERROR_POLICY).sort(), Object.keys(samples).sort());
   for (const name of releaseErrors.RETRYABLE_ERRORS) assert.ok(name in samples, name);
 });

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import {
   MigrationsSource,
@@ -36,11 +38,23 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 /** A minimal stack around one ReleaseFlow; `overrides` replace its props. Bundling is skipped. */
 function buildFlow(
   overrides: Partial<ReleaseFlowProps> = {},
-  options: { readonly cluster?: boolean } = {},
+  options: { readonly cluster?: boolean; readonly isolated?: boolean } = {},
 ): { stack: Stack; flow: ReleaseFlow; template: Template } {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    maxAzs: 2,
+    natGateways: 1,
+    ...(options.isolated
+      ? {
+          subnetConfiguration: [
+            { name: 'public', subnetType: ec2.SubnetType.PUBLIC },
+            { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+            { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+          ],
+        }
+      : {}),
+  });
   const { database, secret } = options.cluster
     ? (() => {
         const cluster = new rds.DatabaseCluster(stack, 'Cluster', {
@@ -169,6 +183,12 @@ const lambdaTasks = (definition: Asl) =>
     ([, s]) => s.Type === 'Task' && String(s.Resource).startsWith('arn:aws:lambda:'),
   );
 
+/** The name the state machine is given at synth. */
+function stateMachineNameOf(template: Template, flow: ReleaseFlow): string {
+  return template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)]?.Properties
+    .StateMachineName;
+}
+
 let example: { template: Template; stack: ReleaseStack; flow: ReleaseFlow } | undefined;
 /** The example stack (bundled migrations), synthesized once. */
 function exampleStack() {
@@ -195,8 +215,16 @@ describe('IAM scopes', () => {
     assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource'), [
       { Action: ['rds:AddTagsToResource'], Resource: [snapshots], Condition: undefined },
     ]);
+    // Listing the instance's manual snapshots may return anyone's: the read covers them all, the writes only lockstep's.
     assert.deepEqual(grantsOf(statements, 'rds:DescribeDBSnapshots'), [
-      { Action: ['rds:DescribeDBSnapshots'], Resource: [db, snapshots], Condition: undefined },
+      {
+        Action: ['rds:DescribeDBSnapshots'],
+        Resource: [db, ARN('rds', 'snapshot:*')],
+        Condition: undefined,
+      },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBInstances'), [
+      { Action: ['rds:DescribeDBInstances'], Resource: [db], Condition: undefined },
     ]);
     assert.deepEqual(grantsOf(statements, 'rds:DeleteDBSnapshot'), [
       {
@@ -210,6 +238,7 @@ describe('IAM scopes', () => {
       'rds:AddTagsToResource',
       'rds:CreateDBSnapshot',
       'rds:DeleteDBSnapshot',
+      'rds:DescribeDBInstances',
       'rds:DescribeDBSnapshots',
     ]);
   });
@@ -225,8 +254,9 @@ describe('IAM scopes', () => {
     ]);
     assert.deepEqual(grantsOf(statements, 'rds:DescribeDBClusterSnapshots')[0]?.Resource, [
       cluster,
-      snapshots,
+      ARN('rds', 'cluster-snapshot:*'),
     ]);
+    assert.deepEqual(grantsOf(statements, 'rds:DescribeDBClusters')[0]?.Resource, [cluster]);
     assert.deepEqual(grantsOf(statements, 'rds:DeleteDBClusterSnapshot')[0]?.Resource, [snapshots]);
     assert.deepEqual(grantsOf(statements, 'rds:AddTagsToResource')[0]?.Resource, [snapshots]);
     assert.equal(grantsOf(statements, 'rds:CreateDBSnapshot').length, 0);
@@ -250,10 +280,13 @@ describe('IAM scopes', () => {
     ]);
     assert.deepEqual(grantsOf(statements, 'ecs:RegisterTaskDefinition'), [
       {
-        Action: ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
-        Resource: ['*'],
+        Action: ['ecs:RegisterTaskDefinition'],
+        Resource: [ARN('ecs', `task-definition/${task.family}:*`)],
         Condition: undefined,
       },
+    ]);
+    assert.deepEqual(grantsOf(statements, 'ecs:DescribeTaskDefinition'), [
+      { Action: ['ecs:DescribeTaskDefinition'], Resource: ['*'], Condition: undefined },
     ]);
     assert.deepEqual(grantsOf(statements, 'ecs:TagResource'), [
       {
@@ -301,20 +334,37 @@ describe('IAM scopes', () => {
     assert.equal(grantsOf(preflight, 'secretsmanager:GetSecretValue').length, 0);
   });
 
-  test('preflight may list the executions of this state machine and no other', () => {
+  test('preflight may take the release lock and describe this state machine’s executions, and no other', () => {
     const { template, flow } = exampleStack();
     const statements = statementsOf(template, flow.functions.preflight.role);
     const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
     const name = machine?.Properties.StateMachineName as string;
 
-    assert.deepEqual(grantsOf(statements, 'states:ListExecutions'), [
+    assert.deepEqual(grantsOf(statements, 'states:DescribeExecution'), [
       {
-        Action: ['states:ListExecutions'],
-        Resource: [ARN('states', `stateMachine:${name}`)],
+        Action: ['states:DescribeExecution'],
+        Resource: [ARN('states', `execution:${name}:*`)],
         Condition: undefined,
       },
     ]);
+    assert.deepEqual(grantsOf(statements, 'dynamodb:PutItem'), [
+      {
+        Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+        Resource: [`<${logicalId(flow.lockTable)}.Arn>`],
+        Condition: undefined,
+      },
+    ]);
+    assert.equal(grantsOf(statements, 'states:ListExecutions').length, 0);
     assert.match(name, /^Example-Release-/);
+  });
+
+  test('the lock table: one item per database, billed per request, expiring items, point-in-time recovery', () => {
+    const { template, flow } = exampleStack();
+    const table = template.findResources('AWS::DynamoDB::Table')[logicalId(flow.lockTable)]?.Properties;
+    assert.deepEqual(table?.KeySchema, [{ AttributeName: 'lockId', KeyType: 'HASH' }]);
+    assert.equal(table?.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(table?.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
+    assert.deepEqual(table?.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
   });
 
   test('the state machine invokes only its four functions and publishes only to its topic, with its key', () => {
@@ -402,6 +452,35 @@ describe('network', () => {
   });
 });
 
+describe('VPC endpoints', () => {
+  test('vpcEndpoints adds Secrets Manager (private DNS, HTTPS from the migrate function only) and S3 endpoints', () => {
+    const { template, flow } = buildFlow({ vpcEndpoints: true });
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties);
+    const secrets = endpoints.find((e) => JSON.stringify(e.ServiceName).includes('secretsmanager'));
+    assert.equal(secrets?.VpcEndpointType, 'Interface');
+    assert.equal(secrets?.PrivateDnsEnabled, true);
+    assert.ok(
+      endpoints.some((e) => JSON.stringify(e.ServiceName).includes('.s3') && e.VpcEndpointType === 'Gateway'),
+    );
+    const migrateSg = logicalId(flow.migrateSecurityGroup);
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).filter(
+      (r) =>
+        r.Properties.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === migrateSg &&
+        r.Properties.FromPort === 443,
+    );
+    assert.equal(ingress.length, 1, 'HTTPS from the migrate function to the endpoint');
+  });
+
+  test('isolated subnets synthesize with vpcEndpoints', () => {
+    assert.doesNotThrow(() =>
+      buildFlow(
+        { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }, vpcEndpoints: true },
+        { isolated: true },
+      ),
+    );
+  });
+});
+
 describe('functions', () => {
   test('all four run on nodejs24.x with tracing, and migrate loads the RDS CA bundle', () => {
     const { template, flow } = exampleStack();
@@ -414,6 +493,42 @@ describe('functions', () => {
     const migrate = functions[logicalId(flow.functions.migrate)]?.Properties;
     assert.equal(migrate?.Environment.Variables.NODE_EXTRA_CA_CERTS, '/var/runtime/ca-cert.pem');
     assert.equal(migrate?.Timeout, 900);
+  });
+
+  test('the migrate function gets the engine settings the props name, with the documented defaults', () => {
+    const functions = (t: Template) => t.findResources('AWS::Lambda::Function');
+    const { template, flow } = exampleStack();
+    assert.deepEqual(
+      pick(functions(template)[logicalId(flow.functions.migrate)]?.Properties.Environment.Variables),
+      {
+        HISTORY_TABLE: 'lockstep.schema_history',
+        LOCK_TIMEOUT_MS: '5000',
+        LOCK_RETRIES: '5',
+        STATEMENT_TIMEOUT_MS: '0',
+      },
+    );
+    const custom = buildFlow({
+      historyTable: 'app.migrations',
+      lockTimeout: Duration.seconds(2),
+      lockRetries: 0,
+      statementTimeout: Duration.minutes(10),
+    });
+    assert.deepEqual(
+      pick(
+        functions(custom.template)[logicalId(custom.flow.functions.migrate)]?.Properties.Environment
+          .Variables,
+      ),
+      {
+        HISTORY_TABLE: 'app.migrations',
+        LOCK_TIMEOUT_MS: '2000',
+        LOCK_RETRIES: '0',
+        STATEMENT_TIMEOUT_MS: '600000',
+      },
+    );
+    function pick(vars: Record<string, string> | undefined) {
+      const keys = ['HISTORY_TABLE', 'LOCK_TIMEOUT_MS', 'LOCK_RETRIES', 'STATEMENT_TIMEOUT_MS'];
+      return Object.fromEntries(keys.map((k) => [k, vars?.[k]]));
+    }
   });
 });
 
@@ -435,6 +550,53 @@ describe('alerts', () => {
       ),
       'a Deny of sns:Publish without aws:SecureTransport',
     );
+  });
+
+  test('the topic policy lets the failure alarm publish (an SNS policy replaces the default one), and only it', () => {
+    const { template, flow } = exampleStack();
+    const statements = Object.values(template.findResources('AWS::SNS::TopicPolicy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const fromCloudWatch = statements.filter((s) => s.Principal?.Service === 'cloudwatch.amazonaws.com');
+    assert.ok(fromCloudWatch.length >= 1);
+    const failure = fromCloudWatch.find(
+      (s) => s.Condition?.ArnLike?.['aws:SourceArn']?.['Fn::GetAtt']?.[0] === logicalId(flow.failureAlarm),
+    );
+    assert.deepEqual(failure && { ...failure, Sid: undefined }, {
+      Sid: undefined,
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: logicalId(flow.alertTopic) },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(flow.failureAlarm), 'Arn'] } },
+      },
+    });
+  });
+
+  test('an imported topic with its own KMS key: the state machine gets the key, and synth warns about the policy', () => {
+    const { stack, flow, template } = buildFlow({
+      alertTopic: sns.Topic.fromTopicArn(
+        new Stack(new App(), 'Other'),
+        'Imported',
+        'arn:aws:sns:eu-west-1:123456789012:alerts',
+      ),
+      alertTopicKey: kms.Key.fromKeyArn(
+        new Stack(new App(), 'Keys'),
+        'Key',
+        'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ),
+    });
+    const statements = statementsOf(template, flow.stateMachine.role);
+    assert.deepEqual(grantsOf(statements, 'kms:GenerateDataKey')[0]?.Resource, [
+      'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    ]);
+    const warnings = Annotations.fromStack(stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('alertTopic is imported'),
+    );
+    assert.equal(warnings.length, 1);
   });
 
   test('the alarm sums failed, timed-out and aborted executions and notifies the topic', () => {
@@ -475,6 +637,18 @@ describe('alerts', () => {
 });
 
 describe('state machine', () => {
+  test('logs to a log group under /aws/vendedlogs/ (CloudWatch Logs resource-policy size limit)', () => {
+    const { template, flow } = exampleStack();
+    const group = Object.values(template.findResources('AWS::Logs::LogGroup')).find((g) =>
+      String(g.Properties.LogGroupName ?? '').startsWith('/aws/vendedlogs/states/'),
+    );
+    assert.ok(group, 'the execution log group');
+    assert.equal(
+      group.Properties.LogGroupName,
+      `/aws/vendedlogs/states/${stateMachineNameOf(template, flow)}`,
+    );
+  });
+
   test('is a Standard workflow that logs everything to a retained log group, traces, and times out', () => {
     const { template, flow } = exampleStack();
     const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
@@ -520,16 +694,21 @@ describe('state machine', () => {
     }
   });
 
-  test('Migrate and Plan retry a held lock; no task retries a failed migration or a checksum mismatch', () => {
+  test('Migrate and Plan retry a held migration lock; table-lock retries are the engine’s alone; no task retries a failed migration', () => {
     const definition = definitionOf(exampleStack().template);
     for (const name of ['Migrate', 'Plan']) {
       const errors = definition.States[name]?.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
       assert.ok(errors.includes('LockTimeoutError'), `${name} retries LockTimeoutError`);
-      assert.ok(errors.includes('LockNotAvailableError'), `${name} retries LockNotAvailableError`);
     }
     for (const [name, state] of Object.entries(definition.States)) {
       const errors = state.Retry?.flatMap((r) => r.ErrorEquals) ?? [];
-      for (const final of ['MigrationFailedError', 'ChecksumMismatchError', 'States.ALL']) {
+      for (const final of [
+        'MigrationFailedError',
+        'ChecksumMismatchError',
+        'LockNotAvailableError',
+        'DatabaseStoppedError',
+        'States.ALL',
+      ]) {
         assert.ok(!errors.includes(final), `${name} must not retry ${final}`);
       }
     }
@@ -540,7 +719,7 @@ describe('state machine', () => {
     for (const [name, state] of lambdaTasks(definition)) {
       const all = state.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'));
       assert.ok(all, `${name} has a Catch for States.ALL`);
-      const expected = name === 'Prune snapshots' ? 'Alert: prune snapshots' : `Alert: ${name.toLowerCase()}`;
+      const expected = name === 'Prune snapshots' ? 'Describe prune failure' : `Alert: ${name.toLowerCase()}`;
       assert.equal(all.Next, expected);
     }
     assert.equal(definition.States['Send alert']?.Type, 'Task');
@@ -599,6 +778,14 @@ describe('invalid props fail at synth, naming the prop', () => {
       /ReleaseFlow: releaseTimeout/,
     ],
     ['an empty container name', { containerName: ' ' }, /ReleaseFlow: containerName/],
+    ['a history table without a schema', { historyTable: 'history' }, /ReleaseFlow: historyTable/],
+    [
+      'isolated subnets without VPC endpoints',
+      { vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED } },
+      /ReleaseFlow: vpcEndpoints must be true when vpcSubnets selects isolated subnets/,
+    ],
+    ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
+    ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
   ];
   for (const [what, props, error] of cases) {
     test(what, () => {

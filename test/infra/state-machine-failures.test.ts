@@ -12,6 +12,7 @@ import { ClientException, RegisterTaskDefinitionCommand, UpdateServiceCommand } 
 import { CreateDBSnapshotCommand, SnapshotQuotaExceededFault } from '@aws-sdk/client-rds';
 import type pg from 'pg';
 import { STATE } from '../../infra/constructs/release-definition.ts';
+import { type Alert, publishAsSns, runLocally } from '../../infra/local-runner.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import {
   createLocalRelease,
@@ -48,6 +49,8 @@ function assertHaltedAt(run: ReleaseRun, step: string, error: string, snapshotId
   assert.ok(last >= 0, `${step} was entered`);
   assert.deepEqual(run.states.slice(last + 1), [
     `Alert: ${step.toLowerCase()}`,
+    STATE.unlockFailed,
+    STATE.formatAlert,
     STATE.sendAlert,
     STATE.failed,
   ]);
@@ -100,6 +103,7 @@ describe('release state machine, failing', () => {
 
   beforeEach(async () => {
     release.reset();
+    await release.clearLock();
     await resetDatabase(admin);
   });
 
@@ -118,6 +122,8 @@ describe('release state machine, failing', () => {
         STATE.preflight,
         STATE.plan,
         'Alert: plan',
+        STATE.unlockFailed,
+        STATE.formatAlert,
         STATE.sendAlert,
         STATE.failed,
       ]);
@@ -247,6 +253,56 @@ describe('release state machine, failing', () => {
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'SnapshotFailedError');
-    assert.deepEqual(run.states.slice(-3), ['Alert: snapshot status', STATE.sendAlert, STATE.failed]);
+    assert.deepEqual(run.states.slice(-5), [
+      'Alert: snapshot status',
+      STATE.unlockFailed,
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ]);
+  });
+
+  test('an error caught with no Cause (States.Timeout) still sends the alert and ends FAILED with its name', async () => {
+    // The interpreter always gives a Cause, so start where the Catch lands, with the error as Step Functions
+    // reports a task timeout: no Cause field.
+    const all = release.definition.definition.States;
+    const path = ['Alert: migrate', STATE.unlockFailed, STATE.formatAlert, STATE.sendAlert, STATE.failed];
+    const States = Object.fromEntries(path.map((name) => [name, all[name] as (typeof all)[string]]));
+    const local = { ...release.definition, definition: { StartAt: 'Alert: migrate', States } };
+    const alerts: Alert[] = [];
+
+    const run = await runLocally(
+      local,
+      {
+        executionId: 'arn:aws:states:eu-west-1:123456789012:execution:m:x',
+        release: { release: LABEL, image: IMAGE },
+        database: TARGET.dbIdentifier,
+        snapshot: { snapshotId: 'lockstep-app-db-1' },
+        error: { Error: 'States.Timeout' },
+      },
+      {
+        invoke: async (_state, kind, params) =>
+          kind === 'sns' ? publishAsSns(params, (a) => alerts.push(a)) : {},
+      },
+    );
+
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'States.Timeout');
+    assert.equal(alerts.length, 1);
+    assert.match(alerts[0]?.message ?? '', /Error: States\.Timeout\nCause: \(Step Functions gave no cause\)/);
+    assert.match(alerts[0]?.message ?? '', /Snapshot to restore from: lockstep-app-db-1/);
+  });
+
+  test('a migrate failure alert says what stays applied, for transactional and no-transaction files alike', async () => {
+    await writeFile(join(dir.dir, '0004_broken.sql'), 'SELECT * FROM no_such_table;');
+    try {
+      const run = await release.runRelease(releaseInput());
+      const message = run.alerts[0]?.message ?? '';
+      assert.match(message, /Migrations completed before the failure stay applied/);
+      assert.match(message, /no-transaction file, the statements before the failing one stay applied/);
+      assert.doesNotMatch(message, /the failed one was rolled back\./);
+    } finally {
+      await rm(join(dir.dir, '0004_broken.sql'));
+    }
   });
 });

@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
   CreateDBSnapshotCommand,
   DescribeDBSnapshotsCommand,
   RDSServiceException,
 } from '@aws-sdk/client-rds';
-import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type pg from 'pg';
 import { HistoryTable } from '../../engine/history.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
@@ -48,6 +49,33 @@ function outputsOf<T>(run: ReleaseRun, state: string): T[] {
   return run.calls.filter((c) => c.state === state).map((c) => c.output as T);
 }
 
+/** Who holds the database's release lock now. */
+async function lockOwner(): Promise<string | undefined> {
+  const out = await release.dynamo.client.send(
+    new GetItemCommand({
+      TableName: release.definition.lockTableName,
+      Key: { lockId: { S: TARGET.dbIdentifier } },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item?.owner?.S;
+}
+
+/** Another execution takes the release lock, as its preflight would. */
+async function holdLock(owner: string): Promise<void> {
+  await release.dynamo.client.send(
+    new PutItemCommand({
+      TableName: release.definition.lockTableName,
+      Item: {
+        lockId: { S: TARGET.dbIdentifier },
+        owner: { S: owner },
+        acquiredAt: { S: new Date().toISOString() },
+        expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) },
+      },
+    }),
+  );
+}
+
 async function appliedMigrations(): Promise<Array<{ file: string; by: string }>> {
   const { rows } = await admin.query(
     'SELECT file_name AS file, applied_by AS by FROM lockstep.schema_history WHERE success ORDER BY version',
@@ -75,6 +103,7 @@ describe('release state machine', () => {
 
   beforeEach(async () => {
     release.reset();
+    await release.clearLock();
     await resetDatabase(admin);
   });
 
@@ -103,6 +132,7 @@ describe('release state machine', () => {
       STATE.rolloutStatus,
       STATE.rolledOut,
       STATE.prune,
+      STATE.unlock,
       STATE.released,
     ]);
     assert.deepEqual(
@@ -123,7 +153,7 @@ describe('release state machine', () => {
       release: normalized,
     });
     assert.deepEqual(
-      outputsOf<{ pending: string[] }>(run, STATE.plan).flatMap((p) => p.pending),
+      outputsOf<{ pending: { first: string[] } }>(run, STATE.plan).flatMap((p) => p.pending.first),
       Object.keys(FIXTURE_MIGRATIONS),
     );
 
@@ -171,10 +201,8 @@ describe('release state machine', () => {
     ]);
     assert.equal(release.ecs.image, IMAGE);
 
-    // Preflight looked for other running releases of this state machine.
-    const listed = release.aws.sfn.commandCalls(ListExecutionsCommand)[0]?.args[0].input;
-    assert.equal(listed?.stateMachineArn, release.definition.stateMachineArn);
-    assert.equal(listed?.statusFilter, 'RUNNING');
+    // Preflight took the database's release lock, and the end of the release gave it back.
+    assert.equal(await lockOwner(), undefined);
     t.diagnostic(
       `full release: ${run.states.length} state transitions (two snapshot polls, two rollout polls)`,
     );
@@ -203,6 +231,7 @@ describe('release state machine', () => {
       STATE.rolloutStatus,
       STATE.rolledOut,
       STATE.prune,
+      STATE.unlock,
       STATE.released,
     ]);
     assert.equal(release.aws.rds.commandCalls(CreateDBSnapshotCommand).length, 0);
@@ -219,7 +248,14 @@ describe('release state machine', () => {
     const run = await release.runRelease(releaseInput({ options: { dryRun: true } }));
 
     assertSucceeded(run);
-    assert.deepEqual(run.states, [STATE.preflight, STATE.plan, STATE.route, STATE.dryRun]);
+    assert.deepEqual(run.states, [
+      STATE.preflight,
+      STATE.plan,
+      STATE.route,
+      STATE.unlockDryRun,
+      STATE.dryRun,
+    ]);
+    assert.equal(await lockOwner(), undefined, 'the lock is given back');
     assert.deepEqual(
       outputsOf<{ pendingCount: number }>(run, STATE.plan).map((p) => p.pendingCount),
       [3],
@@ -326,10 +362,12 @@ describe('release state machine', () => {
     const run = await release.runRelease(releaseInput());
 
     assertSucceeded(run);
-    assert.deepEqual(run.states.slice(-4), [
+    assert.deepEqual(run.states.slice(-6), [
       STATE.prune,
+      'Describe prune failure',
       STATE.pruneAlert,
       STATE.sendPruneAlert,
+      STATE.unlock,
       STATE.released,
     ]);
     assert.equal(run.alerts.length, 1);
@@ -343,30 +381,61 @@ describe('release state machine', () => {
     assert.equal(release.ecs.image, IMAGE);
   });
 
-  test('a release started while an older one is running is refused at preflight with ReleaseInProgressError', async () => {
-    const machineName = release.definition.stateMachineArn.split(':').at(-1);
-    const older = `arn:aws:states:eu-west-1:123456789012:execution:${machineName}:earlier-release`;
-    release.aws.sfn.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: older,
-          stateMachineArn: release.definition.stateMachineArn,
-          name: 'earlier-release',
-          status: 'RUNNING',
-          startDate: new Date(Date.now() - 60_000),
-        },
-      ],
-    });
+  test('a release started while another holds the lock waits its turn, then runs: no alert, nothing failed', async () => {
+    const older = `${release.definition.stateMachineArn.replace(':stateMachine:', ':execution:')}:earlier-release`;
+    await holdLock(older);
+    // The earlier release is still running at the first three checks, then it has finished (without unlocking).
+    release.aws.sfn
+      .on(DescribeExecutionCommand, { executionArn: older })
+      .resolvesOnce({ status: 'RUNNING' })
+      .resolvesOnce({ status: 'RUNNING' })
+      .resolvesOnce({ status: 'RUNNING' })
+      .resolves({ status: 'SUCCEEDED' });
+
+    const run = await release.runRelease(releaseInput());
+
+    assertSucceeded(run);
+    assert.deepEqual(run.alerts, []);
+    const preflights = run.calls.filter((c) => c.state === STATE.preflight);
+    assert.deepEqual(
+      preflights.map((c) => c.error ?? 'ok'),
+      ['ReleaseInProgressError', 'ReleaseInProgressError', 'ReleaseInProgressError', 'ok'],
+    );
+    assert.equal(await lockOwner(), undefined, 'given back at the end');
+  });
+
+  test('a release still blocked after 30 retries fails at preflight with ReleaseInProgressError, leaving the lock to its owner', async () => {
+    const older = `${release.definition.stateMachineArn.replace(':stateMachine:', ':execution:')}:stuck-release`;
+    await holdLock(older);
 
     const run = await release.runRelease(releaseInput());
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'ReleaseInProgressError');
-    assert.deepEqual(run.states, [STATE.preflight, 'Alert: preflight', STATE.sendAlert, STATE.failed]);
-    assert.equal(run.alerts.length, 1);
+    assert.equal(
+      run.calls.filter((c) => c.state === STATE.preflight).length,
+      31,
+      'the first try and 30 retries',
+    );
+    assert.deepEqual(run.states, [
+      STATE.preflight,
+      'Alert: preflight',
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ]);
     assert.ok(run.alerts[0]?.message.includes(older), 'the alert names the running release');
+    assert.equal(await lockOwner(), older);
     assert.equal(release.aws.rds.calls().length, 0);
     assert.equal(release.aws.ecs.calls().length, 0);
+  });
+
+  test('the lock is given back when a release fails after preflight', async () => {
+    release.rds.statuses = ['failed'];
+    const run = await release.runRelease(releaseInput());
+    assert.equal(run.status, 'FAILED');
+    assert.ok(run.states.includes(STATE.unlockFailed), run.states.join(' → '));
+    assert.equal(await lockOwner(), undefined);
   });
 
   test('preflight rejects a malformed input: one alert naming preflight, no RDS or ECS call, FAILED', async () => {
@@ -374,7 +443,13 @@ describe('release state machine', () => {
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'InvalidInputError');
-    assert.deepEqual(run.states, [STATE.preflight, 'Alert: preflight', STATE.sendAlert, STATE.failed]);
+    assert.deepEqual(run.states, [
+      STATE.preflight,
+      'Alert: preflight',
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ]);
     assert.equal(run.alerts.length, 1);
     assert.equal(run.alerts[0]?.subject, 'lockstep: release failed at preflight');
     assert.match(run.alerts[0]?.message ?? '', /FAILED at step Preflight/);

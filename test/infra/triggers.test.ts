@@ -211,3 +211,23 @@ describe('pipeline action', () => {
     assert.deepEqual(configuration.StateMachineArn, { Ref: logicalId(stack.releaseFlow.stateMachine) });
   });
 });
+
+describe('image push delivery', () => {
+  test('a start EventBridge cannot deliver is retried for an hour, then dead-lettered, and the dead letter alarms', () => {
+    const { stack } = exampleStack();
+    const template = Template.fromStack(stack);
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter(
+      (r) => r.Properties.EventPattern?.source?.[0] === 'aws.ecr',
+    );
+    const target = rules[0]?.Properties.Targets[0];
+    assert.deepEqual(target.RetryPolicy, { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 });
+    const queueId = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+    const queue = template.findResources('AWS::SQS::Queue')[queueId];
+    assert.equal(queue?.Properties.SqsManagedSseEnabled, true);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.Dimensions?.[0]?.Value?.['Fn::GetAtt']?.[0] === queueId,
+    );
+    assert.equal(alarms.length, 1, 'an alarm on the dead-letter queue');
+    assert.deepEqual(alarms[0]?.Properties.AlarmActions, [{ Ref: logicalId(stack.releaseFlow.alertTopic) }]);
+  });
+});

@@ -15,6 +15,7 @@
  * `"ResultPath": "$"` needs {@link forInterpreter}.
  */
 import { randomBytes } from 'node:crypto';
+import { DeleteItemCommand, type DeleteItemCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   type Deployment,
   DescribeServicesCommand,
@@ -41,7 +42,7 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import {
@@ -52,13 +53,13 @@ import {
 } from '../../infra/local-definition.ts';
 import {
   type Alert,
-  executionArnFor,
   type Handler,
   invokeAsLambda,
   type LambdaContext,
   publishAsSns,
   runLocally,
 } from '../../infra/local-runner.ts';
+import { LOCAL_CREDENTIALS, type LocalDynamo, startDynamo } from './dynalite.ts';
 
 /** The AWS resources the functions are configured for. */
 export const TARGET = {
@@ -170,6 +171,8 @@ export interface ReleaseRun {
 
 export interface LocalRelease {
   readonly definition: LocalDefinition;
+  /** The release-lock table's DynamoDB (dynalite): preflight and the lock states use it for real. */
+  readonly dynamo: LocalDynamo;
   /** The functions' real handlers, as the Task states invoke them. */
   readonly handlers: Readonly<Record<ReleaseFunctionName, Handler>>;
   readonly aws: AwsMocks;
@@ -177,6 +180,8 @@ export interface LocalRelease {
   readonly ecs: FakeEcs;
   /** Resets every mock and fake to a healthy instance and service. Call it in beforeEach. */
   reset(): void;
+  /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
+  clearLock(): Promise<void>;
   /** Starts an execution with `input` and runs it to its end. */
   runRelease(input: unknown, options?: RunReleaseOptions): Promise<ReleaseRun>;
 }
@@ -191,12 +196,19 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
   const definition = synthesizeReleaseDefinition();
   const url = new URL(setup.databaseUrl);
+  const dynamo = await startDynamo();
+  await dynamo.createLockTable(definition.lockTableName);
   Object.assign(process.env, {
     AWS_REGION: PLACEHOLDER.region,
+    // The preflight function's DynamoDB client reaches dynalite; every other client is mocked.
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     // preflight
     MIGRATIONS_SOURCE: 'bundled',
     DB_IDENTIFIER: TARGET.dbIdentifier,
+    LOCK_TABLE: definition.lockTableName,
     // snapshot
     DB_KIND: 'instance',
     SNAPSHOT_PREFIX: 'lockstep',
@@ -231,7 +243,6 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     password: decodeURIComponent(url.password),
     engine: 'postgres',
   };
-  let currentExecution: { arn: string; startDate: Date } | undefined;
 
   const reset = () => {
     for (const mock of Object.values(aws)) mock.reset();
@@ -240,20 +251,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     aws.secrets.on(GetSecretValueCommand, { SecretId: TARGET.secretArn }).resolves({
       SecretString: JSON.stringify(credentials),
     });
-    // Only this execution is running: preflight finds no other release in progress.
-    aws.sfn.on(ListExecutionsCommand).callsFake(async () => ({
-      executions: currentExecution
-        ? [
-            {
-              executionArn: currentExecution.arn,
-              stateMachineArn: definition.stateMachineArn,
-              name: currentExecution.arn.split(':').at(-1),
-              status: 'RUNNING',
-              startDate: currentExecution.startDate,
-            },
-          ]
-        : [],
-    }));
+    // Every execution a lock names is still running unless a test says otherwise.
+    aws.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
   };
   reset();
 
@@ -263,8 +262,6 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
         throw new Error(`no Task state named "${state}" in the definition`);
     }
     const name = options.executionName ?? `release-${randomBytes(4).toString('hex')}`;
-    const executionArn = executionArnFor(definition, name);
-    currentExecution = { arn: executionArn, startDate: new Date() };
     const alerts: Alert[] = [];
     const calls: TaskCall[] = [];
     const attempts = new Map<string, number>();
@@ -272,41 +269,61 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       if (!(state in definition.taskStates))
         throw new Error(`no Task state named "${state}" in the definition`);
     }
-    try {
-      const run = await runLocally(definition, input, {
-        executionName: name,
-        waitMs: (state) => options.waits?.[state] ?? 0,
-        invoke: async (state, kind, params) => {
-          const invoke = async (p: unknown, context: LambdaContext = FULL_TIME) =>
-            kind === 'sns'
-              ? publishAsSns(p, (alert) => alerts.push(alert))
+    const run = await runLocally(definition, input, {
+      executionName: name,
+      waitMs: (state) => options.waits?.[state] ?? 0,
+      invoke: async (state, kind, params) => {
+        const invoke = async (p: unknown, context: LambdaContext = FULL_TIME) =>
+          kind === 'sns'
+            ? publishAsSns(p, (alert) => alerts.push(alert))
+            : kind === 'dynamodb'
+              ? deleteItemAsStepFunctions(dynamo, p)
               : invokeAsLambda(handlers[kind], p, context);
-          const attempt = (attempts.get(state) ?? 0) + 1;
-          attempts.set(state, attempt);
-          const override = options.tasks?.[state];
-          try {
-            const output = await (override ? override(params, invoke, attempt) : invoke(params));
-            calls.push({ state, input: params, output });
-            return output;
-          } catch (err) {
-            calls.push({ state, input: params, error: (err as Error).name });
-            throw err;
-          }
-        },
-      });
-      return {
-        ...run,
-        states: run.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name as string),
-        alerts,
-        calls,
-        events: run.events as unknown as ExecutionEvent[],
-      } as ReleaseRun;
-    } finally {
-      currentExecution = undefined;
-    }
+        const attempt = (attempts.get(state) ?? 0) + 1;
+        attempts.set(state, attempt);
+        const override = options.tasks?.[state];
+        try {
+          const output = await (override ? override(params, invoke, attempt) : invoke(params));
+          calls.push({ state, input: params, output });
+          return output;
+        } catch (err) {
+          calls.push({ state, input: params, error: (err as Error).name });
+          throw err;
+        }
+      },
+    });
+    return {
+      ...run,
+      states: run.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name as string),
+      alerts,
+      calls,
+      events: run.events as unknown as ExecutionEvent[],
+    } as ReleaseRun;
   }
 
-  return { definition, handlers, aws, rds, ecs, reset, runRelease };
+  const clearLock = async () => {
+    await dynamo.client.send(
+      new DeleteItemCommand({
+        TableName: definition.lockTableName,
+        Key: { lockId: { S: TARGET.dbIdentifier } },
+      }),
+    );
+  };
+
+  return { definition, dynamo, handlers, aws, rds, ecs, reset, clearLock, runRelease };
+}
+
+/** The DynamoDB DeleteItem integration: the call itself, its errors named `DynamoDB.<exception>` as Step Functions names them. */
+async function deleteItemAsStepFunctions(dynamo: LocalDynamo, params: unknown): Promise<unknown> {
+  try {
+    const { $metadata: _, ...out } = await dynamo.client.send(
+      new DeleteItemCommand(params as DeleteItemCommandInput),
+    );
+    return out;
+  } catch (err) {
+    const e = err as Error;
+    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

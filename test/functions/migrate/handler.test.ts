@@ -112,8 +112,8 @@ describe('migrate handler', () => {
     assert.deepEqual(result, {
       mode: 'plan',
       pendingCount: 2,
-      pending: ['0001_create_accounts.sql', '0002_add_name.sql'],
-      databaseAhead: [],
+      pending: { count: 2, first: ['0001_create_accounts.sql', '0002_add_name.sql'], last: [] },
+      databaseAhead: { count: 0, first: [], last: [] },
       needsSnapshot: true,
     });
     const { rows } = await admin.query("SELECT to_regclass('accounts') AS t");

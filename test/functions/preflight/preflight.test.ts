@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { type PreflightDeps, preflight } from '../../../functions/preflight/preflight.ts';
+import { releaseReleaseLock } from '../../../functions/preflight/release-lock.ts';
 import {
   InvalidInputError,
   MigrationsNotFoundError,
   ReleaseInProgressError,
 } from '../../../functions/shared/errors.ts';
 import { publishMigrations } from '../../../functions/shared/migrations-s3.ts';
+import { type LocalDynamo, startDynamo } from '../../support/dynalite.ts';
 import { fakeS3 } from '../../support/fake-s3.ts';
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:lockstep-shop';
@@ -27,22 +30,32 @@ describe('preflight', () => {
   let s3: ReturnType<typeof fakeS3>;
   let deps: PreflightDeps;
   const logs: string[] = [];
+  let dynamo: LocalDynamo;
+  let tables = 0;
+  let table = '';
 
-  beforeEach(() => {
+  before(async () => {
+    dynamo = await startDynamo();
+  });
+  after(async () => {
+    await dynamo.close();
+  });
+
+  /** Who holds the lock now, read from DynamoDB. */
+  const lockOwner = async () =>
+    (
+      await dynamo.client.send(
+        new GetItemCommand({ TableName: table, Key: { lockId: { S: 'shop-db' } }, ConsistentRead: true }),
+      )
+    ).Item?.owner?.S;
+
+  beforeEach(async () => {
     sfn.reset();
     s3?.mock.restore();
     s3 = fakeS3();
-    sfn.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: SELF,
-          stateMachineArn: STATE_MACHINE,
-          name: 'v1-4-2',
-          status: 'RUNNING',
-          startDate: started,
-        },
-      ],
-    });
+    // Every execution the tests name is running unless a test says otherwise.
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    table = await dynamo.createLockTable(`locks-${++tables}`);
     deps = {
       sfn: new SFNClient({ region: 'eu-west-1' }),
       s3: s3.client,
@@ -52,10 +65,12 @@ describe('preflight', () => {
         s3: { bucket: 'shop-releases', prefix: 'migrations' },
         database: 'shop-db',
       },
+      lock: { dynamodb: dynamo.client, config: { table, lockId: 'shop-db', ttlSeconds: 6 * 3600 } },
+      now: () => started,
     };
   });
 
-  test('normalizes the input and lists only this state machine’s running executions', async () => {
+  test('normalizes the input and takes the database’s release lock for this execution', async () => {
     const out = await preflight(deps, event({ image: IMAGE }));
     assert.deepEqual(out, {
       release: {
@@ -67,101 +82,86 @@ describe('preflight', () => {
       executionId: SELF,
       database: 'shop-db',
     });
-    const sent = sfn.commandCalls(ListExecutionsCommand)[0]?.args[0].input;
-    assert.equal(sent?.stateMachineArn, STATE_MACHINE);
-    assert.equal(sent?.statusFilter, 'RUNNING');
+    assert.equal(await lockOwner(), SELF);
   });
 
-  test('another release already running against the database stops this one, naming it', async () => {
+  test('another release running against the database stops this one, naming it; the lock stays its', async () => {
     const other = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:v1-4-1';
-    sfn.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: SELF,
-          stateMachineArn: STATE_MACHINE,
-          name: 'v1-4-2',
-          status: 'RUNNING',
-          startDate: started,
-        },
-        {
-          executionArn: other,
-          stateMachineArn: STATE_MACHINE,
-          name: 'v1-4-1',
-          status: 'RUNNING',
-          startDate: new Date(started.getTime() - 60_000),
-        },
-      ],
-    });
+    await preflight(deps, { ...event({ image: IMAGE }), execution: { ...event({}).execution, id: other } });
     await assert.rejects(preflight(deps, event({ image: IMAGE })), (err: unknown) => {
       assert.ok(err instanceof ReleaseInProgressError);
       assert.equal(err.name, 'ReleaseInProgressError');
       assert.equal(err.otherExecutionArn, other);
-      assert.match(err.message, /v1-4-1 \(started 2026-11-22T09:59:00\.000Z\)/);
+      assert.match(err.message, /v1-4-1 \(started 2026-11-22T10:00:00\.000Z\)/);
       return true;
     });
+    assert.equal(await lockOwner(), other);
   });
 
-  test('two releases started together: the older goes on, the newer stops — never both', async () => {
-    const newer = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:v1-4-3';
-    sfn.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: newer,
-          stateMachineArn: STATE_MACHINE,
-          name: 'v1-4-3',
-          status: 'RUNNING',
-          startDate: new Date(started.getTime() + 1),
-        },
-        {
-          executionArn: SELF,
-          stateMachineArn: STATE_MACHINE,
-          name: 'v1-4-2',
-          status: 'RUNNING',
-          startDate: started,
-        },
-      ],
-    });
+  test('two preflights racing for the lock: exactly one wins, against a real DynamoDB', async () => {
+    const owners = Array.from({ length: 8 }, (_, i) => `${SELF}-${i}`);
+    const results = await Promise.allSettled(
+      owners.map((id) =>
+        preflight(deps, { ...event({ image: IMAGE }), execution: { ...event({}).execution, id } }),
+      ),
+    );
+    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [owners[i]] : []));
+    assert.equal(won.length, 1, 'one winner');
+    assert.equal(await lockOwner(), won[0]);
+    for (const r of results) {
+      if (r.status === 'rejected') assert.ok(r.reason instanceof ReleaseInProgressError, String(r.reason));
+    }
+  });
+
+  test('a retried preflight of the lock’s owner goes on', async () => {
     await preflight(deps, event({ image: IMAGE }));
-    const asNewer = {
-      ...event({ image: IMAGE }),
-      execution: {
-        id: newer,
-        startTime: new Date(started.getTime() + 1).toISOString(),
-        stateMachineArn: STATE_MACHINE,
-      },
-    };
-    await assert.rejects(preflight(deps, asNewer), ReleaseInProgressError);
+    await preflight(deps, event({ image: IMAGE }));
+    assert.equal(await lockOwner(), SELF);
   });
 
-  test('reads every page of running executions', async () => {
-    const other = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:old';
+  for (const status of ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const) {
+    test(`a lock whose owner execution ended ${status} is taken over`, async () => {
+      const stale = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:crashed';
+      await preflight(deps, { ...event({ image: IMAGE }), execution: { ...event({}).execution, id: stale } });
+      sfn.on(DescribeExecutionCommand, { executionArn: stale }).resolves({ status });
+
+      await preflight(deps, event({ image: IMAGE }));
+
+      assert.equal(await lockOwner(), SELF);
+    });
+  }
+
+  test('a lock whose owner Step Functions no longer knows is taken over', async () => {
+    const stale = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:forgotten';
+    await preflight(deps, { ...event({ image: IMAGE }), execution: { ...event({}).execution, id: stale } });
     sfn
-      .on(ListExecutionsCommand)
-      .resolvesOnce({
-        executions: [
-          {
-            executionArn: SELF,
-            stateMachineArn: STATE_MACHINE,
-            name: 'x',
-            status: 'RUNNING',
-            startDate: started,
-          },
-        ],
-        nextToken: 'p2',
-      })
-      .resolvesOnce({
-        executions: [
-          {
-            executionArn: other,
-            stateMachineArn: STATE_MACHINE,
-            name: 'old',
-            status: 'RUNNING',
-            startDate: new Date(0),
-          },
-        ],
-      });
-    await assert.rejects(preflight(deps, event({ image: IMAGE })), ReleaseInProgressError);
-    assert.equal(sfn.commandCalls(ListExecutionsCommand)[1]?.args[0].input.nextToken, 'p2');
+      .on(DescribeExecutionCommand, { executionArn: stale })
+      .rejects(new ExecutionDoesNotExist({ message: 'gone', $metadata: {} }));
+    await preflight(deps, event({ image: IMAGE }));
+    assert.equal(await lockOwner(), SELF);
+  });
+
+  test('an expired lock is taken without asking Step Functions', async () => {
+    const stale = 'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop:ancient';
+    const old = { ...deps, now: () => new Date(started.getTime() - 7 * 3600_000) };
+    await preflight(old, { ...event({ image: IMAGE }), execution: { ...event({}).execution, id: stale } });
+    await preflight(deps, event({ image: IMAGE }));
+    assert.equal(await lockOwner(), SELF);
+    assert.equal(sfn.commandCalls(DescribeExecutionCommand).length, 0);
+  });
+
+  test('migrations not published: the lock is given back', async () => {
+    await assert.rejects(preflight(deps, event({ image: IMAGE, migrations: 's3' })), MigrationsNotFoundError);
+    assert.equal(await lockOwner(), undefined);
+  });
+
+  test('the lock is given back only by its owner', async () => {
+    await preflight(deps, event({ image: IMAGE }));
+    const lock = deps.lock as NonNullable<PreflightDeps['lock']>;
+    await releaseReleaseLock(lock, lock.config, `${SELF}-someone-else`);
+    assert.equal(await lockOwner(), SELF);
+    await releaseReleaseLock(lock, lock.config, SELF);
+    assert.equal(await lockOwner(), undefined);
   });
 
   test('S3 migrations must have been published for this release', async () => {

