@@ -210,6 +210,13 @@ export interface MigrationFailure {
   readonly hint: string | undefined;
 }
 
+/** Versions for a message: all of a few, else the count with the first and last five (the full list is in `appliedBefore`). */
+function listVersions(versions: readonly string[]): string {
+  if (versions.length === 0) return 'none';
+  if (versions.length <= 12) return versions.join(', ');
+  return `${versions.length} migrations: ${versions.slice(0, 5).join(', ')}, …, ${versions.slice(-5).join(', ')}`;
+}
+
 function describeFailure(message: string, f: MigrationFailure): string {
   const where = `${f.location.file}:${f.location.line}:${f.location.column}`;
   const lines = [
@@ -217,9 +224,7 @@ function describeFailure(message: string, f: MigrationFailure): string {
   ];
   if (f.statementExcerpt) lines.push(`  statement: ${f.statementExcerpt}`);
   if (f.hint) lines.push(`  hint: ${f.hint}`);
-  lines.push(
-    `  applied before it in this run: ${f.appliedBefore.length ? f.appliedBefore.join(', ') : 'none'}`,
-  );
+  lines.push(`  applied before it in this run: ${listVersions(f.appliedBefore)}`);
   return lines.join('\n');
 }
 

@@ -69,3 +69,14 @@ test('the error policy says, for every error class and nothing else, whether the
   assert.deepEqual(Object.keys(releaseErrors.ERROR_POLICY).sort(), Object.keys(samples).sort());
   for (const name of releaseErrors.RETRYABLE_ERRORS) assert.ok(name in samples, name);
 });
+
+test('a failure after many migrations names how many ran before it, not every one', () => {
+  const before = Array.from({ length: 5000 }, (_, i) => String(i + 1));
+  const err = new engineErrors.MigrationFailedError('boom', { ...failure, appliedBefore: before });
+  assert.match(
+    err.message,
+    /applied before it in this run: 5000 migrations: 1, 2, 3, 4, 5, …, 4996, 4997, 4998, 4999, 5000$/m,
+  );
+  assert.ok(err.message.length < 500);
+  assert.equal((err.toJSON().appliedBefore as string[]).length, 5000);
+});
