@@ -6,13 +6,14 @@
  * The seed is printed; LOCKSTEP_RELIABILITY_SEED replays it.
  */
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { type PreflightDeps, preflight } from '../../functions/preflight/preflight.ts';
 import { InvalidInputError } from '../../functions/shared/errors.ts';
+import { type LocalDynamo, startDynamo } from '../support/dynalite.ts';
 import { chooseSeed, report } from './support.ts';
 
 const RUNS = 1000;
@@ -447,12 +448,23 @@ describe('release input fuzzing (preflight)', () => {
   const sfn = mockClient(SFNClient);
   const s3 = mockClient(S3Client);
   const logs: string[] = [];
-  const deps: PreflightDeps = {
-    sfn: new SFNClient({ region: 'eu-west-1' }),
-    s3: new S3Client({ region: 'eu-west-1' }),
-    log: { debug() {}, info: (m) => logs.push(m), warn() {}, error() {} },
-    config: { defaultMigrations: 'bundled', s3: { bucket: BUCKET, prefix: PREFIX }, database: 'shop-db' },
-  };
+  let dynamo: LocalDynamo;
+  let deps: PreflightDeps;
+  before(async () => {
+    dynamo = await startDynamo();
+    const table = await dynamo.createLockTable('fuzz-locks');
+    deps = {
+      sfn: new SFNClient({ region: 'eu-west-1' }),
+      s3: new S3Client({ region: 'eu-west-1' }),
+      log: { debug() {}, info: (m) => logs.push(m), warn() {}, error() {} },
+      config: { defaultMigrations: 'bundled', s3: { bucket: BUCKET, prefix: PREFIX }, database: 'shop-db' },
+      // A real DynamoDB: every accepted input takes (and, being the same execution, keeps) the release lock.
+      lock: { dynamodb: dynamo.client, config: { table, lockId: 'shop-db', ttlSeconds: 6 * 3600 } },
+    };
+  });
+  after(async () => {
+    await dynamo.close();
+  });
   const event = (input: unknown) => ({
     input,
     execution: { id: SELF, startTime: STARTED.toISOString(), stateMachineArn: STATE_MACHINE },
@@ -461,17 +473,7 @@ describe('release input fuzzing (preflight)', () => {
   beforeEach(() => {
     sfn.reset();
     s3.reset();
-    sfn.on(ListExecutionsCommand).resolves({
-      executions: [
-        {
-          executionArn: SELF,
-          stateMachineArn: STATE_MACHINE,
-          name: 'release-1',
-          status: 'RUNNING',
-          startDate: STARTED,
-        },
-      ],
-    });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
     s3.on(HeadObjectCommand).resolves({});
   });
 
@@ -546,7 +548,8 @@ describe('release input fuzzing (preflight)', () => {
             executionId: SELF,
             database: 'shop-db',
           });
-          assert.equal(sfn.commandCalls(ListExecutionsCommand).length, 1);
+          // The lock is this execution's already: no other execution to look up.
+          assert.equal(sfn.calls().length, 0);
           const heads = s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input);
           assert.deepEqual(
             heads,
