@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
+import { HistoryTable } from '../../engine/history.ts';
 import { ENGINE_DEFAULTS } from '../../engine/runner.ts';
 import { arn, type Env, readConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
@@ -8,6 +9,15 @@ import type { MigrateConfig } from './migrate.ts';
 
 const wholeMs = (fallback: number) =>
   z._default(z.coerce.number().check(z.int('must be a whole number'), z.gte(0, 'must be ≥ 0')), fallback);
+
+function isHistoryTableName(name: string): boolean {
+  try {
+    new HistoryTable(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The migrate function's environment. `taskRoot` is where the bundled `migrations/` directory sits. */
 export function migrateConfig(env: Env, taskRoot: string): MigrateConfig & { readonly secretId: string } {
@@ -22,7 +32,18 @@ export function migrateConfig(env: Env, taskRoot: string): MigrateConfig & { rea
       z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')),
     ),
     MIGRATIONS_PREFIX: z._default(z.string(), ''),
-    HISTORY_TABLE: z._default(z.string(), ENGINE_DEFAULTS.historyTable),
+    // Checked here, at cold start, with the engine's own rule: a bad name is a ConfigError, not a failed release.
+    HISTORY_TABLE: z._default(
+      z
+        .string()
+        .check(
+          z.refine(
+            isHistoryTableName,
+            'must be <schema>.<table>: unquoted parts in lower case or "Quoted" parts, not in a system schema',
+          ),
+        ),
+      ENGINE_DEFAULTS.historyTable,
+    ),
     // Short by default: the state machine retries LockTimeoutError with backoff instead of paying for a wait.
     LOCK_WAIT_SECONDS: z._default(z.coerce.number().check(z.int(), z.gte(0)), 60),
     LOCK_TIMEOUT_MS: z._default(
