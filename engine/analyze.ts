@@ -5,7 +5,14 @@
  */
 import type { MigrationFileProblem } from './errors.ts';
 import { type MigrationFile, NO_TRANSACTION_DIRECTIVE } from './migration-files.ts';
-import { SqlSyntaxError, type Statement, splitStatements, TextIndex } from './sql-text.ts';
+import {
+  type SqlComment,
+  SqlSyntaxError,
+  type Statement,
+  skipTrivia,
+  splitStatements,
+  TextIndex,
+} from './sql-text.ts';
 
 /** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
 export async function analyzePending(
@@ -98,61 +105,27 @@ async function copyBefore(sql: string, errorIndex: number): Promise<Statement | 
   }
 }
 
-interface Comment {
-  /** UTF-16 index of its first character. */
-  readonly start: number;
-  /** From `--` to the end of the line, or from `/*` to its end. */
-  readonly text: string;
-}
-
 /**
  * The comments before, between and after statements. (Comments inside a statement are not read: a directive there
  * would be as odd as a directive anywhere but the first line, and reading them needs PostgreSQL's lexer.)
  */
-function* comments(sql: string, statements: readonly Statement[]): Generator<Comment> {
+function comments(sql: string, statements: readonly Statement[]): SqlComment[] {
+  const found: SqlComment[] = [];
+  const onComment = (c: SqlComment) => found.push(c);
   let from = 0;
   for (const st of statements) {
-    yield* commentsBetween(sql, from, st.start);
+    skipTrivia(sql, from, st.start, { semicolons: true, onComment });
     from = st.start + st.text.length;
   }
-  yield* commentsBetween(sql, from, sql.length);
-}
-
-/** Comments in text that holds only whitespace, semicolons and comments. */
-function* commentsBetween(sql: string, from: number, to: number): Generator<Comment> {
-  let i = from;
-  while (i < to) {
-    const ch = sql[i];
-    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f' || ch === ';') {
-      i++;
-    } else if (ch === '-' && sql[i + 1] === '-') {
-      const nl = sql.indexOf('\n', i);
-      const end = nl === -1 || nl > to ? to : nl;
-      yield { start: i, text: sql.slice(i, end).trimEnd() };
-      i = end;
-    } else if (ch === '/' && sql[i + 1] === '*') {
-      const start = i;
-      let depth = 1;
-      i += 2;
-      while (i < to && depth > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') {
-          depth++;
-          i += 2;
-        } else if (sql[i] === '*' && sql[i + 1] === '/') {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-      yield { start, text: sql.slice(start, i) };
-    } else return;
-  }
+  skipTrivia(sql, from, sql.length, { semicolons: true, onComment });
+  return found;
 }
 
 /** A comment that means to be a lockstep directive: `lockstep:` after the comment marker, or a near miss of the one. */
 const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*no[\s_-]*transaction/i;
 
 /** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
-function directiveProblem(m: MigrationFile, comment: Comment, index: TextIndex): string | undefined {
+function directiveProblem(m: MigrationFile, comment: SqlComment, index: TextIndex): string | undefined {
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   const { line } = index.lineColumn(comment.start);
   if (line === 1 && m.noTransaction) return undefined;

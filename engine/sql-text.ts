@@ -180,7 +180,7 @@ export async function splitStatements(sql: string): Promise<Statement[]> {
       const start = index.fromByteOffset(byteStart);
       const end = byteLen > 0 ? index.fromByteOffset(byteStart + byteLen) : cut;
       // The parser's location includes leading whitespace and comments after the previous semicolon.
-      const leading = leadingTrivia(sql, start, end);
+      const leading = skipTrivia(sql, start, end) - start;
       const { line, column } = index.lineColumn(start + leading);
       statements.push({
         text: sql.slice(start + leading, end).trimEnd(),
@@ -219,17 +219,43 @@ function surrogateSafe(sql: string, to: number): number {
 /** Lets the event loop run (signals, timers, I/O) between parser calls. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Length of whitespace and comments at `from`, stopping before `to`. */
-function leadingTrivia(sql: string, from: number, to: number): number {
+/** A comment between statements. */
+export interface SqlComment {
+  /** UTF-16 index of its first character. */
+  readonly start: number;
+  /** From `--` to the end of the line, or from `/*` to its end. */
+  readonly text: string;
+}
+
+/**
+ * Scans whitespace and comments (and semicolons, with `semicolons`) from `from`, stopping before `to`; reports each
+ * comment to `onComment`. Returns where the scan stopped: the start of the next statement, or `to`.
+ */
+export function skipTrivia(
+  sql: string,
+  from: number,
+  to: number,
+  options: { readonly semicolons?: boolean; readonly onComment?: (comment: SqlComment) => void } = {},
+): number {
   let i = from;
   while (i < to) {
     const ch = sql[i];
-    if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f') {
+    if (
+      ch === ' ' ||
+      ch === '\t' ||
+      ch === '\n' ||
+      ch === '\r' ||
+      ch === '\f' ||
+      (options.semicolons && ch === ';')
+    ) {
       i++;
     } else if (ch === '-' && sql[i + 1] === '-') {
       const nl = sql.indexOf('\n', i);
-      i = nl === -1 ? to : nl + 1;
+      const end = nl === -1 || nl > to ? to : nl;
+      options.onComment?.({ start: i, text: sql.slice(i, end).trimEnd() });
+      i = end;
     } else if (ch === '/' && sql[i + 1] === '*') {
+      const start = i;
       let depth = 1;
       i += 2;
       while (i < to && depth > 0) {
@@ -241,9 +267,10 @@ function leadingTrivia(sql: string, from: number, to: number): number {
           i += 2;
         } else i++;
       }
+      options.onComment?.({ start, text: sql.slice(start, i) });
     } else break;
   }
-  return Math.min(i, to) - from;
+  return Math.min(i, to);
 }
 
 /** Code points in a string, as PostgreSQL counts characters (a UTF-8 database); without copying it. */

@@ -47,7 +47,10 @@ async function applyUnwrapped(
   const startedAt = await recordStart(ctx, m);
   const index = new TextIndex(m.sql);
   // The statement under way, and the statement_timeout it ran with: what a failure report names.
-  const at = { statement: 0, timeout: statementTimeout(ctx) as StatementTimeout };
+  const at: { statement: number; timeout: StatementTimeout } = {
+    statement: 0,
+    timeout: statementTimeout(ctx),
+  };
   const current = () => statements[at.statement] as Statement;
   const record = (outcome: { failedStatement: number; error: string } | undefined) =>
     ctx.history.recordSql(
