@@ -5,6 +5,7 @@
  * database is an embedded PostgreSQL (over verified TLS, as on AWS), a snapshot is a real copy of it, the
  * ECS service is a record of which image runs, and an alert is printed.
  */
+
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,17 +15,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../engine/errors.ts';
-import { createDeployHandler, readDeployConfig } from '../functions/deploy/deploy.ts';
+import { readDeployConfig } from '../functions/deploy/config.ts';
+import { createDeployHandler } from '../functions/deploy/deploy.ts';
 import { migrateConfig } from '../functions/migrate/config.ts';
 import { createMigrateHandler } from '../functions/migrate/migrate.ts';
 import { createPreflightHandler } from '../functions/preflight/preflight.ts';
 import { SecretSource } from '../functions/shared/database.ts';
-import {
-  createSnapshotHandler,
-  readSnapshotConfig,
-  TAG_RELEASE,
-  tagValue,
-} from '../functions/snapshot/snapshot.ts';
+import { readSnapshotConfig } from '../functions/snapshot/config.ts';
+import { createSnapshotHandler, TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
 import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
 import {
   type Alert,

@@ -2,7 +2,8 @@
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createDeployHandler, readDeployConfig } from './deploy.ts';
+import { readDeployConfig } from './config.ts';
+import { createDeployHandler } from './deploy.ts';
 
 const logger = createLogger('lockstep-deploy');
 export const handler = createDeployHandler(

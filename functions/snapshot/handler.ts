@@ -5,7 +5,8 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
 import { createLogger } from '../shared/logger.ts';
-import { createSnapshotHandler, readSnapshotConfig } from './snapshot.ts';
+import { readSnapshotConfig } from './config.ts';
+import { createSnapshotHandler } from './snapshot.ts';
 
 const logger = createLogger('lockstep-snapshot');
 export const handler = createSnapshotHandler(

@@ -18,12 +18,12 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readDeployConfig } from '../../../functions/deploy/config.ts';
 import {
   checkDeployment,
   type DeployConfig,
   type DeployDeps,
   parseDeployEvent,
-  readDeployConfig,
   startDeployment,
 } from '../../../functions/deploy/deploy.ts';
 import {

@@ -41,6 +41,7 @@ import {
 } from '../../../functions/shared/errors.ts';
 import type { Log } from '../../../functions/shared/logger.ts';
 import type { ReleaseInput } from '../../../functions/shared/release-input.ts';
+import { readSnapshotConfig } from '../../../functions/snapshot/config.ts';
 import {
   type CreatedSnapshot,
   createSnapshot,
@@ -49,7 +50,6 @@ import {
   type PruneResult,
   parseSnapshotEvent,
   pruneSnapshots,
-  readSnapshotConfig,
   runSnapshotAction,
   type SnapshotConfig,
   type SnapshotDeps,
