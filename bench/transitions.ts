@@ -1,5 +1,5 @@
 /**
- * State transitions per release: the synthesized definition run locally (infra/local-runner.ts) with every Task
+ * State transitions per release: the synthesized definition run locally (rehearsal/interpreter.ts) with every Task
  * state answered by a stub returning what the real function returns (the shapes are the functions' own output
  * types), counting StateEntered events — what Standard workflows bill as state transitions.
  */
@@ -8,8 +8,8 @@ import { type ApplyOutput, type PlanOutput, sampleNames } from '../functions/mig
 import type { PreflightOutput } from '../functions/preflight/preflight.ts';
 import type { ReleaseInput } from '../functions/shared/release-input.ts';
 import type { CreatedSnapshot, PruneResult, SnapshotStatus } from '../functions/snapshot/snapshot.ts';
-import { PLACEHOLDER, synthesizeReleaseDefinition } from '../infra/local-definition.ts';
-import { publishAsSns, runLocally } from '../infra/local-runner.ts';
+import { PLACEHOLDER, synthesizeReleaseDefinition } from '../rehearsal/definition.ts';
+import { publishAsSns, runLocally } from '../rehearsal/interpreter.ts';
 
 /**
  * Step Functions Standard workflows, US East (N. Virginia): USD 0.025 per 1,000 state transitions, as on the

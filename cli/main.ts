@@ -7,11 +7,13 @@ import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
-import { ExitCode, exitCodeFor } from './exit-codes.ts';
+import type { RawNewOptions } from './commands/new.ts';
+import type { ReleaseOptions } from './commands/rehearsal.ts';
+import { ExitCode } from './exit-codes.ts';
 import { addOptions, type CommandName, type RawOptions } from './options.ts';
-import { errorJson, errorText, jsonHead, Output } from './output.ts';
+import { errorJson, errorText, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
-import { runCommand } from './run-command.ts';
+import { jsonHead, type Outcome, report } from './report.ts';
 import { Shutdown } from './shutdown.ts';
 import { addStartOptions, type RawStartOptions } from './start-options.ts';
 
@@ -39,83 +41,6 @@ function osUser(): string | undefined {
   }
 }
 
-/** Loaded only for `publish`: the AWS SDK costs start-up time no other command needs. */
-async function runPublish(raw: RawPublishOptions, output: Output): Promise<number> {
-  try {
-    const [{ S3Client }, { publish }] = await Promise.all([
-      import('@aws-sdk/client-s3'),
-      import('./publish.ts'),
-    ]);
-    const result = await publish({ s3: new S3Client({}), now: () => new Date() }, raw);
-    if (raw.json) output.json({ ...jsonHead('publish', ExitCode.Success), ...result });
-    else
-      output.result(
-        result.unchanged
-          ? `already published, unchanged: ${result.location}`
-          : `published ${result.files} migrations to ${result.location}`,
-      );
-    return ExitCode.Success;
-  } catch (err) {
-    const code = exitCodeFor(err);
-    if (raw.json) output.json({ ...jsonHead('publish', code), error: errorJson(err) });
-    else output.note(errorText(err));
-    return code;
-  }
-}
-
-/** Loaded only for `start`. */
-async function runStart(raw: RawStartOptions, output: Output): Promise<number> {
-  try {
-    const [{ SFNClient }, { startRelease }] = await Promise.all([
-      import('@aws-sdk/client-sfn'),
-      import('./start.ts'),
-    ]);
-    const result = await startRelease(
-      {
-        sfn: new SFNClient({}),
-        print: (line) => output.note(line),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-        pollMs: 2000,
-      },
-      raw,
-    );
-    if (raw.json) output.json({ ...jsonHead('start', ExitCode.Success), ...result });
-    return ExitCode.Success;
-  } catch (err) {
-    const code = exitCodeFor(err);
-    if (raw.json) output.json({ ...jsonHead('start', code), error: errorJson(err) });
-    else output.note(errorText(err));
-    return code;
-  }
-}
-
-/**
- * The rehearsal commands synthesize the stack from this checkout's sources, so they run from source (`npm start`,
- * `npx tsx cli/main.ts …`). The specifier is computed so the bundler leaves them out of the installed CLI.
- */
-async function runLocal(
-  output: Output,
-  work: (local: typeof import('./local-commands.ts')) => Promise<void>,
-): Promise<number> {
-  const specifier = ['.', 'local-commands.ts'].join('/');
-  let local: typeof import('./local-commands.ts');
-  try {
-    local = await import(specifier);
-  } catch {
-    output.note(
-      'the local rehearsal runs from a lockstep checkout: npm start (or npx tsx cli/main.ts release --local)',
-    );
-    return ExitCode.UsageError;
-  }
-  try {
-    await work(local);
-    return ExitCode.Success;
-  } catch (err) {
-    output.note(errorText(err));
-    return exitCodeFor(err);
-  }
-}
-
 // No top-level await: the CLI is bundled as CommonJS, which Node loads faster than ES modules.
 async function main(): Promise<void> {
   const output = new Output(process.stdout, process.stderr);
@@ -130,9 +55,15 @@ async function main(): Promise<void> {
     .version(packageJson.version)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
+  // Each command's code is loaded when it runs, and its outcome printed one way (./report.ts).
+  const finish = (command: string, json: boolean | undefined, outcome: Outcome) => {
+    exitCode = report(output, command, json ?? false, outcome);
+  };
+
   for (const [name, description] of COMMANDS) {
     addOptions(program.command(name).description(description), name).action(async (raw: RawOptions) => {
-      exitCode = await runCommand(name, raw, {
+      const { run } = await import('./commands/engine.ts');
+      const outcome = await run(name, raw, {
         output,
         shutdown,
         env: process.env,
@@ -141,8 +72,26 @@ async function main(): Promise<void> {
         now: Date.now,
         osUser: osUser(),
       });
+      finish(name, raw.json, outcome);
     });
   }
+
+  program
+    .command('new')
+    .description(
+      'write the next migration file: a version after every existing one, named after <description>',
+    )
+    .argument('<description>', 'what the migration does, e.g. "add email to users"')
+    .option('--dir <path>', 'migrations directory (created if missing)', './migrations')
+    .option('--no-transaction', 'start the file with -- lockstep:no-transaction')
+    .option('--sequence', 'number it next in sequence (0001, 0002, …) whatever the directory does')
+    .option('--timestamp', 'version it with the UTC time (YYYYMMDDHHMMSS) whatever the directory does')
+    .option('--json', 'print one JSON document')
+    .action(async (description: string, raw: RawNewOptions & { transaction?: boolean }) => {
+      const { run } = await import('./commands/new.ts');
+      const options = { ...raw, noTransaction: raw.transaction === false };
+      finish('new', raw.json, await run(description, options, { cwd: process.cwd(), now: () => new Date() }));
+    });
 
   addPublishOptions(
     program
@@ -151,13 +100,15 @@ async function main(): Promise<void> {
         'upload a release’s migrations and their checksums to S3, for the migrate function to run',
       ),
   ).action(async (raw: RawPublishOptions) => {
-    exitCode = await runPublish(raw, output);
+    const { run } = await import('./commands/publish.ts');
+    finish('publish', raw.json, await run(raw));
   });
 
   addStartOptions(
     program.command('start').description('start a release on AWS; with --follow, watch it to the end'),
   ).action(async (raw: RawStartOptions) => {
-    exitCode = await runStart(raw, output);
+    const { run } = await import('./commands/start.ts');
+    finish('start', raw.json, await run(raw, output));
   });
 
   program
@@ -171,33 +122,17 @@ async function main(): Promise<void> {
     .option('--release <label>', 'release label (default: local-<timestamp>)')
     .option('--fail-at <step>', 'rehearse a failure at snapshot, migrate or deploy')
     .option('--run <command>', 'start this command (with DATABASE_URL) only if the release succeeded')
-    .action(async (raw: { dir: string; image?: string; release?: string; failAt?: string; run?: string }) => {
-      exitCode = await runLocal(output, async (local) => {
-        await local.releaseLocal({
-          ...raw,
-          cwd: process.cwd(),
-          print: (line) => output.note(line),
-          now: () => new Date(),
-        });
-      });
+    .action(async (raw: ReleaseOptions) => {
+      const rehearsal = await import('./commands/rehearsal.ts');
+      finish('release', false, await rehearsal.release(raw, output));
     });
   program
     .command('snapshots')
     .description('list the local rehearsal’s snapshots')
     .requiredOption('--local', 'the local rehearsal’s')
     .action(async () => {
-      exitCode = await runLocal(output, async (local) => {
-        const snapshots = await local.withLocalDatabase(
-          process.cwd(),
-          () => {},
-          ({ server }) => local.localSnapshots(server).list(),
-        );
-        output.result(
-          snapshots.length
-            ? snapshots.map((s) => `${s.id}  ${s.createdAt.toISOString()}`).join('\n')
-            : 'no local snapshots',
-        );
-      });
+      const rehearsal = await import('./commands/rehearsal.ts');
+      finish('snapshots', false, await rehearsal.snapshots());
     });
   program
     .command('restore')
@@ -205,18 +140,15 @@ async function main(): Promise<void> {
     .requiredOption('--local', 'the local rehearsal’s')
     .argument('<snapshot>', 'snapshot id (lockstep snapshots --local)')
     .action(async (id: string) => {
-      exitCode = await runLocal(output, async (local) => {
-        await local.withLocalDatabase(process.cwd(), () => {}, local.restoreLocal(id));
-        output.result(`restored database "app" from ${id}`);
-      });
+      const rehearsal = await import('./commands/rehearsal.ts');
+      finish('restore', false, await rehearsal.restore(id));
     });
   program
     .command('diagram')
     .description('print the release state machine as a Mermaid flowchart')
     .action(async () => {
-      exitCode = await runLocal(output, async (local) => {
-        output.result(local.diagram());
-      });
+      const rehearsal = await import('./commands/rehearsal.ts');
+      finish('diagram', false, await rehearsal.diagram());
     });
 
   try {

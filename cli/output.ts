@@ -8,7 +8,6 @@ import type { Plan } from '../engine/plan.ts';
 import type { RepairResult } from '../engine/repair.ts';
 import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
 import { ScriptFailedError } from '../engine/session.ts';
-import type { CommandName } from './options.ts';
 
 interface Writable {
   write(text: string): unknown;
@@ -251,12 +250,4 @@ export function formatRepair(result: RepairResult, repairedBy: string, osUser: s
     `is now ${result.checksum.slice(0, 12)}…; logged in ${result.auditTable} ` +
     `(by ${repairedBy}${osUser ? `, OS user ${osUser}` : ''})`
   );
-}
-
-/** The `--json` document's common head. */
-export function jsonHead(
-  command: CommandName | 'publish' | 'start' | undefined,
-  exitCode: number,
-): Record<string, unknown> {
-  return { command: command ?? null, ok: exitCode === 0, exitCode };
 }

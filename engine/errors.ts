@@ -18,6 +18,9 @@ export type EngineErrorCode =
   | 'MIGRATION_FAILED'
   | 'DATABASE_UNAVAILABLE';
 
+/** Marks lockstep's errors, whichever copy of the code made them (`Symbol.for` is one symbol per process). */
+const BRAND = Symbol.for('lockstep.LockstepError');
+
 export abstract class LockstepError<Code extends string = string> extends Error {
   abstract readonly code: Code;
 
@@ -26,6 +29,22 @@ export abstract class LockstepError<Code extends string = string> extends Error 
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * `instanceof` across copies of this code: the installed CLI loads the rehearsal from its own bundle, whose
+   * errors are other classes of the same names. An error from another copy is a LockstepError by its brand, and
+   * an instance of a subclass by the subclass's name (a contract: see `name` above).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noUselessThisAlias: named once, for the type; see below.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class `instanceof` asks about, often a subclass.
+    const target: abstract new (...args: never[]) => unknown = this;
+    if (Function.prototype[Symbol.hasInstance].call(target, value)) return true;
+    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+      return false;
+    return target === LockstepError || (value as Error).name === target.name;
   }
 
   /** A plain object for `--json` output and Lambda error payloads; never holds secrets. */

@@ -17,11 +17,11 @@ export interface MigrationFile {
   readonly sql: string;
 }
 
-const FILE_PATTERN = /^(\d+)_([^/\\]+)\.sql$/;
+export const FILE_PATTERN = /^(\d+)_([^/\\]+)\.sql$/;
 /** The one directive, as the whole of a file's first line; analyze.ts refuses anything like it anywhere else. */
 export const NO_TRANSACTION_DIRECTIVE = /^--\s*lockstep:no-transaction\s*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-const MAX_VERSION = 9223372036854775807n; // the history table stores versions as bigint
+export const MAX_VERSION = 9223372036854775807n; // the history table stores versions as bigint
 
 /**
  * Reads a migrations directory. Misnamed `.sql` files and duplicate versions are errors naming every file.

@@ -1,7 +1,7 @@
 /** Rewrites the README's diagram block from the synthesized state machine (npm run diagram). */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { toMermaid } from '../infra/diagram.ts';
-import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
+import { synthesizeReleaseDefinition } from '../rehearsal/definition.ts';
 
 const file = new URL('../README.md', import.meta.url);
 const readme = readFileSync(file, 'utf8');

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
-import { localCertificate } from '../cli/local/tls.ts';
+import { localCertificate } from '../rehearsal/tls.ts';
 
 function testFiles(path: string): string[] {
   if (statSync(path).isFile()) return [path];

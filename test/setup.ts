@@ -1,2 +1,2 @@
 // Loaded before every test file (see test/run.ts).
-import '../infra/promise-with-resolvers.ts';
+import '../rehearsal/promise-with-resolvers.ts';

@@ -21,7 +21,6 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import * as z from 'zod/mini';
-import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   DeploymentFailedError,
   DeployTargetInvalidError,

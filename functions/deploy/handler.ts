@@ -1,17 +1,9 @@
-/** Lambda entry for the deploy step: `start` rolls the service onto the release image, `status` reports on it. */
+/**
+ * Lambda entry for the deploy step (`start` rolls the service onto the release image, `status` reports on it),
+ * built once per container from the environment (./setup.ts).
+ */
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
-import { createLogger } from '../shared/logger.ts';
-import { readDeployConfig } from './config.ts';
-import { createDeployHandler } from './deploy.ts';
+import { deployHandler } from './setup.ts';
 
-const logger = createLogger('lockstep-deploy');
-export const handler = createDeployHandler(
-  {
-    ecs: new ECSClient(AWS_CLIENT_OPTIONS),
-    log: logger,
-    now: () => new Date(),
-    config: readDeployConfig(process.env),
-  },
-  logger,
-);
+export const handler = deployHandler(process.env, { ecs: new ECSClient(AWS_CLIENT_OPTIONS) });

@@ -1,22 +1,14 @@
-/** Lambda entry for the migrate step; the handler itself lives beside the core (./migrate.ts). */
+/**
+ * Lambda entry for the migrate step, built once per container from the environment (./setup.ts): configuration
+ * checked at cold start, clients and the cached secret reused while warm.
+ */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
-import { SecretSource } from '../shared/database.ts';
-import { createLogger } from '../shared/logger.ts';
-import { migrateConfig } from './config.ts';
-import { createMigrateHandler } from './migrate.ts';
+import { migrateHandler } from './setup.ts';
 
-// Once per container: configuration checked at cold start, clients and the cached secret reused while warm.
-const config = migrateConfig(process.env, process.env.LAMBDA_TASK_ROOT ?? process.cwd());
-const logger = createLogger('lockstep-migrate');
-export const handler = createMigrateHandler(
-  {
-    secrets: new SecretSource(new SecretsManagerClient(AWS_CLIENT_OPTIONS), config.secretId),
-    s3: new S3Client(AWS_CLIENT_OPTIONS),
-    log: logger,
-    config,
-    now: Date.now,
-  },
-  logger,
+export const handler = migrateHandler(
+  process.env,
+  { secrets: new SecretsManagerClient(AWS_CLIENT_OPTIONS), s3: new S3Client(AWS_CLIENT_OPTIONS) },
+  process.env.LAMBDA_TASK_ROOT ?? process.cwd(),
 );

@@ -1,21 +1,12 @@
-/** Lambda entry for the preflight step; the handler itself lives beside the core (./preflight.ts). */
+/** Lambda entry for the preflight step: built once per container from the environment (./setup.ts). */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { AWS_CLIENT_OPTIONS } from '../shared/aws-clients.ts';
-import { createLogger } from '../shared/logger.ts';
-import { preflightConfig } from './config.ts';
-import { createPreflightHandler } from './preflight.ts';
+import { preflightHandler } from './setup.ts';
 
-const config = preflightConfig(process.env);
-const logger = createLogger('lockstep-preflight');
-export const handler = createPreflightHandler(
-  {
-    sfn: new SFNClient(AWS_CLIENT_OPTIONS),
-    s3: new S3Client(AWS_CLIENT_OPTIONS),
-    log: logger,
-    config,
-    lock: { dynamodb: new DynamoDBClient(AWS_CLIENT_OPTIONS), config: config.lock },
-  },
-  logger,
-);
+export const handler = preflightHandler(process.env, {
+  sfn: new SFNClient(AWS_CLIENT_OPTIONS),
+  s3: new S3Client(AWS_CLIENT_OPTIONS),
+  dynamodb: new DynamoDBClient(AWS_CLIENT_OPTIONS),
+});

@@ -35,7 +35,6 @@ import {
   type Tag,
 } from '@aws-sdk/client-rds';
 import * as z from 'zod/mini';
-import { type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   ConfigError,
   DatabaseNotReadyError,

@@ -4,8 +4,7 @@
  * Triggers (image push, pipeline action) hang off the public members; see ./release-triggers.ts.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -28,6 +27,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
+import { packageRoot } from '../package-root.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -37,7 +37,7 @@ import {
   pipelineAction,
 } from './release-triggers.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const repoRoot = packageRoot();
 
 /** The database lockstep backs up and migrates: an RDS instance or an Aurora cluster. */
 export abstract class ReleaseDatabase {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import * as engineErrors from '../../engine/errors.ts';
+import { ChecksumMismatchError, InvalidInputError, LockstepError } from '../../engine/errors.ts';
 import * as releaseErrors from '../../functions/shared/errors.ts';
 
 const failure: engineErrors.MigrationFailure = {
@@ -79,4 +80,18 @@ test('a failure after many migrations names how many ran before it, not every on
   );
   assert.ok(err.message.length < 500);
   assert.equal((err.toJSON().appliedBefore as string[]).length, 5000);
+});
+
+describe('errors from another copy of the code', () => {
+  test('are instances by brand and name: the installed CLI loads the rehearsal from its own bundle', async () => {
+    // A query string makes Node load the module again, as a second bundle would.
+    const specifier = '../../engine/errors.ts?another-copy';
+    const copy = (await import(specifier)) as typeof import('../../engine/errors.ts');
+    assert.notEqual(copy.InvalidInputError, InvalidInputError, 'a second copy of the classes');
+    const error = new copy.InvalidInputError('--dir', 'no such directory');
+    assert.ok(error instanceof LockstepError);
+    assert.ok(error instanceof InvalidInputError);
+    assert.ok(!(error instanceof ChecksumMismatchError));
+    assert.ok(!(Object.assign(new Error('x'), { name: 'InvalidInputError' }) instanceof LockstepError));
+  });
 });

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { toMermaid } from '../../infra/diagram.ts';
-import { synthesizeReleaseDefinition } from '../../infra/local-definition.ts';
+import { synthesizeReleaseDefinition } from '../../rehearsal/definition.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -15,18 +15,25 @@ test('the README’s diagram is the synthesized state machine (regenerate: locks
   assert.equal(embedded, toMermaid(synthesizeReleaseDefinition().definition));
 });
 
-test('every lockstep command the README shows exists, with the options it shows', () => {
+test('every lockstep command the README shows exists in the installed command, with the options it shows', () => {
   const help = (args: string[]) =>
-    execFileSync(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args, '--help'], {
+    execFileSync(process.execPath, ['bin/lockstep.cjs', ...args, '--help'], {
       cwd: new URL('../../', import.meta.url),
       encoding: 'utf8',
     });
+  assert.doesNotMatch(
+    readme,
+    /npx tsx cli\/main\.ts/,
+    'the README shows the installed command, not the source',
+  );
   const shown = new Set(
     [
-      ...readme.matchAll(/lockstep (migrate|plan|status|publish|start|release|snapshots|restore|diagram)\b/g),
+      ...readme.matchAll(
+        /lockstep (migrate|plan|status|publish|start|release|snapshots|restore|diagram|new)\b/g,
+      ),
     ].map((m) => m[1] as string),
   );
-  assert.ok(shown.size >= 9, [...shown].join(' '));
+  assert.ok(shown.size >= 10, [...shown].join(' '));
   for (const command of shown) {
     const text = help([command]);
     const flags = new Set(

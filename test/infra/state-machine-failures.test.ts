@@ -12,7 +12,7 @@ import { ClientException, RegisterTaskDefinitionCommand, UpdateServiceCommand } 
 import { CreateDBSnapshotCommand, SnapshotQuotaExceededFault } from '@aws-sdk/client-rds';
 import type pg from 'pg';
 import { STATE } from '../../infra/constructs/release-definition.ts';
-import { type Alert, publishAsSns, runLocally } from '../../infra/local-runner.ts';
+import { type Alert, publishAsSns, runLocally } from '../../rehearsal/interpreter.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import {
   createLocalRelease,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type pg from 'pg';
 import { STATE } from '../../infra/constructs/release-definition.ts';
-import { PAYLOAD_LIMIT_BYTES, payloadBytes } from '../../infra/local-runner.ts';
+import { PAYLOAD_LIMIT_BYTES, payloadBytes } from '../../rehearsal/interpreter.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import {
   createLocalRelease,

@@ -167,7 +167,7 @@ describe('release state machine', () => {
     const creates = release.aws.rds.commandCalls(CreateDBSnapshotCommand).map((c) => c.args[0].input);
     assert.equal(creates.length, 1);
     const snapshotId = creates[0]?.DBSnapshotIdentifier as string;
-    assert.match(snapshotId, /^lockstep-app-db-\d{14}-release[0-9a-f]$/);
+    assert.match(snapshotId, /^lockstep-database-\d{14}-release[0-9a-f]$/);
     assert.equal(creates[0]?.DBInstanceIdentifier, TARGET.dbIdentifier);
     assert.deepEqual(creates[0]?.Tags, [
       { Key: 'lockstep:managed', Value: 'true' },
@@ -356,7 +356,7 @@ describe('release state machine', () => {
     // The first listing is create's (does this execution have a snapshot already?); the second is prune's.
     release.aws.rds
       .on(DescribeDBSnapshotsCommand, { DBInstanceIdentifier: TARGET.dbIdentifier })
-      .callsFakeOnce(release.rds.describe)
+      .callsFakeOnce((input) => release.rds.describeDBSnapshots(input))
       .rejects(denied);
 
     const run = await release.runRelease(releaseInput());

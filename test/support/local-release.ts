@@ -1,8 +1,10 @@
 /**
  * Runs the release state machine as synthesized, locally (aws-local-stepfunctions): each Lambda Task state
- * invokes the real handler of its function, each SNS Publish state a stub that records the alert. AWS is
- * mocked with aws-sdk-client-mock behind small stateful fakes (an RDS instance that snapshots, an ECS service
- * that rolls out); the migrate function runs against the test PostgreSQL over verified TLS.
+ * invokes the real handler of its function, built by the function's own setup from its environment as the
+ * template sets it (rehearsal/functions.ts, as the local rehearsal builds them); each SNS Publish state a stub
+ * that records the alert. AWS is mocked with aws-sdk-client-mock in front of the rehearsal's stand-ins (an RDS
+ * instance that snapshots, an ECS service that rolls out), so a test can both assert on the calls and override
+ * one; the release lock runs on dynalite; the migrate function runs against the test PostgreSQL over verified TLS.
  *
  * Fidelity notes — what this harness does the way the deployed state machine would:
  * - A handler's thrown error reaches Retry/Catch by its `name`, as Lambda's errorType does; its Cause is the
@@ -15,32 +17,22 @@
  * `"ResultPath": "$"` needs {@link forInterpreter}.
  */
 import { randomBytes } from 'node:crypto';
-import { DeleteItemCommand, type DeleteItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  type Deployment,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
-  type DescribeTaskDefinitionCommandInput,
   ECSClient,
   RegisterTaskDefinitionCommand,
-  type RegisterTaskDefinitionCommandInput,
-  type Service,
-  type TaskDefinition,
   UpdateServiceCommand,
-  type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import {
   CreateDBSnapshotCommand,
-  type CreateDBSnapshotCommandInput,
-  type DBSnapshot,
-  DBSnapshotNotFoundFault,
   DeleteDBSnapshotCommand,
-  type DeleteDBSnapshotCommandInput,
   DescribeDBSnapshotsCommand,
-  type DescribeDBSnapshotsCommandInput,
-  type DescribeDBSnapshotsCommandOutput,
   RDSClient,
 } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -50,23 +42,32 @@ import {
   PLACEHOLDER,
   type ReleaseFunctionName,
   synthesizeReleaseDefinition,
-} from '../../infra/local-definition.ts';
+} from '../../rehearsal/definition.ts';
+import { localEnvironments, localFunctions } from '../../rehearsal/functions.ts';
 import {
   type Alert,
+  deleteItemAsStepFunctions,
   type Handler,
   invokeAsLambda,
   type LambdaContext,
   publishAsSns,
   runLocally,
-} from '../../infra/local-runner.ts';
+} from '../../rehearsal/interpreter.ts';
+import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
+import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
+import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
+import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startDynamo } from './dynalite.ts';
 
-/** The AWS resources the functions are configured for. */
+/**
+ * The AWS resources the functions are configured for: what the example stack's references resolve to locally
+ * (rehearsal/definition.ts). {@link createLocalRelease} checks them against the synthesized environments.
+ */
 export const TARGET = {
-  dbIdentifier: 'app-db',
-  secretArn: `arn:aws:secretsmanager:${PLACEHOLDER.region}:${PLACEHOLDER.account}:secret:lockstep-db-AbCdEf`,
-  cluster: 'app-cluster',
-  service: 'app-service',
+  dbIdentifier: 'database',
+  secretArn: `arn:aws:secretsmanager:${PLACEHOLDER.region}:${PLACEHOLDER.account}:secret:DatabaseSecretAttachment-AbCdEf`,
+  cluster: 'Cluster',
+  service: 'AppService',
   container: 'app',
   family: 'app',
   initialImage: `${PLACEHOLDER.account}.dkr.ecr.${PLACEHOLDER.region}.amazonaws.com/app:initial`,
@@ -176,8 +177,10 @@ export interface LocalRelease {
   /** The functions' real handlers, as the Task states invoke them. */
   readonly handlers: Readonly<Record<ReleaseFunctionName, Handler>>;
   readonly aws: AwsMocks;
-  readonly rds: FakeRds;
-  readonly ecs: FakeEcs;
+  readonly rds: LocalRds;
+  /** Where `rds` keeps its snapshots: seed an earlier release's here. */
+  readonly snapshots: MemorySnapshots;
+  readonly ecs: LocalEcsService;
   /** Resets every mock and fake to a healthy instance and service. Call it in beforeEach. */
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
@@ -190,67 +193,66 @@ export interface LocalRelease {
 const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
 
 /**
- * Synthesizes the definition, sets the functions' environment, loads their handlers (each reads its
- * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay loaded.
+ * Synthesizes the definition, builds the functions from their synthesized environments (each reads its
+ * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
   const definition = synthesizeReleaseDefinition();
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
-  Object.assign(process.env, {
-    AWS_REGION: PLACEHOLDER.region,
-    // The preflight function's DynamoDB client reaches dynalite; every other client is mocked.
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_LOG_LEVEL: 'ERROR',
-    // preflight
-    MIGRATIONS_SOURCE: 'bundled',
-    DB_IDENTIFIER: TARGET.dbIdentifier,
-    LOCK_TABLE: definition.lockTableName,
-    // snapshot
-    DB_KIND: 'instance',
-    SNAPSHOT_PREFIX: 'lockstep',
-    SNAPSHOTS_TO_KEEP: '10',
-    SNAPSHOT_TIMEOUT_SECONDS: '7200',
-    // migrate
-    DB_SECRET_ARN: TARGET.secretArn,
-    DB_HOST: 'localhost',
-    DB_PORT: url.port,
-    DB_NAME: decodeURIComponent(url.pathname.slice(1)),
-    DB_CA_FILE: process.env.LOCKSTEP_TEST_CA_FILE,
-    MIGRATIONS_DIR: setup.migrationsDir,
-    LOCK_WAIT_SECONDS: '60',
-    // deploy
-    ECS_CLUSTER: TARGET.cluster,
-    ECS_SERVICE: TARGET.service,
-    CONTAINER_NAME: TARGET.container,
-    DEPLOY_TIMEOUT_SECONDS: '1800',
-    ...setup.env,
-  });
+  const options = {
+    database: { host: 'localhost', port: Number(url.port), caFile: process.env.LOCKSTEP_TEST_CA_FILE },
+    migrationsDir: setup.migrationsDir,
+    env: { DB_NAME: decodeURIComponent(url.pathname.slice(1)), ...setup.env },
+    logger: new Logger({ serviceName: 'lockstep-test', logLevel: 'ERROR' }),
+  };
+  checkTarget(localEnvironments(definition, options));
   const aws = mockAws();
-  const handlers: Record<ReleaseFunctionName, Handler> = {
-    preflight: (await import('../../functions/preflight/handler.ts')).handler,
-    snapshot: (await import('../../functions/snapshot/handler.ts')).handler,
-    migrate: (await import('../../functions/migrate/handler.ts')).handler,
-    deploy: (await import('../../functions/deploy/handler.ts')).handler,
-  };
-  const rds = new FakeRds(aws.rds);
-  const ecs = new FakeEcs(aws.ecs);
-  const credentials = {
-    username: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    engine: 'postgres',
-  };
+  // Plain SDK clients, which aws-sdk-client-mock intercepts; the lock's DynamoDB client reaches dynalite.
+  const handlers = localFunctions(
+    definition,
+    {
+      sfn: new SFNClient(LOCAL_CLIENT_CONFIG),
+      s3: new S3Client(LOCAL_CLIENT_CONFIG),
+      dynamodb: new DynamoDBClient({
+        region: LOCAL_ACCOUNT.region,
+        endpoint: dynamo.endpoint,
+        credentials: LOCAL_CREDENTIALS,
+      }),
+      rds: new RDSClient(LOCAL_CLIENT_CONFIG),
+      secrets: new SecretsManagerClient(LOCAL_CLIENT_CONFIG),
+      ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
+    },
+    options,
+  );
+  const snapshots = new MemorySnapshots(TARGET.dbIdentifier);
+  const rds = new LocalRds({ account: LOCAL_ACCOUNT, instance: TARGET.dbIdentifier, store: snapshots });
+  const ecs = new LocalEcsService({
+    account: LOCAL_ACCOUNT,
+    cluster: TARGET.cluster,
+    service: TARGET.service,
+    container: TARGET.container,
+    family: TARGET.family,
+    initialImage: TARGET.initialImage,
+    desiredCount: 2,
+  });
+  const secrets = new LocalSecrets();
+  secrets.putDatabaseCredentials(TARGET.secretArn, setup.databaseUrl);
 
   const reset = () => {
     for (const mock of Object.values(aws)) mock.reset();
     rds.reset();
+    snapshots.clear();
     ecs.reset();
-    aws.secrets.on(GetSecretValueCommand, { SecretId: TARGET.secretArn }).resolves({
-      SecretString: JSON.stringify(credentials),
-    });
+    aws.rds.on(CreateDBSnapshotCommand).callsFake((input) => rds.createDBSnapshot(input));
+    aws.rds.on(DescribeDBSnapshotsCommand).callsFake((input) => rds.describeDBSnapshots(input));
+    aws.rds.on(DeleteDBSnapshotCommand).callsFake((input) => rds.deleteDBSnapshot(input));
+    aws.ecs.on(DescribeServicesCommand).callsFake((input) => ecs.describeServices(input));
+    aws.ecs.on(DescribeTaskDefinitionCommand).callsFake((input) => ecs.describeTaskDefinition(input));
+    aws.ecs.on(RegisterTaskDefinitionCommand).callsFake((input) => ecs.registerTaskDefinition(input));
+    aws.ecs.on(UpdateServiceCommand).callsFake((input) => ecs.updateService(input));
+    aws.secrets.on(GetSecretValueCommand).callsFake((input) => secrets.getSecretValue(input));
     // Every execution a lock names is still running unless a test says otherwise.
     aws.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
   };
@@ -277,7 +279,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
           kind === 'sns'
             ? publishAsSns(p, (alert) => alerts.push(alert))
             : kind === 'dynamodb'
-              ? deleteItemAsStepFunctions(dynamo, p)
+              ? deleteItemAsStepFunctions(dynamo.client, p)
               : invokeAsLambda(handlers[kind], p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
@@ -310,218 +312,19 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
-  return { definition, dynamo, handlers, aws, rds, ecs, reset, clearLock, runRelease };
+  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, reset, clearLock, runRelease };
 }
 
-/** The DynamoDB DeleteItem integration: the call itself, its errors named `DynamoDB.<exception>` as Step Functions names them. */
-async function deleteItemAsStepFunctions(dynamo: LocalDynamo, params: unknown): Promise<unknown> {
-  try {
-    const { $metadata: _, ...out } = await dynamo.client.send(
-      new DeleteItemCommand(params as DeleteItemCommandInput),
-    );
-    return out;
-  } catch (err) {
-    const e = err as Error;
-    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// A fake RDS DB instance: snapshots are created, advance through `statuses` as they are checked, and list.
-
-export class FakeRds {
-  /** What successive status checks of a new snapshot report (it is created "creating"); the last one repeats. */
-  statuses: string[] = ['creating', 'available'];
-  readonly snapshots = new Map<string, DBSnapshot>();
-  private readonly pending = new Map<string, string[]>();
-
-  constructor(private readonly mock: AwsMocks['rds']) {}
-
-  reset(): void {
-    this.statuses = ['creating', 'available'];
-    this.snapshots.clear();
-    this.pending.clear();
-    this.mock.on(CreateDBSnapshotCommand).callsFake(this.create);
-    this.mock.on(DescribeDBSnapshotsCommand).callsFake(this.describe);
-    this.mock.on(DeleteDBSnapshotCommand).callsFake(this.remove);
-  }
-
-  /** Adds an existing snapshot, such as one from an earlier release. */
-  seed(snapshot: DBSnapshot & { DBSnapshotIdentifier: string }): void {
-    this.snapshots.set(snapshot.DBSnapshotIdentifier, {
-      DBInstanceIdentifier: TARGET.dbIdentifier,
-      SnapshotType: 'manual',
-      ...snapshot,
-    });
-  }
-
-  readonly create = async (input: CreateDBSnapshotCommandInput) => {
-    const id = input.DBSnapshotIdentifier as string;
-    const snapshot: DBSnapshot = {
-      DBSnapshotIdentifier: id,
-      DBSnapshotArn: `arn:aws:rds:${PLACEHOLDER.region}:${PLACEHOLDER.account}:snapshot:${id}`,
-      DBInstanceIdentifier: input.DBInstanceIdentifier,
-      SnapshotType: 'manual',
-      Status: 'creating',
-      PercentProgress: 0,
-      SnapshotCreateTime: new Date(),
-      TagList: input.Tags ?? [],
-    };
-    this.snapshots.set(id, snapshot);
-    this.pending.set(id, [...this.statuses]);
-    return { DBSnapshot: snapshot };
-  };
-
-  /** By identifier: the next status of that snapshot. By instance: every manual snapshot, as they are. */
-  readonly describe = async (
-    input: DescribeDBSnapshotsCommandInput,
-  ): Promise<Partial<DescribeDBSnapshotsCommandOutput>> => {
-    if (input.DBSnapshotIdentifier) {
-      const snapshot = this.snapshots.get(input.DBSnapshotIdentifier);
-      if (!snapshot)
-        throw new DBSnapshotNotFoundFault({
-          message: `${input.DBSnapshotIdentifier} not found`,
-          $metadata: {},
-        });
-      const next = this.pending.get(input.DBSnapshotIdentifier) ?? [];
-      if (next.length > 0) {
-        snapshot.Status = next.length > 1 ? next.shift() : next[0];
-        snapshot.PercentProgress = snapshot.Status === 'available' ? 100 : 50;
-      }
-      return { DBSnapshots: [snapshot] };
-    }
-    return {
-      DBSnapshots: [...this.snapshots.values()].filter(
-        (s) =>
-          (!input.DBInstanceIdentifier || s.DBInstanceIdentifier === input.DBInstanceIdentifier) &&
-          (!input.SnapshotType || s.SnapshotType === input.SnapshotType),
-      ),
-    };
-  };
-
-  readonly remove = async (input: DeleteDBSnapshotCommandInput) => {
-    const snapshot = this.snapshots.get(input.DBSnapshotIdentifier as string);
-    if (!snapshot) throw new DBSnapshotNotFoundFault({ message: 'not found', $metadata: {} });
-    this.snapshots.delete(input.DBSnapshotIdentifier as string);
-    return { DBSnapshot: { ...snapshot, Status: 'deleted' } };
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// A fake ECS service: a task definition per revision; an update starts a deployment whose rolloutState
-// advances through `rollouts` as the service is described.
-
-export class FakeEcs {
-  /** What successive descriptions of a new deployment report as its rolloutState; the last one repeats. */
-  rollouts: Array<'IN_PROGRESS' | 'COMPLETED' | 'FAILED'> = ['IN_PROGRESS', 'COMPLETED'];
-  readonly taskDefinitions = new Map<string, TaskDefinition>();
-  service: Service = {};
-  private pending: Array<'IN_PROGRESS' | 'COMPLETED' | 'FAILED'> = [];
-  private deploymentCount = 0;
-
-  constructor(private readonly mock: AwsMocks['ecs']) {}
-
-  reset(): void {
-    this.rollouts = ['IN_PROGRESS', 'COMPLETED'];
-    this.taskDefinitions.clear();
-    this.pending = [];
-    this.deploymentCount = 1;
-    const initial = this.register({
-      family: TARGET.family,
-      networkMode: 'awsvpc',
-      requiresCompatibilities: ['FARGATE'],
-      cpu: '256',
-      memory: '512',
-      executionRoleArn: `arn:aws:iam::${PLACEHOLDER.account}:role/app-execution`,
-      containerDefinitions: [{ name: TARGET.container, image: TARGET.initialImage, essential: true }],
-    });
-    this.service = {
-      serviceName: TARGET.service,
-      serviceArn: `arn:aws:ecs:${PLACEHOLDER.region}:${PLACEHOLDER.account}:service/${TARGET.cluster}/${TARGET.service}`,
-      clusterArn: `arn:aws:ecs:${PLACEHOLDER.region}:${PLACEHOLDER.account}:cluster/${TARGET.cluster}`,
-      status: 'ACTIVE',
-      desiredCount: 2,
-      taskDefinition: initial,
-      deploymentController: { type: 'ECS' },
-      deployments: [this.deployment('ecs-svc/1', initial, 'PRIMARY', 'COMPLETED')],
-    };
-    this.mock.on(DescribeServicesCommand).callsFake(this.describeServices);
-    this.mock.on(DescribeTaskDefinitionCommand).callsFake(this.describeTaskDefinition);
-    this.mock
-      .on(RegisterTaskDefinitionCommand)
-      .callsFake(async (input: RegisterTaskDefinitionCommandInput) => ({
-        taskDefinition: this.taskDefinitions.get(this.register(input)),
-      }));
-    this.mock.on(UpdateServiceCommand).callsFake(this.update);
-  }
-
-  /** The image the service's task definition runs in the release container. */
-  get image(): string | undefined {
-    return this.taskDefinitions
-      .get(this.service.taskDefinition as string)
-      ?.containerDefinitions?.find((c) => c.name === TARGET.container)?.image;
-  }
-
-  private register(input: RegisterTaskDefinitionCommandInput): string {
-    const revision = [...this.taskDefinitions.values()].filter((t) => t.family === input.family).length + 1;
-    const arn = `arn:aws:ecs:${PLACEHOLDER.region}:${PLACEHOLDER.account}:task-definition/${input.family}:${revision}`;
-    const { tags: _tags, ...definition } = input;
-    this.taskDefinitions.set(arn, {
-      ...definition,
-      taskDefinitionArn: arn,
-      revision,
-      status: 'ACTIVE',
-    } as TaskDefinition);
-    return arn;
-  }
-
-  private deployment(id: string, taskDefinition: string, status: string, rolloutState: string): Deployment {
-    const done = rolloutState === 'COMPLETED';
-    return {
-      id,
-      status,
-      taskDefinition,
-      rolloutState: rolloutState as Deployment['rolloutState'],
-      desiredCount: 2,
-      runningCount: done ? 2 : 0,
-      pendingCount: done ? 0 : 2,
-      failedTasks: rolloutState === 'FAILED' ? 2 : 0,
-      ...(rolloutState === 'FAILED'
-        ? { rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.' }
-        : {}),
-    };
-  }
-
-  readonly describeServices = async () => {
-    const [primary, ...others] = this.service.deployments ?? [];
-    if (primary && this.pending.length > 0) {
-      const state = (this.pending.length > 1 ? this.pending.shift() : this.pending[0]) as string;
-      const next = this.deployment(primary.id as string, primary.taskDefinition as string, 'PRIMARY', state);
-      this.service = { ...this.service, deployments: state === 'COMPLETED' ? [next] : [next, ...others] };
-    }
-    return { services: [structuredClone(this.service)], failures: [] };
-  };
-
-  readonly describeTaskDefinition = async (input: DescribeTaskDefinitionCommandInput) => {
-    const taskDefinition = this.taskDefinitions.get(input.taskDefinition as string);
-    if (!taskDefinition)
-      throw Object.assign(new Error('Unable to describe task definition.'), { name: 'ClientException' });
-    return { taskDefinition: structuredClone(taskDefinition), tags: [] };
-  };
-
-  readonly update = async (input: UpdateServiceCommandInput) => {
-    const taskDefinition = input.taskDefinition as string;
-    this.deploymentCount += 1;
-    const previous = (this.service.deployments ?? []).map((d) => ({ ...d, status: 'ACTIVE' }));
-    this.service = {
-      ...this.service,
-      taskDefinition,
-      deployments: [
-        this.deployment(`ecs-svc/${this.deploymentCount}`, taskDefinition, 'PRIMARY', 'IN_PROGRESS'),
-        ...previous,
-      ],
-    };
-    this.pending = [...this.rollouts];
-    return { service: structuredClone(this.service) };
-  };
+/** {@link TARGET} must be what the functions are configured with, or the stand-ins answer for something else. */
+function checkTarget(env: Record<ReleaseFunctionName, Record<string, string>>): void {
+  const expected: Array<[string, string | undefined, string]> = [
+    ['snapshot DB_IDENTIFIER', env.snapshot.DB_IDENTIFIER, TARGET.dbIdentifier],
+    ['preflight DB_IDENTIFIER', env.preflight.DB_IDENTIFIER, TARGET.dbIdentifier],
+    ['migrate DB_SECRET_ARN', env.migrate.DB_SECRET_ARN, TARGET.secretArn],
+    ['deploy ECS_CLUSTER', env.deploy.ECS_CLUSTER, TARGET.cluster],
+    ['deploy ECS_SERVICE', env.deploy.ECS_SERVICE, TARGET.service],
+    ['deploy CONTAINER_NAME', env.deploy.CONTAINER_NAME, TARGET.container],
+  ];
+  for (const [what, actual, wanted] of expected)
+    if (actual !== wanted) throw new Error(`the synthesized ${what} is ${actual}; TARGET says ${wanted}`);
 }

@@ -4,7 +4,7 @@
  * so a rehearsal that is killed cannot leave it behind: the server ends the session, and the lock with it.
  */
 import pg from 'pg';
-import { LockstepError } from '../../engine/errors.ts';
+import { LockstepError } from '../engine/errors.ts';
 
 /** "lksp" and "rehr": apart from every migration lock, whose second key is a hash of a history table's name. */
 const KEYS = [0x6c6b7370, 0x72656872 & 0x7fffffff] as const;

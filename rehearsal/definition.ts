@@ -1,17 +1,19 @@
 /**
- * The release state machine's definition as deployed, as a plain Amazon States Language object that a local
- * interpreter can run: the example stack is synthesized in-process (no bundling, no AWS, no network), the
- * state machine's `DefinitionString` is taken from the template, and every CloudFormation reference in it is
- * replaced by a placeholder ARN. Used by the state-machine tests and by the local rehearsal.
+ * The release state machine's definition and its functions' environments as deployed, as plain values a local
+ * interpreter and the local functions can use: the example stack is synthesized in-process (no bundling, no AWS,
+ * no network), the state machine's `DefinitionString` and each function's `Environment` are taken from the
+ * template, and every CloudFormation reference in them is replaced by a placeholder of the right shape (a name,
+ * an identifier or an ARN in the local account). Used by the state-machine tests and by the local rehearsal.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { App, type CfnElement, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import type { ReleaseFlow } from './constructs/release-flow.ts';
-import { ReleaseStack } from './release-stack.ts';
+import type { ReleaseFlow } from '../infra/constructs/release-flow.ts';
+import { packageRoot } from '../infra/package-root.ts';
+import { ReleaseStack } from '../infra/release-stack.ts';
+import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 
 /** The four functions a Task state can invoke. */
 export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy';
@@ -57,15 +59,12 @@ export interface LocalDefinition {
   readonly stateMachineArn: string;
   /** The placeholder name of the release-lock table, as the DynamoDB states' TableName holds it. */
   readonly lockTableName: string;
+  /** Each function's environment variables as the template sets them, references resolved to placeholders. */
+  readonly environments: Readonly<Record<ReleaseFunctionName, Readonly<Record<string, string>>>>;
 }
 
 /** Placeholder values: what the pseudo-parameters resolve to. */
-export const PLACEHOLDER = {
-  region: 'eu-west-1',
-  account: '123456789012',
-  partition: 'aws',
-  urlSuffix: 'amazonaws.com',
-};
+export const PLACEHOLDER = LOCAL_ACCOUNT;
 
 const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 const DYNAMODB_DELETE_ITEM = 'arn:aws:states:::dynamodb:deleteItem';
@@ -77,7 +76,7 @@ const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   deploy: 'Deploy',
 };
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = packageRoot();
 
 /** Synthesizes the stack and returns its release state machine's definition, resolved to plain ASL. */
 export function synthesizeReleaseDefinition(options: LocalDefinitionOptions = {}): LocalDefinition {
@@ -125,12 +124,22 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   const machine = template.Resources[machineId];
   if (!machine) throw new Error(`the template has no state machine ${machineId}`);
   const properties = machine.Properties as { DefinitionString: unknown; StateMachineName?: unknown };
-  const text = resolveValue(properties.DefinitionString, arns);
+  const placeholder = (ref: Reference) => placeholderFor(template, ref, arns);
+  const text = resolveValue(properties.DefinitionString, placeholder);
   if (typeof text !== 'string')
     throw new Error('the state machine DefinitionString did not resolve to a string');
   const definition = JSON.parse(text) as AslDefinition;
-  const name = resolveValue(properties.StateMachineName, arns);
+  const name = resolveValue(properties.StateMachineName, placeholder);
   const stateMachineArn = `arn:${PLACEHOLDER.partition}:states:${PLACEHOLDER.region}:${PLACEHOLDER.account}:stateMachine:${String(name)}`;
+
+  const environments = Object.fromEntries(
+    (Object.keys(FUNCTION_NAMES) as ReleaseFunctionName[]).map((fn) => {
+      const resource = template.Resources[logicalId(flow.functions[fn])];
+      const variables = (resource?.Properties as { Environment?: { Variables?: unknown } } | undefined)
+        ?.Environment?.Variables;
+      return [fn, environmentOf(fn, variables, (ref) => placeholderFor(template, ref, arns))];
+    }),
+  ) as Record<ReleaseFunctionName, Record<string, string>>;
 
   const byArn = new Map<string, TaskKind>(
     (Object.entries(functionArns) as [ReleaseFunctionName, string][]).map(([fn, arn]) => [arn, fn]),
@@ -160,7 +169,69 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     alertTopicArn,
     stateMachineArn,
     lockTableName: LOCK_TABLE_NAME,
+    environments,
   };
+}
+
+/** A function's variables, every value a string (as Lambda passes them). */
+function environmentOf(
+  fn: ReleaseFunctionName,
+  variables: unknown,
+  placeholder: (ref: Reference) => string,
+): Record<string, string> {
+  const resolved = resolveValue(variables ?? {}, placeholder) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(resolved).map(([name, value]) => {
+      if (typeof value !== 'string')
+        throw new Error(`the ${fn} function's ${name} did not resolve to a string`);
+      return [name, value];
+    }),
+  );
+}
+
+/**
+ * What a `Ref` or `Fn::GetAtt` of a resource stands for locally: the functions, the topic and the lock table by
+ * the names the definition uses, anything else by a value shaped as CloudFormation would return it for that
+ * resource type. A reference to something new fails here, naming it, rather than reaching a function as junk.
+ */
+function placeholderFor(template: Template, ref: Reference, arns: ReadonlyMap<string, string>): string {
+  const known = ref.attribute === undefined || ref.attribute === 'Arn' ? arns.get(ref.id) : undefined;
+  if (known !== undefined) return known;
+  const type = template.Resources[ref.id]?.Type;
+  const { region, account, partition } = PLACEHOLDER;
+  // Without the hash CDK appends to logical IDs: `DatabaseB269D8BB` stands for a database named `database`.
+  const id = ref.id.replace(/(?<=.)[0-9A-F]{8}$/, '');
+  const name = id.toLowerCase();
+  const shapes: Record<string, Record<string, string>> = {
+    'AWS::RDS::DBInstance': {
+      Ref: name,
+      'Endpoint.Address': `${name}.abcdefghijkl.${region}.rds.amazonaws.com`,
+      'Endpoint.Port': '5432',
+    },
+    'AWS::RDS::DBCluster': {
+      Ref: name,
+      'Endpoint.Address': `${name}.cluster-abcdefghijkl.${region}.rds.amazonaws.com`,
+      'Endpoint.Port': '5432',
+    },
+    'AWS::SecretsManager::Secret': {
+      Ref: `arn:${partition}:secretsmanager:${region}:${account}:secret:${id}-AbCdEf`,
+    },
+    'AWS::SecretsManager::SecretTargetAttachment': {
+      Ref: `arn:${partition}:secretsmanager:${region}:${account}:secret:${id}-AbCdEf`,
+    },
+    'AWS::ECS::Cluster': { Ref: id, Arn: `arn:${partition}:ecs:${region}:${account}:cluster/${id}` },
+    'AWS::ECS::Service': { Name: id },
+    'AWS::DynamoDB::Table': { Ref: id },
+    'AWS::S3::Bucket': { Ref: name, Arn: `arn:${partition}:s3:::${name}` },
+    'AWS::SNS::Topic': { Ref: `arn:${partition}:sns:${region}:${account}:${id}` },
+    'AWS::SSM::Parameter': { Ref: `/${id}` },
+  };
+  const value = type === undefined ? undefined : shapes[type]?.[ref.attribute ?? 'Ref'];
+  if (value === undefined)
+    throw new Error(
+      `the template refers to ${ref.id}${ref.attribute ? `.${ref.attribute}` : ''} (${type ?? 'no such resource'}), which has no local placeholder`,
+    );
+  return value;
 }
 
 interface Template {
@@ -188,31 +259,28 @@ const PSEUDO: Readonly<Record<string, string>> = {
   'AWS::URLSuffix': PLACEHOLDER.urlSuffix,
 };
 
-/** Resolves `Fn::Join`, `Ref` and `Fn::GetAtt … Arn` to strings; anything else is an error naming it. */
-function resolveValue(value: unknown, arns: ReadonlyMap<string, string>): unknown {
+/** A `Ref` (no attribute) or a `Fn::GetAtt` of a resource. */
+interface Reference {
+  readonly id: string;
+  readonly attribute?: string;
+}
+
+/** Resolves `Fn::Join`, `Ref` and `Fn::GetAtt` to strings; anything else is an error naming it. */
+function resolveValue(value: unknown, resolve: (ref: Reference) => string): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => resolveValue(v, arns));
+  if (Array.isArray(value)) return value.map((v) => resolveValue(v, resolve));
   const entries = Object.entries(value as Record<string, unknown>);
   const [key, arg] = entries[0] ?? [];
   if (entries.length === 1 && key === 'Fn::Join') {
     const [separator, parts] = arg as [string, unknown[]];
-    return (resolveValue(parts, arns) as unknown[]).map(String).join(separator);
+    return (resolveValue(parts, resolve) as unknown[]).map(String).join(separator);
   }
-  if (entries.length === 1 && key === 'Ref') {
-    const ref = String(arg);
-    const resolved = PSEUDO[ref] ?? arns.get(ref);
-    if (resolved === undefined)
-      throw new Error(`the definition refers to ${ref}, which has no local placeholder`);
-    return resolved;
-  }
+  if (entries.length === 1 && key === 'Ref') return PSEUDO[String(arg)] ?? resolve({ id: String(arg) });
   if (entries.length === 1 && key === 'Fn::GetAtt') {
     const [id, attribute] = arg as [string, string];
-    const resolved = attribute === 'Arn' ? arns.get(id) : undefined;
-    if (resolved === undefined)
-      throw new Error(`the definition refers to ${id}.${attribute}, which has no local placeholder`);
-    return resolved;
+    return resolve({ id, attribute });
   }
   if (entries.length === 1 && key?.startsWith('Fn::'))
-    throw new Error(`the definition uses ${key}, which is not resolved locally`);
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolveValue(v, arns)]));
+    throw new Error(`the template uses ${key}, which is not resolved locally`);
+  return Object.fromEntries(entries.map(([k, v]) => [k, resolveValue(v, resolve)]));
 }

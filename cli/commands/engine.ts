@@ -1,18 +1,18 @@
 import { resolve } from 'node:path';
-import { NoMigrationFilesError } from '../engine/errors.ts';
-import { loadMigrations } from '../engine/migration-files.ts';
-import { planProblem } from '../engine/plan.ts';
-import { acceptChecksum } from '../engine/repair.ts';
-import { migrate, plan, status } from '../engine/runner.ts';
-import { pgSession } from '../engine/session.ts';
+import { NoMigrationFilesError } from '../../engine/errors.ts';
+import { loadMigrations } from '../../engine/migration-files.ts';
+import { planProblem } from '../../engine/plan.ts';
+import { acceptChecksum } from '../../engine/repair.ts';
+import { migrate, plan, status } from '../../engine/runner.ts';
+import { pgSession } from '../../engine/session.ts';
 import {
   applicationName,
   type Connection,
   classifyRunError,
   connect,
   startEmbeddedDatabase,
-} from './database.ts';
-import { ExitCode, exitCodeFor, signalExitCode } from './exit-codes.ts';
+} from '../database.ts';
+import { ExitCode, exitCodeFor, signalExitCode } from '../exit-codes.ts';
 import {
   type CliOptions,
   type CommandName,
@@ -20,19 +20,17 @@ import {
   parseOptions,
   type RawOptions,
   urlSecrets,
-} from './options.ts';
+} from '../options.ts';
 import {
-  errorJson,
-  errorText,
   formatMigrate,
   formatPlan,
   formatRepair,
   formatStatus,
-  jsonHead,
   type Output,
   progressReporter,
-} from './output.ts';
-import type { Shutdown } from './shutdown.ts';
+} from '../output.ts';
+import { failed, type Outcome } from '../report.ts';
+import type { Shutdown } from '../shutdown.ts';
 
 export interface RunDeps {
   readonly output: Output;
@@ -45,17 +43,8 @@ export interface RunDeps {
   readonly osUser?: string | undefined;
 }
 
-/** What a command printed as its result, and how the process should exit. */
-interface Outcome {
-  readonly exitCode: number;
-  readonly text: string;
-  readonly json: Record<string, unknown>;
-  /** A failure to report besides the result (plan's validation problem). */
-  readonly error?: unknown;
-}
-
-/** Runs one command: validate flags, load files, connect, call the engine, print. Returns the exit code. */
-export async function runCommand(command: CommandName, raw: RawOptions, deps: RunDeps): Promise<number> {
+/** Runs one engine command: validate flags, load files, connect, call the engine. */
+export async function run(command: CommandName, raw: RawOptions, deps: RunDeps): Promise<Outcome> {
   const { output, shutdown } = deps;
   let connection: Connection | undefined;
   let outcome: Outcome;
@@ -68,27 +57,17 @@ export async function runCommand(command: CommandName, raw: RawOptions, deps: Ru
     outcome = await runEngine(command, options, files, connection, deps);
   } catch (err) {
     // The connection was destroyed on purpose: the signal handler has reported it.
-    if (shutdown.signal) return signalExitCode(shutdown.signal);
+    if (shutdown.signal) return { exitCode: signalExitCode(shutdown.signal), silent: true };
     const error = classifyRunError(err, connection);
-    outcome = { exitCode: exitCodeFor(error), text: '', json: {}, error };
+    outcome =
+      error instanceof NoMigrationFilesError
+        ? failed(error, `(--dir ${raw.dir ?? DEFAULTS.dir} is ${resolve(deps.cwd, raw.dir ?? DEFAULTS.dir)})`)
+        : failed(error);
   } finally {
     await connection?.close();
   }
-  if (shutdown.signal) return signalExitCode(shutdown.signal);
-  if (raw.json) {
-    output.json({
-      ...jsonHead(command, outcome.exitCode),
-      ...outcome.json,
-      ...(outcome.error === undefined ? {} : { error: errorJson(outcome.error) }),
-    });
-  } else {
-    output.result(outcome.text);
-    if (outcome.error !== undefined) output.note(errorText(outcome.error));
-    if (outcome.error instanceof NoMigrationFilesError) {
-      output.note(`(--dir ${raw.dir ?? DEFAULTS.dir} is ${resolve(deps.cwd, raw.dir ?? DEFAULTS.dir)})`);
-    }
-  }
-  return outcome.exitCode;
+  if (shutdown.signal) return { exitCode: signalExitCode(shutdown.signal), silent: true };
+  return outcome;
 }
 
 async function runEngine(

@@ -5,8 +5,14 @@
  */
 import './promise-with-resolvers.ts';
 import { randomBytes } from 'node:crypto';
+import {
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
-import { type LocalDefinition, PLACEHOLDER, type TaskKind } from './local-definition.ts';
+import type { LocalDefinition, TaskKind } from './definition.ts';
+import { LOCAL_ACCOUNT as PLACEHOLDER } from './stand-ins/account.ts';
 
 /** The part of a Lambda context the handlers read. */
 export interface LambdaContext {
@@ -74,6 +80,22 @@ export function publishAsSns(params: unknown, deliver: (alert: Alert) => void): 
   if (Buffer.byteLength(message) > 262_144) throw invalid('Message is longer than 256 KB');
   deliver({ topicArn: TopicArn, subject: Subject as string | undefined, message });
   return { MessageId: randomBytes(16).toString('hex') };
+}
+
+/**
+ * The DynamoDB DeleteItem integration (the state machine's release-lock states): the call itself, its errors
+ * named `DynamoDB.<exception>` as Step Functions names them.
+ */
+export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
+  try {
+    const { $metadata: _, ...out } = await dynamodb.send(
+      new DeleteItemCommand(params as DeleteItemCommandInput),
+    );
+    return out;
+  } catch (err) {
+    const e = err as Error;
+    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
+  }
 }
 
 export interface LocalRunOptions {

@@ -9,29 +9,8 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { InvalidInputError } from '../engine/errors.ts';
-import { readDeployConfig } from '../functions/deploy/config.ts';
-import { createDeployHandler } from '../functions/deploy/deploy.ts';
-import { migrateConfig } from '../functions/migrate/config.ts';
-import { createMigrateHandler } from '../functions/migrate/migrate.ts';
-import { createPreflightHandler } from '../functions/preflight/preflight.ts';
-import { SecretSource } from '../functions/shared/database.ts';
-import { readSnapshotConfig } from '../functions/snapshot/config.ts';
-import { createSnapshotHandler, TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
-import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
-import {
-  type Alert,
-  executionArnFor,
-  type Handler,
-  invokeAsLambda,
-  publishAsSns,
-  runLocally,
-} from '../infra/local-runner.ts';
 import {
   databaseUrl,
   EMBEDDED_DATABASE,
@@ -39,12 +18,30 @@ import {
   type RunningPostgres,
   startEmbeddedPostgres,
   usableDataDir,
-} from './embedded-postgres.ts';
-import { LocalEcsClient } from './local/local-ecs.ts';
-import { LocalRdsClient, LocalSnapshots } from './local/local-rds.ts';
-import { takeRehearsalLock } from './local/rehearsal-lock.ts';
-import { localCertificate } from './local/tls.ts';
-import { ReleaseFailedError } from './start.ts';
+} from '../cli/embedded-postgres.ts';
+import { ReleaseFailedError } from '../cli/start.ts';
+import { InvalidInputError } from '../engine/errors.ts';
+import { loadMigrations } from '../engine/migration-files.ts';
+import { TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
+import { cachedReleaseDefinition } from './definition-cache.ts';
+import { localFunctions } from './functions.ts';
+import {
+  type Alert,
+  deleteItemAsStepFunctions,
+  executionArnFor,
+  invokeAsLambda,
+  publishAsSns,
+  runLocally,
+} from './interpreter.ts';
+import { takeRehearsalLock } from './lock.ts';
+import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
+import { LocalDynamoTable } from './stand-ins/dynamodb.ts';
+import { LocalEcsService } from './stand-ins/ecs.ts';
+import { LocalExecutions } from './stand-ins/executions.ts';
+import { LocalRds, PostgresSnapshots } from './stand-ins/rds.ts';
+import { NoS3Client } from './stand-ins/s3.ts';
+import { LocalSecrets } from './stand-ins/secrets.ts';
+import { localCertificate } from './tls.ts';
 
 export const FAIL_AT = ['snapshot', 'migrate', 'deploy'] as const;
 export type FailAt = (typeof FAIL_AT)[number];
@@ -72,8 +69,6 @@ export interface LocalReleaseResult {
 }
 
 const DATABASE = EMBEDDED_DATABASE;
-const CONTAINER = 'app';
-const SECRET_ARN = 'arn:aws:secretsmanager:local:000000000000:secret:lockstep-local';
 
 export interface LocalDatabase {
   readonly server: RunningPostgres;
@@ -109,8 +104,8 @@ async function localDatabase(cwd: string, print: (line: string) => void): Promis
   return { server, caFile: certificate.caFile, appUrl: databaseUrl(server.url, DATABASE) };
 }
 
-export function localSnapshots(server: RunningPostgres): LocalSnapshots {
-  return new LocalSnapshots(server.url, DATABASE);
+export function localSnapshots(server: RunningPostgres): PostgresSnapshots {
+  return new PostgresSnapshots(server.url, DATABASE);
 }
 
 /** `restore --local <id>`: not while a rehearsal runs, which the restore would pull the database from under. */
@@ -134,11 +129,15 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
   const release = options.release ?? `local-${stamp}`;
   const image = options.image ?? `local/app:${release}`;
   const print = options.print;
+  // Up front, before a database starts: a missing directory or a file the engine would refuse is a usage error
+  // now, not an alert from the migrate step later.
+  const dir = resolve(options.cwd, options.dir);
+  await loadMigrations(dir);
 
   return withLocalDatabase(options.cwd, print, async (db) => {
     const unlock = await takeRehearsalLock(db.server.url, `release --local ${release}`);
     try {
-      return await rehearse(options, db, { failAt, release, image });
+      return await rehearse({ ...options, dir }, db, { failAt, release, image });
     } finally {
       await unlock();
     }
@@ -154,76 +153,53 @@ async function rehearse(
   const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
   try {
     const migrationsDir = rehearsalMigrations(options.dir, scratch, failAt);
-    const stateFile = join(options.cwd, '.lockstep', 'deploy.json');
+    const _stateFile = join(options.cwd, '.lockstep', 'deploy.json');
     mkdirSync(join(options.cwd, '.lockstep'), { recursive: true });
-    const ecs = new LocalEcsClient(stateFile, CONTAINER, { failRollout: failAt === 'deploy' });
     const logger = new Logger({ serviceName: 'lockstep-local', logLevel: 'SILENT' });
 
-    print('synthesizing the release state machine (infra/) …');
-    const local = synthesizeReleaseDefinition();
+    const cacheDir = join(options.cwd, '.lockstep', 'cache');
+    const { local } = await cachedReleaseDefinition(cacheDir, {
+      onSynthesize: () => print('synthesizing the release state machine (infra/); kept in .lockstep/cache …'),
+    });
+    const env = local.environments;
     const executionName = release.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
     const executionArn = executionArnFor(local, executionName);
-    const secrets = new LocalSecrets(server.url);
-    const handlers: Record<'preflight' | 'snapshot' | 'migrate' | 'deploy', Handler> = {
-      preflight: createPreflightHandler(
-        {
-          sfn: new LocalSfn(executionArn),
-          s3: new S3Client({ region: 'local' }),
-          log: logger,
-          config: { defaultMigrations: 'bundled', s3: undefined, database: DATABASE },
-        },
-        logger,
-      ),
-      snapshot: createSnapshotHandler(
-        {
-          rds: new LocalRdsClient(localSnapshots(server), { failCreate: failAt === 'snapshot' }),
-          log: logger,
-          now: () => new Date(),
-          config: readSnapshotConfig({
-            DB_KIND: 'instance',
-            DB_IDENTIFIER: DATABASE,
-            SNAPSHOT_PREFIX: 'lockstep',
-            SNAPSHOTS_TO_KEEP: '5',
-            SNAPSHOT_TIMEOUT_SECONDS: '600',
-          }),
-        },
-        logger,
-      ),
-      migrate: createMigrateHandler(
-        {
-          secrets: new SecretSource(secrets, SECRET_ARN),
-          s3: new S3Client({ region: 'local' }),
-          log: logger,
-          now: Date.now,
-          config: migrateConfig(
-            {
-              DB_SECRET_ARN: SECRET_ARN,
-              DB_HOST: 'localhost',
-              DB_PORT: String(server.port),
-              DB_NAME: DATABASE,
-              DB_CA_FILE: caFile,
-              MIGRATIONS_DIR: migrationsDir,
-            },
-            options.cwd,
-          ),
-        },
-        logger,
-      ),
-      deploy: createDeployHandler(
-        {
-          ecs,
-          log: logger,
-          now: () => new Date(),
-          config: readDeployConfig({
-            ECS_CLUSTER: 'local',
-            ECS_SERVICE: 'app',
-            CONTAINER_NAME: CONTAINER,
-            DEPLOY_TIMEOUT_SECONDS: '300',
-          }),
-        },
-        logger,
-      ),
+
+    // The AWS side, standing in locally: what each function is configured to call, by the template's names.
+    const rds = new LocalRds({
+      account: LOCAL_ACCOUNT,
+      instance: DATABASE,
+      store: localSnapshots(server),
+    });
+    if (failAt === 'snapshot')
+      rds.failCreate = 'rehearsed failure (--fail-at snapshot): manual snapshot quota reached';
+    const ecs = new LocalEcsService({
+      account: LOCAL_ACCOUNT,
+      cluster: env.deploy.ECS_CLUSTER ?? 'app',
+      service: env.deploy.ECS_SERVICE ?? 'app',
+      container: env.deploy.CONTAINER_NAME ?? 'app',
+      initialImage: 'local/app:initial',
+      stateFile: join(options.cwd, '.lockstep', 'deploy.json'),
+    });
+    if (failAt === 'deploy') ecs.rollouts = ['IN_PROGRESS', 'FAILED'];
+    const secrets = new LocalSecrets();
+    secrets.putDatabaseCredentials(env.migrate.DB_SECRET_ARN ?? '', server.url);
+    const executions = new LocalExecutions();
+    executions.start(executionArn);
+    const locks = new LocalDynamoTable(local.lockTableName, 'lockId');
+    const clients = {
+      sfn: executions.client(),
+      s3: new NoS3Client(),
+      dynamodb: locks.client(),
+      rds: rds.client(),
+      secrets: secrets.client(),
+      ecs: ecs.client(),
     };
+    const handlers = localFunctions(local, clients, {
+      database: { host: 'localhost', port: server.port, caFile, identifier: DATABASE },
+      migrationsDir,
+      logger,
+    });
 
     print(`release ${release}: image ${image}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`);
     const startedAt = Date.now();
@@ -239,8 +215,8 @@ async function rehearse(
         invoke: (_state, kind, params) =>
           kind === 'sns'
             ? Promise.resolve(publishAsSns(params, (alert) => alerts.push(alert)))
-            : kind === 'dynamodb' // the release lock: the rehearsal runs one release at a time and takes none
-              ? Promise.resolve({})
+            : kind === 'dynamodb'
+              ? deleteItemAsStepFunctions(clients.dynamodb, params)
               : invokeAsLambda(handlers[kind], params, { getRemainingTimeInMillis: () => 15 * 60_000 }),
         onEvent: (event) => {
           const name = event.state?.name;
@@ -288,7 +264,7 @@ async function rehearse(
       image,
       snapshotId: snapshotId ?? 'none',
       migrationsApplied: run.status === 'SUCCEEDED' ? (output.plan?.pendingCount ?? 0) : 0,
-      runningImage: ecs.runningImage(),
+      runningImage: ecs.image,
       alerts,
       error: run.error,
     };
@@ -351,46 +327,4 @@ function runApp(command: string, env: Record<string, string>): Promise<number> {
     const child = spawn(command, { shell: true, stdio: 'inherit', env: { ...process.env, ...env } });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-/** Secrets Manager for the rehearsal: the embedded server's credentials, in the RDS secret shape. */
-class LocalSecrets extends SecretsManagerClient {
-  constructor(private readonly serverUrl: string) {
-    super({ region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  }
-  override send = (async (command: unknown) => {
-    if (!(command instanceof GetSecretValueCommand))
-      throw new Error('the local Secrets Manager only reads secrets');
-    const url = new URL(this.serverUrl);
-    return {
-      SecretString: JSON.stringify({
-        username: decodeURIComponent(url.username),
-        password: decodeURIComponent(url.password),
-      }),
-      $metadata: {},
-    };
-  }) as SecretsManagerClient['send'];
-}
-
-/** Step Functions for preflight's concurrency guard: the rehearsal is the only running execution. */
-class LocalSfn extends SFNClient {
-  constructor(private readonly executionArn: string) {
-    super({ region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  }
-  override send = (async (command: unknown) => {
-    if (!(command instanceof ListExecutionsCommand))
-      throw new Error('the local Step Functions only lists executions');
-    return {
-      executions: [
-        {
-          executionArn: this.executionArn,
-          stateMachineArn: '',
-          name: 'local',
-          status: 'RUNNING',
-          startDate: new Date(),
-        },
-      ],
-      $metadata: {},
-    };
-  }) as SFNClient['send'];
 }

@@ -1,25 +1,30 @@
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { databaseUrl, startEmbeddedPostgres } from '../../cli/embedded-postgres.ts';
-import { localCertificate } from '../../cli/local/tls.ts';
+import { localCertificate } from '../../rehearsal/tls.ts';
 import { repoRoot, spawnCli } from '../support/cli-process.ts';
 
-/** Runs `lockstep <args>` from source in `cwd`, as `npm start` does from the checkout. */
-function lockstep(cwd: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return started(cwd, args).done;
+/** Runs `lockstep <args>` in `cwd`: from source, as `npm start` does, or as installed (bin/lockstep.cjs). */
+function lockstep(
+  cwd: string,
+  args: string[],
+  options: { installed?: boolean } = {},
+): Promise<{ code: number | null; out: string }> {
+  return started(cwd, args, options).done;
 }
 
 /** Starts `lockstep <args>` (killed if it outlives its bound); `output()` is what it printed so far. */
 function started(
   cwd: string,
   args: string[],
+  options: { installed?: boolean } = {},
 ): { output: () => string; done: Promise<{ code: number | null; out: string }> } {
   let out = '';
-  const { child, done } = spawnCli(args, { cwd, timeoutMs: 240_000 });
+  const { child, done } = spawnCli(args, { cwd, timeoutMs: 240_000, installed: options.installed ?? false });
   child.stdout?.on('data', (chunk: string) => {
     out += chunk;
   });
@@ -149,7 +154,7 @@ describe('lockstep release --local (npm start)', () => {
   });
 
   test('restore --local of an unknown snapshot is a usage error naming it and listing those that exist', async () => {
-    const run = await lockstep(cwd, ['restore', '--local', 'lockstep-app-nope']);
+    const run = await lockstep(cwd, ['restore', '--local', 'lockstep-app-nope'], { installed: true });
 
     assert.equal(run.code, 2, run.out);
     assert.match(
@@ -159,12 +164,54 @@ describe('lockstep release --local (npm start)', () => {
   });
 
   test('snapshots --local lists the snapshots and restore --local brings one back', async () => {
-    const listed = await lockstep(cwd, ['snapshots', '--local']);
+    const listed = await lockstep(cwd, ['snapshots', '--local'], { installed: true });
     assert.equal(listed.code, 0, listed.out);
     const ids = [...listed.out.matchAll(/^(lockstep-app-\S+)/gm)].map((m) => m[1] as string);
     assert.ok(ids.length >= 2, listed.out);
-    const restored = await lockstep(cwd, ['restore', '--local', ids.at(-1) as string]);
+    const restored = await lockstep(cwd, ['restore', '--local', ids.at(-1) as string], { installed: true });
     assert.equal(restored.code, 0, restored.out);
     assert.match(restored.out, /restored database "app" from lockstep-app-/);
+  });
+
+  test('the installed command rehearses from any directory, its migrations named by --dir', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'lockstep-elsewhere-'));
+    chmodSync(elsewhere, 0o755);
+    try {
+      const run = await lockstep(
+        elsewhere,
+        ['release', '--local', '--dir', join(cwd, 'migrations'), '--release', 'installed'],
+        {
+          installed: true,
+        },
+      );
+      assert.equal(run.code, 0, run.out);
+      assert.match(run.out, /^result {5}SUCCEEDED$/m);
+      assert.match(run.out, /^migrations 7 applied$/m, 'its own .lockstep/, a database of its own');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  test('a missing migrations directory is a usage error before anything starts', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'lockstep-nodir-'));
+    try {
+      const started = Date.now();
+      const run = await lockstep(empty, ['release', '--local'], { installed: true });
+      assert.equal(run.code, 2, run.out);
+      assert.match(run.out, /InvalidInputError: migrations directory: .*migrations: no such directory/);
+      assert.ok(Date.now() - started < 15_000, 'refused up front, not after a rehearsal');
+      assert.ok(!existsSync(join(empty, '.lockstep')), 'no database was started');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lockstep diagram (installed)', () => {
+  test('prints the synthesized state machine from any directory', async () => {
+    const run = await lockstep(tmpdir(), ['diagram'], { installed: true });
+    assert.equal(run.code, 0, run.out);
+    assert.match(run.out, /^flowchart TD$/m);
+    assert.match(run.out, /Preflight/);
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * The release functions, built locally the way each Lambda builds itself at cold start: from its environment as
+ * the synthesized template sets it (./definition.ts), through the function's own setup (functions/<name>/setup.ts),
+ * with the AWS clients given here (the rehearsal's stand-ins, or the tests' mocked clients). What is local by
+ * nature (where the database listens, its CA, the migrations directory) is an explicit override.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SFNClient } from '@aws-sdk/client-sfn';
+import { deployHandler } from '../functions/deploy/setup.ts';
+import { migrateHandler } from '../functions/migrate/setup.ts';
+import { preflightHandler } from '../functions/preflight/setup.ts';
+import { snapshotHandler } from '../functions/snapshot/setup.ts';
+import type { LocalDefinition, ReleaseFunctionName } from './definition.ts';
+import type { Handler } from './interpreter.ts';
+
+/** The AWS clients the four functions use between them. */
+export interface FunctionClients {
+  readonly sfn: SFNClient;
+  readonly s3: S3Client;
+  readonly dynamodb: DynamoDBClient;
+  readonly rds: RDSClient;
+  readonly secrets: SecretsManagerClient;
+  readonly ecs: ECSClient;
+}
+
+export interface LocalDatabaseEndpoint {
+  readonly host: string;
+  readonly port: number;
+  /** The CA that verifies the server's certificate, as the Lambda's bundle of RDS CAs does on AWS. */
+  readonly caFile: string | undefined;
+  /** The identifier preflight and snapshot name it by. @default - the template's placeholder */
+  readonly identifier?: string;
+}
+
+export interface LocalFunctionsOptions {
+  readonly database: LocalDatabaseEndpoint;
+  /** The migrations the migrate function has bundled. */
+  readonly migrationsDir: string;
+  /** More variables, or overrides, for every function (SNAPSHOT_TIMEOUT_SECONDS, LOCK_WAIT_SECONDS…). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly logger?: Logger;
+}
+
+/** Each function's environment: the template's, then what is local by nature, then `options.env`. */
+export function localEnvironments(
+  local: LocalDefinition,
+  options: LocalFunctionsOptions,
+): Record<ReleaseFunctionName, Record<string, string>> {
+  const { host, port, caFile, identifier } = options.database;
+  const named: Record<string, string> = identifier ? { DB_IDENTIFIER: identifier } : {};
+  const migrate = {
+    DB_HOST: host,
+    DB_PORT: String(port),
+    ...(caFile ? { DB_CA_FILE: caFile } : {}),
+    MIGRATIONS_DIR: options.migrationsDir,
+  };
+  const env = (fn: ReleaseFunctionName, localNature: Record<string, string> = {}) => ({
+    ...local.environments[fn],
+    ...localNature,
+    ...options.env,
+  });
+  return {
+    preflight: env('preflight', named),
+    snapshot: env('snapshot', named),
+    migrate: env('migrate', migrate),
+    deploy: env('deploy'),
+  };
+}
+
+/** The four handlers, each having read its configuration once, as at a cold start. */
+export function localFunctions(
+  local: LocalDefinition,
+  clients: FunctionClients,
+  options: LocalFunctionsOptions,
+): Record<ReleaseFunctionName, Handler> {
+  const env = localEnvironments(local, options);
+  const setup = options.logger ? { logger: options.logger } : {};
+  return {
+    preflight: preflightHandler(env.preflight, clients, setup),
+    snapshot: snapshotHandler(env.snapshot, clients, setup),
+    migrate: migrateHandler(env.migrate, clients, options.migrationsDir, setup),
+    deploy: deployHandler(env.deploy, clients, setup),
+  };
+}
