@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { InvalidInputError } from './errors.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { ScriptFailedError, type SqlSession, type StatementResult } from './session.ts';
@@ -19,8 +18,17 @@ export interface HistoryRow {
   readonly error: string | null;
 }
 
-export const quoteLiteral = (value: string): string => pg.escapeLiteral(value);
-const quoteIdent = (value: string): string => pg.escapeIdentifier(value);
+/**
+ * A string literal, as node-postgres' `escapeLiteral` writes it: quotes doubled, and with a backslash in it, an
+ * `E'…'` literal with backslashes doubled, so it reads the same whatever standard_conforming_strings is. Written out
+ * here so the engine does not load node-postgres: a command that never connects should not pay for it.
+ */
+export function quoteLiteral(value: string): string {
+  const body = value.replace(/'/g, "''");
+  return value.includes('\\') ? ` E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
+}
+/** An identifier in double quotes, inner double quotes doubled (node-postgres' `escapeIdentifier`). */
+const quoteIdent = (value: string): string => `"${value.replace(/"/g, '""')}"`;
 /** An unquoted part: what PostgreSQL would keep as written (already lower case). */
 const UNQUOTED = /^[a-z_][a-z0-9_$]*$/;
 /** PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */

@@ -70,8 +70,10 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
   for (const m of files) {
     const row = rows.get(m.version);
     if (row?.success) {
+      // Literals, not spreads: V8 builds `{ ...x, more }` several times slower, and this runs once per applied file.
       applied.push({
-        ...ref(m.version, m.file),
+        version: m.version.toString(),
+        file: m.file,
         appliedAt: row.appliedAt,
         appliedBy: row.appliedBy,
         executionMs: row.executionMs,
@@ -86,11 +88,16 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
       }
       continue;
     }
-    pending.push({
-      ...ref(m.version, m.file),
-      noTransaction: m.noTransaction,
-      ...(row?.failedStatement != null ? { failedAtStatement: row.failedStatement } : {}),
-    });
+    pending.push(
+      row?.failedStatement != null
+        ? {
+            version: m.version.toString(),
+            file: m.file,
+            noTransaction: m.noTransaction,
+            failedAtStatement: row.failedStatement,
+          }
+        : { version: m.version.toString(), file: m.file, noTransaction: m.noTransaction },
+    );
     if (highestApplied !== undefined && m.version < highestApplied) outOfOrder.push(ref(m.version, m.file));
   }
   const known = new Set(files.map((m) => m.version));

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import pg from 'pg';
 import { InvalidInputError } from '../../engine/errors.ts';
-import { HistoryTable } from '../../engine/history.ts';
+import { HistoryTable, quoteLiteral } from '../../engine/history.ts';
 
 function refusal(name: string): string {
   try {
@@ -84,6 +86,24 @@ describe('HistoryTable names', () => {
       'x; DROP TABLE y',
     ]) {
       assert.match(refusal(name), /expected <schema>\.<table>/, name);
+    }
+  });
+});
+
+describe('quoting without node-postgres', () => {
+  it('writes literals and identifiers exactly as node-postgres does', () => {
+    const text = fc.string({ unit: fc.constantFrom("'", '\\', '"', 'a', 'é', '日', '\n', ' ', '.', '😀') });
+    fc.assert(
+      fc.property(fc.oneof(text, fc.string({ unit: 'binary' })), (s) => {
+        assert.equal(quoteLiteral(s), pg.escapeLiteral(s));
+      }),
+      { numRuns: 500 },
+    );
+    for (const table of ['a"b', 'x', 'Mixed Case', '日本', '"']) {
+      assert.equal(
+        new HistoryTable(`"s"."${table.replace(/"/g, '""')}"`).qualified,
+        `${pg.escapeIdentifier('s')}.${pg.escapeIdentifier(table)}`,
+      );
     }
   });
 });

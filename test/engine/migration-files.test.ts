@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { InvalidInputError, InvalidMigrationError } from '../../engine/errors.ts';
 import { loadMigrations, parseMigrationFiles } from '../../engine/migration-files.ts';
@@ -98,5 +101,55 @@ describe('loadMigrations', () => {
       assert.match(err.message, /\/nonexistent\/lockstep-migrations: no such directory/);
       return true;
     });
+  });
+
+  test('reads each file as parseMigrationFiles decodes its bytes, from an absolute, relative or slash-ended path', async () => {
+    const bytes: Record<string, Buffer> = {
+      '1_plain.sql': Buffer.from('SELECT 1;\n'),
+      '2_bom.sql': Buffer.from('\ufeff\ufeffSELECT 2;\r\n'),
+      '3_replacement_character.sql': Buffer.from("SELECT '\ufffd';"),
+      '4_accented.sql': Buffer.from("SELECT 'é', '日本';"),
+      '5_empty.sql': Buffer.alloc(0),
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'lockstep-migrations-'));
+    try {
+      await Promise.all(Object.entries(bytes).map(([name, b]) => writeFile(join(dir, name), b)));
+      const expected = parseMigrationFiles(Object.entries(bytes));
+      for (const path of [dir, `${dir}/`, relative(process.cwd(), dir)]) {
+        assert.deepEqual(await loadMigrations(path), expected, path);
+      }
+      assert.equal(
+        expected[1]?.sql,
+        '\ufeffSELECT 2;\r\n',
+        'one byte-order mark dropped, as TextDecoder does',
+      );
+      assert.equal(expected[2]?.sql, "SELECT '\ufffd';", 'a real U+FFFD is text, not an encoding error');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('names a file that is not UTF-8, whatever the bytes', async () => {
+    const invalid = [
+      [0xff, 0xfe],
+      [0xed, 0xa0, 0x80],
+      [0xc0, 0x80],
+      [0x41, 0xe2, 0x82],
+      [0xf4, 0x90, 0x80, 0x80],
+    ];
+    const dir = await mkdtemp(join(tmpdir(), 'lockstep-migrations-'));
+    try {
+      await Promise.all(invalid.map((b, i) => writeFile(join(dir, `${i + 1}_bad.sql`), Buffer.from(b))));
+      await assert.rejects(loadMigrations(dir), (err: unknown) => {
+        assert.ok(err instanceof InvalidMigrationError);
+        assert.deepEqual(
+          err.problems.map((p) => [p.file, p.problem]).sort(),
+          invalid.map((_, i) => [`${i + 1}_bad.sql`, 'is not valid UTF-8']),
+        );
+        return true;
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -219,6 +219,9 @@ describe('TextIndex', () => {
     assert.equal(codePointLength('a🎉é\n日'), 5);
     assert.equal(codePointLength(''), 0);
     assert.equal(codePointLength('\ud83c'), 1); // a lone surrogate is one
+    assert.equal(codePointLength('\udf89\ud83c'), 2); // so is a low one before a high one
+    assert.equal(codePointLength('plain ASCII; é 日'), 16);
+    assert.equal(codePointLength(`${'x'.repeat(5000)}🎉`), 5001);
   });
 });
 
