@@ -7,13 +7,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseUnavailableError, LockstepError } from '../engine/errors.ts';
 import { isLostConnection } from '../engine/server-errors.ts';
-import {
-  databaseUrl,
-  EMBEDDED_DATABASE,
-  ensureDatabase,
-  startEmbeddedPostgres,
-  usableDataDir,
-} from './embedded-postgres.ts';
 import type { Output } from './output.ts';
 import type { Shutdown } from './shutdown.ts';
 
@@ -34,6 +27,10 @@ export async function startEmbeddedDatabase(
   output: Output,
   shutdown: Shutdown,
 ): Promise<string> {
+  // Loaded only here: a run given a URL never needs it (it brings fs/promises, net and readline).
+  const { databaseUrl, EMBEDDED_DATABASE, ensureDatabase, startEmbeddedPostgres, usableDataDir } = await import(
+    './embedded-postgres.ts'
+  );
   const wanted = join(cwd, '.lockstep', 'pg');
   const { dir, movedBecause } = usableDataDir(wanted);
   if (movedBecause) output.note(`embedded PostgreSQL: data in ${dir} instead of ${wanted}: ${movedBecause}`);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
-import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/runner.ts';
+import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/settings.ts';
 
 export type CommandName = 'migrate' | 'plan' | 'status' | 'repair';
 
