@@ -27,6 +27,18 @@ const configShape = {
     ),
   CONTAINER_NAME: z.string().check(z.regex(NAME, 'must be a container name (letters, digits, "-" and "_")')),
   DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
+  // A name, not an ARN (PutParameter takes names only): a-zA-Z0-9_.- and "/" between levels, not starting with
+  // "aws" or "ssm" (SSM API Reference, PutParameter, Naming Constraints).
+  IMAGE_PARAMETER: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^\/?(?!aws|ssm)[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/i,
+          'must be an SSM parameter name such as /app/image (not an ARN)',
+        ),
+      ),
+  ),
 };
 
 /** Throws {@link ConfigError} naming the first missing or malformed variable. */
@@ -37,5 +49,6 @@ export function readDeployConfig(env: Env): DeployConfig {
     service: vars.ECS_SERVICE,
     containerName: vars.CONTAINER_NAME,
     deployTimeoutSeconds: vars.DEPLOY_TIMEOUT_SECONDS,
+    ...(vars.IMAGE_PARAMETER ? { imageParameter: vars.IMAGE_PARAMETER } : {}),
   };
 }
