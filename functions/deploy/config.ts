@@ -1,6 +1,6 @@
 /** The deploy function's environment, read once at cold start. */
 import * as z from 'zod/mini';
-import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
+import { common, type Env, positiveInt, readConfig, SSM_PARAMETER_NAME } from '../shared/config.ts';
 import type { DeployConfig } from './deploy.ts';
 
 const NAME = /^[A-Za-z0-9_-]{1,255}$/;
@@ -27,17 +27,10 @@ const configShape = {
     ),
   CONTAINER_NAME: z.string().check(z.regex(NAME, 'must be a container name (letters, digits, "-" and "_")')),
   DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
-  // A name, not an ARN (PutParameter takes names only): a-zA-Z0-9_.- and "/" between levels, not starting with
-  // "aws" or "ssm" (SSM API Reference, PutParameter, Naming Constraints).
   IMAGE_PARAMETER: z.optional(
     z
       .string()
-      .check(
-        z.regex(
-          /^\/?(?!aws|ssm)[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/i,
-          'must be an SSM parameter name such as /app/image (not an ARN)',
-        ),
-      ),
+      .check(z.regex(SSM_PARAMETER_NAME, 'must be an SSM parameter name such as /app/image (not an ARN)')),
   ),
 };
 

@@ -25,8 +25,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { SSM_PARAMETER_NAME } from '../../functions/shared/config.ts';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
@@ -36,6 +38,7 @@ import {
   type PipelineActionProps,
   pipelineAction,
 } from './release-triggers.ts';
+import { imageFromParameter, readsImageFrom } from './released-image.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -128,6 +131,14 @@ export interface ReleaseFlowProps {
   readonly service: ecs.BaseService;
   /** The container in the service's task definition whose image a release replaces. */
   readonly containerName: string;
+  /**
+   * The SSM String parameter the container's image is read from ({@link ReleaseFlow.imageFromParameter}). After each
+   * completed rollout the deploy function overwrites it with the released image (ssm:PutParameter on this parameter
+   * only), so a later stack update deploys that image instead of putting back the one CloudFormation last knew. It
+   * must exist before the stack that reads it is created. @default - none: nothing is recorded, and a stack update
+   * that touches the service or its task definition rolls the app back to the template's image
+   */
+  readonly imageParameter?: ssm.IStringParameter;
   /** Where each release's migrations come from. */
   readonly migrations: MigrationsSource;
   /**
@@ -368,6 +379,7 @@ export class ReleaseFlow extends Construct {
           ECS_SERVICE: props.service.serviceName,
           CONTAINER_NAME: props.containerName,
           DEPLOY_TIMEOUT_SECONDS: String(settings.deployTimeout.toSeconds()),
+          ...(props.imageParameter ? { IMAGE_PARAMETER: props.imageParameter.parameterName } : {}),
         },
       }),
     );
@@ -411,6 +423,7 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
+    if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
 
     // ---- the state machine
     // Step Functions Developer Guide, "Avoiding Amazon CloudWatch Logs resource policy size restrictions": "CloudWatch
@@ -508,6 +521,21 @@ export class ReleaseFlow extends Construct {
   }
 
   /**
+   * The image to give the app's container so that CloudFormation and lockstep agree on it: the value of the SSM
+   * parameter `parameterName` (pass the same parameter as `imageParameter`), read through a stack parameter of type
+   * AWS::SSM::Parameter::Value<String>, which CloudFormation resolves again at every stack update. Pulling from
+   * `repository`, if given, is granted to the task's execution role. The parameter must exist before the stack is
+   * created: create it, with a first image that runs, in a stack deployed before this one. See ./released-image.ts.
+   */
+  static imageFromParameter(
+    scope: Construct,
+    parameterName: string,
+    repository?: ecr.IRepository,
+  ): ecs.ContainerImage {
+    return imageFromParameter(scope, parameterName, repository);
+  }
+
+  /**
    * Starts a release whenever an image is pushed to `repository` with a tag (never `latest`), optionally only
    * tags with one of `options.tagPrefixes`. The release input names the image by digest; see ./release-triggers.ts.
    */
@@ -521,6 +549,29 @@ export class ReleaseFlow extends Construct {
    */
   pipelineAction(props: PipelineActionProps): codepipelineActions.StepFunctionInvokeAction {
     return pipelineAction(this, props);
+  }
+
+  /** The deploy function writes the released image to `parameter`, and may write nothing else. */
+  private recordImageIn(
+    parameter: ssm.IStringParameter,
+    deploy: lambda.Function,
+    props: ReleaseFlowProps,
+  ): void {
+    const name = parameter.parameterName;
+    if (!Token.isUnresolved(name) && !SSM_PARAMETER_NAME.test(name))
+      throw new Error(
+        `ReleaseFlow: imageParameter must be an SSM parameter name such as /app/image, got ${name}`,
+      );
+    deploy.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: [parameter.parameterArn] }),
+    );
+    const container = props.service.taskDefinition.findContainer(props.containerName);
+    if (container && !Token.isUnresolved(name) && !readsImageFrom(container, name)) {
+      Annotations.of(this).addWarningV2(
+        'lockstep:imageParameter',
+        `container "${props.containerName}" does not read its image from imageParameter ${name}: a stack update would put the template's image back (use ReleaseFlow.imageFromParameter)`,
+      );
+    }
   }
 
   private createTopic(): sns.Topic {
