@@ -30,6 +30,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SSM_PARAMETER_NAME } from '../../functions/shared/config.ts';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
+import { classifySubnets } from './migrate-subnets.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -124,7 +125,9 @@ export interface ReleaseFlowProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Create the VPC endpoints the migrate function needs to reach AWS without a NAT gateway: Secrets Manager
-   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets. @default false
+   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets — by type, by
+   * subnet group name, or as subnets the VPC lists as isolated; subnets the VPC does not list are warned about.
+   * @default false
    */
   readonly vpcEndpoints?: boolean;
   /** The ECS service that runs the app. */
@@ -317,6 +320,7 @@ export class ReleaseFlow extends Construct {
     });
     this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
     const migrateSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.checkRouteToAws(props, migrateSubnets);
     if (props.vpcEndpoints) {
       new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
         vpc: props.vpc,
@@ -549,6 +553,26 @@ export class ReleaseFlow extends Construct {
    */
   pipelineAction(props: PipelineActionProps): codepipelineActions.StepFunctionInvokeAction {
     return pipelineAction(this, props);
+  }
+
+  /**
+   * Isolated subnets without `vpcEndpoints` fail at synth, however they are selected; subnets the VPC does not list
+   * (imported by ID) are warned about, since nothing here can tell whether they route to AWS's APIs.
+   */
+  private checkRouteToAws(props: ReleaseFlowProps, subnets: ec2.SubnetSelection): void {
+    if (props.vpcEndpoints) return;
+    const routes = classifySubnets(props.vpc, subnets);
+    if (routes.isolated.length > 0)
+      throw new Error(
+        `ReleaseFlow: vpcEndpoints must be true when vpcSubnets selects isolated subnets (${routes.isolated.join(', ')}): ` +
+          'the migrate function reaches Secrets Manager and S3 only through VPC endpoints there',
+      );
+    if (routes.unclassified.length > 0)
+      Annotations.of(this).addWarningV2(
+        'lockstep:vpcSubnets',
+        `the migrate function's subnets ${routes.unclassified.join(', ')} are not among the VPC's public, private or isolated subnets, so lockstep cannot tell whether they reach Secrets Manager and S3: ` +
+          'if they have no NAT route, set vpcEndpoints: true, or the migrate step fails on its first AWS call',
+      );
   }
 
   /** The deploy function writes the released image to `parameter`, and may write nothing else. */

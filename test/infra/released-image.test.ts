@@ -4,30 +4,24 @@
  * synthesize the stack and resolve its container image the way CloudFormation does at the next stack operation.
  */
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { App, Stack } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { App, type Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as rds from 'aws-cdk-lib/aws-rds';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDeployHandler } from '../../functions/deploy/deploy.ts';
 import { createLogger } from '../../functions/shared/logger.ts';
 import { createApp } from '../../infra/app.ts';
-import {
-  MigrationsSource,
-  ReleaseDatabase,
-  ReleaseFlow,
-  type ReleaseFlowProps,
-} from '../../infra/constructs/release-flow.ts';
+import { ReleaseFlow, type ReleaseFlowProps } from '../../infra/constructs/release-flow.ts';
 import { INITIAL_APP_IMAGE } from '../../infra/release-image-stack.ts';
+import { buildFlowStack } from '../support/flow-stack.ts';
 
-const repoRoot = resolve(import.meta.dirname, '..', '..');
+const _repoRoot = resolve(import.meta.dirname, '..', '..');
 type Resource = { Type: string; Properties: Record<string, unknown> };
 type CfnTemplate = {
   Resources: Record<string, Resource>;
@@ -186,35 +180,10 @@ describe('the example stack and lockstep agree on the app image', () => {
 // ---------------------------------------------------------------------------------------------------------
 // ReleaseFlow with imageParameter, in a stack of one's own
 
-function buildFlow(options: {
+const buildFlow = (options: {
   readonly image: (stack: Stack) => ecs.ContainerImage;
   readonly props?: (stack: Stack) => Partial<ReleaseFlowProps>;
-}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Test');
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-  const instance = new rds.DatabaseInstance(stack, 'Database', {
-    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 }),
-    vpc,
-    credentials: rds.Credentials.fromGeneratedSecret('app_owner'),
-  });
-  const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
-  taskDefinition.addContainer('app', { image: options.image(stack) });
-  const service = new ecs.FargateService(stack, 'Service', {
-    cluster: new ecs.Cluster(stack, 'EcsCluster', { vpc }),
-    taskDefinition,
-  });
-  const flow = new ReleaseFlow(stack, 'Release', {
-    database: ReleaseDatabase.instance(instance),
-    databaseSecret: instance.secret as never,
-    vpc,
-    service,
-    containerName: 'app',
-    migrations: MigrationsSource.bundled(join(repoRoot, 'migrations')),
-    ...options.props?.(stack),
-  });
-  return { stack, flow, template: Template.fromStack(stack) };
-}
+}) => buildFlowStack({ image: options.image, ...(options.props ? { props: options.props } : {}) });
 
 const parameter = (stack: Stack, name = '/shop/api/image') =>
   ssm.StringParameter.fromStringParameterName(stack, 'ImageParameter', name);
