@@ -31,6 +31,7 @@ export function buildFlowStack(options: FlowStackOptions = {}) {
   const instance = new rds.DatabaseInstance(stack, 'Database', {
     engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 }),
     vpc,
+    storageEncrypted: true,
     credentials: rds.Credentials.fromGeneratedSecret('app_owner'),
   });
   assert.ok(instance.secret);
