@@ -199,6 +199,15 @@ export interface ReleaseFunctions {
   readonly deploy: lambda.IFunction;
 }
 
+/** The functions as this construct builds them (their roles are theirs alone). */
+type FunctionSet = { readonly [name in keyof ReleaseFunctions]: nodejs.NodejsFunction };
+
+/** Where the migrate function runs. */
+interface MigrateNetwork {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly subnets: ec2.SubnetSelection;
+}
+
 const SNAPSHOT_PREFIX = 'lockstep';
 /** How every function is bundled: minified CommonJS for the runtime's Node, the AWS SDK left to the runtime. */
 const BUNDLING: nodejs.BundlingOptions = {
@@ -232,57 +241,106 @@ export class ReleaseFlow extends Construct {
     super(scope, id);
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
-    const stack = Stack.of(this);
     // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
-    this.lockTable = new dynamodb.Table(this, 'ReleaseLocks', {
-      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      // A lock whose owner never gave it back is taken over at once (preflight checks its expiry and its owner);
-      // TTL only tidies the table.
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-
+    this.lockTable = this.createLockTable();
     this.alertTopic = props.alertTopic ?? this.createTopic();
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    // Each function gets its own role with no managed policy: writing to its own log group, X-Ray (added by
-    // `tracing`), and what its step needs — granted below.
-    const common = (
-      name: string,
-      extra: Partial<nodejs.NodejsFunctionProps> = {},
-    ): nodejs.NodejsFunctionProps => {
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
-        retention: settings.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      const role = new iam.Role(this, `${capitalize(name)}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `lockstep ${name} function`,
-      });
-      logGroup.grantWrite(role);
-      return {
-        entry: join(repoRoot, 'functions', name, 'handler.ts'),
-        handler: 'handler',
-        projectRoot: repoRoot,
-        depsLockFilePath: join(repoRoot, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
-        timeout: Duration.seconds(60),
-        tracing: lambda.Tracing.ACTIVE,
-        role,
-        logGroup,
-        bundling: BUNDLING,
-        ...extra,
-        environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
-      };
-    };
+    const network = this.createMigrateNetwork(props);
+    this.migrateSecurityGroup = network.securityGroup;
+    const functions = this.createFunctions(props, settings, network);
+    this.functions = functions;
+    this.grantFunctions(props, functions, stateMachineName);
 
+    this.stateMachine = this.createStateMachine(props, settings, stateMachineName);
+    this.failureAlarm = this.createFailureAlarm();
+  }
+
+  /**
+   * The release lock's table: one item per database. A lock whose owner never gave it back is taken over at once
+   * (preflight checks its expiry and its owner); TTL only tidies the table.
+   */
+  private createLockTable(): dynamodb.Table {
+    return new dynamodb.Table(this, 'ReleaseLocks', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+
+  /** The migrate function's security group and subnets, and the VPC endpoints it needs without a NAT gateway. */
+  private createMigrateNetwork(props: ReleaseFlowProps): MigrateNetwork {
+    // Nothing in by default; out only HTTPS (Secrets Manager, S3) and — added below — the database port.
+    const securityGroup = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
+      vpc: props.vpc,
+      description: 'lockstep migrate function: HTTPS to AWS APIs and the database port to the database',
+      allowAllOutbound: false,
+    });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+    const subnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.checkRouteToAws(props, subnets);
+    if (props.vpcEndpoints) {
+      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+        vpc: props.vpc,
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets,
+        privateDnsEnabled: true,
+        open: false,
+      }).connections.allowFrom(securityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc: props.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [subnets],
+      });
+    }
+    return { securityGroup, subnets };
+  }
+
+  /**
+   * What every function shares. Each gets its own role with no managed policy: writing to its own log group, X-Ray
+   * (added by `tracing`), and what its step needs (grantFunctions).
+   */
+  private functionProps(
+    name: string,
+    settings: Settings,
+    extra: Partial<nodejs.NodejsFunctionProps> = {},
+  ): nodejs.NodejsFunctionProps {
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(this, `${capitalize(name)}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `lockstep ${name} function`,
+    });
+    logGroup.grantWrite(role);
+    return {
+      entry: join(repoRoot, 'functions', name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      bundling: BUNDLING,
+      ...extra,
+      environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
+    };
+  }
+
+  /** The four functions, each configured through its environment (functions/<name>/config.ts reads it). */
+  private createFunctions(props: ReleaseFlowProps, settings: Settings, network: MigrateNetwork): FunctionSet {
+    const common = (name: string, extra: Partial<nodejs.NodejsFunctionProps> = {}) =>
+      this.functionProps(name, settings, extra);
     const s3Env: Record<string, string> = props.migrations.bucket
       ? { MIGRATIONS_BUCKET: props.migrations.bucket.bucketName, MIGRATIONS_PREFIX: props.migrations.prefix }
       : {};
@@ -312,29 +370,6 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    // Nothing in by default; out only HTTPS (Secrets Manager, S3) and — added below — the database port.
-    this.migrateSecurityGroup = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
-      vpc: props.vpc,
-      description: 'lockstep migrate function: HTTPS to AWS APIs and the database port to the database',
-      allowAllOutbound: false,
-    });
-    this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
-    const migrateSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    this.checkRouteToAws(props, migrateSubnets);
-    if (props.vpcEndpoints) {
-      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
-        vpc: props.vpc,
-        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        subnets: migrateSubnets,
-        privateDnsEnabled: true,
-        open: false,
-      }).connections.allowFrom(this.migrateSecurityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
-      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
-        vpc: props.vpc,
-        service: ec2.GatewayVpcEndpointAwsService.S3,
-        subnets: [migrateSubnets],
-      });
-    }
     const migrate = new nodejs.NodejsFunction(
       this,
       'Migrate',
@@ -342,8 +377,8 @@ export class ReleaseFlow extends Construct {
         memorySize: settings.migrateMemorySize,
         timeout: settings.migrateTimeout,
         vpc: props.vpc,
-        vpcSubnets: migrateSubnets,
-        securityGroups: [this.migrateSecurityGroup],
+        vpcSubnets: network.subnets,
+        securityGroups: [network.securityGroup],
         environment: {
           DB_SECRET_ARN: props.databaseSecret.secretArn,
           DB_HOST: props.database.host,
@@ -387,9 +422,13 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    this.functions = { preflight, snapshot, migrate, deploy };
+    return { preflight, snapshot, migrate, deploy };
+  }
 
-    // ---- least privilege
+  /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
+  private grantFunctions(props: ReleaseFlowProps, fns: FunctionSet, stateMachineName: string): void {
+    const { preflight, snapshot, migrate, deploy } = fns;
+    const stack = Stack.of(this);
     const xray =
       'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
     acknowledgeWildcard(preflight.role, '*', xray);
@@ -428,8 +467,14 @@ export class ReleaseFlow extends Construct {
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
+  }
 
-    // ---- the state machine
+  /** The state machine (./release-definition.ts) with its execution log group, allowed to alert. */
+  private createStateMachine(
+    props: ReleaseFlowProps,
+    settings: Settings,
+    stateMachineName: string,
+  ): sfn.StateMachine {
     // Step Functions Developer Guide, "Avoiding Amazon CloudWatch Logs resource policy size restrictions": "CloudWatch
     // Logs resource policies are limited to 5120 characters … To avoid reaching the CloudWatch Logs resource policy
     // size limit, prefix your CloudWatch Logs log group names with /aws/vendedlogs/".
@@ -438,7 +483,7 @@ export class ReleaseFlow extends Construct {
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
@@ -460,23 +505,27 @@ export class ReleaseFlow extends Construct {
     });
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
     const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
-    alertKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    alertKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
-        this.stateMachine.role,
+        stateMachine.role,
         `${fn.functionArn}:*`,
         'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the four release functions are named.',
       );
     }
     acknowledgeWildcard(
-      this.stateMachine.role,
+      stateMachine.role,
       '*',
       'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
         'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
         '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
     );
+    return stateMachine;
+  }
 
-    this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
+  /** Fires on failed, timed-out and aborted executions, including failures no Catch sees; notifies the topic. */
+  private createFailureAlarm(): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
       alarmDescription: 'A lockstep release execution failed, timed out or was aborted.',
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
@@ -492,8 +541,9 @@ export class ReleaseFlow extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
-    this.allowAlarmToAlert(this.failureAlarm);
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
+    this.allowAlarmToAlert(alarm);
+    return alarm;
   }
 
   /**
@@ -757,6 +807,8 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
     'Each release registers a new revision of the service’s task-definition family, whose number is unknown in advance: RegisterTaskDefinition, and tagging only at RegisterTaskDefinition (ecs:CreateAction), on that family alone.',
   );
 }
+
+type Settings = ReturnType<typeof resolveSettings>;
 
 /** Applies the defaults in one place and rejects combinations that cannot work, naming the prop. */
 function resolveSettings(props: ReleaseFlowProps) {
