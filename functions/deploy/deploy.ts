@@ -22,7 +22,6 @@ import {
 } from '@aws-sdk/client-ecs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
-import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
 import {
   ConfigError,
   DeploymentFailedError,
