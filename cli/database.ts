@@ -28,9 +28,8 @@ export async function startEmbeddedDatabase(
   shutdown: Shutdown,
 ): Promise<string> {
   // Loaded only here: a run given a URL never needs it (it brings fs/promises, net and readline).
-  const { databaseUrl, EMBEDDED_DATABASE, ensureDatabase, startEmbeddedPostgres, usableDataDir } = await import(
-    './embedded-postgres.ts'
-  );
+  const { databaseUrl, EMBEDDED_DATABASE, ensureDatabase, startEmbeddedPostgres, usableDataDir } =
+    await import('./embedded-postgres.ts');
   const wanted = join(cwd, '.lockstep', 'pg');
   const { dir, movedBecause } = usableDataDir(wanted);
   if (movedBecause) output.note(`embedded PostgreSQL: data in ${dir} instead of ${wanted}: ${movedBecause}`);

@@ -1,5 +1,5 @@
 /**
- * The CDK app (`npx cdk synth`): the example stack, with cdk-nag's AwsSolutions checks run on every synth — an
+ * The CDK app (`npx cdk synth`): the example stack (and, deployed before it, the stack of its image parameter), with cdk-nag's AwsSolutions checks run on every synth — an
  * unacknowledged finding fails the synth. Works offline, with no AWS account: no lookups, an environment-agnostic
  * stack. Context: `migrationsSource` (`bundled` | `s3`), `withPipeline` (`true` adds the example pipeline),
  * `alertEmails` (comma-separated), `stackName`.
@@ -8,9 +8,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ReleaseStack } from './release-stack.ts';
+import { ReleaseImageStack } from './release-image-stack.ts';
+import { defaultImageParameterName, ReleaseStack } from './release-stack.ts';
 
-export function createApp(app = new App()): { app: App; stack: ReleaseStack } {
+export function createApp(app = new App()): {
+  app: App;
+  stack: ReleaseStack;
+  imageStack: ReleaseImageStack;
+} {
   const source = app.node.tryGetContext('migrationsSource') ?? 'bundled';
   if (source !== 'bundled' && source !== 's3')
     throw new Error(`context migrationsSource must be "bundled" or "s3", got "${source}"`);
@@ -21,15 +26,25 @@ export function createApp(app = new App()): { app: App; stack: ReleaseStack } {
   const withPipeline = String(app.node.tryGetContext('withPipeline') ?? 'false');
   if (withPipeline !== 'true' && withPipeline !== 'false')
     throw new Error(`context withPipeline must be "true" or "false", got "${withPipeline}"`);
-  const stack = new ReleaseStack(app, app.node.tryGetContext('stackName') ?? 'LockstepRelease', {
+  const stackName: string = app.node.tryGetContext('stackName') ?? 'LockstepRelease';
+  // Created first (`cdk deploy --all` follows the dependency): the app stack reads its parameter at creation.
+  const imageParameterName = defaultImageParameterName(stackName);
+  const imageStack = new ReleaseImageStack(app, `${stackName}Image`, {
+    parameterName: imageParameterName,
+    description:
+      'lockstep example: the app image parameter (created before the app stack, written by each release)',
+  });
+  const stack = new ReleaseStack(app, stackName, {
+    imageParameterName,
     migrationsSource: source,
     withPipeline: withPipeline === 'true',
     repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..'),
     alertEmails: emails,
     description: 'lockstep: snapshot, migrate, then deploy — or halt and alert',
   });
+  stack.addStackDependency(imageStack, 'the app image parameter must exist before the app stack is created');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack };
+  return { app, stack, imageStack };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -4,7 +4,7 @@
  * example CodePipeline whose release stage invokes the state machine.
  */
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -15,6 +15,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { acknowledgeWildcard } from './constructs/nag.ts';
 import { MigrationsSource, ReleaseDatabase, ReleaseFlow } from './constructs/release-flow.ts';
@@ -29,11 +30,21 @@ export interface ReleaseStackProps extends StackProps {
   readonly alertEmails?: readonly string[];
   /** Add an example CodePipeline whose Release stage runs the state machine. @default false */
   readonly withPipeline?: boolean;
+  /**
+   * The SSM parameter holding the app's current image, which must exist before this stack is created
+   * (./release-image-stack.ts creates it). @default `/lockstep/<stack name>/app-image`
+   */
+  readonly imageParameterName?: string;
 }
+
+/** Where the example keeps the app's current image, unless told otherwise. */
+export const defaultImageParameterName = (stackName: string) => `/lockstep/${stackName}/app-image`;
 
 export class ReleaseStack extends Stack {
   readonly releaseFlow: ReleaseFlow;
   readonly repository: ecr.Repository;
+  /** The SSM parameter the app's image is read from and each release is recorded in. */
+  readonly imageParameterName: string;
   readonly migrationsBucket: s3.Bucket | undefined;
   /** The example pipeline, when `withPipeline` is set. */
   readonly pipeline: codepipeline.Pipeline | undefined;
@@ -85,8 +96,11 @@ export class ReleaseStack extends Stack {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
     const taskDefinition = new ecs.FargateTaskDefinition(this, 'AppTask', { cpu: 256, memoryLimitMiB: 512 });
+    // The image lockstep last released, or the parameter's first image before any release: never an image of the
+    // repository above, which this stack creates empty.
+    this.imageParameterName = props.imageParameterName ?? defaultImageParameterName(this.stackName);
     taskDefinition.addContainer('app', {
-      image: ecs.ContainerImage.fromEcrRepository(this.repository, 'initial'),
+      image: ReleaseFlow.imageFromParameter(this, this.imageParameterName, this.repository),
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'app',
         logGroup: new logs.LogGroup(this, 'AppLogs', {
@@ -154,6 +168,11 @@ export class ReleaseStack extends Stack {
       vpc,
       service,
       containerName: 'app',
+      imageParameter: ssm.StringParameter.fromStringParameterName(
+        this,
+        'AppImageParameter',
+        this.imageParameterName,
+      ),
       migrations: this.migrationsBucket
         ? MigrationsSource.s3(this.migrationsBucket, 'migrations')
         : MigrationsSource.bundled(join(props.repoRoot, 'migrations')),
@@ -164,6 +183,18 @@ export class ReleaseStack extends Stack {
     this.releaseFlow.onImagePush(this.repository, { tagPrefixes: ['v', 'release-'] });
 
     if (props.withPipeline) this.pipeline = this.createPipeline(privateBucket);
+
+    // What the README's first-deploy walk reads back (`aws cloudformation describe-stacks`).
+    new CfnOutput(this, 'AppRepositoryUri', {
+      value: this.repository.repositoryUri,
+      description: 'Push version-tagged images (v*, release-*) here to release them',
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.releaseFlow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ImageParameterName', {
+      value: this.imageParameterName,
+      description:
+        'The image the app runs: lockstep writes it after each release, every stack update reads it',
+    });
   }
 
   /**

@@ -11,6 +11,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { deployHandler } from '../functions/deploy/setup.ts';
 import { migrateHandler } from '../functions/migrate/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
@@ -26,6 +27,7 @@ export interface FunctionClients {
   readonly rds: RDSClient;
   readonly secrets: SecretsManagerClient;
   readonly ecs: ECSClient;
+  readonly ssm: SSMClient;
 }
 
 export interface LocalDatabaseEndpoint {

@@ -41,6 +41,7 @@ import { LocalExecutions } from './stand-ins/executions.ts';
 import { LocalRds, PostgresSnapshots } from './stand-ins/rds.ts';
 import { NoS3Client } from './stand-ins/s3.ts';
 import { LocalSecrets } from './stand-ins/secrets.ts';
+import { LocalParameters } from './stand-ins/ssm.ts';
 import { localCertificate } from './tls.ts';
 
 export const FAIL_AT = ['snapshot', 'migrate', 'deploy'] as const;
@@ -187,6 +188,7 @@ async function rehearse(
     const executions = new LocalExecutions();
     executions.start(executionArn);
     const locks = new LocalDynamoTable(local.lockTableName, 'lockId');
+    const parameters = new LocalParameters();
     const clients = {
       sfn: executions.client(),
       s3: new NoS3Client(),
@@ -194,6 +196,7 @@ async function rehearse(
       rds: rds.client(),
       secrets: secrets.client(),
       ecs: ecs.client(),
+      ssm: parameters.client(),
     };
     const handlers = localFunctions(local, clients, {
       database: { host: 'localhost', port: server.port, caFile, identifier: DATABASE },

@@ -1,6 +1,6 @@
 /** The deploy function's environment, read once at cold start. */
 import * as z from 'zod/mini';
-import { common, type Env, positiveInt, readConfig } from '../shared/config.ts';
+import { common, type Env, positiveInt, readConfig, SSM_PARAMETER_NAME } from '../shared/config.ts';
 import type { DeployConfig } from './deploy.ts';
 
 const NAME = /^[A-Za-z0-9_-]{1,255}$/;
@@ -27,6 +27,11 @@ const configShape = {
     ),
   CONTAINER_NAME: z.string().check(z.regex(NAME, 'must be a container name (letters, digits, "-" and "_")')),
   DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
+  IMAGE_PARAMETER: z.optional(
+    z
+      .string()
+      .check(z.regex(SSM_PARAMETER_NAME, 'must be an SSM parameter name such as /app/image (not an ARN)')),
+  ),
 };
 
 /** Throws {@link ConfigError} naming the first missing or malformed variable. */
@@ -37,5 +42,6 @@ export function readDeployConfig(env: Env): DeployConfig {
     service: vars.ECS_SERVICE,
     containerName: vars.CONTAINER_NAME,
     deployTimeoutSeconds: vars.DEPLOY_TIMEOUT_SECONDS,
+    ...(vars.IMAGE_PARAMETER ? { imageParameter: vars.IMAGE_PARAMETER } : {}),
   };
 }

@@ -20,8 +20,10 @@ import {
   type TaskDefinition,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import {
+  ConfigError,
   DeploymentFailedError,
   DeployTargetInvalidError,
   InvalidInputError,
@@ -32,6 +34,7 @@ import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
+import { recordReleasedImage } from './record-image.ts';
 
 export interface DeployConfig {
   /** Cluster name or ARN. */
@@ -42,10 +45,14 @@ export interface DeployConfig {
   readonly containerName: string;
   /** How long after `start` the rollout may take to finish; `status` then fails. */
   readonly deployTimeoutSeconds: number;
+  /** The SSM parameter a completed rollout's image is written to (./record-image.ts); none, nothing is written. */
+  readonly imageParameter?: string | undefined;
 }
 
 export interface DeployDeps {
   readonly ecs: ECSClient;
+  /** Needed only with `config.imageParameter`. */
+  readonly ssm?: SSMClient | undefined;
   readonly log: Log;
   readonly now: () => Date;
   readonly config: DeployConfig;
@@ -364,9 +371,18 @@ export function createDeployHandler(deps: DeployDeps, logger: Logger) {
       { executionId, release, step: `deploy:${action ?? '?'}` },
       async () => {
         const event = parseDeployEvent(raw);
-        return event.action === 'start'
-          ? startDeployment(deps, event.release)
-          : checkDeployment(deps, event.deployment);
+        if (event.action === 'start') return startDeployment(deps, event.release);
+        const status = await checkDeployment(deps, event.deployment);
+        const parameter = deps.config.imageParameter;
+        if (status.done && parameter) {
+          if (!deps.ssm)
+            throw new ConfigError(
+              'IMAGE_PARAMETER',
+              'is set, but the deploy function was given no SSM client',
+            );
+          await recordReleasedImage({ ssm: deps.ssm, log: deps.log }, parameter, event.release.image);
+        }
+        return status;
       },
     );
   };

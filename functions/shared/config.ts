@@ -32,6 +32,13 @@ export const common = {
   ),
 };
 
+/**
+ * An SSM parameter name as PutParameter takes it — a name, never an ARN: a-zA-Z0-9_.- with "/" between levels, not
+ * starting with "aws" or "ssm" (SSM API Reference, PutParameter, Naming Constraints). The construct checks
+ * `imageParameter` against it at synth, the deploy function IMAGE_PARAMETER at cold start.
+ */
+export const SSM_PARAMETER_NAME = /^\/?(?!aws|ssm)[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/i;
+
 export const positiveInt = (fallback: number) =>
   z._default(
     z.coerce

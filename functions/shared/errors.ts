@@ -30,7 +30,8 @@ export type ReleaseErrorCode =
   | 'DATABASE_STOPPED'
   | 'DEPLOYMENT_FAILED'
   | 'DEPLOY_TARGET_INVALID'
-  | 'ROLLOUT_TIMEOUT';
+  | 'ROLLOUT_TIMEOUT'
+  | 'IMAGE_NOT_RECORDED';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -218,6 +219,33 @@ export class RolloutTimeoutError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/**
+ * The rollout completed, but the released image could not be written where the stack reads it (the construct's
+ * `imageParameter`). The app runs the release; until the parameter holds it, a stack update would put the
+ * parameter's older image back.
+ */
+export class ImageNotRecordedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ImageNotRecordedError';
+  readonly code = 'IMAGE_NOT_RECORDED';
+  constructor(
+    readonly parameterName: string,
+    readonly image: string,
+    options?: { cause?: unknown },
+  ) {
+    const cause =
+      options?.cause instanceof Error ? `${options.cause.name}: ${options.cause.message}` : 'unknown error';
+    super(
+      `the rollout COMPLETED and the service runs ${image}, but recording it in SSM parameter ${parameterName} failed (${cause}). ` +
+        `Until the parameter holds it, a stack update would deploy the parameter's older image: run ` +
+        `aws ssm put-parameter --name ${parameterName} --type String --overwrite --value ${image}`,
+      options,
+    );
+  }
+  protected override details() {
+    return { parameterName: this.parameterName, image: this.image };
+  }
+}
+
 /** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
 export interface RetryRule {
   readonly intervalSeconds: number;
@@ -264,6 +292,7 @@ export const ERROR_POLICY = {
   DeploymentFailedError: 'final',
   DeployTargetInvalidError: 'final',
   RolloutTimeoutError: 'final',
+  ImageNotRecordedError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

@@ -251,7 +251,9 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     },
     resultPath: '$.rollout',
     timeout: functionTimeout,
-    consequence: 'The migrations are applied; ECS rolled back or the rollout stalled.',
+    consequence:
+      'The migrations are applied; ECS rolled back or the rollout stalled — unless the error is ImageNotRecordedError: ' +
+      'then the new image runs, but the image parameter the stack reads still names the previous one.',
   });
   const waitRollout = new sfn.Wait(scope, STATE.waitRollout, {
     stateName: STATE.waitRollout,

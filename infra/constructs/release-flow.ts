@@ -24,10 +24,13 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { SSM_PARAMETER_NAME } from '../../functions/shared/config.ts';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { packageRoot } from '../package-root.ts';
+import { classifySubnets } from './migrate-subnets.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -36,6 +39,7 @@ import {
   type PipelineActionProps,
   pipelineAction,
 } from './release-triggers.ts';
+import { imageFromParameter, readsImageFrom } from './released-image.ts';
 
 const repoRoot = packageRoot();
 
@@ -121,13 +125,23 @@ export interface ReleaseFlowProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Create the VPC endpoints the migrate function needs to reach AWS without a NAT gateway: Secrets Manager
-   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets. @default false
+   * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets — by type, by
+   * subnet group name, or as subnets the VPC lists as isolated; subnets the VPC does not list are warned about.
+   * @default false
    */
   readonly vpcEndpoints?: boolean;
   /** The ECS service that runs the app. */
   readonly service: ecs.BaseService;
   /** The container in the service's task definition whose image a release replaces. */
   readonly containerName: string;
+  /**
+   * The SSM String parameter the container's image is read from ({@link ReleaseFlow.imageFromParameter}). After each
+   * completed rollout the deploy function overwrites it with the released image (ssm:PutParameter on this parameter
+   * only), so a later stack update deploys that image instead of putting back the one CloudFormation last knew. It
+   * must exist before the stack that reads it is created. @default - none: nothing is recorded, and a stack update
+   * that touches the service or its task definition rolls the app back to the template's image
+   */
+  readonly imageParameter?: ssm.IStringParameter;
   /** Where each release's migrations come from. */
   readonly migrations: MigrationsSource;
   /**
@@ -185,6 +199,15 @@ export interface ReleaseFunctions {
   readonly deploy: lambda.IFunction;
 }
 
+/** The functions as this construct builds them (their roles are theirs alone). */
+type FunctionSet = { readonly [name in keyof ReleaseFunctions]: nodejs.NodejsFunction };
+
+/** Where the migrate function runs. */
+interface MigrateNetwork {
+  readonly securityGroup: ec2.SecurityGroup;
+  readonly subnets: ec2.SubnetSelection;
+}
+
 const SNAPSHOT_PREFIX = 'lockstep';
 /** How every function is bundled: minified CommonJS for the runtime's Node, the AWS SDK left to the runtime. */
 const BUNDLING: nodejs.BundlingOptions = {
@@ -218,57 +241,106 @@ export class ReleaseFlow extends Construct {
     super(scope, id);
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
-    const stack = Stack.of(this);
     // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
-    this.lockTable = new dynamodb.Table(this, 'ReleaseLocks', {
-      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      // A lock whose owner never gave it back is taken over at once (preflight checks its expiry and its owner);
-      // TTL only tidies the table.
-      timeToLiveAttribute: 'expiresAt',
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-
+    this.lockTable = this.createLockTable();
     this.alertTopic = props.alertTopic ?? this.createTopic();
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    // Each function gets its own role with no managed policy: writing to its own log group, X-Ray (added by
-    // `tracing`), and what its step needs — granted below.
-    const common = (
-      name: string,
-      extra: Partial<nodejs.NodejsFunctionProps> = {},
-    ): nodejs.NodejsFunctionProps => {
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
-        retention: settings.logRetention,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      const role = new iam.Role(this, `${capitalize(name)}Role`, {
-        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `lockstep ${name} function`,
-      });
-      logGroup.grantWrite(role);
-      return {
-        entry: join(repoRoot, 'functions', name, 'handler.ts'),
-        handler: 'handler',
-        projectRoot: repoRoot,
-        depsLockFilePath: join(repoRoot, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
-        timeout: Duration.seconds(60),
-        tracing: lambda.Tracing.ACTIVE,
-        role,
-        logGroup,
-        bundling: BUNDLING,
-        ...extra,
-        environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
-      };
-    };
+    const network = this.createMigrateNetwork(props);
+    this.migrateSecurityGroup = network.securityGroup;
+    const functions = this.createFunctions(props, settings, network);
+    this.functions = functions;
+    this.grantFunctions(props, functions, stateMachineName);
 
+    this.stateMachine = this.createStateMachine(props, settings, stateMachineName);
+    this.failureAlarm = this.createFailureAlarm();
+  }
+
+  /**
+   * The release lock's table: one item per database. A lock whose owner never gave it back is taken over at once
+   * (preflight checks its expiry and its owner); TTL only tidies the table.
+   */
+  private createLockTable(): dynamodb.Table {
+    return new dynamodb.Table(this, 'ReleaseLocks', {
+      partitionKey: { name: 'lockId', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+  }
+
+  /** The migrate function's security group and subnets, and the VPC endpoints it needs without a NAT gateway. */
+  private createMigrateNetwork(props: ReleaseFlowProps): MigrateNetwork {
+    // Nothing in by default; out only HTTPS (Secrets Manager, S3) and — added below — the database port.
+    const securityGroup = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
+      vpc: props.vpc,
+      description: 'lockstep migrate function: HTTPS to AWS APIs and the database port to the database',
+      allowAllOutbound: false,
+    });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
+    const subnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    this.checkRouteToAws(props, subnets);
+    if (props.vpcEndpoints) {
+      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+        vpc: props.vpc,
+        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets,
+        privateDnsEnabled: true,
+        open: false,
+      }).connections.allowFrom(securityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
+      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
+        vpc: props.vpc,
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        subnets: [subnets],
+      });
+    }
+    return { securityGroup, subnets };
+  }
+
+  /**
+   * What every function shares. Each gets its own role with no managed policy: writing to its own log group, X-Ray
+   * (added by `tracing`), and what its step needs (grantFunctions).
+   */
+  private functionProps(
+    name: string,
+    settings: Settings,
+    extra: Partial<nodejs.NodejsFunctionProps> = {},
+  ): nodejs.NodejsFunctionProps {
+    const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+      retention: settings.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new iam.Role(this, `${capitalize(name)}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `lockstep ${name} function`,
+    });
+    logGroup.grantWrite(role);
+    return {
+      entry: join(repoRoot, 'functions', name, 'handler.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      bundling: BUNDLING,
+      ...extra,
+      environment: { POWERTOOLS_LOG_LEVEL: 'INFO', ...extra.environment },
+    };
+  }
+
+  /** The four functions, each configured through its environment (functions/<name>/config.ts reads it). */
+  private createFunctions(props: ReleaseFlowProps, settings: Settings, network: MigrateNetwork): FunctionSet {
+    const common = (name: string, extra: Partial<nodejs.NodejsFunctionProps> = {}) =>
+      this.functionProps(name, settings, extra);
     const s3Env: Record<string, string> = props.migrations.bucket
       ? { MIGRATIONS_BUCKET: props.migrations.bucket.bucketName, MIGRATIONS_PREFIX: props.migrations.prefix }
       : {};
@@ -298,28 +370,6 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    // Nothing in by default; out only HTTPS (Secrets Manager, S3) and — added below — the database port.
-    this.migrateSecurityGroup = new ec2.SecurityGroup(this, 'MigrateSecurityGroup', {
-      vpc: props.vpc,
-      description: 'lockstep migrate function: HTTPS to AWS APIs and the database port to the database',
-      allowAllOutbound: false,
-    });
-    this.migrateSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs over HTTPS');
-    const migrateSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    if (props.vpcEndpoints) {
-      new ec2.InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
-        vpc: props.vpc,
-        service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-        subnets: migrateSubnets,
-        privateDnsEnabled: true,
-        open: false,
-      }).connections.allowFrom(this.migrateSecurityGroup, ec2.Port.tcp(443), 'lockstep migrate function');
-      new ec2.GatewayVpcEndpoint(this, 'S3Endpoint', {
-        vpc: props.vpc,
-        service: ec2.GatewayVpcEndpointAwsService.S3,
-        subnets: [migrateSubnets],
-      });
-    }
     const migrate = new nodejs.NodejsFunction(
       this,
       'Migrate',
@@ -327,8 +377,8 @@ export class ReleaseFlow extends Construct {
         memorySize: settings.migrateMemorySize,
         timeout: settings.migrateTimeout,
         vpc: props.vpc,
-        vpcSubnets: migrateSubnets,
-        securityGroups: [this.migrateSecurityGroup],
+        vpcSubnets: network.subnets,
+        securityGroups: [network.securityGroup],
         environment: {
           DB_SECRET_ARN: props.databaseSecret.secretArn,
           DB_HOST: props.database.host,
@@ -368,12 +418,17 @@ export class ReleaseFlow extends Construct {
           ECS_SERVICE: props.service.serviceName,
           CONTAINER_NAME: props.containerName,
           DEPLOY_TIMEOUT_SECONDS: String(settings.deployTimeout.toSeconds()),
+          ...(props.imageParameter ? { IMAGE_PARAMETER: props.imageParameter.parameterName } : {}),
         },
       }),
     );
-    this.functions = { preflight, snapshot, migrate, deploy };
+    return { preflight, snapshot, migrate, deploy };
+  }
 
-    // ---- least privilege
+  /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
+  private grantFunctions(props: ReleaseFlowProps, fns: FunctionSet, stateMachineName: string): void {
+    const { preflight, snapshot, migrate, deploy } = fns;
+    const stack = Stack.of(this);
     const xray =
       'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
     acknowledgeWildcard(preflight.role, '*', xray);
@@ -411,8 +466,15 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
+    if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
+  }
 
-    // ---- the state machine
+  /** The state machine (./release-definition.ts) with its execution log group, allowed to alert. */
+  private createStateMachine(
+    props: ReleaseFlowProps,
+    settings: Settings,
+    stateMachineName: string,
+  ): sfn.StateMachine {
     // Step Functions Developer Guide, "Avoiding Amazon CloudWatch Logs resource policy size restrictions": "CloudWatch
     // Logs resource policies are limited to 5120 characters … To avoid reaching the CloudWatch Logs resource policy
     // size limit, prefix your CloudWatch Logs log group names with /aws/vendedlogs/".
@@ -421,7 +483,7 @@ export class ReleaseFlow extends Construct {
       retention: settings.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName,
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
@@ -443,23 +505,27 @@ export class ReleaseFlow extends Construct {
     });
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
     const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
-    alertKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    alertKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
-        this.stateMachine.role,
+        stateMachine.role,
         `${fn.functionArn}:*`,
         'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the four release functions are named.',
       );
     }
     acknowledgeWildcard(
-      this.stateMachine.role,
+      stateMachine.role,
       '*',
       'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
         'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
         '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
     );
+    return stateMachine;
+  }
 
-    this.failureAlarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
+  /** Fires on failed, timed-out and aborted executions, including failures no Catch sees; notifies the topic. */
+  private createFailureAlarm(): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
       alarmDescription: 'A lockstep release execution failed, timed out or was aborted.',
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
@@ -475,8 +541,9 @@ export class ReleaseFlow extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.failureAlarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
-    this.allowAlarmToAlert(this.failureAlarm);
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alertTopic));
+    this.allowAlarmToAlert(alarm);
+    return alarm;
   }
 
   /**
@@ -508,6 +575,21 @@ export class ReleaseFlow extends Construct {
   }
 
   /**
+   * The image to give the app's container so that CloudFormation and lockstep agree on it: the value of the SSM
+   * parameter `parameterName` (pass the same parameter as `imageParameter`), read through a stack parameter of type
+   * AWS::SSM::Parameter::Value<String>, which CloudFormation resolves again at every stack update. Pulling from
+   * `repository`, if given, is granted to the task's execution role. The parameter must exist before the stack is
+   * created: create it, with a first image that runs, in a stack deployed before this one. See ./released-image.ts.
+   */
+  static imageFromParameter(
+    scope: Construct,
+    parameterName: string,
+    repository?: ecr.IRepository,
+  ): ecs.ContainerImage {
+    return imageFromParameter(scope, parameterName, repository);
+  }
+
+  /**
    * Starts a release whenever an image is pushed to `repository` with a tag (never `latest`), optionally only
    * tags with one of `options.tagPrefixes`. The release input names the image by digest; see ./release-triggers.ts.
    */
@@ -521,6 +603,49 @@ export class ReleaseFlow extends Construct {
    */
   pipelineAction(props: PipelineActionProps): codepipelineActions.StepFunctionInvokeAction {
     return pipelineAction(this, props);
+  }
+
+  /**
+   * Isolated subnets without `vpcEndpoints` fail at synth, however they are selected; subnets the VPC does not list
+   * (imported by ID) are warned about, since nothing here can tell whether they route to AWS's APIs.
+   */
+  private checkRouteToAws(props: ReleaseFlowProps, subnets: ec2.SubnetSelection): void {
+    if (props.vpcEndpoints) return;
+    const routes = classifySubnets(props.vpc, subnets);
+    if (routes.isolated.length > 0)
+      throw new Error(
+        `ReleaseFlow: vpcEndpoints must be true when vpcSubnets selects isolated subnets (${routes.isolated.join(', ')}): ` +
+          'the migrate function reaches Secrets Manager and S3 only through VPC endpoints there',
+      );
+    if (routes.unclassified.length > 0)
+      Annotations.of(this).addWarningV2(
+        'lockstep:vpcSubnets',
+        `the migrate function's subnets ${routes.unclassified.join(', ')} are not among the VPC's public, private or isolated subnets, so lockstep cannot tell whether they reach Secrets Manager and S3: ` +
+          'if they have no NAT route, set vpcEndpoints: true, or the migrate step fails on its first AWS call',
+      );
+  }
+
+  /** The deploy function writes the released image to `parameter`, and may write nothing else. */
+  private recordImageIn(
+    parameter: ssm.IStringParameter,
+    deploy: lambda.Function,
+    props: ReleaseFlowProps,
+  ): void {
+    const name = parameter.parameterName;
+    if (!Token.isUnresolved(name) && !SSM_PARAMETER_NAME.test(name))
+      throw new Error(
+        `ReleaseFlow: imageParameter must be an SSM parameter name such as /app/image, got ${name}`,
+      );
+    deploy.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ssm:PutParameter'], resources: [parameter.parameterArn] }),
+    );
+    const container = props.service.taskDefinition.findContainer(props.containerName);
+    if (container && !Token.isUnresolved(name) && !readsImageFrom(container, name)) {
+      Annotations.of(this).addWarningV2(
+        'lockstep:imageParameter',
+        `container "${props.containerName}" does not read its image from imageParameter ${name}: a stack update would put the template's image back (use ReleaseFlow.imageFromParameter)`,
+      );
+    }
   }
 
   private createTopic(): sns.Topic {
@@ -682,6 +807,8 @@ function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack
     'Each release registers a new revision of the service’s task-definition family, whose number is unknown in advance: RegisterTaskDefinition, and tagging only at RegisterTaskDefinition (ecs:CreateAction), on that family alone.',
   );
 }
+
+type Settings = ReturnType<typeof resolveSettings>;
 
 /** Applies the defaults in one place and rejects combinations that cannot work, naming the prop. */
 function resolveSettings(props: ReleaseFlowProps) {

@@ -46,6 +46,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
     'IN_PROGRESS',
     '2024-05-06T07:38:09.123Z',
   ),
+  ImageNotRecordedError: new releaseErrors.ImageNotRecordedError('/app/image', 'app:v1'),
 };
 
 // Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.

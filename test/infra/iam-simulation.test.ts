@@ -339,6 +339,13 @@ const CALLS: readonly Call[] = [
       e.arnOf((e.stack.node.findChild('AppTask') as unknown as { taskRole: IConstruct }).taskRole),
     context: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
   },
+  // After a completed rollout: the released image, where the stack's task definition reads it.
+  {
+    fn: 'deploy',
+    command: 'PutParameterCommand',
+    action: 'ssm:PutParameter',
+    resource: (e) => `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${e.stack.imageParameterName}`,
+  },
 ];
 
 /** Commands in the functions' code that are not theirs to send (the CLI's publish shares the S3 module). */
@@ -363,7 +370,7 @@ const SOURCES: Readonly<Record<Call['fn'], readonly string[]>> = {
     'functions/shared/database.ts',
   ],
   snapshot: ['functions/snapshot/snapshot.ts'],
-  deploy: ['functions/deploy/deploy.ts'],
+  deploy: ['functions/deploy/deploy.ts', 'functions/deploy/record-image.ts'],
 };
 
 describe('IAM, simulated against the synthesized policies', () => {
@@ -505,6 +512,19 @@ describe('IAM, simulated against the synthesized policies', () => {
         await decide(principal, deploy, 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/admin`, {
           'iam:PassedToService': 'ecs-tasks.amazonaws.com',
         }),
+        'ImplicitlyDenied',
+      );
+    });
+
+    test('the deploy function writing another parameter than the app image', async () => {
+      const deploy = bundled.policiesOf(bundled.flow.functions.deploy.role);
+      assert.equal(
+        await decide(
+          principal,
+          deploy,
+          'ssm:PutParameter',
+          `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/lockstep/Example/database-url`,
+        ),
         'ImplicitlyDenied',
       );
     });

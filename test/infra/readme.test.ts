@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { createApp } from '../../infra/app.ts';
 import { toMermaid } from '../../infra/diagram.ts';
+import { INITIAL_APP_IMAGE } from '../../infra/release-image-stack.ts';
 import { synthesizeReleaseDefinition } from '../../rehearsal/definition.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -43,4 +47,26 @@ test('every lockstep command the README shows exists in the installed command, w
     );
     for (const flag of flags) assert.ok(text.includes(flag), `lockstep ${command} ${flag}`);
   }
+});
+
+test('the first-deploy walk names the stacks, parameter, first image and tag prefixes the example app has', () => {
+  const walk = /### First deploy\n([\s\S]*?)\n### /.exec(readme)?.[1];
+  assert.ok(walk, 'the README has a First deploy section');
+  const { stack, imageStack } = createApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }));
+  const template = Template.fromStack(stack);
+  assert.ok(walk.includes('npx cdk deploy --all'), 'deploys both stacks, the image stack first');
+  for (const name of [stack.stackName, imageStack.stackName, stack.imageParameterName, INITIAL_APP_IMAGE])
+    assert.ok(walk.includes(name), name);
+  const rule = Object.values(template.findResources('AWS::Events::Rule')).find(
+    (r) => r.Properties.EventPattern?.source?.[0] === 'aws.ecr',
+  );
+  assert.ok(rule, 'the example has an image push rule');
+  const prefixes = (rule.Properties.EventPattern.detail['image-tag'] as { prefix: string }[]).map(
+    (t) => t.prefix,
+  );
+  assert.ok(prefixes.length > 0);
+  for (const prefix of prefixes) assert.ok(walk.includes(`\`${prefix}\``), `tag prefix ${prefix}`);
+  const outputs = Object.keys(template.findOutputs('*'));
+  for (const output of ['AppRepositoryUri', 'StateMachineArn', 'ImageParameterName'])
+    assert.ok(outputs.includes(output) && walk.includes(output), output);
 });

@@ -35,6 +35,7 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import {
@@ -57,6 +58,7 @@ import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/ac
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
+import { LocalParameters } from '../../rehearsal/stand-ins/ssm.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startDynamo } from './dynalite.ts';
 
 /**
@@ -113,6 +115,7 @@ const mockAws = () => ({
   ecs: mockClient(ECSClient),
   sfn: mockClient(SFNClient),
   secrets: mockClient(SecretsManagerClient),
+  ssm: mockClient(SSMClient),
 });
 /** The aws-sdk-client-mock stubs of the four clients the functions use. */
 export type AwsMocks = ReturnType<typeof mockAws>;
@@ -223,6 +226,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       rds: new RDSClient(LOCAL_CLIENT_CONFIG),
       secrets: new SecretsManagerClient(LOCAL_CLIENT_CONFIG),
       ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
+      ssm: new SSMClient(LOCAL_CLIENT_CONFIG),
     },
     options,
   );
@@ -239,6 +243,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   });
   const secrets = new LocalSecrets();
   secrets.putDatabaseCredentials(TARGET.secretArn, setup.databaseUrl);
+  let parameters = new LocalParameters();
 
   const reset = () => {
     for (const mock of Object.values(aws)) mock.reset();
@@ -253,6 +258,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     aws.ecs.on(RegisterTaskDefinitionCommand).callsFake((input) => ecs.registerTaskDefinition(input));
     aws.ecs.on(UpdateServiceCommand).callsFake((input) => ecs.updateService(input));
     aws.secrets.on(GetSecretValueCommand).callsFake((input) => secrets.getSecretValue(input));
+    parameters = new LocalParameters();
+    aws.ssm.on(PutParameterCommand).callsFake((input) => parameters.putParameter(input));
+    aws.ssm.on(GetParameterCommand).callsFake((input) => parameters.getParameter(input));
     // Every execution a lock names is still running unless a test says otherwise.
     aws.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
   };
