@@ -14,7 +14,7 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** What each handler's configuration requires, as the construct sets it (placeholder values). */
 const FUNCTION_ENV: Readonly<Record<FunctionName, Record<string, string>>> = {
-  preflight: { MIGRATIONS_SOURCE: 'bundled', DB_IDENTIFIER: 'app-db' },
+  preflight: { MIGRATIONS_SOURCE: 'bundled', DB_IDENTIFIER: 'app-db', LOCK_TABLE: 'lockstep-locks' },
   snapshot: {
     DB_KIND: 'instance',
     DB_IDENTIFIER: 'app-db',
