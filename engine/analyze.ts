@@ -5,23 +5,17 @@
  */
 import type { MigrationFileProblem } from './errors.ts';
 import { type MigrationFile, NO_TRANSACTION_DIRECTIVE } from './migration-files.ts';
-import {
-  type SqlComment,
-  SqlSyntaxError,
-  type Statement,
-  skipTrivia,
-  splitStatements,
-  TextIndex,
-} from './sql-text.ts';
+import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
+import { type SqlComment, skipTrivia, TextIndex } from './sql-text.ts';
 
 /** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
 export async function analyzePending(
   pending: readonly MigrationFile[],
-): Promise<{ parsed: Map<bigint, Statement[]>; problems: MigrationFileProblem[] }> {
+): Promise<{ parsed: Map<bigint, ParsedStatement[]>; problems: MigrationFileProblem[] }> {
   const problems: MigrationFileProblem[] = [];
-  const parsed = new Map<bigint, Statement[]>();
+  const parsed = new Map<bigint, ParsedStatement[]>();
   for (const m of pending) {
-    let statements: Statement[];
+    let statements: ParsedStatement[];
     try {
       statements = await splitStatements(m.sql);
     } catch (err) {
@@ -50,7 +44,7 @@ export async function analyzePending(
 }
 
 /** What is wrong with a statement where it stands, if anything. */
-function statementProblem(m: MigrationFile, st: Statement): string | undefined {
+function statementProblem(m: MigrationFile, st: ParsedStatement): string | undefined {
   if (st.unsupported) return st.unsupported;
   if (m.noTransaction) {
     if (st.controlsTransaction)
@@ -93,7 +87,7 @@ async function syntaxProblem(
 }
 
 /** The COPY … FROM STDIN that ends just before the line of `errorIndex`, if one does: its data is the error. */
-async function copyBefore(sql: string, errorIndex: number): Promise<Statement | undefined> {
+async function copyBefore(sql: string, errorIndex: number): Promise<ParsedStatement | undefined> {
   const lineStart = sql.lastIndexOf('\n', errorIndex - 1) + 1;
   if (!/;\s*$/.test(sql.slice(Math.max(0, lineStart - 20), lineStart))) return undefined;
   try {
@@ -109,7 +103,7 @@ async function copyBefore(sql: string, errorIndex: number): Promise<Statement | 
  * The comments before, between and after statements. (Comments inside a statement are not read: a directive there
  * would be as odd as a directive anywhere but the first line, and reading them needs PostgreSQL's lexer.)
  */
-function comments(sql: string, statements: readonly Statement[]): SqlComment[] {
+function comments(sql: string, statements: readonly ParsedStatement[]): SqlComment[] {
   const found: SqlComment[] = [];
   const onComment = (c: SqlComment) => found.push(c);
   let from = 0;
