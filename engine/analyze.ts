@@ -1,50 +1,45 @@
 /**
- * Validation of pending migrations before anything runs: each file split with PostgreSQL's parser, then every
- * statement, comment and directive checked against how lockstep will run the file. Every problem names its file,
- * line and column.
+ * Validation of a migration file before anything runs: the file split with PostgreSQL's parser, then every statement,
+ * comment and directive checked against how lockstep will run the file. Every problem names its file, line and column.
+ * Files read from a directory (./migration-files.ts) are analyzed this way when the runner asks, pending ones only.
  */
 import type { MigrationFileProblem } from './errors.ts';
-import { type MigrationFile, NO_TRANSACTION_DIRECTIVE } from './migration-files.ts';
+import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';
 import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
 import { type SqlComment, skipTrivia, TextIndex } from './sql-text.ts';
 
-/** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
-export async function analyzePending(
-  pending: readonly MigrationFile[],
-): Promise<{ parsed: Map<bigint, ParsedStatement[]>; problems: MigrationFileProblem[] }> {
+/** Splits a file and finds what cannot run safely as written, naming line and column. */
+export async function analyzeMigration(
+  m: MigrationText,
+): Promise<FileAnalysis & { readonly statements: readonly ParsedStatement[] }> {
   const problems: MigrationFileProblem[] = [];
-  const parsed = new Map<bigint, ParsedStatement[]>();
-  for (const m of pending) {
-    let statements: ParsedStatement[];
-    try {
-      statements = await splitStatements(m.sql);
-    } catch (err) {
-      if (!(err instanceof SqlSyntaxError)) throw err;
-      problems.push({ file: m.file, ...(await syntaxProblem(m.sql, err)) });
-      continue;
-    }
-    const index = new TextIndex(m.sql);
-    for (const comment of comments(m.sql, statements)) {
-      const problem = directiveProblem(m, comment, index);
-      if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
-    }
-    if (statements.length === 0)
-      problems.push({
-        file: m.file,
-        problem:
-          'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
-      });
-    for (const st of statements) {
-      const problem = statementProblem(m, st);
-      if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
-    }
-    parsed.set(m.version, statements);
+  let statements: ParsedStatement[];
+  try {
+    statements = await splitStatements(m.sql);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    return { statements: [], problems: [{ file: m.file, ...(await syntaxProblem(m.sql, err)) }] };
   }
-  return { parsed, problems };
+  const index = new TextIndex(m.sql);
+  for (const comment of comments(m.sql, statements)) {
+    const problem = directiveProblem(m, comment, index);
+    if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
+  }
+  if (statements.length === 0)
+    problems.push({
+      file: m.file,
+      problem:
+        'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
+    });
+  for (const st of statements) {
+    const problem = statementProblem(m, st);
+    if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
+  }
+  return { statements, problems };
 }
 
 /** What is wrong with a statement where it stands, if anything. */
-function statementProblem(m: MigrationFile, st: ParsedStatement): string | undefined {
+function statementProblem(m: MigrationText, st: ParsedStatement): string | undefined {
   if (st.unsupported) return st.unsupported;
   if (m.noTransaction) {
     if (st.controlsTransaction)
@@ -119,7 +114,7 @@ function comments(sql: string, statements: readonly ParsedStatement[]): SqlComme
 const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*no[\s_-]*transaction/i;
 
 /** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
-function directiveProblem(m: MigrationFile, comment: SqlComment, index: TextIndex): string | undefined {
+function directiveProblem(m: MigrationText, comment: SqlComment, index: TextIndex): string | undefined {
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   const { line } = index.lineColumn(comment.start);
   if (line === 1 && m.noTransaction) return undefined;
