@@ -23,6 +23,7 @@ import { createPreflightHandler } from '../functions/preflight/preflight.ts';
 import { SecretSource } from '../functions/shared/database.ts';
 import { readSnapshotConfig } from '../functions/snapshot/config.ts';
 import { createSnapshotHandler, TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
+import { bundleMigrations } from '../infra/constructs/bundled-migrations.ts';
 import { synthesizeReleaseDefinition } from '../infra/local-definition.ts';
 import {
   type Alert,
@@ -153,7 +154,9 @@ async function rehearse(
   const print = options.print;
   const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
   try {
-    const migrationsDir = rehearsalMigrations(options.dir, scratch, failAt);
+    // Checked and split as the synth bundles them: the migrate function runs from the manifest, without a parser.
+    const migrationsDir = join(scratch, 'bundled-migrations');
+    await bundleMigrations(rehearsalMigrations(options.dir, scratch, failAt), migrationsDir);
     const stateFile = join(options.cwd, '.lockstep', 'deploy.json');
     mkdirSync(join(options.cwd, '.lockstep'), { recursive: true });
     const ecs = new LocalEcsClient(stateFile, CONTAINER, { failRollout: failAt === 'deploy' });

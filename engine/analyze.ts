@@ -1,7 +1,8 @@
 /**
  * Validation of a migration file before anything runs: the file split with PostgreSQL's parser, then every statement,
  * comment and directive checked against how lockstep will run the file. Every problem names its file, line and column.
- * Files read from a directory (./migration-files.ts) are analyzed this way when the runner asks, pending ones only.
+ * The CLI runs it on pending files; `lockstep publish` and the synth run it on every file (./prepare.ts), so the
+ * migrate function receives files already checked and split.
  */
 import type { MigrationFileProblem } from './errors.ts';
 import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';

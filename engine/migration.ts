@@ -1,9 +1,10 @@
 /**
  * What a migration file is, without a parser: its name (`<version>_<description>.sql`), its text, its checksum and its
  * no-transaction directive, and where its statements come from. Statements are found before anything runs, by the
- * `analyze` each file carries (PostgreSQL's parser on first need, for files read by ./migration-files.ts), so whoever
- * loads the files decides how they are split, and this module, like the runner, needs no parser. The runner asks only
- * for pending files, so a run with nothing pending never splits anything.
+ * `analyze` each file carries: PostgreSQL's parser on first need for files read from a directory
+ * (./migration-files.ts, the CLI), or the split `lockstep publish` or the synth made, for files verified against a
+ * manifest (./manifest.ts, the migrate function). The runner asks only for pending files, so a run with nothing
+ * pending never splits anything.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

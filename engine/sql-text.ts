@@ -1,7 +1,8 @@
 /**
  * SQL text without a parser: statement positions, the whitespace and comments between statements, and conversions
  * between the offsets PostgreSQL reports (UTF-8 bytes, characters), UTF-16 indexes, lines and columns. Splitting a
- * file into statements is ./sql-parser.ts (PostgreSQL's own parser); what runs a migration needs only this module.
+ * file into statements is ./sql-parser.ts (PostgreSQL's own parser); what runs a migration needs only this module,
+ * so the migrate function, which receives its statements split, never loads the parser.
  */
 
 /** One statement of a migration file: where it is and what it says. */

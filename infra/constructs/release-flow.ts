@@ -6,7 +6,17 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aws,
+  Duration,
+  FileSystem,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -28,6 +38,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
+import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -219,6 +230,12 @@ export class ReleaseFlow extends Construct {
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
     const stack = Stack.of(this);
+    // Checked before anything is built, and only when this stack is bundled (`aws:cdk:bundling-stacks` may leave it
+    // out): nothing is packaged otherwise.
+    const bundledMigrations =
+      props.migrations.directory && stack.bundlingRequired
+        ? checkBundledMigrations(props.migrations.directory)
+        : undefined;
     // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
@@ -348,13 +365,10 @@ export class ReleaseFlow extends Construct {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            // PostgreSQL's parser is WebAssembly, loaded from beside the bundle; bundled migrations go beside it too.
-            afterBundling: (inputDir: string, outputDir: string) => [
-              `cp "${inputDir}/node_modules/libpg-query/wasm/libpg-query.wasm" "${outputDir}/"`,
-              ...(props.migrations.directory
-                ? [`cp -R "${props.migrations.directory}" "${outputDir}/migrations"`]
-                : []),
-            ],
+            // Bundled migrations go beside the bundle as checked and split here, at synth, with their manifest: the
+            // function runs from it and has no SQL parser.
+            afterBundling: (_inputDir: string, outputDir: string) =>
+              bundledMigrations ? [`cp -R "${bundledMigrations}" "${outputDir}/migrations"`] : [],
           },
         },
       }),
@@ -777,4 +791,15 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail('snapshot', 'sets keep or timeout but enabled is false');
   }
   return s;
+}
+
+/**
+ * Checks and splits the bundled migrations with PostgreSQL's parser, here at synth, into a directory the migrate
+ * function's bundling copies: the files and their manifest. A file that cannot run as written throws
+ * InvalidMigrationError naming file, line and column, and the synth fails.
+ */
+function checkBundledMigrations(directory: string): string {
+  const out = FileSystem.mkdtemp('lockstep-migrations');
+  bundleMigrationsSync(directory, out);
+  return out;
 }

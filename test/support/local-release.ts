@@ -15,6 +15,9 @@
  * `"ResultPath": "$"` needs {@link forInterpreter}.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteItemCommand, type DeleteItemCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   type Deployment,
@@ -45,6 +48,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
+import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
 import {
   type LocalDefinition,
   PLACEHOLDER,
@@ -198,6 +202,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
+  const bundled = bundledMigrations(setup.migrationsDir);
+  await bundled.update();
   Object.assign(process.env, {
     AWS_REGION: PLACEHOLDER.region,
     // The preflight function's DynamoDB client reaches dynalite; every other client is mocked.
@@ -220,7 +226,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     DB_PORT: url.port,
     DB_NAME: decodeURIComponent(url.pathname.slice(1)),
     DB_CA_FILE: process.env.LOCKSTEP_TEST_CA_FILE,
-    MIGRATIONS_DIR: setup.migrationsDir,
+    MIGRATIONS_DIR: bundled.dir,
     LOCK_WAIT_SECONDS: '60',
     // deploy
     ECS_CLUSTER: TARGET.cluster,
@@ -257,6 +263,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   reset();
 
   async function runRelease(input: unknown, options: RunReleaseOptions = {}): Promise<ReleaseRun> {
+    await bundled.update();
     for (const state of Object.keys(options.tasks ?? {})) {
       if (!(state in definition.taskStates))
         throw new Error(`no Task state named "${state}" in the definition`);
@@ -523,5 +530,22 @@ export class FakeEcs {
     };
     this.pending = [...this.rollouts];
     return { service: structuredClone(this.service) };
+  };
+}
+
+/**
+ * The migrations as the synth bundles them into the migrate function (checked, split, beside their manifest), in a
+ * directory removed when the process exits. `update` bundles the directory as it is now, as a deploy before each
+ * release would: tests change the files between releases.
+ */
+function bundledMigrations(source: string): { readonly dir: string; update(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-bundled-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    async update() {
+      rmSync(dir, { recursive: true, force: true });
+      await bundleMigrations(source, dir);
+    },
   };
 }
