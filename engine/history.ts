@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import pgUtils from 'pg/lib/utils.js';
 import { InvalidInputError } from './errors.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { ScriptFailedError, type SqlSession, type StatementResult } from './session.ts';
@@ -19,8 +19,8 @@ export interface HistoryRow {
   readonly error: string | null;
 }
 
-export const quoteLiteral = (value: string): string => pg.escapeLiteral(value);
-const quoteIdent = (value: string): string => pg.escapeIdentifier(value);
+export const quoteLiteral = (value: string): string => pgUtils.escapeLiteral(value);
+const quoteIdent = (value: string): string => pgUtils.escapeIdentifier(value);
 /** An unquoted part: what PostgreSQL would keep as written (already lower case). */
 const UNQUOTED = /^[a-z_][a-z0-9_$]*$/;
 /** PostgreSQL keeps the first NAMEDATALEN - 1 bytes of an identifier and silently drops the rest. */
