@@ -3,7 +3,7 @@
  * migrate, deploy, or halt and alert — with its four functions, alert topic, alarm and least-privilege roles.
  * Triggers (image push, pipeline action) hang off the public members; see ./release-triggers.ts.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -84,7 +84,10 @@ export abstract class ReleaseDatabase {
 
 /** Where each release's migrations come from. */
 export abstract class MigrationsSource {
-  /** A directory packaged into the migrate function when the stack deploys. */
+  /**
+   * A directory packaged into the migrate function when the stack deploys, with the manifest of its statements: the
+   * synth checks every file with PostgreSQL's parser first, and a file that cannot run as written fails it.
+   */
   static bundled(directory: string): MigrationsSource {
     return new (class extends MigrationsSource {
       readonly kind = 'bundled' as const;
@@ -800,6 +803,8 @@ function resolveSettings(props: ReleaseFlowProps) {
  */
 function checkBundledMigrations(directory: string): string {
   const out = FileSystem.mkdtemp('lockstep-migrations');
+  // The bundling copies it into the asset during this synth; nothing needs it afterwards.
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   bundleMigrationsSync(directory, out);
   return out;
 }
