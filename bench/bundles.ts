@@ -1,10 +1,10 @@
 /**
  * The Lambda bundles, built as infra/constructs/release-flow.ts has NodejsFunction build them (esbuild: bundle,
- * minify, keepNames, target node22, platform node, CJS, `@aws-sdk/*` external; the migrate function also ships
- * libpg-query.wasm beside its bundle), with a metafile to say what each is made of; and what loading each costs
- * a fresh `node` process, against `node -e ""`.
+ * minify, keepNames, target node22, platform node, CJS, `@aws-sdk/*` external; one file each: the migrate function
+ * has no SQL parser, its statements come split in the manifest), with a metafile to say what each is made of; and what
+ * loading each costs a fresh `node` process, against `node -e ""`.
  */
-import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { type Command, median, timed } from './stats.ts';
@@ -14,7 +14,7 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /** What each handler's configuration requires, as the construct sets it (placeholder values). */
 const FUNCTION_ENV: Readonly<Record<FunctionName, Record<string, string>>> = {
-  preflight: { MIGRATIONS_SOURCE: 'bundled', DB_IDENTIFIER: 'app-db' },
+  preflight: { MIGRATIONS_SOURCE: 'bundled', DB_IDENTIFIER: 'app-db', LOCK_TABLE: 'lockstep-locks' },
   snapshot: {
     DB_KIND: 'instance',
     DB_IDENTIFIER: 'app-db',
@@ -39,10 +39,8 @@ const FUNCTION_ENV: Readonly<Record<FunctionName, Record<string, string>>> = {
 export interface BundleReport {
   readonly name: FunctionName;
   readonly dir: string;
-  /** index.js, bytes. */
+  /** index.js, bytes: the whole function (the migrate function's package adds the bundled migrations). */
   readonly jsBytes: number;
-  /** libpg-query.wasm beside it (migrate only), bytes. */
-  readonly wasmBytes: number;
   /** Bytes of index.js by where they came from: a package name, or `lockstep (<folder>)` for our own code. */
   readonly contributors: readonly Contributor[];
   /** The largest package's bytes by folder inside it (where in it the size comes from). */
@@ -94,19 +92,12 @@ export async function buildBundles(repoRoot: string, outRoot: string): Promise<B
       entryPoints: [join('functions', name, 'handler.ts')],
       outfile,
     });
-    let wasmBytes = 0;
-    if (name === 'migrate') {
-      const wasm = join(repoRoot, 'node_modules', 'libpg-query', 'wasm', 'libpg-query.wasm');
-      copyFileSync(wasm, join(dir, 'libpg-query.wasm'));
-      wasmBytes = statSync(wasm).size;
-    }
     const parts = contributors(result.metafile);
     const top = parts[0];
     reports.push({
       name,
       dir,
       jsBytes: statSync(outfile).size,
-      wasmBytes,
       contributors: parts,
       largest: top && { source: top.source, parts: insidePackage(result.metafile, top.source) },
       externals: [

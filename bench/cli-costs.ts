@@ -61,7 +61,7 @@ export async function coldParse(repoRoot: string, dir: string, runs: number): Pr
       contents: `
         // As the CLI's entry does (cli/main.ts), before the parser compiles; the engine sets no V8 flags.
         if (process.argv[3] !== 'default-tiers') require('node:v8').setFlagsFromString('--liftoff-only');
-        const { splitStatements } = require('./engine/sql-text.ts');
+        const { splitStatements } = require('./engine/sql-parser.ts');
         const { readdirSync, readFileSync } = require('node:fs');
         const { join } = require('node:path');
         const dir = process.argv[2];

@@ -8,7 +8,7 @@ import { databaseUrl } from '../cli/embedded-postgres.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { migrate } from '../engine/runner.ts';
 import { pgSession } from '../engine/session.ts';
-import { splitStatements } from '../engine/sql-text.ts';
+import { splitStatements } from '../engine/sql-parser.ts';
 import type { MigrationSet } from './migrations.ts';
 import { type CountingProxy, countingSession, type WireCounts, withPort } from './round-trips.ts';
 import { type Command, elapsedMs, median, run, timed } from './stats.ts';

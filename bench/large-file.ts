@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { splitStatements } from '../engine/sql-text.ts';
+import { splitStatements } from '../engine/sql-parser.ts';
 import { dropDatabase, freshDatabase, type Server } from './database-cases.ts';
 import { type Command, elapsedMs, median, timed, which } from './stats.ts';
 

@@ -1,56 +1,46 @@
 /**
- * Validation of pending migrations before anything runs: each file split with PostgreSQL's parser, then every
- * statement, comment and directive checked against how lockstep will run the file. Every problem names its file,
- * line and column.
+ * Validation of a migration file before anything runs: the file split with PostgreSQL's parser, then every statement,
+ * comment and directive checked against how lockstep will run the file. Every problem names its file, line and column.
+ * The CLI runs it on pending files; `lockstep publish` and the synth run it on every file (./prepare.ts), so the
+ * migrate function receives files already checked and split.
  */
 import type { MigrationFileProblem } from './errors.ts';
-import { type MigrationFile, NO_TRANSACTION_DIRECTIVE } from './migration-files.ts';
-import {
-  type SqlComment,
-  SqlSyntaxError,
-  type Statement,
-  skipTrivia,
-  splitStatements,
-  TextIndex,
-} from './sql-text.ts';
+import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';
+import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
+import { type SqlComment, skipTrivia, TextIndex } from './sql-text.ts';
 
-/** Splits every pending file and finds what cannot run safely as written, naming file, line and column. */
-export async function analyzePending(
-  pending: readonly MigrationFile[],
-): Promise<{ parsed: Map<bigint, Statement[]>; problems: MigrationFileProblem[] }> {
+/** Splits a file and finds what cannot run safely as written, naming line and column. */
+export async function analyzeMigration(
+  m: MigrationText,
+): Promise<FileAnalysis & { readonly statements: readonly ParsedStatement[] }> {
   const problems: MigrationFileProblem[] = [];
-  const parsed = new Map<bigint, Statement[]>();
-  for (const m of pending) {
-    let statements: Statement[];
-    try {
-      statements = await splitStatements(m.sql);
-    } catch (err) {
-      if (!(err instanceof SqlSyntaxError)) throw err;
-      problems.push({ file: m.file, ...(await syntaxProblem(m.sql, err)) });
-      continue;
-    }
-    const index = new TextIndex(m.sql);
-    for (const comment of comments(m.sql, statements)) {
-      const problem = directiveProblem(m, comment, index);
-      if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
-    }
-    if (statements.length === 0)
-      problems.push({
-        file: m.file,
-        problem:
-          'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
-      });
-    for (const st of statements) {
-      const problem = statementProblem(m, st);
-      if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
-    }
-    parsed.set(m.version, statements);
+  let statements: ParsedStatement[];
+  try {
+    statements = await splitStatements(m.sql);
+  } catch (err) {
+    if (!(err instanceof SqlSyntaxError)) throw err;
+    return { statements: [], problems: [{ file: m.file, ...(await syntaxProblem(m.sql, err)) }] };
   }
-  return { parsed, problems };
+  const index = new TextIndex(m.sql);
+  for (const comment of comments(m.sql, statements)) {
+    const problem = directiveProblem(m, comment, index);
+    if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
+  }
+  if (statements.length === 0)
+    problems.push({
+      file: m.file,
+      problem:
+        'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
+    });
+  for (const st of statements) {
+    const problem = statementProblem(m, st);
+    if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
+  }
+  return { statements, problems };
 }
 
 /** What is wrong with a statement where it stands, if anything. */
-function statementProblem(m: MigrationFile, st: Statement): string | undefined {
+function statementProblem(m: MigrationText, st: ParsedStatement): string | undefined {
   if (st.unsupported) return st.unsupported;
   if (m.noTransaction) {
     if (st.controlsTransaction)
@@ -93,7 +83,7 @@ async function syntaxProblem(
 }
 
 /** The COPY … FROM STDIN that ends just before the line of `errorIndex`, if one does: its data is the error. */
-async function copyBefore(sql: string, errorIndex: number): Promise<Statement | undefined> {
+async function copyBefore(sql: string, errorIndex: number): Promise<ParsedStatement | undefined> {
   const lineStart = sql.lastIndexOf('\n', errorIndex - 1) + 1;
   if (!/;\s*$/.test(sql.slice(Math.max(0, lineStart - 20), lineStart))) return undefined;
   try {
@@ -109,7 +99,7 @@ async function copyBefore(sql: string, errorIndex: number): Promise<Statement | 
  * The comments before, between and after statements. (Comments inside a statement are not read: a directive there
  * would be as odd as a directive anywhere but the first line, and reading them needs PostgreSQL's lexer.)
  */
-function comments(sql: string, statements: readonly Statement[]): SqlComment[] {
+function comments(sql: string, statements: readonly ParsedStatement[]): SqlComment[] {
   const found: SqlComment[] = [];
   const onComment = (c: SqlComment) => found.push(c);
   let from = 0;
@@ -125,7 +115,7 @@ function comments(sql: string, statements: readonly Statement[]): SqlComment[] {
 const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*no[\s_-]*transaction/i;
 
 /** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
-function directiveProblem(m: MigrationFile, comment: SqlComment, index: TextIndex): string | undefined {
+function directiveProblem(m: MigrationText, comment: SqlComment, index: TextIndex): string | undefined {
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   const { line } = index.lineColumn(comment.start);
   if (line === 1 && m.noTransaction) return undefined;

@@ -2,12 +2,13 @@
  * The migration run, top to bottom: read the history, validate, take the lock, read again, apply in order. The
  * executors beside it apply migrations (transaction-executor.ts, statement-executor.ts); this file decides what runs.
  */
-import { analyzePending } from './analyze.ts';
+
 import type { ApplyContext, ApplyHooks } from './apply-context.ts';
 import { InvalidMigrationError, LockTimeoutError } from './errors.ts';
 import type { AppliedMigration, EngineEvent } from './events.ts';
 import { HistoryTable, readHistory } from './history.ts';
 import { MigrationLock, withAdvisoryLock } from './lock.ts';
+import { analyzePending } from './migration.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { computePlan, type PendingMigration, type Plan, planProblem } from './plan.ts';
 import { rethrowConnectionLoss } from './server-errors.ts';

@@ -23,6 +23,7 @@ import { ReleaseFailedError } from '../cli/start.ts';
 import { InvalidInputError } from '../engine/errors.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
+import { bundleMigrations } from '../infra/constructs/bundled-migrations.ts';
 import { cachedReleaseDefinition } from './definition-cache.ts';
 import { localFunctions } from './functions.ts';
 import {
@@ -153,8 +154,9 @@ async function rehearse(
   const print = options.print;
   const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
   try {
-    const migrationsDir = rehearsalMigrations(options.dir, scratch, failAt);
-    const _stateFile = join(options.cwd, '.lockstep', 'deploy.json');
+    // Checked and split as the synth bundles them: the migrate function runs from the manifest, without a parser.
+    const migrationsDir = join(scratch, 'bundled-migrations');
+    await bundleMigrations(rehearsalMigrations(options.dir, scratch, failAt), migrationsDir);
     mkdirSync(join(options.cwd, '.lockstep'), { recursive: true });
     const logger = new Logger({ serviceName: 'lockstep-local', logLevel: 'SILENT' });
 

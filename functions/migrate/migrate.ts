@@ -1,13 +1,14 @@
 /**
- * The migrate function's core: load this release's migrations (bundled or from S3, verified), connect with the
- * secret, and run the engine in `plan` or `apply` mode. The connection is closed on every path, so a warm
+ * The migrate function's core: load this release's migrations (bundled or from S3, verified against the manifest
+ * that carries their statements, split and checked at synth or `lockstep publish`: nothing here parses SQL), connect
+ * with the secret, and run the engine in `plan` or `apply` mode. The connection is closed on every path, so a warm
  * container never holds one between invocations.
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import { loadMigrations, type MigrationFile } from '../../engine/migration-files.ts';
+import type { MigrationFile } from '../../engine/migration.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
 import { pgSession } from '../../engine/session.ts';
@@ -18,10 +19,11 @@ import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
+import { readBundledMigrations } from './bundled-migrations.ts';
 
 export interface MigrateConfig {
   readonly target: DatabaseTarget;
-  /** Directory of the migrations bundled with the function. */
+  /** Directory of the migrations bundled with the function, with the manifest the synth wrote. */
   readonly bundledDir: string;
   /** Where `lockstep publish` put per-release migrations, when the stack uses S3. */
   readonly s3: S3Location | undefined;
@@ -170,7 +172,7 @@ export async function runMigrate(
 }
 
 async function loadReleaseMigrations(deps: MigrateDeps, release: ReleaseInput): Promise<MigrationFile[]> {
-  if (release.migrations === 'bundled') return loadMigrations(deps.config.bundledDir);
+  if (release.migrations === 'bundled') return readBundledMigrations(deps.config.bundledDir);
   if (!deps.config.s3) {
     throw new InvalidInputError(
       'release.migrations',

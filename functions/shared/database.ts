@@ -4,7 +4,9 @@
  * rotated. The password lives only in this module's local variables and the pg client it configures.
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
+import type pg from 'pg';
+// The client alone, without the pool and the native binding (engine/pg-lib.d.ts).
+import Client from 'pg/lib/client.js';
 import * as z from 'zod/mini';
 import { ConfigError, DatabaseUnavailableError, LockstepError } from './errors.ts';
 import type { Log } from './logger.ts';
@@ -102,7 +104,7 @@ async function connectOnce(
   const database = target.database ?? secret.dbname;
   if (!host) throw new ConfigError('DB_HOST', 'not set, and the secret has no "host"');
   if (!database) throw new ConfigError('DB_NAME', 'not set, and the secret has no "dbname"');
-  const client = new pg.Client({
+  const client = new Client({
     host,
     port: target.port ?? secret.port ?? 5432,
     database,

@@ -1,7 +1,8 @@
 /**
  * Migrations published per release to `s3://<bucket>/<prefix>/<release>/`: the `.sql` files, then
  * `manifest.json` last, so a manifest means the upload is complete. Used by preflight (does it exist?),
- * migrate (download and verify) and `lockstep publish` (upload).
+ * migrate (download and verify, without parsing: the manifest carries the statements `lockstep publish` split) and
+ * `lockstep publish` (upload what engine/prepare.ts checked).
  */
 import {
   GetObjectCommand,
@@ -11,13 +12,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
-  createManifest,
   MANIFEST_FILE,
-  type Manifest,
+  migrationsFromManifest,
+  type PublishedManifest,
   parseManifest,
-  verifyAgainstManifest,
 } from '../../engine/manifest.ts';
-import { type MigrationFile, parseMigrationFiles } from '../../engine/migration-files.ts';
+import type { MigrationFile } from '../../engine/migration.ts';
 import { ManifestMismatchError, MigrationsNotFoundError } from './errors.ts';
 
 export interface S3Location {
@@ -68,7 +68,10 @@ async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buff
   return Buffer.from((await response.Body?.transformToByteArray()) ?? []);
 }
 
-/** Downloads the release's migrations and verifies them against the manifest before anything uses them. */
+/**
+ * Downloads the release's migrations and verifies them against the manifest before anything uses them: the files
+ * listed, byte for byte, and nothing else; each with the checksum, directive and statements the manifest records.
+ */
 export async function downloadMigrations(
   s3: S3Client,
   location: S3Location,
@@ -86,7 +89,7 @@ export async function downloadMigrations(
   if (!manifest) throw new ManifestMismatchError(url(location, release), problems);
   if (manifest.release !== release) {
     throw new ManifestMismatchError(url(location, release), [
-      `manifest.json is for release "${manifest.release}"`,
+      `manifest.json is for release "${manifest.release ?? '(none)'}"`,
     ]);
   }
   const keys: string[] = [];
@@ -100,9 +103,9 @@ export async function downloadMigrations(
   const files = await Promise.all(
     keys.map(async (key) => [key.slice(keyPrefix.length), await getBytes(s3, location.bucket, key)] as const),
   );
-  const mismatch = verifyAgainstManifest(manifest, files);
-  if (mismatch.length > 0) throw new ManifestMismatchError(url(location, release), mismatch);
-  return parseMigrationFiles(files);
+  const verified = migrationsFromManifest(manifest, files);
+  if (!verified.migrations) throw new ManifestMismatchError(url(location, release), verified.problems);
+  return verified.migrations;
 }
 
 export interface PublishResult {
@@ -113,53 +116,58 @@ export interface PublishResult {
 }
 
 /**
- * Uploads a release's migrations, manifest last. A release is immutable: publishing different files under a
- * release label that already has a manifest is refused.
+ * Uploads a release's migrations, manifest last (`manifest.release` is the release). A release is immutable:
+ * publishing different files under a release label that already has a manifest is refused. The same files under a
+ * manifest an earlier lockstep wrote (without statements) get this manifest, and nothing else is uploaded.
  */
 export async function publishMigrations(
   s3: S3Client,
   location: S3Location,
-  release: string,
   files: ReadonlyArray<readonly [name: string, bytes: Buffer]>,
-  now: Date,
+  manifest: PublishedManifest,
 ): Promise<PublishResult> {
+  const { release } = manifest;
   const keyPrefix = releaseKeyPrefix(location, release);
-  const manifest = createManifest(release, files, now);
   const existing = await existingManifest(s3, location.bucket, `${keyPrefix}${MANIFEST_FILE}`);
+  const done = (unchanged: boolean) => ({ location: url(location, release), files: files.length, unchanged });
   if (existing) {
-    if (existing !== 'unreadable' && sameFiles(existing, manifest))
-      return { location: url(location, release), files: files.length, unchanged: true };
-    throw new ManifestMismatchError(url(location, release), [
-      'this release label was already published with different migrations; publish under a new release label',
-    ]);
-  }
-  for (const [name, bytes] of files) {
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: location.bucket,
-        Key: `${keyPrefix}${name}`,
-        Body: bytes,
-        ContentType: 'application/sql',
-      }),
-    );
+    if (existing.fileList !== fileList(manifest))
+      throw new ManifestMismatchError(url(location, release), [
+        'this release label was already published with different migrations; publish under a new release label',
+      ]);
+    if (existing.current) return done(true);
+  } else {
+    for (const [name, bytes] of files) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: location.bucket,
+          Key: `${keyPrefix}${name}`,
+          Body: bytes,
+          ContentType: 'application/sql',
+        }),
+      );
+    }
   }
   await s3.send(
     new PutObjectCommand({
       Bucket: location.bucket,
       Key: `${keyPrefix}${MANIFEST_FILE}`,
-      Body: `${JSON.stringify(manifest, null, 2)}\n`,
+      Body: `${JSON.stringify(manifest)}\n`,
       ContentType: 'application/json',
     }),
   );
-  return { location: url(location, release), files: files.length, unchanged: false };
+  return done(false);
 }
 
-/** The manifest already published at `key`; one that exists but does not parse counts as different files. */
+/**
+ * The files a manifest already at `key` lists (name and sha256, whichever lockstep wrote it), and whether it is in the
+ * current format; one that exists but does not parse lists nothing, so it counts as different files.
+ */
 async function existingManifest(
   s3: S3Client,
   bucket: string,
   key: string,
-): Promise<Manifest | 'unreadable' | undefined> {
+): Promise<{ fileList: string; current: boolean } | undefined> {
   let text: string;
   try {
     text = (await getBytes(s3, bucket, key)).toString('utf8');
@@ -167,10 +175,21 @@ async function existingManifest(
     if (isNotFound(err)) return undefined;
     throw err;
   }
-  return parseManifest(text).manifest ?? 'unreadable';
+  let raw: { files?: unknown } | null = null;
+  try {
+    raw = JSON.parse(text);
+  } catch {}
+  const files = Array.isArray(raw?.files) ? (raw.files as Array<{ name?: unknown; sha256?: unknown }>) : [];
+  return {
+    fileList: files.every((f) => typeof f?.name === 'string' && typeof f.sha256 === 'string')
+      ? fileList({ files: files as Array<{ name: string; sha256: string }> })
+      : '(unreadable)',
+    current: parseManifest(text).manifest !== undefined,
+  };
 }
 
-function sameFiles(a: Manifest, b: Manifest): boolean {
-  const key = (m: Manifest) => m.files.map((f) => `${f.name}:${f.sha256}`).join('\n');
-  return key(a) === key(b);
-}
+const fileList = (m: { readonly files: ReadonlyArray<{ readonly name: string; readonly sha256: string }> }) =>
+  [...m.files]
+    .map((f) => `${f.name}:${f.sha256}`)
+    .sort()
+    .join('\n');

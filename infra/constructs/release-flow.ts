@@ -3,9 +3,19 @@
  * migrate, deploy, or halt and alert — with its four functions, alert topic, alarm and least-privilege roles.
  * Triggers (image push, pipeline action) hang off the public members; see ./release-triggers.ts.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Annotations, ArnFormat, Aws, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import {
+  Annotations,
+  ArnFormat,
+  Aws,
+  Duration,
+  FileSystem,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as codepipelineActions from 'aws-cdk-lib/aws-codepipeline-actions';
@@ -30,6 +40,7 @@ import { Construct } from 'constructs';
 import { SSM_PARAMETER_NAME } from '../../functions/shared/config.ts';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { packageRoot } from '../package-root.ts';
+import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
@@ -77,7 +88,10 @@ export abstract class ReleaseDatabase {
 
 /** Where each release's migrations come from. */
 export abstract class MigrationsSource {
-  /** A directory packaged into the migrate function when the stack deploys. */
+  /**
+   * A directory packaged into the migrate function when the stack deploys, with the manifest of its statements: the
+   * synth checks every file with PostgreSQL's parser first, and a file that cannot run as written fails it.
+   */
   static bundled(directory: string): MigrationsSource {
     return new (class extends MigrationsSource {
       readonly kind = 'bundled' as const;
@@ -241,6 +255,13 @@ export class ReleaseFlow extends Construct {
     super(scope, id);
     const settings = resolveSettings(props);
     this.migrations = props.migrations;
+    const stack = Stack.of(this);
+    // Checked before anything is built, and only when this stack is bundled (`aws:cdk:bundling-stacks` may leave it
+    // out): nothing is packaged otherwise.
+    const bundledMigrations =
+      props.migrations.directory && stack.bundlingRequired
+        ? checkBundledMigrations(props.migrations.directory)
+        : undefined;
     // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
@@ -251,7 +272,7 @@ export class ReleaseFlow extends Construct {
 
     const network = this.createMigrateNetwork(props);
     this.migrateSecurityGroup = network.securityGroup;
-    const functions = this.createFunctions(props, settings, network);
+    const functions = this.createFunctions(props, settings, network, bundledMigrations);
     this.functions = functions;
     this.grantFunctions(props, functions, stateMachineName);
 
@@ -338,7 +359,13 @@ export class ReleaseFlow extends Construct {
   }
 
   /** The four functions, each configured through its environment (functions/<name>/config.ts reads it). */
-  private createFunctions(props: ReleaseFlowProps, settings: Settings, network: MigrateNetwork): FunctionSet {
+  /** `bundledMigrations`: the checked copy of a bundled source's files and manifest, when this stack is bundled. */
+  private createFunctions(
+    props: ReleaseFlowProps,
+    settings: Settings,
+    network: MigrateNetwork,
+    bundledMigrations: string | undefined,
+  ): FunctionSet {
     const common = (name: string, extra: Partial<nodejs.NodejsFunctionProps> = {}) =>
       this.functionProps(name, settings, extra);
     const s3Env: Record<string, string> = props.migrations.bucket
@@ -398,13 +425,10 @@ export class ReleaseFlow extends Construct {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            // PostgreSQL's parser is WebAssembly, loaded from beside the bundle; bundled migrations go beside it too.
-            afterBundling: (inputDir: string, outputDir: string) => [
-              `cp "${inputDir}/node_modules/libpg-query/wasm/libpg-query.wasm" "${outputDir}/"`,
-              ...(props.migrations.directory
-                ? [`cp -R "${props.migrations.directory}" "${outputDir}/migrations"`]
-                : []),
-            ],
+            // Bundled migrations go beside the bundle as checked and split here, at synth, with their manifest: the
+            // function runs from it and has no SQL parser.
+            afterBundling: (_inputDir: string, outputDir: string) =>
+              bundledMigrations ? [`cp -R "${bundledMigrations}" "${outputDir}/migrations"`] : [],
           },
         },
       }),
@@ -904,4 +928,17 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail('snapshot', 'sets keep or timeout but enabled is false');
   }
   return s;
+}
+
+/**
+ * Checks and splits the bundled migrations with PostgreSQL's parser, here at synth, into a directory the migrate
+ * function's bundling copies: the files and their manifest. A file that cannot run as written throws
+ * InvalidMigrationError naming file, line and column, and the synth fails.
+ */
+function checkBundledMigrations(directory: string): string {
+  const out = FileSystem.mkdtemp('lockstep-migrations');
+  // The bundling copies it into the asset during this synth; nothing needs it afterwards.
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+  bundleMigrationsSync(directory, out);
+  return out;
 }

@@ -62,6 +62,36 @@ describe('lockstep publish', () => {
     assert.equal(s3.mock.commandCalls(PutObjectCommand).length, 0);
   });
 
+  test('a file that cannot run as written fails publish with file:line:column, and nothing is uploaded', async () => {
+    const bad = await migrationsDir({
+      '0001_ok.sql': 'CREATE TABLE t (x int);\n',
+      '0002_index.sql': 'SELECT 1;\n  CREATE INDEX CONCURRENTLY i ON t (x);\n',
+      '0003_dump.sql': 'COPY t (x) FROM stdin;\n1\n\\.\n',
+      '0004_commit.sql': 'BEGIN;\nSELECT 1;\nCOMMIT;\n',
+    });
+    try {
+      await assert.rejects(
+        publish({ s3: s3.client, now }, { dir: bad.dir, bucket: 'b-1', release: 'v1' }),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidMigrationError);
+          assert.equal(exitCodeFor(err), ExitCode.ValidationFailed);
+          assert.match(
+            err.message,
+            /0002_index\.sql:2:3: CREATE INDEX CONCURRENTLY cannot run inside a transaction/,
+          );
+          assert.match(err.message, /0003_dump\.sql:1:1: COPY … FROM STDIN/);
+          assert.match(err.message, /0004_commit\.sql:1:1: BEGIN is not allowed/);
+          assert.match(err.message, /0004_commit\.sql:3:1: COMMIT is not allowed/);
+          assert.doesNotMatch(err.message, /0001_ok/);
+          return true;
+        },
+      );
+    } finally {
+      await bad.cleanup();
+    }
+    assert.equal(s3.mock.commandCalls(PutObjectCommand).length, 0);
+  });
+
   test('a release label is immutable: other files under it exit 5', async () => {
     const one = await migrationsDir({ '0001_a.sql': 'SELECT 1;' });
     const two = await migrationsDir({ '0001_a.sql': 'SELECT 1;', '0002_b.sql': 'SELECT 2;' });

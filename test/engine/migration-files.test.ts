@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { InvalidInputError, InvalidMigrationError } from '../../engine/errors.ts';
-import { loadMigrations, parseMigrationFiles } from '../../engine/migration-files.ts';
+import { loadMigrations, type MigrationFile, parseMigrationFiles } from '../../engine/migration-files.ts';
 import { migrationsDir } from '../support/database.ts';
 
 const files = (entries: Record<string, string | Buffer>) =>
@@ -115,8 +115,10 @@ describe('loadMigrations', () => {
     try {
       await Promise.all(Object.entries(bytes).map(([name, b]) => writeFile(join(dir, name), b)));
       const expected = parseMigrationFiles(Object.entries(bytes));
+      // Each file carries its own analyze closure: compare what was read.
+      const read = (files: MigrationFile[]) => files.map(({ analyze: _, ...file }) => file);
       for (const path of [dir, `${dir}/`, relative(process.cwd(), dir)]) {
-        assert.deepEqual(await loadMigrations(path), expected, path);
+        assert.deepEqual(read(await loadMigrations(path)), read(expected), path);
       }
       assert.equal(
         expected[1]?.sql,

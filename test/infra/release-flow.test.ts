@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,12 +35,12 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 // ---------------------------------------------------------------------------------------------------------
 // Building and reading templates
 
-/** A minimal stack around one ReleaseFlow; `overrides` replace its props. Bundling is skipped. */
+/** A minimal stack around one ReleaseFlow; `overrides` replace its props. Bundling is skipped unless `bundle`. */
 function buildFlow(
   overrides: Partial<ReleaseFlowProps> = {},
-  options: { readonly cluster?: boolean; readonly isolated?: boolean } = {},
-): { stack: Stack; flow: ReleaseFlow; template: Template } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  options: { readonly cluster?: boolean; readonly isolated?: boolean; readonly bundle?: boolean } = {},
+): { app: App; stack: Stack; flow: ReleaseFlow; template: Template } {
+  const app = new App(options.bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Test');
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     maxAzs: 2,
@@ -90,7 +90,7 @@ function buildFlow(
     migrations: MigrationsSource.bundled(join(repoRoot, 'migrations')),
     ...overrides,
   });
-  return { stack, flow, template: Template.fromStack(stack) };
+  return { app, stack, flow, template: Template.fromStack(stack) };
 }
 
 const logicalId = (construct: IConstruct) =>
@@ -532,6 +532,35 @@ describe('functions', () => {
   });
 });
 
+describe('bundled migrations', () => {
+  test('the migrate package holds the function, the migrations as checked at synth with their manifest, and no parser', () => {
+    const { app, template, flow } = buildFlow({}, { bundle: true });
+    const code =
+      template.findResources('AWS::Lambda::Function')[logicalId(flow.functions.migrate)]?.Properties.Code;
+    const asset = join(app.outdir, `asset.${String(code?.S3Key).replace(/\.zip$/, '')}`);
+    const files = readdirSync(asset, { recursive: true }).map(String).sort();
+    assert.deepEqual(
+      files.filter((f) => !f.startsWith('migrations')),
+      ['index.js'],
+      'one JavaScript file, no WebAssembly beside it',
+    );
+    const sources = readdirSync(join(repoRoot, 'migrations')).filter((f) => f.endsWith('.sql'));
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('migrations/')),
+      [...sources.map((f) => `migrations/${f}`), 'migrations/manifest.json'].sort(),
+    );
+    const manifest = JSON.parse(readFileSync(join(asset, 'migrations', 'manifest.json'), 'utf8'));
+    assert.equal(manifest.format, 'lockstep-migrations/2');
+    assert.equal(
+      manifest.release,
+      undefined,
+      'no release label or time: the same files make the same package',
+    );
+    assert.ok(manifest.files.every((f: { statements: unknown[] }) => f.statements.length > 0));
+    assert.doesNotMatch(readFileSync(join(asset, 'index.js'), 'utf8'), /libpg-query|pg_query/);
+  });
+});
+
 describe('alerts', () => {
   test('the topic is KMS-encrypted and refuses publishing without TLS', () => {
     const { template, flow } = exampleStack();
@@ -792,6 +821,28 @@ describe('invalid props fail at synth, naming the prop', () => {
       assert.throws(() => buildFlow(props), error);
     });
   }
+
+  test('a bundled migration that cannot run as written fails the synth, naming file, line and column', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-bad-sql-'));
+    try {
+      writeFileSync(join(dir, '0001_ok.sql'), 'CREATE TABLE t (x int);\n');
+      writeFileSync(join(dir, '0002_index.sql'), '-- add an index\nCREATE INDEX CONCURRENTLY i ON t (x);\n');
+      assert.throws(
+        () => buildFlow({ migrations: MigrationsSource.bundled(dir) }, { bundle: true }),
+        (err: unknown) => {
+          assert.ok(err instanceof Error);
+          assert.equal(err.name, 'InvalidMigrationError');
+          assert.match(
+            err.message,
+            /0002_index\.sql:2:1: CREATE INDEX CONCURRENTLY cannot run inside a transaction/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   test('a bundled directory without .sql files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lockstep-no-sql-'));

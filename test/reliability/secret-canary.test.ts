@@ -20,6 +20,7 @@ import { HistoryTable } from '../../engine/history.ts';
 import { createMigrateHandler, type MigrateDeps } from '../../functions/migrate/migrate.ts';
 import { SecretSource } from '../../functions/shared/database.ts';
 import { createLogger } from '../../functions/shared/logger.ts';
+import { bundledMigrationsDir } from '../support/bundled-migrations.ts';
 import { type CliRun, runCli } from '../support/cli-process.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import { report } from './support.ts';
@@ -50,6 +51,13 @@ const urlFor = (user: string, password: string, database = db.name, atPort = por
 
 async function dirWith(files: Record<string, string>): Promise<string> {
   const d = await migrationsDir(files);
+  migrations.push(d);
+  return d.dir;
+}
+
+/** The same, as the synth bundles them into the migrate function (checked, split, with their manifest). */
+async function bundledDirWith(files: Record<string, string>): Promise<string> {
+  const d = await bundledMigrationsDir(files);
   migrations.push(d);
   return d.dir;
 }
@@ -223,7 +231,7 @@ describe('the secret canary', () => {
     process.stderr.write = capture(realStderr) as typeof process.stderr.write;
     try {
       const ca = readFileSync(process.env.LOCKSTEP_TEST_CA_FILE as string, 'utf8');
-      const dir = await dirWith({
+      const dir = await bundledDirWith({
         '0001_create_ledger.sql': 'CREATE TABLE fn_ledger (id int PRIMARY KEY);',
         '0002_add_note.sql': 'ALTER TABLE fn_ledger ADD COLUMN note text;',
       });
@@ -295,7 +303,7 @@ describe('the secret canary', () => {
       await invoke('apply', here, event('apply'));
       await invoke('apply again', here, event('apply'));
 
-      const broken = await dirWith({
+      const broken = await bundledDirWith({
         '0001_create_ledger.sql': 'CREATE TABLE fn_ledger (id int PRIMARY KEY);',
         '0002_add_note.sql': 'ALTER TABLE fn_ledger ADD COLUMN note text;',
         '0003_broken.sql': 'SELECT no_such_column FROM fn_ledger;',

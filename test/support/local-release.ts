@@ -17,6 +17,9 @@
  * `"ResultPath": "$"` needs {@link forInterpreter}.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -38,6 +41,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
+import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
 import {
   type LocalDefinition,
   PLACEHOLDER,
@@ -204,9 +208,11 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
+  const bundled = bundledMigrations(setup.migrationsDir);
+  await bundled.update();
   const options = {
     database: { host: 'localhost', port: Number(url.port), caFile: process.env.LOCKSTEP_TEST_CA_FILE },
-    migrationsDir: setup.migrationsDir,
+    migrationsDir: bundled.dir,
     env: { DB_NAME: decodeURIComponent(url.pathname.slice(1)), ...setup.env },
     logger: new Logger({ serviceName: 'lockstep-test', logLevel: 'ERROR' }),
   };
@@ -267,6 +273,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   reset();
 
   async function runRelease(input: unknown, options: RunReleaseOptions = {}): Promise<ReleaseRun> {
+    await bundled.update();
     for (const state of Object.keys(options.tasks ?? {})) {
       if (!(state in definition.taskStates))
         throw new Error(`no Task state named "${state}" in the definition`);
@@ -335,4 +342,21 @@ function checkTarget(env: Record<ReleaseFunctionName, Record<string, string>>): 
   ];
   for (const [what, actual, wanted] of expected)
     if (actual !== wanted) throw new Error(`the synthesized ${what} is ${actual}; TARGET says ${wanted}`);
+}
+
+/**
+ * The migrations as the synth bundles them into the migrate function (checked, split, beside their manifest), in a
+ * directory removed when the process exits. `update` bundles the directory as it is now, as a deploy before each
+ * release would: tests change the files between releases.
+ */
+function bundledMigrations(source: string): { readonly dir: string; update(): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-bundled-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    async update() {
+      rmSync(dir, { recursive: true, force: true });
+      await bundleMigrations(source, dir);
+    },
+  };
 }

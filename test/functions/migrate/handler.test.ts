@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { appendFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { generate } from 'selfsigned';
-import { freshDatabase, migrationsDir, type TestDatabase } from '../../support/database.ts';
+import { type BundledMigrations, bundledMigrationsDir } from '../../support/bundled-migrations.ts';
+import { freshDatabase, type TestDatabase } from '../../support/database.ts';
 
 // A password distinctive enough that finding it anywhere but in the database proves a leak.
 const CANARY = 'Canary-Pw-7f3e9b1c!';
@@ -19,7 +21,11 @@ const secretFor = (password: string) => ({
 let db: TestDatabase;
 let admin: pg.Client;
 let role: string;
-let dir: { dir: string; cleanup(): Promise<void> };
+let dir: BundledMigrations;
+const MIGRATIONS = {
+  '0001_create_accounts.sql': 'CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);',
+  '0002_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;',
+};
 let handler: (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
 const logged: string[] = [];
 /** Every result and error the handler produced, serialized every way a caller might see it. */
@@ -55,10 +61,7 @@ describe('migrate handler', () => {
     await admin.query(
       `GRANT CREATE ON DATABASE ${db.name} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}`,
     );
-    dir = await migrationsDir({
-      '0001_create_accounts.sql': 'CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);',
-      '0002_add_name.sql': 'ALTER TABLE accounts ADD COLUMN name text;',
-    });
+    dir = await bundledMigrationsDir(MIGRATIONS);
     const url = new URL(db.url);
     Object.assign(process.env, {
       DB_SECRET_ARN: SECRET_ARN,
@@ -169,10 +172,10 @@ describe('migrate handler', () => {
   });
 
   test('a failing migration is a MigrationFailedError naming file and line, and nothing of it is applied', async () => {
-    await writeFile(
-      `${dir.dir}/0003_broken.sql`,
-      'ALTER TABLE accounts ADD COLUMN note text;\nSELECT missing FROM accounts;\n',
-    );
+    await dir.rebundle({
+      ...MIGRATIONS,
+      '0003_broken.sql': 'ALTER TABLE accounts ADD COLUMN note text;\nSELECT missing FROM accounts;\n',
+    });
     try {
       await assert.rejects(handler(event('apply'), lambdaContext), (err: unknown) => {
         assert.equal((err as Error).name, 'MigrationFailedError');
@@ -185,8 +188,44 @@ describe('migrate handler', () => {
       assert.equal(rows[0].n, 0);
       assert.equal(await lockstepSessions(), 0, 'the connection is closed on the failure path too');
     } finally {
-      const { rm } = await import('node:fs/promises');
-      await rm(`${dir.dir}/0003_broken.sql`);
+      await dir.rebundle(MIGRATIONS);
+    }
+  });
+
+  test('bundled files that are not the ones checked at synth, or no manifest, are ManifestMismatchError before connecting', async () => {
+    const { runMigrate } = await import('../../../functions/migrate/migrate.ts');
+    const own = await bundledMigrationsDir({ '0001_a.sql': 'CREATE TABLE tampered (id int);\n' });
+    const deps = {
+      secrets: { get: () => assert.fail('no connection is attempted') } as never,
+      s3: {} as never,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      now: Date.now,
+      config: { target: {} as never, bundledDir: own.dir, s3: undefined, engine: {} },
+    };
+    try {
+      await appendFile(join(own.dir, '0001_a.sql'), 'DROP TABLE accounts;\n');
+      await assert.rejects(
+        runMigrate(deps, event('plan') as never, { remainingMs: 60_000 }),
+        (err: unknown) => {
+          assert.equal((err as Error).name, 'ManifestMismatchError');
+          assert.match((err as Error).message, /0001_a\.sql: sha256 differs from the manifest/);
+          return true;
+        },
+      );
+      await rm(join(own.dir, 'manifest.json'));
+      await assert.rejects(
+        runMigrate(deps, event('plan') as never, { remainingMs: 60_000 }),
+        (err: unknown) => {
+          assert.equal((err as Error).name, 'ManifestMismatchError');
+          assert.match(
+            (err as Error).message,
+            /no manifest\.json: bundled migrations are checked and split at synth/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      await own.cleanup();
     }
   });
 
@@ -226,8 +265,7 @@ describe('migrate handler', () => {
   test('apply with too little Lambda time left stops between migrations and reports incomplete; the next call finishes', async () => {
     const { runMigrate } = await import('../../../functions/migrate/migrate.ts');
     const { SecretSource } = await import('../../../functions/shared/database.ts');
-    const { migrationsDir: makeDir } = await import('../../support/database.ts');
-    const own = await makeDir({
+    const own = await bundledMigrationsDir({
       '0001_a.sql': 'CREATE TABLE deadline_a (id int);',
       '0002_b.sql': 'CREATE TABLE deadline_b (id int);',
       '0003_c.sql': 'CREATE TABLE deadline_c (id int);',

@@ -4,6 +4,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import { prepareManifest } from '../../../engine/prepare.ts';
 import { type PreflightDeps, preflight } from '../../../functions/preflight/preflight.ts';
 import { releaseReleaseLock } from '../../../functions/preflight/release-lock.ts';
 import {
@@ -170,13 +171,9 @@ describe('preflight', () => {
       assert.match(err.message, /s3:\/\/shop-releases\/migrations\/v1\.4\.2\//);
       return true;
     });
-    await publishMigrations(
-      s3.client,
-      { bucket: 'shop-releases', prefix: 'migrations' },
-      'v1.4.2',
-      [['0001_a.sql', Buffer.from('SELECT 1;')]],
-      started,
-    );
+    const files = [['0001_a.sql', Buffer.from('SELECT 1;')]] as const;
+    const manifest = await prepareManifest(files, { release: 'v1.4.2', createdAt: started });
+    await publishMigrations(s3.client, { bucket: 'shop-releases', prefix: 'migrations' }, files, manifest);
     const out = await preflight(deps, event({ image: IMAGE, migrations: 's3' }));
     assert.equal(out.release.migrations, 's3');
   });
