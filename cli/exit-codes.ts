@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { type EngineErrorCode, LockstepError } from '../engine/errors.ts';
 import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
+import type { ExecErrorCode } from './exec/errors.ts';
 
 /**
  * How `lockstep` exits. Scripts and CI branch on these numbers, so they are a contract: do not renumber.
@@ -24,8 +25,14 @@ import type { ReleaseErrorCode } from '../functions/shared/errors.ts';
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
  * | 8     | `start --follow`: the release ended FAILED, TIMED_OUT or ABORTED (`ReleaseFailedError`)       |
+ * | 124   | `exec`: the command ran past `--timeout` and was stopped (`CommandTimeoutError`)              |
+ * | 126   | `exec`: the command exists but cannot be run (`CommandNotExecutableError`)                    |
+ * | 127   | `exec`: the command was not found (`CommandNotFoundError`)                                    |
  * | 128+N | killed by signal N (130 for SIGINT, 143 for SIGTERM); the running migration was rolled back   |
  * |       | by the server, or, outside a transaction, stopped at a statement: run again                   |
+ *
+ * `exec` exits with its command's own code (128+N when a signal N ended it), except in the cases above; a lost
+ * lock while the command ran is 4 (`ExecLockLostError`).
  */
 export const ExitCode = {
   Success: 0,
@@ -37,13 +44,16 @@ export const ExitCode = {
   Incomplete: 6,
   CannotConnect: 7,
   ReleaseFailed: 8,
+  CommandTimedOut: 124,
+  CommandNotExecutable: 126,
+  CommandNotFound: 127,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Exhaustive for the engine: a new {@link EngineErrorCode} does not compile until it has an exit code. */
+/** Exhaustive for the engine and `exec`: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
-  Record<EngineErrorCode, ExitCode> &
+  Record<EngineErrorCode | ExecErrorCode, ExitCode> &
     Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS', ExitCode>>
 > = {
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
@@ -60,13 +70,22 @@ const EXIT_CODE_BY_ERROR: Readonly<
   INVALID_MIGRATION: ExitCode.ValidationFailed,
   NO_MIGRATION_FILES: ExitCode.ValidationFailed,
   DATABASE_UNAVAILABLE: ExitCode.CannotConnect,
+  COMMAND_NOT_FOUND: ExitCode.CommandNotFound,
+  COMMAND_NOT_EXECUTABLE: ExitCode.CommandNotExecutable,
+  COMMAND_TIMEOUT: ExitCode.CommandTimedOut,
+  EXEC_LOCK_LOST: ExitCode.LockTimeout,
 };
 
 /** The exit code for a failure, by the error's `code`; anything lockstep did not expect is an internal error. */
 export function exitCodeFor(err: unknown): ExitCode {
   const code =
     err instanceof LockstepError
-      ? (err.code as EngineErrorCode | ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS')
+      ? (err.code as
+          | EngineErrorCode
+          | ExecErrorCode
+          | ReleaseErrorCode
+          | 'RELEASE_FAILED'
+          | 'REHEARSAL_IN_PROGRESS')
       : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }

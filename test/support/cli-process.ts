@@ -21,6 +21,8 @@ export interface CliOptions {
   readonly cwd?: string;
   /** Run the installed entry point (bin/lockstep.cjs, the esbuild bundle) instead of the TypeScript source. */
   readonly installed?: boolean;
+  /** More environment for the child, over the parent's. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Killed (SIGKILL) after this long, and the run fails: a hung command must fail its test, never hang the suite. @default 120_000 */
   readonly timeoutMs?: number;
 }
@@ -30,7 +32,7 @@ function childEnv(options: CliOptions): NodeJS.ProcessEnv {
   delete env.DATABASE_URL;
   delete env.LOCKSTEP_TEST_DATABASE_URL;
   if (options.databaseUrl !== undefined) env.DATABASE_URL = options.databaseUrl;
-  return env;
+  return { ...env, ...options.env };
 }
 
 /** Starts `lockstep <args>` as a child process, output collected. */
