@@ -18,7 +18,8 @@ import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 /** The four functions a Task state can invoke. */
 export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy';
 /** What a Task state calls: one of the functions, SNS Publish (an alert), or DynamoDB DeleteItem (the release lock). */
-export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb';
+/** What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem, or ECS RunTask.sync (command mode). */
+export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb' | 'ecsRunTask';
 
 /** An Amazon States Language definition, as JSON. */
 export interface AslDefinition {
@@ -68,6 +69,7 @@ export const PLACEHOLDER = LOCAL_ACCOUNT;
 
 const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 const DYNAMODB_DELETE_ITEM = 'arn:aws:states:::dynamodb:deleteItem';
+const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 const LOCK_TABLE_NAME = 'ReleaseLocks';
 const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   preflight: 'Preflight',
@@ -146,6 +148,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   );
   byArn.set(SNS_PUBLISH, 'sns');
   byArn.set(DYNAMODB_DELETE_ITEM, 'dynamodb');
+  byArn.set(ECS_RUN_TASK_SYNC, 'ecsRunTask');
   const taskStates: Record<string, TaskKind> = {};
   const waitStates: string[] = [];
   const retryStates: string[] = [];

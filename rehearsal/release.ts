@@ -222,7 +222,9 @@ async function rehearse(
             ? Promise.resolve(publishAsSns(params, (alert) => alerts.push(alert)))
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(clients.dynamodb, params)
-              : invokeAsLambda(handlers[kind], params, { getRemainingTimeInMillis: () => 15 * 60_000 }),
+              : kind === 'ecsRunTask'
+                ? Promise.resolve(ecs.runTaskSync(params))
+                : invokeAsLambda(handlers[kind], params, { getRemainingTimeInMillis: () => 15 * 60_000 }),
         onEvent: (event) => {
           const name = event.state?.name;
           if (!name) return;

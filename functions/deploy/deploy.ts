@@ -87,7 +87,14 @@ export interface DeploymentStatus {
 }
 
 export type DeployEvent =
-  | { readonly action: 'start'; readonly executionId: string; readonly release: ReleaseInput }
+  | { readonly action: 'register'; readonly executionId: string; readonly release: ReleaseInput }
+  | {
+      readonly action: 'start';
+      readonly executionId: string;
+      readonly release: ReleaseInput;
+      /** The revision `register` made (command mode); without it, `start` registers one itself. */
+      readonly taskDefinitionArn?: string | undefined;
+    }
   | {
       readonly action: 'status';
       readonly executionId: string;
@@ -97,7 +104,13 @@ export type DeployEvent =
 
 const text = z.string().check(z.minLength(1, 'must not be empty'));
 const eventSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('start'), executionId: text, release: releaseInputSchema }),
+  z.object({ action: z.literal('register'), executionId: text, release: releaseInputSchema }),
+  z.object({
+    action: z.literal('start'),
+    executionId: text,
+    release: releaseInputSchema,
+    taskDefinitionArn: z.optional(text),
+  }),
   z.object({
     action: z.literal('status'),
     executionId: text,
@@ -115,30 +128,92 @@ export function parseDeployEvent(raw: unknown): DeployEvent {
   return parseEvent(eventSchema, raw);
 }
 
+/** What `register` returns: the revision the migration task and then the service run. */
+export interface RevisionRegistered {
+  readonly taskDefinitionArn: string;
+  /** What the service runs now. */
+  readonly previousTaskDefinitionArn: string;
+  /** False when the service already runs the release image (a retried release): its revision is reused. */
+  readonly registered: boolean;
+}
+
 /**
- * Registers a copy of the service's task definition with the configured container on `release.image`, then
- * updates the service to it. A retried start that finds the service already on that image registers nothing.
- * Either way it returns `waitUntil`, the deadline for `status`, counted from this attempt.
+ * Registers a copy of the service's task definition with the configured container on `release.image`, and changes
+ * nothing else: the command-mode migration task runs this revision before `start` points the service at it, so
+ * both run the same image digest. When the service already runs the release image, its revision is returned.
  */
-export async function startDeployment(deps: DeployDeps, release: ReleaseInput): Promise<DeploymentStarted> {
+export async function registerRevision(deps: DeployDeps, release: ReleaseInput): Promise<RevisionRegistered> {
+  try {
+    const service = await describeService(deps);
+    const currentArn = service.taskDefinition;
+    if (!currentArn)
+      throw new DeployTargetInvalidError(`${describeTarget(deps.config)} has no task definition`);
+    const registered = await registerCopy(deps, currentArn, release);
+    return {
+      taskDefinitionArn: registered ?? currentArn,
+      previousTaskDefinitionArn: currentArn,
+      registered: registered !== undefined,
+    };
+  } catch (err) {
+    throw asTargetError(err, deps.config);
+  }
+}
+
+/**
+ * Registers a copy of `currentArn` with the release image; undefined (nothing registered) when the configured
+ * container already runs it.
+ */
+async function registerCopy(
+  deps: DeployDeps,
+  currentArn: string,
+  release: ReleaseInput,
+): Promise<string | undefined> {
+  const { ecs, log, config } = deps;
+  const described = await ecs.send(
+    new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] }),
+  );
+  const current = described.taskDefinition;
+  if (!current) throw new DeployTargetInvalidError(`task definition ${currentArn} could not be described`);
+  const container = findContainer(current, config.containerName, currentArn);
+  if (container.image === release.image) return undefined;
+  const registered = await ecs.send(
+    new RegisterTaskDefinitionCommand(
+      copyTaskDefinition(current, described.tags, config.containerName, release.image),
+    ),
+  );
+  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
+  if (!taskDefinitionArn) throw new Error('RegisterTaskDefinition returned no task definition ARN');
+  log.info('registered task definition', { taskDefinitionArn, previousTaskDefinitionArn: currentArn });
+  return taskDefinitionArn;
+}
+
+/**
+ * Points the service at the release: at `revision` when `register` made one (command mode), else at a copy of its
+ * task definition with the configured container on `release.image`, registered here. A retried start that finds
+ * the service already there changes nothing. Either way it returns `waitUntil`, the deadline for `status`, counted
+ * from this attempt.
+ */
+export async function startDeployment(
+  deps: DeployDeps,
+  release: ReleaseInput,
+  revision?: string,
+): Promise<DeploymentStarted> {
   const { ecs, log, config } = deps;
   try {
     const service = await describeService(deps);
     const currentArn = service.taskDefinition;
     if (!currentArn) throw new DeployTargetInvalidError(`${describeTarget(config)} has no task definition`);
 
-    const described = await ecs.send(
-      new DescribeTaskDefinitionCommand({ taskDefinition: currentArn, include: ['TAGS'] }),
-    );
-    const current = described.taskDefinition;
-    if (!current) throw new DeployTargetInvalidError(`task definition ${currentArn} could not be described`);
-    const container = findContainer(current, config.containerName, currentArn);
-
-    if (container.image === release.image) {
-      // A retried start after success: the service already runs this image, so register and update nothing.
+    const target = revision
+      ? revision === currentArn
+        ? undefined
+        : revision
+      : await registerCopy(deps, currentArn, release);
+    if (target === undefined) {
+      // A retried start after success: the service already runs this release, so update nothing.
       const primary = primaryDeployment(service, config);
       const previous = service.deployments?.find((d) => d.taskDefinition !== currentArn)?.taskDefinition;
-      log.info('service already runs the release image; nothing registered', {
+      log.info('service already runs the release; nothing updated', {
         taskDefinitionArn: currentArn,
         deploymentId: primary.id,
       });
@@ -150,26 +225,17 @@ export async function startDeployment(deps: DeployDeps, release: ReleaseInput): 
       };
     }
 
-    const registered = await ecs.send(
-      new RegisterTaskDefinitionCommand(
-        copyTaskDefinition(current, described.tags, config.containerName, release.image),
-      ),
-    );
-    const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn;
-    if (!taskDefinitionArn) throw new Error('RegisterTaskDefinition returned no task definition ARN');
-    log.info('registered task definition', { taskDefinitionArn, previousTaskDefinitionArn: currentArn });
-
     const updated = await ecs.send(
       new UpdateServiceCommand({
         cluster: config.cluster,
         service: config.service,
-        taskDefinition: taskDefinitionArn,
+        taskDefinition: target,
       }),
     );
     const primary = primaryDeployment(updated.service ?? {}, config);
-    log.info('service updated', { taskDefinitionArn, deploymentId: primary.id });
+    log.info('service updated', { taskDefinitionArn: target, deploymentId: primary.id });
     return {
-      taskDefinitionArn,
+      taskDefinitionArn: target,
       deploymentId: primary.id,
       previousTaskDefinitionArn: currentArn,
       waitUntil: waitUntilAfter(deps.now(), config.deployTimeoutSeconds),
@@ -364,14 +430,15 @@ function asTargetError(err: unknown, config: DeployConfig): unknown {
 
 /** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */
 export function createDeployHandler(deps: DeployDeps, logger: Logger) {
-  return async (raw: unknown): Promise<DeploymentStarted | DeploymentStatus> => {
+  return async (raw: unknown): Promise<RevisionRegistered | DeploymentStarted | DeploymentStatus> => {
     const { executionId, release, action } = invocationKeys(raw);
-    return runHandler<DeploymentStarted | DeploymentStatus>(
+    return runHandler<RevisionRegistered | DeploymentStarted | DeploymentStatus>(
       logger,
       { executionId, release, step: `deploy:${action ?? '?'}` },
       async () => {
         const event = parseDeployEvent(raw);
-        if (event.action === 'start') return startDeployment(deps, event.release);
+        if (event.action === 'register') return registerRevision(deps, event.release);
+        if (event.action === 'start') return startDeployment(deps, event.release, event.taskDefinitionArn);
         const status = await checkDeployment(deps, event.deployment);
         const parameter = deps.config.imageParameter;
         if (status.done && parameter) {

@@ -31,7 +31,11 @@ export type ReleaseErrorCode =
   | 'DEPLOYMENT_FAILED'
   | 'DEPLOY_TARGET_INVALID'
   | 'ROLLOUT_TIMEOUT'
-  | 'IMAGE_NOT_RECORDED';
+  | 'IMAGE_NOT_RECORDED'
+  | 'MIGRATION_COMMAND_FAILED'
+  | 'MIGRATION_TASK_NOT_STARTED'
+  | 'MIGRATION_TASK_NOT_PLACED'
+  | 'MIGRATION_TASK_TIMEOUT';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -246,6 +250,122 @@ export class ImageNotRecordedError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/** Where a migration task ran, for the alert: its ARN, its last known status and a link to it in the ECS console. */
+export interface MigrationTaskRef {
+  readonly taskArn: string | undefined;
+  readonly consoleUrl: string | undefined;
+}
+
+const taskLine = (task: MigrationTaskRef) =>
+  task.taskArn ? `task ${task.taskArn}${task.consoleUrl ? ` (${task.consoleUrl})` : ''}` : 'the task';
+
+/**
+ * The migration command ran and did not succeed: it exited non-zero (the tool's own error is in its output, the
+ * task's logs), or it exited 0 but ECS stopped the task for another reason than its exit (stopCode), so it may not
+ * have finished.
+ */
+export class MigrationCommandFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'MigrationCommandFailedError';
+  readonly code = 'MIGRATION_COMMAND_FAILED';
+  constructor(
+    readonly exitCode: number,
+    readonly container: string,
+    readonly task: MigrationTaskRef,
+    readonly stopCode: string | undefined,
+    readonly stoppedReason: string | undefined,
+  ) {
+    const how =
+      exitCode === 0
+        ? `exited with code 0, but ECS stopped the task with stopCode ${stopCode ?? '(none)'}: the command may not have finished`
+        : `exited with code ${exitCode}`;
+    super(
+      `the migration command in container "${container}" ${how} (${taskLine(task)}${stoppedReason ? `; ECS: ${stoppedReason}` : ''}). ` +
+        "What the tool applied before failing stays applied unless it rolled back itself; nothing was deployed. Read the tool's output in the task's logs",
+    );
+  }
+  protected override details() {
+    return {
+      exitCode: this.exitCode,
+      container: this.container,
+      ...this.task,
+      stopCode: this.stopCode,
+      stoppedReason: this.stoppedReason,
+    };
+  }
+}
+
+/**
+ * The migration task stopped without an exit code for the command: it never ran (the image could not be pulled, a
+ * secret could not be read, the network interface was not attached…), so nothing was migrated. A task without an
+ * exit code is never taken for a success (ecspresso#534).
+ */
+export class MigrationTaskNotStartedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'MigrationTaskNotStartedError';
+  readonly code = 'MIGRATION_TASK_NOT_STARTED';
+  constructor(
+    readonly container: string,
+    readonly task: MigrationTaskRef,
+    readonly stopCode: string | undefined,
+    readonly stoppedReason: string | undefined,
+    readonly containerReason: string | undefined,
+  ) {
+    super(
+      `the migration command in container "${container}" has no exit code, so it never ran (or ECS lost it): ${taskLine(task)} stopped with ` +
+        `stopCode ${stopCode ?? '(none)'}, stoppedReason "${stoppedReason ?? '(none)'}"` +
+        `${containerReason ? `, container reason "${containerReason}"` : ''}. Nothing was migrated or deployed`,
+    );
+  }
+  protected override details() {
+    return {
+      container: this.container,
+      ...this.task,
+      stopCode: this.stopCode,
+      stoppedReason: this.stoppedReason,
+      containerReason: this.containerReason,
+    };
+  }
+}
+
+/** ECS could not place the migration task (RunTask answered with `failures`: capacity, placement, …). Retryable. */
+export class MigrationTaskNotPlacedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'MigrationTaskNotPlacedError';
+  readonly code = 'MIGRATION_TASK_NOT_PLACED';
+  constructor(
+    readonly failures: readonly {
+      readonly arn?: string;
+      readonly reason?: string;
+      readonly detail?: string;
+    }[],
+  ) {
+    super(
+      `ECS did not start the migration task: ${failures.map((f) => [f.reason, f.detail, f.arn].filter(Boolean).join(' ') || 'no reason given').join('; ') || 'no failure reported'}. Nothing was migrated or deployed`,
+    );
+  }
+  protected override details() {
+    return { failures: this.failures };
+  }
+}
+
+/** The migration task ran past its timeout; lockstep stopped it (StopTask). What it applied before that stays applied. */
+export class MigrationTaskTimeoutError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'MigrationTaskTimeoutError';
+  readonly code = 'MIGRATION_TASK_TIMEOUT';
+  constructor(
+    readonly timeoutSeconds: number,
+    readonly task: MigrationTaskRef,
+    readonly stopped: boolean,
+  ) {
+    super(
+      `the migration command did not finish within ${timeoutSeconds} s: ${taskLine(task)} ` +
+        `${stopped ? 'was stopped (StopTask)' : 'could NOT be stopped: stop it by hand in the ECS console'}. ` +
+        'What the tool applied before that stays applied unless it ran in a transaction; nothing was deployed',
+    );
+  }
+  protected override details() {
+    return { timeoutSeconds: this.timeoutSeconds, ...this.task, stopped: this.stopped };
+  }
+}
+
 /** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
 export interface RetryRule {
   readonly intervalSeconds: number;
@@ -293,6 +413,11 @@ export const ERROR_POLICY = {
   DeployTargetInvalidError: 'final',
   RolloutTimeoutError: 'final',
   ImageNotRecordedError: 'final',
+  MigrationCommandFailedError: 'final',
+  MigrationTaskNotStartedError: 'final',
+  // Raised once RUN_TASK_RETRY (below) has given up: the RunTask state retried; retrying the verdict changes nothing.
+  MigrationTaskNotPlacedError: 'final',
+  MigrationTaskTimeoutError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */
@@ -323,3 +448,17 @@ export const AWS_RETRIES: ReadonlyArray<{ readonly errors: readonly string[] } &
     backoffRate: 2,
   },
 ];
+
+/**
+ * RunTask answering with `failures` (capacity, placement), retried on the state that runs the migration task. With
+ * `.sync`, Step Functions fails the state with AmazonECS.Unknown then (AWS Step Functions Developer Guide, "Run
+ * Amazon ECS or Fargate tasks": "Run a Job or Task Token: If a non-empty Failures field is encountered, the task is
+ * failed with an AmazonECS.Unknown error"). Capacity is often back within minutes (Fargate shortfalls, instances
+ * scaling out); once these retries are spent the failure reaches the verdict as {@link MigrationTaskNotPlacedError}.
+ */
+export const RUN_TASK_RETRY: { readonly errors: readonly string[] } & RetryRule = {
+  errors: ['AmazonECS.Unknown'],
+  intervalSeconds: 30,
+  maxAttempts: 4,
+  backoffRate: 2,
+};

@@ -14,14 +14,19 @@ import {
   DescribeTaskDefinitionCommand,
   type DescribeTaskDefinitionCommandInput,
   ECSClient,
+  ListTasksCommand,
+  type ListTasksCommandInput,
   RegisterTaskDefinitionCommand,
   type RegisterTaskDefinitionCommandInput,
   type Service,
+  StopTaskCommand,
+  type StopTaskCommandInput,
   type TaskDefinition,
   UpdateServiceCommand,
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { LOCAL_CLIENT_CONFIG, type LocalAccount, notImplemented } from './account.ts';
+import { type RecordedTask, type RecordedTaskError, TASK_SHAPES } from './ecs-task-shapes.ts';
 
 export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
 
@@ -54,6 +59,18 @@ interface ServiceState {
 export class LocalEcsService {
   /** What successive looks at a new deployment report as its rolloutState; the last one repeats. */
   rollouts: RolloutState[] = ['IN_PROGRESS', 'COMPLETED'];
+  /**
+   * How successive migration tasks (`ecs:runTask.sync`) end, the last one repeating: a stopped task as the state
+   * outputs it, or the error the state fails with (./ecs-task-shapes.ts). A `States.Timeout` leaves the task
+   * running until StopTask.
+   */
+  migrationTasks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.succeeded];
+  /** The parameters of each RunTask.sync, as the state machine sent them. */
+  runTaskCalls: Record<string, unknown>[] = [];
+  /** The task ARNs StopTask was called with. */
+  stoppedTasks: string[] = [];
+  /** Tasks still running (their state timed out), by ARN, with their startedBy. */
+  private running = new Map<string, string | undefined>();
   private state: ServiceState;
 
   constructor(private readonly options: LocalEcsOptions) {
@@ -63,6 +80,10 @@ export class LocalEcsService {
   /** A service running revision 1 of its family, the initial image, with nothing in progress. */
   reset(): void {
     this.rollouts = ['IN_PROGRESS', 'COMPLETED'];
+    this.migrationTasks = [TASK_SHAPES.succeeded];
+    this.runTaskCalls = [];
+    this.stoppedTasks = [];
+    this.running.clear();
     this.state = this.initial();
     this.save();
   }
@@ -133,6 +154,50 @@ export class LocalEcsService {
     this.state.pending = [...this.rollouts];
     this.save();
     return { service: this.describe() };
+  }
+
+  /**
+   * The `arn:aws:states:::ecs:runTask.sync` integration: the revision must be registered; then the next of
+   * {@link migrationTasks} is returned as the stopped task (with this call's revision and startedBy) or thrown as
+   * the state's error (its name the Error, its message the Cause).
+   */
+  runTaskSync(params: unknown): RecordedTask {
+    const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
+    this.runTaskCalls.push(structuredClone(p));
+    const revision = String(p.TaskDefinition ?? '');
+    if (!this.state.taskDefinitions[revision])
+      throw Object.assign(new Error(`TaskDefinition not found: ${revision}`), {
+        name: 'ECS.InvalidParameterException',
+      });
+    const outcome = (this.migrationTasks.length > 1 ? this.migrationTasks.shift() : this.migrationTasks[0]) as
+      | RecordedTask
+      | RecordedTaskError;
+    const startedBy = typeof p.StartedBy === 'string' ? p.StartedBy : undefined;
+    const taskArn = `${this.arnPrefix}:task/${this.options.cluster}/${this.runTaskCalls.length.toString(16).padStart(32, '0')}`;
+    if ('Error' in outcome && typeof outcome.Error === 'string') {
+      if (outcome.Error === 'States.Timeout') this.running.set(taskArn, startedBy);
+      throw Object.assign(new Error(String(outcome.Cause ?? '')), { name: outcome.Error });
+    }
+    return {
+      ...structuredClone(outcome),
+      TaskArn: taskArn,
+      TaskDefinitionArn: revision,
+      StartedBy: startedBy,
+    };
+  }
+
+  listTasks(input: ListTasksCommandInput) {
+    const taskArns = [...this.running]
+      .filter(([, startedBy]) => input.startedBy === undefined || startedBy === input.startedBy)
+      .map(([arn]) => arn);
+    return { taskArns };
+  }
+
+  stopTask(input: StopTaskCommandInput) {
+    const task = input.task ?? '';
+    this.stoppedTasks.push(task);
+    this.running.delete(task);
+    return { task: { taskArn: task, lastStatus: 'STOPPED', desiredStatus: 'STOPPED' } };
   }
 
   private get arnPrefix(): string {
@@ -286,6 +351,8 @@ class LocalEcsClient extends ECSClient {
     if (command instanceof RegisterTaskDefinitionCommand)
       return { ...this.ecs.registerTaskDefinition(command.input), ...meta };
     if (command instanceof UpdateServiceCommand) return { ...this.ecs.updateService(command.input), ...meta };
+    if (command instanceof ListTasksCommand) return { ...this.ecs.listTasks(command.input), ...meta };
+    if (command instanceof StopTaskCommand) return { ...this.ecs.stopTask(command.input), ...meta };
     throw notImplemented('ECS', command);
   }) as ECSClient['send'];
 }

@@ -47,6 +47,26 @@ const samples: Record<string, engineErrors.LockstepError> = {
     '2024-05-06T07:38:09.123Z',
   ),
   ImageNotRecordedError: new releaseErrors.ImageNotRecordedError('/app/image', 'app:v1'),
+  MigrationCommandFailedError: new releaseErrors.MigrationCommandFailedError(
+    1,
+    'app',
+    { taskArn: 'arn', consoleUrl: undefined },
+    'EssentialContainerExited',
+    undefined,
+  ),
+  MigrationTaskNotStartedError: new releaseErrors.MigrationTaskNotStartedError(
+    'app',
+    { taskArn: undefined, consoleUrl: undefined },
+    'TaskFailedToStart',
+    'CannotPullContainerError',
+    undefined,
+  ),
+  MigrationTaskNotPlacedError: new releaseErrors.MigrationTaskNotPlacedError([{ reason: 'RESOURCE:MEMORY' }]),
+  MigrationTaskTimeoutError: new releaseErrors.MigrationTaskTimeoutError(
+    3600,
+    { taskArn: 'arn', consoleUrl: undefined },
+    true,
+  ),
 };
 
 // Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.

@@ -17,11 +17,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import { interpretMigrationTask } from '../../functions/migration-task/interpret-task.ts';
+import { migrationTaskHandler } from '../../functions/migration-task/setup.ts';
 import { acquireReleaseLock, releaseReleaseLock } from '../../functions/preflight/release-lock.ts';
-import { ReleaseInProgressError } from '../../functions/shared/errors.ts';
+import { MigrationTaskTimeoutError, ReleaseInProgressError } from '../../functions/shared/errors.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { LocalDynamoTable } from '../../rehearsal/stand-ins/dynamodb.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
+import { TASK_ERRORS, TASK_SHAPES } from '../../rehearsal/stand-ins/ecs-task-shapes.ts';
 import { LocalExecutions } from '../../rehearsal/stand-ins/executions.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { type LocalDynamo, startDynamo } from '../support/dynalite.ts';
@@ -223,6 +226,55 @@ describe('the local ECS service', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('RunTask.sync plays the scripted migration tasks on the revision it was given; an unknown revision is refused', () => {
+    const ecs = new LocalEcsService(options);
+    const arn = register(ecs, 'local/app:v2');
+    ecs.migrationTasks = [TASK_SHAPES.exitedNonZero, TASK_SHAPES.succeeded];
+
+    const first = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+    const second = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+
+    assert.equal(interpretMigrationTask({ task: first }, { container: 'app' }).kind, 'failed');
+    assert.equal(interpretMigrationTask({ task: second }, { container: 'app' }).kind, 'succeeded');
+    assert.equal(second.TaskDefinitionArn, arn);
+    assert.equal(ecs.runTaskCalls.length, 2);
+    assert.throws(
+      () => ecs.runTaskSync({ TaskDefinition: 'arn:aws:ecs:eu-west-1:000000000000:task-definition/app:99' }),
+      { name: 'ECS.InvalidParameterException' },
+    );
+  });
+
+  test('a timed-out migration task keeps running until the migration-task step stops it', async () => {
+    const ecs = new LocalEcsService(options);
+    const arn = register(ecs, 'local/app:v2');
+    ecs.migrationTasks = [TASK_ERRORS.timedOut];
+    assert.throws(() => ecs.runTaskSync({ TaskDefinition: arn, StartedBy: 'lockstep-a' }), {
+      name: 'States.Timeout',
+    });
+    const [running] = ecs.listTasks({ startedBy: 'lockstep-a' }).taskArns;
+    const handler = migrationTaskHandler(
+      {
+        ECS_CLUSTER: 'Cluster',
+        CONTAINER_NAME: 'app',
+        MIGRATION_TIMEOUT_SECONDS: '60',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+      { ecs: ecs.client() },
+    );
+
+    await assert.rejects(
+      handler({
+        executionId: A,
+        release: { release: 'v2' },
+        startedBy: 'lockstep-a',
+        outcome: { error: TASK_ERRORS.timedOut },
+      }),
+      MigrationTaskTimeoutError,
+    );
+    assert.deepEqual(ecs.stoppedTasks, [running]);
+    assert.deepEqual(ecs.listTasks({ startedBy: 'lockstep-a' }).taskArns, []);
   });
 });
 

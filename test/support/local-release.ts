@@ -295,7 +295,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
             ? publishAsSns(p, (alert) => alerts.push(alert))
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(dynamo.client, p)
-              : invokeAsLambda(handlers[kind], p, context);
+              : kind === 'ecsRunTask'
+                ? ecs.runTaskSync(p)
+                : invokeAsLambda(handlers[kind], p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
         const override = options.tasks?.[state];

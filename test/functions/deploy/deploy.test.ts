@@ -24,6 +24,7 @@ import {
   type DeployConfig,
   type DeployDeps,
   parseDeployEvent,
+  registerRevision,
   startDeployment,
 } from '../../../functions/deploy/deploy.ts';
 import {
@@ -577,6 +578,92 @@ describe('startDeployment', () => {
     assert.ok(!logged.includes(SECRET_ENV_VALUE));
     assert.ok(!logged.includes('secretsmanager'));
     assert.ok(!logged.includes('containerDefinitions'));
+  });
+});
+
+describe('registerRevision and start with its revision (command mode)', () => {
+  it('registers the release revision and changes nothing else, so the migration task runs it first', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()], failures: [] });
+    ecsMock.on(DescribeTaskDefinitionCommand).resolves(describeTaskDefinitionOutput());
+    ecsMock.on(RegisterTaskDefinitionCommand).resolves({
+      taskDefinition: { ...describedTaskDefinition(), taskDefinitionArn: NEW_TD, revision: 42 },
+    });
+
+    const registered = await registerRevision(deps, release);
+
+    assert.deepEqual(registered, {
+      taskDefinitionArn: NEW_TD,
+      previousTaskDefinitionArn: CURRENT_TD,
+      registered: true,
+    });
+    assert.deepEqual(commandNames(), [
+      'DescribeServicesCommand',
+      'DescribeTaskDefinitionCommand',
+      'RegisterTaskDefinitionCommand',
+    ]);
+    const input = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
+    assert.equal(input?.containerDefinitions?.find((c) => c.name === 'app')?.image, NEW_IMAGE);
+  });
+
+  it('reuses the running revision when the service already runs the release image', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()], failures: [] });
+    ecsMock
+      .on(DescribeTaskDefinitionCommand)
+      .resolves(describeTaskDefinitionOutput({ ...appContainer, image: NEW_IMAGE }));
+
+    const registered = await registerRevision(deps, release);
+
+    assert.deepEqual(registered, {
+      taskDefinitionArn: CURRENT_TD,
+      previousTaskDefinitionArn: CURRENT_TD,
+      registered: false,
+    });
+    assert.equal(ecsMock.commandCalls(RegisterTaskDefinitionCommand).length, 0);
+  });
+
+  it('start with a revision updates the service to exactly that revision, registering nothing', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()], failures: [] });
+    ecsMock.on(UpdateServiceCommand).resolves({
+      service: service({
+        taskDefinition: NEW_TD,
+        deployments: [deployment({ id: 'ecs-svc/2222222222222222222', taskDefinition: NEW_TD })],
+      }),
+    });
+
+    const started = await startDeployment(deps, release, NEW_TD);
+
+    assert.deepEqual(started, {
+      taskDefinitionArn: NEW_TD,
+      deploymentId: 'ecs-svc/2222222222222222222',
+      previousTaskDefinitionArn: CURRENT_TD,
+      waitUntil: WAIT_UNTIL,
+    });
+    assert.deepEqual(commandNames(), ['DescribeServicesCommand', 'UpdateServiceCommand']);
+    assert.equal(ecsMock.commandCalls(UpdateServiceCommand)[0]?.args[0].input.taskDefinition, NEW_TD);
+  });
+
+  it('a retried start with a revision the service already runs updates nothing', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({
+      services: [
+        service({
+          taskDefinition: NEW_TD,
+          deployments: [deployment({ id: 'ecs-svc/2222222222222222222', taskDefinition: NEW_TD })],
+        }),
+      ],
+    });
+
+    const started = await startDeployment(deps, release, NEW_TD);
+
+    assert.equal(started.taskDefinitionArn, NEW_TD);
+    assert.deepEqual(commandNames(), ['DescribeServicesCommand']);
+  });
+
+  it('parses register events and a start naming its revision', () => {
+    const base = { executionId: 'arn:x', release };
+
+    assert.equal(parseDeployEvent({ action: 'register', ...base }).action, 'register');
+    const start = parseDeployEvent({ action: 'start', ...base, taskDefinitionArn: NEW_TD });
+    assert.equal(start.action === 'start' ? start.taskDefinitionArn : undefined, NEW_TD);
   });
 });
 

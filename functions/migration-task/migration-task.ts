@@ -1,0 +1,131 @@
+/**
+ * The step after the state that runs the migration command as an ECS task (`arn:aws:states:::ecs:runTask.sync`):
+ * it turns what that state produced into the release's verdict (./interpret-task.ts), and makes sure a task that
+ * ran past its timeout is stopped, never left running, before it reports the timeout.
+ *
+ * The task is found by its `startedBy`, which the state machine sets per execution: a state that timed out gives no
+ * task ARN. ListTasks "startedBy: The startedBy value to filter the task results with" (ECS API Reference,
+ * ListTasks); StopTask "Stops a running task" with the equivalent of `docker stop`: SIGTERM, then SIGKILL after the
+ * stop timeout (ECS API Reference, StopTask). Stopping an already stopped task changes nothing.
+ */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type ECSClient, ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import * as z from 'zod/mini';
+import { type MigrationTaskRef, MigrationTaskTimeoutError } from '../shared/errors.ts';
+import { parseEvent } from '../shared/events.ts';
+import { invocationKeys, runHandler } from '../shared/handler.ts';
+import type { Log } from '../shared/logger.ts';
+import { interpretMigrationTask, type MigrationTaskOutcome, taskRef } from './interpret-task.ts';
+
+export interface MigrationTaskConfig {
+  /** Cluster name or ARN the migration task runs on (the service's). */
+  readonly cluster: string;
+  /** The container whose command is the migration. */
+  readonly containerName: string;
+  /** The migration's timeout, as the running state's TimeoutSeconds: named in the timeout alert. */
+  readonly timeoutSeconds: number;
+}
+
+export interface MigrationTaskDeps {
+  readonly ecs: ECSClient;
+  readonly log: Log;
+  readonly config: MigrationTaskConfig;
+}
+
+export interface MigrationTaskEvent {
+  readonly executionId: string;
+  readonly release: { readonly release: string };
+  /** The `startedBy` the running state gave the task. */
+  readonly startedBy: string;
+  readonly outcome: MigrationTaskOutcome;
+}
+
+export interface MigrationTaskSucceeded {
+  readonly taskArn: string | undefined;
+  readonly consoleUrl: string | undefined;
+}
+
+const text = z.string().check(z.minLength(1, 'must not be empty'));
+const eventSchema = z.object({
+  executionId: text,
+  release: z.looseObject({ release: text }),
+  startedBy: text,
+  outcome: z.union([
+    z.object({ task: z.unknown(), error: z.optional(z.undefined()) }),
+    z.object({ error: z.looseObject({ Error: z.optional(z.string()), Cause: z.optional(z.unknown()) }) }),
+  ]),
+});
+
+/** Validates the state machine's event; throws InvalidInputError naming the first bad field. */
+export function parseMigrationTaskEvent(raw: unknown): MigrationTaskEvent {
+  const event = parseEvent(eventSchema, raw);
+  const outcome: MigrationTaskOutcome =
+    'error' in event.outcome && event.outcome.error !== undefined
+      ? { error: event.outcome.error }
+      : { task: (event.outcome as { task: unknown }).task };
+  return { ...event, outcome };
+}
+
+/**
+ * Succeeds only for a command that exited 0 in a task stopped by that exit; throws the verdict's error otherwise.
+ * A timeout stops the task first, then throws {@link MigrationTaskTimeoutError} saying whether it could.
+ */
+export async function checkMigrationTask(
+  deps: MigrationTaskDeps,
+  event: MigrationTaskEvent,
+): Promise<MigrationTaskSucceeded> {
+  const { config, log } = deps;
+  const verdict = interpretMigrationTask(event.outcome, { container: config.containerName });
+  if (verdict.kind === 'succeeded') {
+    log.info('migration command succeeded', { ...verdict.task });
+    return verdict.task;
+  }
+  if (verdict.kind === 'failed') throw verdict.error;
+  const { task, stopped } = await stopTimedOutTask(deps, event.startedBy, verdict.task);
+  throw new MigrationTaskTimeoutError(config.timeoutSeconds, task, stopped);
+}
+
+/** Stops every task this execution started that still runs; reports whether all of them could be. */
+async function stopTimedOutTask(
+  deps: MigrationTaskDeps,
+  startedBy: string,
+  known: MigrationTaskRef,
+): Promise<{ task: MigrationTaskRef; stopped: boolean }> {
+  const { ecs, log, config } = deps;
+  let arns: string[] = known.taskArn ? [known.taskArn] : [];
+  try {
+    if (arns.length === 0) {
+      const listed = await ecs.send(
+        new ListTasksCommand({ cluster: config.cluster, startedBy, desiredStatus: 'RUNNING' }),
+      );
+      arns = listed.taskArns ?? [];
+    }
+    for (const task of arns)
+      await ecs.send(
+        new StopTaskCommand({
+          cluster: config.cluster,
+          task,
+          reason: `lockstep: the migration ran past its timeout of ${config.timeoutSeconds} s`,
+        }),
+      );
+    log.warn('stopped the timed-out migration task', { taskArns: arns });
+    return { task: arns[0] ? taskRef(arns[0], undefined) : known, stopped: true };
+  } catch (err) {
+    log.error('could not stop the timed-out migration task', {
+      taskArns: arns,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    return { task: arns[0] ? taskRef(arns[0], undefined) : known, stopped: false };
+  }
+}
+
+/** The Lambda handler around {@link checkMigrationTask}. */
+export function createMigrationTaskHandler(deps: MigrationTaskDeps, logger: Logger) {
+  return (raw: unknown): Promise<MigrationTaskSucceeded> => {
+    const { executionId, release } = invocationKeys(raw);
+    return runHandler(logger, { executionId, release, step: 'migration-task' }, () =>
+      checkMigrationTask(deps, parseMigrationTaskEvent(raw)),
+    );
+  };
+}
