@@ -42,6 +42,7 @@ import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
+import type { MigrationTaskSpec } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -98,6 +99,7 @@ export abstract class MigrationsSource {
       readonly directory = resolve(directory);
       readonly bucket = undefined;
       readonly prefix = '';
+      readonly command = undefined;
     })();
   }
   /** Per-release folders `s3://bucket/prefix/<release>/` written by `lockstep publish`. */
@@ -107,12 +109,59 @@ export abstract class MigrationsSource {
       readonly directory = undefined;
       readonly bucket = bucket;
       readonly prefix = prefix.replace(/^\/+|\/+$/g, '');
+      readonly command = undefined;
     })();
   }
-  abstract readonly kind: 'bundled' | 's3';
+  /**
+   * Your tool's own migration command (`python manage.py migrate`, `npx prisma migrate deploy`, …), run as a one-off
+   * ECS task from the release's task-definition revision, so it runs the image the service then runs, with no
+   * 15-minute limit. The release deploys only when the command's container exits 0.
+   */
+  static command(props: CommandMigrationsProps): MigrationsSource {
+    return new (class extends MigrationsSource {
+      readonly kind = 'command' as const;
+      readonly directory = undefined;
+      readonly bucket = undefined;
+      readonly prefix = '';
+      readonly command = props;
+    })();
+  }
+  abstract readonly kind: 'bundled' | 's3' | 'command';
   abstract readonly directory: string | undefined;
   abstract readonly bucket: s3.IBucket | undefined;
   abstract readonly prefix: string;
+  /** Command mode's settings, as given. */
+  abstract readonly command: CommandMigrationsProps | undefined;
+}
+
+/** How {@link MigrationsSource.command} runs the migration command. */
+export interface CommandMigrationsProps {
+  /**
+   * The command, as the container override's argument list. No shell runs it: a command that needs one says so,
+   * `['sh', '-c', 'bin/migrate && bin/seed']`. From one string, `commandWords` (infra/command-words.ts) splits it.
+   */
+  readonly command: readonly string[];
+  /**
+   * The container of the service's task definition the command runs in. Only `containerName` gets the release
+   * image. @default - `containerName`, the release container
+   */
+  readonly container?: string;
+  /**
+   * How long the task may run; past it the task is stopped and the release fails. The release timeout must cover
+   * it. @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /** Extra environment variables for the command. @default - none besides `PGOPTIONS` */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** The task's CPU units (an override of the task definition's). @default - the task definition's */
+  readonly cpu?: number;
+  /** The task's memory in MiB (an override of the task definition's). @default - the task definition's */
+  readonly memory?: number;
+  /**
+   * `PGOPTIONS` for the command, read by libpq-based tools (psycopg, the pg gem…) so their DDL does not queue
+   * behind a long transaction; `false` sets none. @default `-c lock_timeout=<lockTimeout in ms>`
+   */
+  readonly pgOptions?: string | false;
 }
 
 export interface SnapshotSettings {
@@ -254,6 +303,10 @@ export class ReleaseFlow extends Construct {
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
     const settings = resolveSettings(props);
+    if (settings.migrationTask)
+      throw new Error(
+        'ReleaseFlow: migrations MigrationsSource.command is not wired into the release yet (issue 13): use bundled or s3',
+      );
     this.migrations = props.migrations;
     const stack = Stack.of(this);
     // Checked before anything is built, and only when this stack is bundled (`aws:cdk:bundling-stacks` may leave it
@@ -857,6 +910,9 @@ function resolveSettings(props: ReleaseFlowProps) {
     releaseTimeout: props.releaseTimeout ?? Duration.hours(6),
     logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
   };
+  const migrationTask = props.migrations.command
+    ? resolveMigrationTask(props.migrations.command, props.containerName, s.lockTimeout)
+    : undefined;
   const fail = (prop: string, problem: string) => {
     throw new Error(`ReleaseFlow: ${prop} ${problem}`);
   };
@@ -907,11 +963,13 @@ function resolveSettings(props: ReleaseFlowProps) {
     lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
-    s.migrateTimeout.toSeconds();
+    (migrationTask ? migrationTask.timeout.toSeconds() : s.migrateTimeout.toSeconds());
   if (s.releaseTimeout.toSeconds() <= longest)
     fail(
       'releaseTimeout',
-      'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
+      migrationTask
+        ? 'must be longer than the wait for an earlier release (30 min) and the snapshot, migration command and deploy timeouts together'
+        : 'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
     );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;
@@ -927,7 +985,58 @@ function resolveSettings(props: ReleaseFlowProps) {
   ) {
     fail('snapshot', 'sets keep or timeout but enabled is false');
   }
-  return s;
+  return { ...s, migrationTask };
+}
+
+/** Command mode's settings with their defaults applied; throws naming the `migrations.command` prop at fault. */
+function resolveMigrationTask(
+  props: CommandMigrationsProps,
+  containerName: string,
+  lockTimeout: Duration,
+): MigrationTaskSpec {
+  const fail = (prop: string, problem: string): never => {
+    throw new Error(`ReleaseFlow: migrations.command ${prop} ${problem}`);
+  };
+  const spec: MigrationTaskSpec = {
+    command: [...props.command],
+    containerName: props.container ?? containerName,
+    environment: { ...props.environment },
+    pgOptions:
+      props.pgOptions === false
+        ? undefined
+        : (props.pgOptions ?? `-c lock_timeout=${lockTimeout.toMilliseconds()}`),
+    cpu: props.cpu,
+    memory: props.memory,
+    timeout: props.timeout ?? Duration.hours(1),
+  };
+  if (spec.command.length === 0 || spec.command.some((word) => word.length === 0))
+    fail('command', 'must be a non-empty list of non-empty words');
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(spec.containerName))
+    fail(
+      'container',
+      'must name a container of the service’s task definition (letters, digits, "-" and "_")',
+    );
+  const seconds = spec.timeout.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 60)
+    fail('timeout', 'must be a whole number of seconds, at least a minute');
+  for (const name of Object.keys(spec.environment)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      fail(
+        'environment',
+        `names a variable "${name}" that is not a valid name (letters, digits, underscores)`,
+      );
+    if (name === 'PGOPTIONS') fail('environment', 'sets PGOPTIONS: use pgOptions');
+  }
+  if (spec.pgOptions !== undefined && !spec.pgOptions.trim())
+    fail('pgOptions', 'must not be empty (false sets none)');
+  for (const [prop, value] of [
+    ['cpu', spec.cpu],
+    ['memory', spec.memory],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      fail(prop, 'must be a whole number ≥ 1 (leave it out to keep the task definition’s)');
+  }
+  return spec;
 }
 
 /**

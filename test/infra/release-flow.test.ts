@@ -815,6 +815,66 @@ describe('invalid props fail at synth, naming the prop', () => {
     ],
     ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
     ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
+    [
+      'an empty migration command',
+      { migrations: MigrationsSource.command({ command: [] }) },
+      /ReleaseFlow: migrations\.command command must be a non-empty list/,
+    ],
+    [
+      'a migration command with an empty word',
+      { migrations: MigrationsSource.command({ command: ['python', ''] }) },
+      /ReleaseFlow: migrations\.command command/,
+    ],
+    [
+      'a migration container name with a space',
+      { migrations: MigrationsSource.command({ command: ['migrate'], container: 'my app' }) },
+      /ReleaseFlow: migrations\.command container/,
+    ],
+    [
+      'a migration timeout under a minute',
+      { migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.seconds(59) }) },
+      /ReleaseFlow: migrations\.command timeout/,
+    ],
+    [
+      'a migration timeout in fractions of a second',
+      { migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.millis(90_500) }) },
+      /ReleaseFlow: migrations\.command timeout/,
+    ],
+    [
+      'PGOPTIONS set through the environment',
+      {
+        migrations: MigrationsSource.command({ command: ['migrate'], environment: { PGOPTIONS: '-c x=1' } }),
+      },
+      /ReleaseFlow: migrations\.command environment sets PGOPTIONS: use pgOptions/,
+    ],
+    [
+      'an environment variable name that is not one',
+      { migrations: MigrationsSource.command({ command: ['migrate'], environment: { 'A-B': '1' } }) },
+      /ReleaseFlow: migrations\.command environment names a variable "A-B"/,
+    ],
+    [
+      'empty PGOPTIONS',
+      { migrations: MigrationsSource.command({ command: ['migrate'], pgOptions: ' ' }) },
+      /ReleaseFlow: migrations\.command pgOptions/,
+    ],
+    [
+      'a fractional CPU override',
+      { migrations: MigrationsSource.command({ command: ['migrate'], cpu: 0.5 }) },
+      /ReleaseFlow: migrations\.command cpu/,
+    ],
+    [
+      'a zero memory override',
+      { migrations: MigrationsSource.command({ command: ['migrate'], memory: 0 }) },
+      /ReleaseFlow: migrations\.command memory/,
+    ],
+    [
+      'a migration timeout the release timeout does not cover',
+      {
+        migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.hours(4) }),
+        releaseTimeout: Duration.hours(6),
+      },
+      /ReleaseFlow: releaseTimeout must be longer than .* the snapshot, migration command and deploy timeouts together/,
+    ],
   ];
   for (const [what, props, error] of cases) {
     test(what, () => {
