@@ -42,7 +42,7 @@ import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
-import type { MigrationTaskSpec } from './migration-task-steps.ts';
+import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -260,10 +260,14 @@ export interface ReleaseFunctions {
   readonly snapshot: lambda.IFunction;
   readonly migrate: lambda.IFunction;
   readonly deploy: lambda.IFunction;
+  /** Command mode only: the verdict on the migration task, which stops one that timed out. */
+  readonly migrationTask?: lambda.IFunction;
 }
 
 /** The functions as this construct builds them (their roles are theirs alone). */
-type FunctionSet = { readonly [name in keyof ReleaseFunctions]: nodejs.NodejsFunction };
+type FunctionSet = {
+  readonly [name in Exclude<keyof ReleaseFunctions, 'migrationTask'>]: nodejs.NodejsFunction;
+} & { readonly migrationTask?: nodejs.NodejsFunction };
 
 /** Where the migrate function runs. */
 interface MigrateNetwork {
@@ -303,10 +307,6 @@ export class ReleaseFlow extends Construct {
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
     const settings = resolveSettings(props);
-    if (settings.migrationTask)
-      throw new Error(
-        'ReleaseFlow: migrations MigrationsSource.command is not wired into the release yet (issue 13): use bundled or s3',
-      );
     this.migrations = props.migrations;
     const stack = Stack.of(this);
     // Checked before anything is built, and only when this stack is bundled (`aws:cdk:bundling-stacks` may leave it
@@ -429,7 +429,8 @@ export class ReleaseFlow extends Construct {
       'Preflight',
       common('preflight', {
         environment: {
-          MIGRATIONS_SOURCE: props.migrations.kind,
+          // Command mode has no migration files for preflight to find; it keeps its default and checks none.
+          ...(props.migrations.kind === 'command' ? {} : { MIGRATIONS_SOURCE: props.migrations.kind }),
           DB_IDENTIFIER: props.database.identifier,
           LOCK_TABLE: this.lockTable.tableName,
           RELEASE_TIMEOUT_SECONDS: String(settings.releaseTimeout.toSeconds()),
@@ -499,7 +500,21 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    return { preflight, snapshot, migrate, deploy };
+    const task = settings.migrationTask;
+    const migrationTask = task
+      ? new nodejs.NodejsFunction(
+          this,
+          'MigrationTask',
+          common('migration-task', {
+            environment: {
+              ECS_CLUSTER: props.service.cluster.clusterName,
+              CONTAINER_NAME: task.containerName,
+              MIGRATION_TIMEOUT_SECONDS: String(task.timeout.toSeconds()),
+            },
+          }),
+        )
+      : undefined;
+    return { preflight, snapshot, migrate, deploy, ...(migrationTask ? { migrationTask } : {}) };
   }
 
   /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
@@ -543,6 +558,7 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
+    if (fns.migrationTask) grantMigrationTask(fns.migrationTask, props.service, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
   }
 
@@ -565,7 +581,19 @@ export class ReleaseFlow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildReleaseDefinition(new Construct(this, 'Definition'), {
-          ...this.functions,
+          preflight: this.functions.preflight,
+          snapshot: this.functions.snapshot,
+          migrate: this.functions.migrate,
+          deploy: this.functions.deploy,
+          ...(settings.migrationTask && this.functions.migrationTask
+            ? {
+                migrationTask: {
+                  spec: settings.migrationTask,
+                  launch: serviceLaunch(props.service),
+                  check: this.functions.migrationTask,
+                },
+              }
+            : {}),
           alertTopic: this.alertTopic,
           lockTable: this.lockTable,
           snapshots: settings.snapshot.enabled,
@@ -583,6 +611,10 @@ export class ReleaseFlow extends Construct {
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
     const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
     alertKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    if (settings.migrationTask) {
+      for (const statement of migrationTaskPolicy(props.service)) stateMachine.addToRolePolicy(statement);
+      acknowledgeMigrationTaskPolicy(stateMachine.role, props.service);
+    }
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
         stateMachine.role,
@@ -835,6 +867,57 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
     snapshots,
     `Snapshot names are generated per release under the \`${SNAPSHOT_PREFIX}-\` prefix, so they cannot be listed in advance; ` +
       'deletes are further conditioned on the lockstep:managed=true tag.',
+  );
+}
+
+/**
+ * The migration-task function stops a timed-out migration task, found by its startedBy: ecs:ListTasks (no
+ * resource-level permissions; the `ecs:cluster` condition keeps it to the service's cluster) and ecs:StopTask on
+ * that cluster's tasks.
+ */
+function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
+  const cluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: cluster }),
+  );
+  const clusterTasks = stack.formatArn({
+    service: 'ecs',
+    resource: 'task',
+    resourceName: `${service.cluster.clusterName}/*`,
+  });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [clusterTasks], conditions: cluster }),
+  );
+  if (fn.role) {
+    acknowledgeWildcard(
+      fn.role,
+      '*',
+      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster.`,
+    );
+    acknowledgeWildcard(
+      fn.role,
+      clusterTasks,
+      'The timed-out migration task’s ID is not known in advance: StopTask on the service cluster’s tasks only.',
+    );
+  }
+}
+
+/** The nag acknowledgements for {@link migrationTaskPolicy}'s wildcards, each with its reason. */
+function acknowledgeMigrationTaskPolicy(role: iam.IRole, service: ecs.BaseService): void {
+  const stack = Stack.of(service);
+  acknowledgeWildcard(
+    role,
+    stack.formatArn({
+      service: 'ecs',
+      resource: 'task-definition',
+      resourceName: `${service.taskDefinition.family}:*`,
+    }),
+    'The migration task runs the revision the release registers, whose number is unknown in advance: RunTask on the service’s family only, on its cluster (ecs:cluster).',
+  );
+  acknowledgeWildcard(
+    role,
+    stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` }),
+    'The migration task’s ID is known only once it runs: the .sync integration describes and stops it, and RunTask tags it, on the service cluster’s tasks only.',
   );
 }
 

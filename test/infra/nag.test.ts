@@ -34,6 +34,7 @@ describe('cdk-nag AwsSolutions', () => {
     ['S3 migrations', { migrationsSource: 's3' }],
     ['the example pipeline', { withPipeline: 'true' }],
     ['S3 migrations and the example pipeline', { migrationsSource: 's3', withPipeline: 'true' }],
+    ['a migration command (command mode)', { migrationCommand: 'python manage.py migrate' }],
   ];
   for (const [what, context] of variants) {
     test(`the example stack with ${what} has no unacknowledged finding`, () => {
