@@ -290,7 +290,7 @@ export class ReleaseFlow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Where failure alerts (and, if asked, success notices) are published. */
   public readonly alertTopic: sns.ITopic;
-  /** The four functions the state machine chains. */
+  /** The functions the state machine chains: four, and the migration-task function in command mode. */
   public readonly functions: ReleaseFunctions;
   /** Fires when an execution fails, times out or is aborted — including failures no Catch can see. */
   public readonly failureAlarm: cloudwatch.Alarm;
@@ -619,7 +619,7 @@ export class ReleaseFlow extends Construct {
       acknowledgeWildcard(
         stateMachine.role,
         `${fn.functionArn}:*`,
-        'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the four release functions are named.',
+        'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the release functions (the migration-task function in command mode) are named.',
       );
     }
     acknowledgeWildcard(
