@@ -10,6 +10,11 @@
  *                                                                                 → Prune snapshots → Released
  *   Any failure → Alert: <step> → Format alert → Send alert → Release failed (the execution ends FAILED).
  *
+ * Command mode (`migrationTask` set; no Plan, no Migrate):
+ *   Preflight → Route ─┬─ dry run → Dry run complete
+ *                      └─ Register revision → [Create snapshot → Wait ⇄ status] → Run migration task
+ *                         → Check migration task → Start deploy (the revision the task ran) → … as above
+ *
  * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
  * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
  * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.

@@ -44,6 +44,22 @@ describe('cdk-nag AwsSolutions', () => {
     });
   }
 
+  test('context migrationCommand is split into words, and excludes migrationsSource', () => {
+    assert.throws(
+      () => exampleApp({ migrationCommand: 'migrate', migrationsSource: 's3' }),
+      /context migrationCommand and migrationsSource exclude each other/,
+    );
+    assert.throws(() => exampleApp({ migrationCommand: 'migrate | tee log' }), /context migrationCommand:/);
+    const { stack } = exampleApp({ migrationCommand: `python manage.py migrate --database 'main db'` });
+    assert.deepEqual(stack.releaseFlow.migrations.command?.command, [
+      'python',
+      'manage.py',
+      'migrate',
+      '--database',
+      'main db',
+    ]);
+  });
+
   test('the check is live: a topic that takes publishes without TLS fails synthesis with AwsSolutions-SNS3', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'lockstep-nag-'));
     try {
