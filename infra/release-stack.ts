@@ -24,6 +24,11 @@ import { executionArnPattern } from './constructs/release-triggers.ts';
 export interface ReleaseStackProps extends StackProps {
   /** Where releases' migrations come from. @default 'bundled' */
   readonly migrationsSource?: 'bundled' | 's3';
+  /**
+   * Command mode: the migration command as its argument list, run as an ECS task in the release image; it takes
+   * the place of `migrationsSource`. @default - none: the SQL engine runs the migrations
+   */
+  readonly migrationCommand?: readonly string[];
   /** The repository root, for the bundled `migrations/` directory. */
   readonly repoRoot: string;
   /** Addresses that receive alerts. @default - none */
@@ -173,9 +178,11 @@ export class ReleaseStack extends Stack {
         'AppImageParameter',
         this.imageParameterName,
       ),
-      migrations: this.migrationsBucket
-        ? MigrationsSource.s3(this.migrationsBucket, 'migrations')
-        : MigrationsSource.bundled(join(props.repoRoot, 'migrations')),
+      migrations: props.migrationCommand
+        ? MigrationsSource.command({ command: props.migrationCommand })
+        : this.migrationsBucket
+          ? MigrationsSource.s3(this.migrationsBucket, 'migrations')
+          : MigrationsSource.bundled(join(props.repoRoot, 'migrations')),
       alertEmails: props.alertEmails ?? [],
     });
 

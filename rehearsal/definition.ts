@@ -15,8 +15,12 @@ import { packageRoot } from '../infra/package-root.ts';
 import { ReleaseStack } from '../infra/release-stack.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 
-/** The four functions a Task state can invoke. */
-export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy';
+/** The functions a Task state can invoke: four always, the migration-task function in command mode. */
+export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'migrationTask';
+/** A value per release function: the migration-task function's only in command mode. */
+export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrationTask'>, T> & {
+  readonly migrationTask?: T;
+};
 /** What a Task state calls: one of the functions, SNS Publish (an alert), or DynamoDB DeleteItem (the release lock). */
 /** What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem, or ECS RunTask.sync (command mode). */
 export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb' | 'ecsRunTask';
@@ -61,7 +65,7 @@ export interface LocalDefinition {
   /** The placeholder name of the release-lock table, as the DynamoDB states' TableName holds it. */
   readonly lockTableName: string;
   /** Each function's environment variables as the template sets them, references resolved to placeholders. */
-  readonly environments: Readonly<Record<ReleaseFunctionName, Readonly<Record<string, string>>>>;
+  readonly environments: Readonly<PerFunction<Readonly<Record<string, string>>>>;
 }
 
 /** Placeholder values: what the pseudo-parameters resolve to. */
@@ -76,6 +80,7 @@ const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   snapshot: 'Snapshot',
   migrate: 'Migrate',
   deploy: 'Deploy',
+  migrationTask: 'MigrationTask',
 };
 
 const repoRoot = packageRoot();
@@ -113,12 +118,12 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     ? `arn:${PLACEHOLDER.partition}:sns:${PLACEHOLDER.region}:${PLACEHOLDER.account}:Alerts`
     : flow.alertTopic.topicArn;
   /** What `Fn::GetAtt [id, Arn]` and `Ref id` stand for, by logical id. */
-  const arns = new Map<string, string>(
-    (Object.keys(FUNCTION_NAMES) as ReleaseFunctionName[]).map((name) => [
-      logicalId(flow.functions[name]),
-      functionArns[name],
-    ]),
-  );
+  /** The functions this stack has: the migration-task function only in command mode. */
+  const present = (Object.keys(FUNCTION_NAMES) as ReleaseFunctionName[]).flatMap((name) => {
+    const fn = flow.functions[name];
+    return fn ? [[name, fn] as const] : [];
+  });
+  const arns = new Map<string, string>(present.map(([name, fn]) => [logicalId(fn), functionArns[name]]));
   if (flow.alertTopic.node.defaultChild) arns.set(logicalId(flow.alertTopic), alertTopicArn);
   arns.set(logicalId(flow.lockTable), LOCK_TABLE_NAME);
 
@@ -135,13 +140,13 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   const stateMachineArn = `arn:${PLACEHOLDER.partition}:states:${PLACEHOLDER.region}:${PLACEHOLDER.account}:stateMachine:${String(name)}`;
 
   const environments = Object.fromEntries(
-    (Object.keys(FUNCTION_NAMES) as ReleaseFunctionName[]).map((fn) => {
-      const resource = template.Resources[logicalId(flow.functions[fn])];
+    present.map(([fn, construct]) => {
+      const resource = template.Resources[logicalId(construct)];
       const variables = (resource?.Properties as { Environment?: { Variables?: unknown } } | undefined)
         ?.Environment?.Variables;
       return [fn, environmentOf(fn, variables, (ref) => placeholderFor(template, ref, arns))];
     }),
-  ) as Record<ReleaseFunctionName, Record<string, string>>;
+  ) as PerFunction<Record<string, string>>;
 
   const byArn = new Map<string, TaskKind>(
     (Object.entries(functionArns) as [ReleaseFunctionName, string][]).map(([fn, arn]) => [arn, fn]),
@@ -224,6 +229,9 @@ function placeholderFor(template: Template, ref: Reference, arns: ReadonlyMap<st
     },
     'AWS::ECS::Cluster': { Ref: id, Arn: `arn:${partition}:ecs:${region}:${account}:cluster/${id}` },
     'AWS::ECS::Service': { Name: id },
+    // Command mode's migration task runs in the service's network.
+    'AWS::EC2::Subnet': { Ref: `subnet-${hex(id)}` },
+    'AWS::EC2::SecurityGroup': { GroupId: `sg-${hex(id)}` },
     'AWS::DynamoDB::Table': { Ref: id },
     'AWS::S3::Bucket': { Ref: name, Arn: `arn:${partition}:s3:::${name}` },
     'AWS::SNS::Topic': { Ref: `arn:${partition}:sns:${region}:${account}:${id}` },
@@ -235,6 +243,13 @@ function placeholderFor(template: Template, ref: Reference, arns: ReadonlyMap<st
       `the template refers to ${ref.id}${ref.attribute ? `.${ref.attribute}` : ''} (${type ?? 'no such resource'}), which has no local placeholder`,
     );
   return value;
+}
+
+/** A stable 17-digit hex suffix for an EC2 identifier, from the logical ID. */
+function hex(id: string): string {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return h.toString(16).padStart(17, '0');
 }
 
 interface Template {

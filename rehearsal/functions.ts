@@ -14,9 +14,10 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { deployHandler } from '../functions/deploy/setup.ts';
 import { migrateHandler } from '../functions/migrate/setup.ts';
+import { migrationTaskHandler } from '../functions/migration-task/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
-import type { LocalDefinition, ReleaseFunctionName } from './definition.ts';
+import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
 import type { Handler } from './interpreter.ts';
 
 /** The AWS clients the four functions use between them. */
@@ -52,7 +53,7 @@ export interface LocalFunctionsOptions {
 export function localEnvironments(
   local: LocalDefinition,
   options: LocalFunctionsOptions,
-): Record<ReleaseFunctionName, Record<string, string>> {
+): PerFunction<Record<string, string>> {
   const { host, port, caFile, identifier } = options.database;
   const named: Record<string, string> = identifier ? { DB_IDENTIFIER: identifier } : {};
   const migrate = {
@@ -71,15 +72,24 @@ export function localEnvironments(
     snapshot: env('snapshot', named),
     migrate: env('migrate', migrate),
     deploy: env('deploy'),
+    ...(local.environments.migrationTask ? { migrationTask: env('migrationTask') } : {}),
   };
 }
 
-/** The four handlers, each having read its configuration once, as at a cold start. */
+/** The handler a Task state of `kind` invokes; throws if this stack has no such function. */
+export function handlerOf(handlers: PerFunction<Handler>, kind: ReleaseFunctionName): Handler {
+  const handler = handlers[kind];
+  if (!handler)
+    throw new Error(`the definition invokes the ${kind} function, which this stack does not have`);
+  return handler;
+}
+
+/** The four handlers (five in command mode), each having read its configuration once, as at a cold start. */
 export function localFunctions(
   local: LocalDefinition,
   clients: FunctionClients,
   options: LocalFunctionsOptions,
-): Record<ReleaseFunctionName, Handler> {
+): PerFunction<Handler> {
   const env = localEnvironments(local, options);
   const setup = options.logger ? { logger: options.logger } : {};
   return {
@@ -87,5 +97,8 @@ export function localFunctions(
     snapshot: snapshotHandler(env.snapshot, clients, setup),
     migrate: migrateHandler(env.migrate, clients, options.migrationsDir, setup),
     deploy: deployHandler(env.deploy, clients, setup),
+    ...(env.migrationTask
+      ? { migrationTask: migrationTaskHandler(env.migrationTask, { ecs: clients.ecs }, setup) }
+      : {}),
   };
 }

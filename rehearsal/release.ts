@@ -25,7 +25,7 @@ import { loadMigrations } from '../engine/migration-files.ts';
 import { TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
 import { bundleMigrations } from '../infra/constructs/bundled-migrations.ts';
 import { cachedReleaseDefinition } from './definition-cache.ts';
-import { localFunctions } from './functions.ts';
+import { handlerOf, localFunctions } from './functions.ts';
 import {
   type Alert,
   deleteItemAsStepFunctions,
@@ -224,7 +224,9 @@ async function rehearse(
               ? deleteItemAsStepFunctions(clients.dynamodb, params)
               : kind === 'ecsRunTask'
                 ? Promise.resolve(ecs.runTaskSync(params))
-                : invokeAsLambda(handlers[kind], params, { getRemainingTimeInMillis: () => 15 * 60_000 }),
+                : invokeAsLambda(handlerOf(handlers, kind), params, {
+                    getRemainingTimeInMillis: () => 15 * 60_000,
+                  }),
         onEvent: (event) => {
           const name = event.state?.name;
           if (!name) return;

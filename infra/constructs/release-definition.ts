@@ -10,6 +10,11 @@
  *                                                                                 → Prune snapshots → Released
  *   Any failure → Alert: <step> → Format alert → Send alert → Release failed (the execution ends FAILED).
  *
+ * Command mode (`migrationTask` set; no Plan, no Migrate):
+ *   Preflight → Route ─┬─ dry run → Dry run complete
+ *                      └─ Register revision → [Create snapshot → Wait ⇄ status] → Run migration task
+ *                         → Check migration task → Start deploy (the revision the task ran) → … as above
+ *
  * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
  * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
  * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.
@@ -22,6 +27,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { AWS_RETRIES, ERROR_POLICY, type RetryRule } from '../../functions/shared/errors.ts';
+import {
+  buildMigrationTaskStates,
+  type MigrationTaskSpec,
+  type ServiceLaunch,
+} from './migration-task-steps.ts';
 
 export interface ReleaseDefinitionProps {
   readonly preflight: lambda.IFunction;
@@ -39,6 +49,15 @@ export interface ReleaseDefinitionProps {
   readonly migrateTimeout: Duration;
   /** The other functions' timeout. */
   readonly functionTimeout: Duration;
+  /**
+   * Command mode (issue 13): the migration runs as a one-off ECS task from the revision `register` made, judged by
+   * the migration-task function; no plan, no migrate step. Undefined: the SQL engine's flow.
+   */
+  readonly migrationTask?: {
+    readonly spec: MigrationTaskSpec;
+    readonly launch: ServiceLaunch;
+    readonly check: lambda.IFunction;
+  };
 }
 
 /** Names of the states a release passes through, in order. */
@@ -52,6 +71,9 @@ export const STATE = {
   snapshotStatus: 'Snapshot status',
   snapshotReady: 'Snapshot available?',
   migrate: 'Migrate',
+  registerRevision: 'Register revision',
+  runMigrationTask: 'Run migration task',
+  checkMigrationTask: 'Check migration task',
   migrated: 'Migrations done?',
   startDeploy: 'Start deploy',
   waitRollout: 'Wait for rollout',
@@ -119,6 +141,11 @@ interface StepSpec {
   readonly consequence: string;
 }
 
+/** A consequence built at run time from the state (a `States.Format` expression) rather than a fixed sentence. */
+interface DynamicConsequence {
+  readonly format: string;
+}
+
 export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitionProps): sfn.IChainable {
   /** A task waits a little longer than its function may run: a hung invocation ends as States.Timeout. */
   const migrateTimeout = props.migrateTimeout.plus(Duration.seconds(30));
@@ -145,13 +172,13 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   }).next(sendAlert);
   const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, formatAlert);
   /** The state a step's Catch leads to: what failed, where, and what it means, for the alert and the Fail state. */
-  const describeFailure = (step: string, consequence: string, released: boolean) =>
+  const describeFailure = (step: string, consequence: string | DynamicConsequence, released: boolean) =>
     new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
       stateName: `Alert: ${step.toLowerCase()}`,
       parameters: {
         step,
         stepLabel: step.toLowerCase(),
-        consequence,
+        ...(typeof consequence === 'string' ? { consequence } : { 'consequence.$': consequence.format }),
         'error.$': CAUGHT_ERROR,
         'input.$': 'States.JsonToString($$.Execution.Input)',
         // Before preflight validated the input there is no release label, image or database to name.
@@ -210,29 +237,41 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     timeout: functionTimeout,
     consequence: 'The release was refused before anything was changed.',
   });
-  const plan = step({
-    state: STATE.plan,
-    fn: props.migrate,
-    payload: { mode: 'plan', ...releaseArgs },
-    resultPath: '$.plan',
-    timeout: migrateTimeout,
-    consequence: 'Nothing was changed.',
-  });
-  const migrate = step({
-    state: STATE.migrate,
-    fn: props.migrate,
-    payload: { mode: 'apply', ...releaseArgs },
-    resultPath: '$.migrate',
-    timeout: migrateTimeout,
-    consequence:
-      'Migrations completed before the failure stay applied. A failed migration that ran in a transaction was rolled back whole; ' +
-      'in a -- lockstep:no-transaction file, the statements before the failing one stay applied (the Cause names the file and line). ' +
-      `Nothing was deployed.${restoreHint}`,
-  });
+  // The SQL engine's two steps; command mode has neither (states are registered as they are made, so they are
+  // made here, in the order that keeps the SQL flow's definition as it was).
+  const mode = props.migrationTask
+    ? ({ kind: 'command', task: props.migrationTask } as const)
+    : ({
+        kind: 'sql',
+        plan: step({
+          state: STATE.plan,
+          fn: props.migrate,
+          payload: { mode: 'plan', ...releaseArgs },
+          resultPath: '$.plan',
+          timeout: migrateTimeout,
+          consequence: 'Nothing was changed.',
+        }),
+        migrate: step({
+          state: STATE.migrate,
+          fn: props.migrate,
+          payload: { mode: 'apply', ...releaseArgs },
+          resultPath: '$.migrate',
+          timeout: migrateTimeout,
+          consequence:
+            'Migrations completed before the failure stay applied. A failed migration that ran in a transaction was rolled back whole; ' +
+            'in a -- lockstep:no-transaction file, the statements before the failing one stay applied (the Cause names the file and line). ' +
+            `Nothing was deployed.${restoreHint}`,
+        }),
+      } as const);
   const startDeploy = step({
     state: STATE.startDeploy,
     fn: props.deploy,
-    payload: { action: 'start', ...releaseArgs },
+    payload: {
+      action: 'start',
+      ...releaseArgs,
+      // Command mode deploys the revision the migration task ran.
+      ...(props.migrationTask ? { 'taskDefinitionArn.$': '$.revision.taskDefinitionArn' } : {}),
+    },
     resultPath: '$.deploy',
     timeout: functionTimeout,
     consequence: 'The migrations are applied; the old image keeps running.',
@@ -268,7 +307,9 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         topic: props.alertTopic,
         subject: 'lockstep: release succeeded',
         message: sfn.TaskInput.fromJsonPathAt(
-          `States.Format('Release {} of image {} is live. Migrations applied: {}. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.plan.pendingCount, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`,
+          props.migrationTask
+            ? `States.Format('Release {} of image {} is live. The migration command succeeded in that image. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`
+            : `States.Format('Release {} of image {} is live. Migrations applied: {}. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.plan.pendingCount, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`,
         ),
         resultPath: sfn.JsonPath.DISCARD,
       }).next(released)
@@ -320,6 +361,18 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         .otherwise(waitRollout),
     );
 
+  if (mode.kind === 'command')
+    return preflight.next(
+      commandMigration(scope, props, mode.task, {
+        step,
+        describeFailure,
+        releaseArgs,
+        functionTimeout,
+        deploy,
+      }),
+    );
+
+  const { plan, migrate } = mode;
   migrate.next(
     new sfn.Choice(scope, STATE.migrated, { stateName: STATE.migrated })
       .when(sfn.Condition.booleanEquals('$.migrate.incomplete', true), migrate)
@@ -437,4 +490,110 @@ function publishAlert(scope: Construct, name: string, topic: sns.ITopic): tasks.
     backoffRate: 2,
   });
   return publish;
+}
+
+interface CommandFlowParts {
+  readonly step: (spec: StepSpec) => tasks.LambdaInvoke;
+  readonly describeFailure: (
+    step: string,
+    consequence: string | DynamicConsequence,
+    released: boolean,
+  ) => sfn.IChainable;
+  readonly releaseArgs: Record<string, string>;
+  readonly functionTimeout: Duration;
+  /** Start deploy → rollout → prune → done. */
+  readonly deploy: sfn.IChainable;
+}
+
+/**
+ * Command mode after preflight: Route (dry run ends here) → Register revision → snapshot → Run migration task →
+ * Check migration task → the deploy chain, which starts the service on the revision the task ran.
+ */
+function commandMigration(
+  scope: Construct,
+  props: ReleaseDefinitionProps,
+  migrationTask: NonNullable<ReleaseDefinitionProps['migrationTask']>,
+  parts: CommandFlowParts,
+): sfn.IChainable {
+  const { step, describeFailure, releaseArgs, functionTimeout, deploy } = parts;
+  const register = step({
+    state: STATE.registerRevision,
+    fn: props.deploy,
+    payload: { action: 'register', ...releaseArgs },
+    resultPath: '$.revision',
+    timeout: functionTimeout,
+    consequence: 'Nothing was changed: no migration ran and nothing was deployed.',
+  });
+  const { run, check } = buildMigrationTaskStates(
+    scope,
+    { run: STATE.runMigrationTask, check: STATE.checkMigrationTask },
+    migrationTask.spec,
+    migrationTask.launch,
+    migrationTask.check,
+    functionTimeout,
+  );
+  for (const retry of taskRetries()) check.addRetry(retry);
+  const restoreHint = props.snapshots ? ' Restore from the snapshot only if what it applied must go.' : '';
+  check.addCatch(
+    describeFailure(
+      STATE.checkMigrationTask,
+      {
+        format: `States.Format('The migration command ran (or was to run) in image {}, task definition {}; nothing was deployed. What the command applied before it failed stays applied, as its tool left it.${restoreHint}', $.release.image, $.revision.taskDefinitionArn)`,
+      },
+      true,
+    ),
+    { resultPath: '$.error' },
+  );
+  check.next(deploy);
+
+  let migration: sfn.IChainable = run;
+  if (props.snapshots) {
+    const createSnapshot = step({
+      state: STATE.createSnapshot,
+      fn: props.snapshot,
+      payload: { action: 'create', ...releaseArgs },
+      resultPath: '$.snapshot',
+      timeout: functionTimeout,
+      consequence: 'No backup was taken, so nothing was migrated or deployed.',
+    });
+    const waitSnapshot = new sfn.Wait(scope, STATE.waitSnapshot, {
+      stateName: STATE.waitSnapshot,
+      time: sfn.WaitTime.duration(props.snapshotPollInterval),
+    });
+    const snapshotStatus = step({
+      state: STATE.snapshotStatus,
+      fn: props.snapshot,
+      payload: {
+        action: 'status',
+        ...releaseArgs,
+        'snapshotId.$': '$.snapshot.snapshotId',
+        'waitUntil.$': '$.snapshot.waitUntil',
+      },
+      resultPath: '$.snapshotStatus',
+      timeout: functionTimeout,
+      consequence: 'The backup did not complete, so nothing was migrated or deployed.',
+    });
+    migration = createSnapshot
+      .next(waitSnapshot)
+      .next(snapshotStatus)
+      .next(
+        new sfn.Choice(scope, STATE.snapshotReady, { stateName: STATE.snapshotReady })
+          .when(sfn.Condition.booleanEquals('$.snapshotStatus.available', true), run)
+          .otherwise(waitSnapshot),
+      );
+  }
+  return new sfn.Choice(scope, STATE.route, { stateName: STATE.route })
+    .when(
+      sfn.Condition.booleanEquals('$.release.options.dryRun', true),
+      releaseLock(
+        scope,
+        STATE.unlockDryRun,
+        props.lockTable,
+        new sfn.Succeed(scope, STATE.dryRun, {
+          stateName: STATE.dryRun,
+          comment: 'Nothing changed, nothing deployed: command mode has no plan to show.',
+        }),
+      ),
+    )
+    .otherwise(register.next(migration));
 }

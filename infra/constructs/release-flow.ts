@@ -42,6 +42,7 @@ import { ERROR_POLICY } from '../../functions/shared/errors.ts';
 import { packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
+import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
@@ -98,6 +99,7 @@ export abstract class MigrationsSource {
       readonly directory = resolve(directory);
       readonly bucket = undefined;
       readonly prefix = '';
+      readonly command = undefined;
     })();
   }
   /** Per-release folders `s3://bucket/prefix/<release>/` written by `lockstep publish`. */
@@ -107,12 +109,59 @@ export abstract class MigrationsSource {
       readonly directory = undefined;
       readonly bucket = bucket;
       readonly prefix = prefix.replace(/^\/+|\/+$/g, '');
+      readonly command = undefined;
     })();
   }
-  abstract readonly kind: 'bundled' | 's3';
+  /**
+   * Your tool's own migration command (`python manage.py migrate`, `npx prisma migrate deploy`, …), run as a one-off
+   * ECS task from the release's task-definition revision, so it runs the image the service then runs, with no
+   * 15-minute limit. The release deploys only when the command's container exits 0.
+   */
+  static command(props: CommandMigrationsProps): MigrationsSource {
+    return new (class extends MigrationsSource {
+      readonly kind = 'command' as const;
+      readonly directory = undefined;
+      readonly bucket = undefined;
+      readonly prefix = '';
+      readonly command = props;
+    })();
+  }
+  abstract readonly kind: 'bundled' | 's3' | 'command';
   abstract readonly directory: string | undefined;
   abstract readonly bucket: s3.IBucket | undefined;
   abstract readonly prefix: string;
+  /** Command mode's settings, as given. */
+  abstract readonly command: CommandMigrationsProps | undefined;
+}
+
+/** How {@link MigrationsSource.command} runs the migration command. */
+export interface CommandMigrationsProps {
+  /**
+   * The command, as the container override's argument list. No shell runs it: a command that needs one says so,
+   * `['sh', '-c', 'bin/migrate && bin/seed']`. From one string, `commandWords` (infra/command-words.ts) splits it.
+   */
+  readonly command: readonly string[];
+  /**
+   * The container of the service's task definition the command runs in. Only `containerName` gets the release
+   * image. @default - `containerName`, the release container
+   */
+  readonly container?: string;
+  /**
+   * How long the task may run; past it the task is stopped and the release fails. The release timeout must cover
+   * it. @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /** Extra environment variables for the command. @default - none besides `PGOPTIONS` */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** The task's CPU units (an override of the task definition's). @default - the task definition's */
+  readonly cpu?: number;
+  /** The task's memory in MiB (an override of the task definition's). @default - the task definition's */
+  readonly memory?: number;
+  /**
+   * `PGOPTIONS` for the command, read by libpq-based tools (psycopg, the pg gem…) so their DDL does not queue
+   * behind a long transaction; `false` sets none. @default `-c lock_timeout=<lockTimeout in ms>`
+   */
+  readonly pgOptions?: string | false;
 }
 
 export interface SnapshotSettings {
@@ -211,10 +260,14 @@ export interface ReleaseFunctions {
   readonly snapshot: lambda.IFunction;
   readonly migrate: lambda.IFunction;
   readonly deploy: lambda.IFunction;
+  /** Command mode only: the verdict on the migration task, which stops one that timed out. */
+  readonly migrationTask?: lambda.IFunction;
 }
 
 /** The functions as this construct builds them (their roles are theirs alone). */
-type FunctionSet = { readonly [name in keyof ReleaseFunctions]: nodejs.NodejsFunction };
+type FunctionSet = {
+  readonly [name in Exclude<keyof ReleaseFunctions, 'migrationTask'>]: nodejs.NodejsFunction;
+} & { readonly migrationTask?: nodejs.NodejsFunction };
 
 /** Where the migrate function runs. */
 interface MigrateNetwork {
@@ -237,7 +290,7 @@ export class ReleaseFlow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Where failure alerts (and, if asked, success notices) are published. */
   public readonly alertTopic: sns.ITopic;
-  /** The four functions the state machine chains. */
+  /** The functions the state machine chains: four, and the migration-task function in command mode. */
   public readonly functions: ReleaseFunctions;
   /** Fires when an execution fails, times out or is aborted — including failures no Catch can see. */
   public readonly failureAlarm: cloudwatch.Alarm;
@@ -376,7 +429,8 @@ export class ReleaseFlow extends Construct {
       'Preflight',
       common('preflight', {
         environment: {
-          MIGRATIONS_SOURCE: props.migrations.kind,
+          // Command mode has no migration files for preflight to find; it keeps its default and checks none.
+          ...(props.migrations.kind === 'command' ? {} : { MIGRATIONS_SOURCE: props.migrations.kind }),
           DB_IDENTIFIER: props.database.identifier,
           LOCK_TABLE: this.lockTable.tableName,
           RELEASE_TIMEOUT_SECONDS: String(settings.releaseTimeout.toSeconds()),
@@ -446,7 +500,21 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    return { preflight, snapshot, migrate, deploy };
+    const task = settings.migrationTask;
+    const migrationTask = task
+      ? new nodejs.NodejsFunction(
+          this,
+          'MigrationTask',
+          common('migration-task', {
+            environment: {
+              ECS_CLUSTER: props.service.cluster.clusterName,
+              CONTAINER_NAME: task.containerName,
+              MIGRATION_TIMEOUT_SECONDS: String(task.timeout.toSeconds()),
+            },
+          }),
+        )
+      : undefined;
+    return { preflight, snapshot, migrate, deploy, ...(migrationTask ? { migrationTask } : {}) };
   }
 
   /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
@@ -490,6 +558,7 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
+    if (fns.migrationTask) grantMigrationTask(fns.migrationTask, props.service, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
   }
 
@@ -512,7 +581,19 @@ export class ReleaseFlow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(
         buildReleaseDefinition(new Construct(this, 'Definition'), {
-          ...this.functions,
+          preflight: this.functions.preflight,
+          snapshot: this.functions.snapshot,
+          migrate: this.functions.migrate,
+          deploy: this.functions.deploy,
+          ...(settings.migrationTask && this.functions.migrationTask
+            ? {
+                migrationTask: {
+                  spec: settings.migrationTask,
+                  launch: serviceLaunch(props.service),
+                  check: this.functions.migrationTask,
+                },
+              }
+            : {}),
           alertTopic: this.alertTopic,
           lockTable: this.lockTable,
           snapshots: settings.snapshot.enabled,
@@ -530,11 +611,15 @@ export class ReleaseFlow extends Construct {
     // Publishing to a KMS-encrypted topic needs the key too (the SnsPublish tasks grant sns:Publish only).
     const alertKey = props.alertTopicKey ?? this.alertTopic.masterKey;
     alertKey?.grant(stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
+    if (settings.migrationTask) {
+      for (const statement of migrationTaskPolicy(props.service)) stateMachine.addToRolePolicy(statement);
+      acknowledgeMigrationTaskPolicy(stateMachine.role, props.service);
+    }
     for (const fn of Object.values(this.functions) as lambda.IFunction[]) {
       acknowledgeWildcard(
         stateMachine.role,
         `${fn.functionArn}:*`,
-        'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the four release functions are named.',
+        'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the release functions (the migration-task function in command mode) are named.',
       );
     }
     acknowledgeWildcard(
@@ -785,6 +870,57 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
   );
 }
 
+/**
+ * The migration-task function stops a timed-out migration task, found by its startedBy: ecs:ListTasks (no
+ * resource-level permissions; the `ecs:cluster` condition keeps it to the service's cluster) and ecs:StopTask on
+ * that cluster's tasks.
+ */
+function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
+  const cluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: cluster }),
+  );
+  const clusterTasks = stack.formatArn({
+    service: 'ecs',
+    resource: 'task',
+    resourceName: `${service.cluster.clusterName}/*`,
+  });
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [clusterTasks], conditions: cluster }),
+  );
+  if (fn.role) {
+    acknowledgeWildcard(
+      fn.role,
+      '*',
+      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster.`,
+    );
+    acknowledgeWildcard(
+      fn.role,
+      clusterTasks,
+      'The timed-out migration task’s ID is not known in advance: StopTask on the service cluster’s tasks only.',
+    );
+  }
+}
+
+/** The nag acknowledgements for {@link migrationTaskPolicy}'s wildcards, each with its reason. */
+function acknowledgeMigrationTaskPolicy(role: iam.IRole, service: ecs.BaseService): void {
+  const stack = Stack.of(service);
+  acknowledgeWildcard(
+    role,
+    stack.formatArn({
+      service: 'ecs',
+      resource: 'task-definition',
+      resourceName: `${service.taskDefinition.family}:*`,
+    }),
+    'The migration task runs the revision the release registers, whose number is unknown in advance: RunTask on the service’s family only, on its cluster (ecs:cluster).',
+  );
+  acknowledgeWildcard(
+    role,
+    stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` }),
+    'The migration task’s ID is known only once it runs: the .sync integration describes and stops it, and RunTask tags it, on the service cluster’s tasks only.',
+  );
+}
+
 function grantDeploy(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
   fn.addToRolePolicy(
     new iam.PolicyStatement({
@@ -857,6 +993,9 @@ function resolveSettings(props: ReleaseFlowProps) {
     releaseTimeout: props.releaseTimeout ?? Duration.hours(6),
     logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
   };
+  const migrationTask = props.migrations.command
+    ? resolveMigrationTask(props.migrations.command, props.containerName, s.lockTimeout)
+    : undefined;
   const fail = (prop: string, problem: string) => {
     throw new Error(`ReleaseFlow: ${prop} ${problem}`);
   };
@@ -907,11 +1046,13 @@ function resolveSettings(props: ReleaseFlowProps) {
     lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
-    s.migrateTimeout.toSeconds();
+    (migrationTask ? migrationTask.timeout.toSeconds() : s.migrateTimeout.toSeconds());
   if (s.releaseTimeout.toSeconds() <= longest)
     fail(
       'releaseTimeout',
-      'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
+      migrationTask
+        ? 'must be longer than the wait for an earlier release (30 min) and the snapshot, migration command and deploy timeouts together'
+        : 'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
     );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;
@@ -927,7 +1068,58 @@ function resolveSettings(props: ReleaseFlowProps) {
   ) {
     fail('snapshot', 'sets keep or timeout but enabled is false');
   }
-  return s;
+  return { ...s, migrationTask };
+}
+
+/** Command mode's settings with their defaults applied; throws naming the `migrations.command` prop at fault. */
+function resolveMigrationTask(
+  props: CommandMigrationsProps,
+  containerName: string,
+  lockTimeout: Duration,
+): MigrationTaskSpec {
+  const fail = (prop: string, problem: string): never => {
+    throw new Error(`ReleaseFlow: migrations.command ${prop} ${problem}`);
+  };
+  const spec: MigrationTaskSpec = {
+    command: [...props.command],
+    containerName: props.container ?? containerName,
+    environment: { ...props.environment },
+    pgOptions:
+      props.pgOptions === false
+        ? undefined
+        : (props.pgOptions ?? `-c lock_timeout=${lockTimeout.toMilliseconds()}`),
+    cpu: props.cpu,
+    memory: props.memory,
+    timeout: props.timeout ?? Duration.hours(1),
+  };
+  if (spec.command.length === 0 || spec.command.some((word) => word.length === 0))
+    fail('command', 'must be a non-empty list of non-empty words');
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(spec.containerName))
+    fail(
+      'container',
+      'must name a container of the service’s task definition (letters, digits, "-" and "_")',
+    );
+  const seconds = spec.timeout.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 60)
+    fail('timeout', 'must be a whole number of seconds, at least a minute');
+  for (const name of Object.keys(spec.environment)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      fail(
+        'environment',
+        `names a variable "${name}" that is not a valid name (letters, digits, underscores)`,
+      );
+    if (name === 'PGOPTIONS') fail('environment', 'sets PGOPTIONS: use pgOptions');
+  }
+  if (spec.pgOptions !== undefined && !spec.pgOptions.trim())
+    fail('pgOptions', 'must not be empty (false sets none)');
+  for (const [prop, value] of [
+    ['cpu', spec.cpu],
+    ['memory', spec.memory],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      fail(prop, 'must be a whole number ≥ 1 (leave it out to keep the task definition’s)');
+  }
+  return spec;
 }
 
 /**

@@ -22,7 +22,7 @@ import type { IConstruct } from 'constructs';
 export interface IReleaseTarget extends IConstruct {
   readonly stateMachine: sfn.IStateMachine;
   /** The migrations source the state machine was built for. */
-  readonly migrations: { readonly kind: 'bundled' | 's3' };
+  readonly migrations: { readonly kind: 'bundled' | 's3' | 'command' };
   readonly alertTopic: sns.ITopic;
   /** Lets `alarm` publish to the alert topic. */
   allowAlarmToAlert(alarm: cloudwatch.IAlarm): void;
@@ -144,7 +144,8 @@ export function onImagePush(
             digest: events.EventField.fromPath('$.detail.image-digest'),
             tag: events.EventField.fromPath('$.detail.image-tag'),
           },
-          migrations: flow.migrations.kind,
+          // Command mode has no migrations source to name: the command is the stack's.
+          ...(flow.migrations.kind === 'command' ? {} : { migrations: flow.migrations.kind }),
         }),
       }),
     ],

@@ -21,9 +21,13 @@ const REGION = 'eu-west-1';
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
 /** A synthesized example stack with every reference resolved to a concrete, plausible value. */
-function synthesize(migrationsSource: 'bundled' | 's3') {
+function synthesize(migrationsSource: 'bundled' | 's3', migrationCommand?: readonly string[]) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new ReleaseStack(app, 'Example', { repoRoot, migrationsSource });
+  const stack = new ReleaseStack(app, 'Example', {
+    repoRoot,
+    migrationsSource,
+    ...(migrationCommand ? { migrationCommand } : {}),
+  });
   const template = app.synth().getStackArtifact(stack.artifactId).template as { Resources: Resources };
   const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
   const names = new Map<string, string>();
@@ -547,3 +551,140 @@ describe('IAM, simulated against the synthesized policies', () => {
 function context(e: Example): Record<string, string> {
   return { 'aws:SourceArn': e.arnOf(e.flow.failureAlarm), 'aws:SourceAccount': ACCOUNT };
 }
+
+describe('IAM in command mode, simulated against the synthesized policies', () => {
+  const e = synthesize('bundled', ['python', 'manage.py', 'migrate']);
+  const ecsArn = (resource: string) => `arn:aws:ecs:${REGION}:${ACCOUNT}:${resource}`;
+  const cluster = () => e.stack.node.findChild('Cluster') as IConstruct;
+  const clusterArn = () => e.arnOf(cluster());
+  const clusterTask = (clusterName = e.nameOf(cluster())) =>
+    ecsArn(`task/${clusterName}/0123456789abcdef0123456789abcdef`);
+  const revision = (familyName = family(e)) => ecsArn(`task-definition/${familyName}:7`);
+  const taskDefinition = () =>
+    e.stack.node.findChild('AppTask') as unknown as { taskRole: IConstruct; executionRole: IConstruct };
+  const fnPrincipal = 'arn:aws:iam::123456789012:role/fn';
+  const statesPrincipal = 'arn:aws:iam::123456789012:role/states';
+  const migrationTaskRole = () => e.policiesOf(e.flow.functions.migrationTask?.role);
+  const stateMachineRole = () => e.policiesOf(e.flow.stateMachine.role);
+
+  test('the table lists every AWS command the migration-task function sends', () => {
+    const inCode = [
+      ...readFileSync(resolve(repoRoot, 'functions/migration-task/migration-task.ts'), 'utf8').matchAll(
+        /new (\w+Command)\(/g,
+      ),
+    ].map((m) => m[1]);
+    assert.deepEqual(inCode.sort(), ['ListTasksCommand', 'StopTaskCommand']);
+  });
+
+  // The migration-task function: finds a timed-out task by startedBy and stops it.
+  const functionCalls: [string, string, () => string, Record<string, string>][] = [
+    ['ListTasksCommand', 'ecs:ListTasks', () => ecsArn(`container-instance/${e.nameOf(cluster())}/abc`), {}],
+    ['StopTaskCommand', 'ecs:StopTask', () => clusterTask(), {}],
+  ];
+  for (const [command, action, resource] of functionCalls) {
+    test(`migrationTask: ${command} (${action}) is allowed on the service's cluster`, async () => {
+      assert.equal(
+        await decide(fnPrincipal, migrationTaskRole(), action, resource(), { 'ecs:cluster': clusterArn() }),
+        'Allowed',
+      );
+    });
+  }
+
+  // The state machine's ecs:runTask.sync state, as the Step Functions Developer Guide lists its calls.
+  const stateMachineCalls: [string, () => string, Record<string, string>][] = [
+    ['ecs:RunTask', () => revision(), {}],
+    ['ecs:TagResource', () => clusterTask(), { 'ecs:CreateAction': 'RunTask' }],
+    ['ecs:DescribeTasks', () => clusterTask(), {}],
+    ['ecs:StopTask', () => clusterTask(), {}],
+    [
+      'iam:PassRole',
+      () => e.arnOf(taskDefinition().taskRole),
+      { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+    ],
+    [
+      'iam:PassRole',
+      () => e.arnOf(taskDefinition().executionRole),
+      { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+    ],
+    ...(['PutTargets', 'PutRule', 'DescribeRule'] as const).map(
+      (op): [string, () => string, Record<string, string>] => [
+        `events:${op}`,
+        () => `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule`,
+        {},
+      ],
+    ),
+  ];
+  for (const [action, resource, context] of stateMachineCalls) {
+    test(`state machine: ${action} on ${action === 'iam:PassRole' ? 'a task role' : 'its resource'} is allowed`, async () => {
+      assert.equal(
+        await decide(statesPrincipal, stateMachineRole(), action, resource(), {
+          'ecs:cluster': clusterArn(),
+          ...context,
+        }),
+        'Allowed',
+      );
+    });
+  }
+
+  test('the state machine may invoke the migration-task function', async () => {
+    const fn = e.flow.functions.migrationTask;
+    assert.ok(fn);
+    assert.equal(
+      await decide(statesPrincipal, stateMachineRole(), 'lambda:InvokeFunction', e.arnOf(fn)),
+      'Allowed',
+    );
+  });
+
+  describe('denied', () => {
+    test('running another family’s task definition, or on another cluster', async () => {
+      assert.equal(
+        await decide(statesPrincipal, stateMachineRole(), 'ecs:RunTask', revision('payments'), {
+          'ecs:cluster': clusterArn(),
+        }),
+        'ImplicitlyDenied',
+      );
+      assert.equal(
+        await decide(statesPrincipal, stateMachineRole(), 'ecs:RunTask', revision(), {
+          'ecs:cluster': ecsArn('cluster/other'),
+        }),
+        'ImplicitlyDenied',
+      );
+    });
+
+    test('stopping or listing another cluster’s tasks', async () => {
+      assert.equal(
+        await decide(fnPrincipal, migrationTaskRole(), 'ecs:StopTask', clusterTask('other'), {
+          'ecs:cluster': ecsArn('cluster/other'),
+        }),
+        'ImplicitlyDenied',
+      );
+      assert.equal(
+        await decide(
+          fnPrincipal,
+          migrationTaskRole(),
+          'ecs:ListTasks',
+          ecsArn('container-instance/other/abc'),
+          {
+            'ecs:cluster': ecsArn('cluster/other'),
+          },
+        ),
+        'ImplicitlyDenied',
+      );
+    });
+
+    test('passing another role to ECS tasks', async () => {
+      assert.equal(
+        await decide(
+          statesPrincipal,
+          stateMachineRole(),
+          'iam:PassRole',
+          `arn:aws:iam::${ACCOUNT}:role/admin`,
+          {
+            'iam:PassedToService': 'ecs-tasks.amazonaws.com',
+          },
+        ),
+        'ImplicitlyDenied',
+      );
+    });
+  });
+});

@@ -34,6 +34,7 @@ describe('cdk-nag AwsSolutions', () => {
     ['S3 migrations', { migrationsSource: 's3' }],
     ['the example pipeline', { withPipeline: 'true' }],
     ['S3 migrations and the example pipeline', { migrationsSource: 's3', withPipeline: 'true' }],
+    ['a migration command (command mode)', { migrationCommand: 'python manage.py migrate' }],
   ];
   for (const [what, context] of variants) {
     test(`the example stack with ${what} has no unacknowledged finding`, () => {
@@ -42,6 +43,22 @@ describe('cdk-nag AwsSolutions', () => {
       assert.doesNotThrow(() => app.synth());
     });
   }
+
+  test('context migrationCommand is split into words, and excludes migrationsSource', () => {
+    assert.throws(
+      () => exampleApp({ migrationCommand: 'migrate', migrationsSource: 's3' }),
+      /context migrationCommand and migrationsSource exclude each other/,
+    );
+    assert.throws(() => exampleApp({ migrationCommand: 'migrate | tee log' }), /context migrationCommand:/);
+    const { stack } = exampleApp({ migrationCommand: `python manage.py migrate --database 'main db'` });
+    assert.deepEqual(stack.releaseFlow.migrations.command?.command, [
+      'python',
+      'manage.py',
+      'migrate',
+      '--database',
+      'main db',
+    ]);
+  });
 
   test('the check is live: a topic that takes publishes without TLS fails synthesis with AwsSolutions-SNS3', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'lockstep-nag-'));

@@ -9,6 +9,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -815,6 +816,66 @@ describe('invalid props fail at synth, naming the prop', () => {
     ],
     ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
     ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
+    [
+      'an empty migration command',
+      { migrations: MigrationsSource.command({ command: [] }) },
+      /ReleaseFlow: migrations\.command command must be a non-empty list/,
+    ],
+    [
+      'a migration command with an empty word',
+      { migrations: MigrationsSource.command({ command: ['python', ''] }) },
+      /ReleaseFlow: migrations\.command command/,
+    ],
+    [
+      'a migration container name with a space',
+      { migrations: MigrationsSource.command({ command: ['migrate'], container: 'my app' }) },
+      /ReleaseFlow: migrations\.command container/,
+    ],
+    [
+      'a migration timeout under a minute',
+      { migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.seconds(59) }) },
+      /ReleaseFlow: migrations\.command timeout/,
+    ],
+    [
+      'a migration timeout in fractions of a second',
+      { migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.millis(90_500) }) },
+      /ReleaseFlow: migrations\.command timeout/,
+    ],
+    [
+      'PGOPTIONS set through the environment',
+      {
+        migrations: MigrationsSource.command({ command: ['migrate'], environment: { PGOPTIONS: '-c x=1' } }),
+      },
+      /ReleaseFlow: migrations\.command environment sets PGOPTIONS: use pgOptions/,
+    ],
+    [
+      'an environment variable name that is not one',
+      { migrations: MigrationsSource.command({ command: ['migrate'], environment: { 'A-B': '1' } }) },
+      /ReleaseFlow: migrations\.command environment names a variable "A-B"/,
+    ],
+    [
+      'empty PGOPTIONS',
+      { migrations: MigrationsSource.command({ command: ['migrate'], pgOptions: ' ' }) },
+      /ReleaseFlow: migrations\.command pgOptions/,
+    ],
+    [
+      'a fractional CPU override',
+      { migrations: MigrationsSource.command({ command: ['migrate'], cpu: 0.5 }) },
+      /ReleaseFlow: migrations\.command cpu/,
+    ],
+    [
+      'a zero memory override',
+      { migrations: MigrationsSource.command({ command: ['migrate'], memory: 0 }) },
+      /ReleaseFlow: migrations\.command memory/,
+    ],
+    [
+      'a migration timeout the release timeout does not cover',
+      {
+        migrations: MigrationsSource.command({ command: ['migrate'], timeout: Duration.hours(4) }),
+        releaseTimeout: Duration.hours(6),
+      },
+      /ReleaseFlow: releaseTimeout must be longer than .* the snapshot, migration command and deploy timeouts together/,
+    ],
   ];
   for (const [what, props, error] of cases) {
     test(what, () => {
@@ -855,5 +916,121 @@ describe('invalid props fail at synth, naming the prop', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('command mode (MigrationsSource.command)', () => {
+  const commandFlow = (overrides: Partial<ReleaseFlowProps> = {}) =>
+    buildFlow({
+      migrations: MigrationsSource.command({
+        command: ['python', 'manage.py', 'migrate'],
+        timeout: Duration.hours(2),
+        environment: { DJANGO_SETTINGS_MODULE: 'app.settings' },
+        memory: 2048,
+      }),
+      ...overrides,
+    });
+
+  test('preflight → route → register → snapshot → run task → check → start deploy on the registered revision', () => {
+    const { template } = commandFlow();
+    const definition = definitionOf(template);
+    const next = (name: string) => (definition.States[name] as { Next?: string } | undefined)?.Next;
+    assert.equal(definition.StartAt, 'Preflight');
+    assert.equal(next('Preflight'), 'Route');
+    assert.equal(next('Register revision'), 'Create snapshot');
+    const ready = definition.States['Snapshot available?'] as unknown as { Choices: { Next: string }[] };
+    assert.equal(ready.Choices[0]?.Next, 'Run migration task');
+    assert.equal(next('Run migration task'), 'Check migration task');
+    assert.equal(next('Check migration task'), 'Start deploy');
+    assert.equal(definition.States.Plan, undefined);
+    assert.equal(definition.States.Migrate, undefined);
+    const start = definition.States['Start deploy']?.Parameters as Record<string, unknown>;
+    assert.equal(start['taskDefinitionArn.$'], '$.revision.taskDefinitionArn');
+    const register = definition.States['Register revision']?.Parameters as Record<string, unknown>;
+    assert.equal(register.action, 'register');
+    const run = definition.States['Run migration task'] as unknown as {
+      Resource: string;
+      TimeoutSeconds: number;
+      Parameters: { Overrides: { Memory: string; ContainerOverrides: Record<string, unknown>[] } };
+    };
+    assert.match(run.Resource, /:states:::ecs:runTask\.sync$/);
+    assert.equal(run.TimeoutSeconds, 7200);
+    assert.equal(run.Parameters.Overrides.Memory, '2048');
+    assert.deepEqual(run.Parameters.Overrides.ContainerOverrides[0], {
+      Name: 'app',
+      Command: ['python', 'manage.py', 'migrate'],
+      Environment: [
+        { Name: 'DJANGO_SETTINGS_MODULE', Value: 'app.settings' },
+        { Name: 'PGOPTIONS', Value: '-c lock_timeout=5000' },
+      ],
+    });
+    const check = definition.States['Check migration task'];
+    assert.equal(
+      check?.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'))?.Next,
+      'Alert: check migration task',
+    );
+    const alert = definition.States['Alert: check migration task'] as unknown as {
+      Parameters: Record<string, string>;
+    };
+    assert.match(
+      alert.Parameters['consequence.$'] ?? '',
+      /in image \{\}.*\$\.release\.image, \$\.revision\.taskDefinitionArn/,
+    );
+    const validation = aslValidator(definition);
+    assert.ok(validation.isValid, JSON.stringify(validation.errorsText?.('\n')));
+  });
+
+  test('the migration-task function gets its environment, and may list and stop only the cluster’s tasks', () => {
+    const { template, flow } = commandFlow();
+    const fn = flow.functions.migrationTask as lambda.Function | undefined;
+    assert.ok(fn);
+    const props = template.findResources('AWS::Lambda::Function')[logicalId(fn)]?.Properties;
+    const env = flat(props.Environment.Variables) as Record<string, string>;
+    assert.equal(env.CONTAINER_NAME, 'app');
+    assert.equal(env.MIGRATION_TIMEOUT_SECONDS, '7200');
+    assert.match(env.ECS_CLUSTER ?? '', /^<EcsCluster[0-9A-F]+>$/);
+    const clusterArn = (env.ECS_CLUSTER ?? '').replace('>', '.Arn>');
+    const statements = statementsOf(template, fn.role);
+    assert.deepEqual(grantsOf(statements, 'ecs:ListTasks'), [
+      { Action: ['ecs:ListTasks'], Resource: ['*'], Condition: { ArnEquals: { 'ecs:cluster': clusterArn } } },
+    ]);
+    const stop = grantsOf(statements, 'ecs:StopTask');
+    assert.equal(stop.length, 1);
+    assert.deepEqual(stop[0]?.Resource, [ARN('ecs', `task/${env.ECS_CLUSTER}/*`)]);
+  });
+
+  test('the state machine may run the family’s revisions on the cluster and pass the task roles to ECS only', () => {
+    const { template, flow } = commandFlow();
+    const statements = statementsOf(template, flow.stateMachine.role);
+    const runTask = grantsOf(statements, 'ecs:RunTask');
+    assert.equal(runTask.length, 1);
+    assert.match(String(runTask[0]?.Resource[0]), /:task-definition\/.+:\*$/);
+    assert.ok(runTask[0]?.Condition);
+    const passRole = grantsOf(statements, 'iam:PassRole');
+    assert.ok(passRole.length >= 1);
+    for (const grant of passRole)
+      assert.deepEqual(grant.Condition, {
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      });
+    assert.equal(grantsOf(statements, 'events:PutRule').length, 1);
+  });
+
+  test('pgOptions false sets no PGOPTIONS; a container names where the command runs', () => {
+    const { template } = commandFlow({
+      migrations: MigrationsSource.command({ command: ['migrate'], pgOptions: false, container: 'migrator' }),
+    });
+    const run = definitionOf(template).States['Run migration task'] as unknown as {
+      Parameters: { Overrides: { ContainerOverrides: Record<string, unknown>[] } };
+    };
+    assert.deepEqual(run.Parameters.Overrides.ContainerOverrides[0], {
+      Name: 'migrator',
+      Command: ['migrate'],
+    });
+  });
+
+  test('the SQL engine’s flow has no migration-task function or ECS RunTask grant', () => {
+    const { template, flow } = buildFlow();
+    assert.equal(flow.functions.migrationTask, undefined);
+    assert.deepEqual(grantsOf(statementsOf(template, flow.stateMachine.role), 'ecs:RunTask'), []);
   });
 });

@@ -26,7 +26,9 @@ import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   ECSClient,
+  ListTasksCommand,
   RegisterTaskDefinitionCommand,
+  StopTaskCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import {
@@ -42,13 +44,15 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
+import { packageRoot } from '../../infra/package-root.ts';
+import { ReleaseStack } from '../../infra/release-stack.ts';
 import {
   type LocalDefinition,
+  type PerFunction,
   PLACEHOLDER,
-  type ReleaseFunctionName,
   synthesizeReleaseDefinition,
 } from '../../rehearsal/definition.ts';
-import { localEnvironments, localFunctions } from '../../rehearsal/functions.ts';
+import { handlerOf, localEnvironments, localFunctions } from '../../rehearsal/functions.ts';
 import {
   type Alert,
   deleteItemAsStepFunctions,
@@ -112,6 +116,8 @@ export interface LocalReleaseSetup {
   readonly migrationsDir: string;
   /** More environment variables for the functions, or overrides (SNAPSHOT_TIMEOUT_SECONDS, LOCK_WAIT_SECONDS…). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Command mode: the example stack with this migration command. @default - none: bundled SQL migrations */
+  readonly migrationCommand?: readonly string[];
 }
 
 const mockAws = () => ({
@@ -182,7 +188,7 @@ export interface LocalRelease {
   /** The release-lock table's DynamoDB (dynalite): preflight and the lock states use it for real. */
   readonly dynamo: LocalDynamo;
   /** The functions' real handlers, as the Task states invoke them. */
-  readonly handlers: Readonly<Record<ReleaseFunctionName, Handler>>;
+  readonly handlers: Readonly<PerFunction<Handler>>;
   readonly aws: AwsMocks;
   readonly rds: LocalRds;
   /** Where `rds` keeps its snapshots: seed an earlier release's here. */
@@ -204,7 +210,16 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
-  const definition = synthesizeReleaseDefinition();
+  const { migrationCommand } = setup;
+  const definition = synthesizeReleaseDefinition(
+    migrationCommand
+      ? {
+          build: (app) =>
+            new ReleaseStack(app, 'LockstepRelease', { repoRoot: packageRoot(), migrationCommand })
+              .releaseFlow,
+        }
+      : {},
+  );
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
@@ -263,6 +278,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     aws.ecs.on(DescribeTaskDefinitionCommand).callsFake((input) => ecs.describeTaskDefinition(input));
     aws.ecs.on(RegisterTaskDefinitionCommand).callsFake((input) => ecs.registerTaskDefinition(input));
     aws.ecs.on(UpdateServiceCommand).callsFake((input) => ecs.updateService(input));
+    aws.ecs.on(ListTasksCommand).callsFake((input) => ecs.listTasks(input));
+    aws.ecs.on(StopTaskCommand).callsFake((input) => ecs.stopTask(input));
     aws.secrets.on(GetSecretValueCommand).callsFake((input) => secrets.getSecretValue(input));
     parameters = new LocalParameters();
     aws.ssm.on(PutParameterCommand).callsFake((input) => parameters.putParameter(input));
@@ -297,7 +314,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
               ? deleteItemAsStepFunctions(dynamo.client, p)
               : kind === 'ecsRunTask'
                 ? ecs.runTaskSync(p)
-                : invokeAsLambda(handlers[kind], p, context);
+                : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
         const override = options.tasks?.[state];
@@ -333,7 +350,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
 }
 
 /** {@link TARGET} must be what the functions are configured with, or the stand-ins answer for something else. */
-function checkTarget(env: Record<ReleaseFunctionName, Record<string, string>>): void {
+function checkTarget(env: PerFunction<Record<string, string>>): void {
   const expected: Array<[string, string | undefined, string]> = [
     ['snapshot DB_IDENTIFIER', env.snapshot.DB_IDENTIFIER, TARGET.dbIdentifier],
     ['preflight DB_IDENTIFIER', env.preflight.DB_IDENTIFIER, TARGET.dbIdentifier],
@@ -341,6 +358,12 @@ function checkTarget(env: Record<ReleaseFunctionName, Record<string, string>>): 
     ['deploy ECS_CLUSTER', env.deploy.ECS_CLUSTER, TARGET.cluster],
     ['deploy ECS_SERVICE', env.deploy.ECS_SERVICE, TARGET.service],
     ['deploy CONTAINER_NAME', env.deploy.CONTAINER_NAME, TARGET.container],
+    ...(env.migrationTask
+      ? ([
+          ['migrationTask ECS_CLUSTER', env.migrationTask.ECS_CLUSTER, TARGET.cluster],
+          ['migrationTask CONTAINER_NAME', env.migrationTask.CONTAINER_NAME, TARGET.container],
+        ] as Array<[string, string | undefined, string]>)
+      : []),
   ];
   for (const [what, actual, wanted] of expected)
     if (actual !== wanted) throw new Error(`the synthesized ${what} is ${actual}; TARGET says ${wanted}`);
