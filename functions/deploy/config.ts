@@ -1,31 +1,23 @@
 /** The deploy function's environment, read once at cold start. */
 import * as z from 'zod/mini';
-import { common, type Env, positiveInt, readConfig, SSM_PARAMETER_NAME } from '../shared/config.ts';
+import {
+  common,
+  containerName,
+  type Env,
+  ecsCluster,
+  ecsService,
+  positiveInt,
+  readConfig,
+  SSM_PARAMETER_NAME,
+} from '../shared/config.ts';
 import type { DeployConfig } from './deploy.ts';
-
-const NAME = /^[A-Za-z0-9_-]{1,255}$/;
-const ECS_ARN = 'arn:aws[a-z-]*:ecs:[a-z0-9-]+:\\d{12}:';
 
 /** Environment variables, read once at cold start. */
 const configShape = {
   ...common,
-  ECS_CLUSTER: z
-    .string()
-    .check(
-      z.regex(
-        new RegExp(`^(?:${ECS_ARN}cluster/)?[A-Za-z0-9_-]{1,255}$`),
-        'must be an ECS cluster name or ARN',
-      ),
-    ),
-  ECS_SERVICE: z
-    .string()
-    .check(
-      z.regex(
-        new RegExp(`^(?:${ECS_ARN}service/(?:[A-Za-z0-9_-]{1,255}/)?)?[A-Za-z0-9_-]{1,255}$`),
-        'must be an ECS service name or ARN',
-      ),
-    ),
-  CONTAINER_NAME: z.string().check(z.regex(NAME, 'must be a container name (letters, digits, "-" and "_")')),
+  ECS_CLUSTER: ecsCluster,
+  ECS_SERVICE: ecsService,
+  CONTAINER_NAME: containerName,
   DEPLOY_TIMEOUT_SECONDS: positiveInt(1800),
   IMAGE_PARAMETER: z.optional(
     z

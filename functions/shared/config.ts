@@ -52,3 +52,27 @@ export const arn = (service: string) =>
     .check(
       z.regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:.+$`), `must be an ${service} ARN`),
     );
+
+const ECS_ARN = 'arn:aws[a-z-]*:ecs:[a-z0-9-]+:\\d{12}:';
+/** ECS_CLUSTER: a cluster name or ARN (deploy, migration task). */
+export const ecsCluster = z
+  .string()
+  .check(
+    z.regex(
+      new RegExp(`^(?:${ECS_ARN}cluster/)?[A-Za-z0-9_-]{1,255}$`),
+      'must be an ECS cluster name or ARN',
+    ),
+  );
+/** ECS_SERVICE: a service name or ARN. */
+export const ecsService = z
+  .string()
+  .check(
+    z.regex(
+      new RegExp(`^(?:${ECS_ARN}service/(?:[A-Za-z0-9_-]{1,255}/)?)?[A-Za-z0-9_-]{1,255}$`),
+      'must be an ECS service name or ARN',
+    ),
+  );
+/** CONTAINER_NAME: a container of the task definition. */
+export const containerName = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a container name (letters, digits, "-" and "_")'));

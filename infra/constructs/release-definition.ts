@@ -396,46 +396,64 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     .when(sfn.Condition.numberEquals('$.plan.pendingCount', 0), deploy);
 
   if (props.snapshots) {
-    const createSnapshot = step({
-      state: STATE.createSnapshot,
-      fn: props.snapshot,
-      payload: { action: 'create', ...releaseArgs },
-      resultPath: '$.snapshot',
-      timeout: functionTimeout,
-      consequence: 'No backup was taken, so nothing was migrated or deployed.',
-    });
-    const waitSnapshot = new sfn.Wait(scope, STATE.waitSnapshot, {
-      stateName: STATE.waitSnapshot,
-      time: sfn.WaitTime.duration(props.snapshotPollInterval),
-    });
-    const snapshotStatus = step({
-      state: STATE.snapshotStatus,
-      fn: props.snapshot,
-      payload: {
-        action: 'status',
-        ...releaseArgs,
-        'snapshotId.$': '$.snapshot.snapshotId',
-        'waitUntil.$': '$.snapshot.waitUntil',
-      },
-      resultPath: '$.snapshotStatus',
-      timeout: functionTimeout,
-      consequence: 'The backup did not complete, so nothing was migrated or deployed.',
-    });
-    route.when(sfn.Condition.booleanEquals('$.plan.needsSnapshot', false), migrate).otherwise(
-      createSnapshot
-        .next(waitSnapshot)
-        .next(snapshotStatus)
-        .next(
-          new sfn.Choice(scope, STATE.snapshotReady, { stateName: STATE.snapshotReady })
-            .when(sfn.Condition.booleanEquals('$.snapshotStatus.available', true), migrate)
-            .otherwise(waitSnapshot),
-        ),
-    );
+    route
+      .when(sfn.Condition.booleanEquals('$.plan.needsSnapshot', false), migrate)
+      .otherwise(snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, migrate));
   } else {
     route.otherwise(migrate);
   }
 
   return preflight.next(plan).next(route);
+}
+
+/**
+ * Create snapshot → wait → status → available? → `next`: the same states in the SQL-engine and command flows (only
+ * one of the two is built in a definition).
+ */
+function snapshotThen(
+  scope: Construct,
+  props: ReleaseDefinitionProps,
+  parts: {
+    readonly step: (spec: StepSpec) => tasks.LambdaInvoke;
+    readonly releaseArgs: Record<string, string>;
+    readonly functionTimeout: Duration;
+  },
+  next: sfn.IChainable,
+): sfn.IChainable {
+  const { step, releaseArgs, functionTimeout } = parts;
+  const createSnapshot = step({
+    state: STATE.createSnapshot,
+    fn: props.snapshot,
+    payload: { action: 'create', ...releaseArgs },
+    resultPath: '$.snapshot',
+    timeout: functionTimeout,
+    consequence: 'No backup was taken, so nothing was migrated or deployed.',
+  });
+  const waitSnapshot = new sfn.Wait(scope, STATE.waitSnapshot, {
+    stateName: STATE.waitSnapshot,
+    time: sfn.WaitTime.duration(props.snapshotPollInterval),
+  });
+  const snapshotStatus = step({
+    state: STATE.snapshotStatus,
+    fn: props.snapshot,
+    payload: {
+      action: 'status',
+      ...releaseArgs,
+      'snapshotId.$': '$.snapshot.snapshotId',
+      'waitUntil.$': '$.snapshot.waitUntil',
+    },
+    resultPath: '$.snapshotStatus',
+    timeout: functionTimeout,
+    consequence: 'The backup did not complete, so nothing was migrated or deployed.',
+  });
+  return createSnapshot
+    .next(waitSnapshot)
+    .next(snapshotStatus)
+    .next(
+      new sfn.Choice(scope, STATE.snapshotReady, { stateName: STATE.snapshotReady })
+        .when(sfn.Condition.booleanEquals('$.snapshotStatus.available', true), next)
+        .otherwise(waitSnapshot),
+    );
 }
 
 /**
@@ -548,39 +566,7 @@ function commandMigration(
 
   let migration: sfn.IChainable = run;
   if (props.snapshots) {
-    const createSnapshot = step({
-      state: STATE.createSnapshot,
-      fn: props.snapshot,
-      payload: { action: 'create', ...releaseArgs },
-      resultPath: '$.snapshot',
-      timeout: functionTimeout,
-      consequence: 'No backup was taken, so nothing was migrated or deployed.',
-    });
-    const waitSnapshot = new sfn.Wait(scope, STATE.waitSnapshot, {
-      stateName: STATE.waitSnapshot,
-      time: sfn.WaitTime.duration(props.snapshotPollInterval),
-    });
-    const snapshotStatus = step({
-      state: STATE.snapshotStatus,
-      fn: props.snapshot,
-      payload: {
-        action: 'status',
-        ...releaseArgs,
-        'snapshotId.$': '$.snapshot.snapshotId',
-        'waitUntil.$': '$.snapshot.waitUntil',
-      },
-      resultPath: '$.snapshotStatus',
-      timeout: functionTimeout,
-      consequence: 'The backup did not complete, so nothing was migrated or deployed.',
-    });
-    migration = createSnapshot
-      .next(waitSnapshot)
-      .next(snapshotStatus)
-      .next(
-        new sfn.Choice(scope, STATE.snapshotReady, { stateName: STATE.snapshotReady })
-          .when(sfn.Condition.booleanEquals('$.snapshotStatus.available', true), run)
-          .otherwise(waitSnapshot),
-      );
+    migration = snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, run);
   }
   return new sfn.Choice(scope, STATE.route, { stateName: STATE.route })
     .when(
