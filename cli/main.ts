@@ -11,10 +11,10 @@ import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
 import { addExecOptions, type RawExecOptions } from './exec/options.ts';
 import { ExitCode } from './exit-codes.ts';
-import { addOptions, type CommandName, type RawOptions } from './options.ts';
+import { addOptions, type CommandName, DEFAULTS, type RawOptions } from './options.ts';
 import { errorJson, errorText, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
-import { jsonHead, type Outcome, report } from './report.ts';
+import { jsonDocument, jsonHead, type Outcome, report } from './report.ts';
 import { Shutdown } from './shutdown.ts';
 import { addStartOptions, type RawStartOptions } from './start-options.ts';
 
@@ -73,6 +73,13 @@ async function main(): Promise<void> {
         now: Date.now,
         osUser: osUser(),
       });
+      if (!outcome.silent && (raw.summary || raw.codequality)) {
+        const { writeCiFiles } = await import('./ci/files.ts');
+        const cwd = process.cwd();
+        const paths = { cwd, dir: raw.dir ?? DEFAULTS.dir, root: process.env.CI_PROJECT_DIR ?? cwd };
+        for (const problem of writeCiFiles(raw, jsonDocument(name, outcome), paths))
+          output.note(`warning: ${problem}`);
+      }
       finish(name, raw.json, outcome);
     });
   }

@@ -36,6 +36,8 @@ export interface RawOptions {
   readonly refuseDatabaseAhead?: boolean;
   readonly acceptChecksum?: string;
   readonly reason?: string;
+  readonly summary?: string;
+  readonly codequality?: string;
 }
 
 /** What a run needs, validated. */
@@ -71,6 +73,11 @@ export function addOptions(command: Command, name: CommandName): Command {
     .option('--release <label>', 'release label, recorded as applied_by (default: "cli@<hostname>")')
     .option('--json', 'print one JSON document on stdout instead of text')
     .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable);
+  if (name !== 'repair') {
+    command
+      .option('--summary <file>', 'append the result as Markdown to this file (a CI job summary)')
+      .option('--codequality <file>', 'write problems at file:line as a GitLab Code Quality report');
+  }
   if (name === 'repair') {
     command
       .requiredOption(

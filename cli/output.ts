@@ -8,6 +8,7 @@ import type { Plan } from '../engine/plan.ts';
 import type { RepairResult } from '../engine/repair.ts';
 import type { EngineEvent, MigrateResult, StatusResult } from '../engine/runner.ts';
 import { ScriptFailedError } from '../engine/session.ts';
+import { pendingNotes } from './ci/report.ts';
 
 interface Writable {
   write(text: string): unknown;
@@ -181,12 +182,7 @@ export function formatMigrate(result: MigrateResult, durationMs: number, fileCou
 
 function pendingLines(pending: Plan['pending']): string[] {
   return pending.map((p) => {
-    const notes = [
-      p.noTransaction ? 'no transaction' : '',
-      p.failedAtStatement === undefined
-        ? ''
-        : `an earlier attempt failed at statement ${p.failedAtStatement}`,
-    ].filter(Boolean);
+    const notes = pendingNotes(p);
     return `  ${p.file}${notes.length > 0 ? `  (${notes.join('; ')})` : ''}`;
   });
 }

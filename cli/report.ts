@@ -47,15 +47,20 @@ export function jsonHead(command: string | undefined, exitCode: number): Record<
   return { command: command ?? null, ok: exitCode === 0, exitCode };
 }
 
+/** The `--json` document for `outcome`: what `--json` prints, and what CI reports (./ci/report.ts) read. */
+export function jsonDocument(command: string, outcome: Outcome): Record<string, unknown> {
+  return {
+    ...jsonHead(command, outcome.exitCode),
+    ...outcome.json,
+    ...(outcome.error === undefined ? {} : { error: errorJson(outcome.error) }),
+  };
+}
+
 /** Prints `outcome` for `command` and returns the exit code. */
 export function report(output: Output, command: string, json: boolean, outcome: Outcome): number {
   if (outcome.silent) return outcome.exitCode;
   if (json) {
-    output.json({
-      ...jsonHead(command, outcome.exitCode),
-      ...outcome.json,
-      ...(outcome.error === undefined ? {} : { error: errorJson(outcome.error) }),
-    });
+    output.json(jsonDocument(command, outcome));
   } else {
     if (outcome.text) output.result(outcome.text);
     if (outcome.error !== undefined) output.note(errorText(outcome.error));

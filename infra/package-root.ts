@@ -21,3 +21,13 @@ export function packageRoot(moduleUrl: string = import.meta.url): string {
     dir = parent;
   }
 }
+
+/**
+ * The lock file the functions' bundling keys on: package-lock.json in a checkout. An installed lockstep has none
+ * (npm never packs package-lock.json), and the rehearsal synthesizes from there without bundling: package.json
+ * stands in, which CDK reads as npm's (`PackageManager.fromLockFile` treats any other name as npm).
+ */
+export function dependencyLockFile(root: string): string {
+  const lock = join(root, 'package-lock.json');
+  return existsSync(lock) ? lock : join(root, 'package.json');
+}

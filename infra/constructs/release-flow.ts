@@ -39,7 +39,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { SSM_PARAMETER_NAME } from '../../functions/shared/config.ts';
 import { ERROR_POLICY } from '../../functions/shared/errors.ts';
-import { packageRoot } from '../package-root.ts';
+import { dependencyLockFile, packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
@@ -397,7 +397,7 @@ export class ReleaseFlow extends Construct {
       entry: join(repoRoot, 'functions', name, 'handler.ts'),
       handler: 'handler',
       projectRoot: repoRoot,
-      depsLockFilePath: join(repoRoot, 'package-lock.json'),
+      depsLockFilePath: dependencyLockFile(repoRoot),
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
