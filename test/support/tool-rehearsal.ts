@@ -11,8 +11,6 @@ import {
   chmodSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
-  readlinkSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -32,6 +30,7 @@ import {
   releaseInput,
   TARGET,
 } from './local-release.ts';
+import { processesIn } from './processes.ts';
 
 /** A tool's app: its files (configuration and migrations) and its migration command. */
 export interface ToolApp {
@@ -65,20 +64,6 @@ function writeApp(files: Readonly<Record<string, string>>): string {
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
   return dir;
-}
-
-/** Processes whose working directory is `dir` (Linux: /proc/<pid>/cwd). */
-function processesIn(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readlinkSync(`/proc/${pid}/cwd`) === dir;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 async function columnsOf(db: TestDatabase, table: string): Promise<string[]> {
