@@ -256,6 +256,12 @@ c.connect()
   });
   after(() => rmSync(app, { recursive: true, force: true }));
 
+  /** The installed `lockstep release --local` in the app, with knex (the app's own bin) as the command. */
+  const releaseWithKnex = (args: string[]) =>
+    lockstep(app, ['release', '--local', '--command', 'node_modules/.bin/knex migrate:latest', ...args], {
+      installed: true,
+    });
+
   test('bad flags are usage errors before anything starts', async () => {
     for (const [args, message] of [
       [['--command', '  '], /InvalidInputError: --command: is empty/],
@@ -279,20 +285,7 @@ c.connect()
       join(app, 'migrations', '20260102000000_add_account_name.js'),
       "exports.up = (knex) => knex.raw('ALTER TABLE accounts ADD COLUMN name text');\nexports.down = () => {};\n",
     );
-    const run = await lockstep(
-      app,
-      [
-        'release',
-        '--local',
-        '--command',
-        'node_modules/.bin/knex migrate:latest',
-        '--release',
-        'first',
-        '--run',
-        'node columns.js',
-      ],
-      { installed: true },
-    );
+    const run = await releaseWithKnex(['--release', 'first', '--run', 'node columns.js']);
     assert.equal(run.code, 0, run.out);
     for (const state of [
       'Register revision',
@@ -313,20 +306,7 @@ c.connect()
       "exports.up = (knex) => knex.raw('SELECT pg_sleep(600)');\nexports.down = () => {};\n",
     );
     try {
-      const run = await lockstep(
-        app,
-        [
-          'release',
-          '--local',
-          '--command',
-          'node_modules/.bin/knex migrate:latest',
-          '--migration-timeout',
-          '3s',
-          '--release',
-          'second',
-        ],
-        { installed: true },
-      );
+      const run = await releaseWithKnex(['--migration-timeout', '3s', '--release', 'second']);
       assert.equal(run.code, 8, run.out);
       assert.match(run.out, /ALERT {2}lockstep: release failed at check migration task/);
       assert.match(run.out, /MigrationTaskTimeoutError: the migration command did not finish within 3 s/);
