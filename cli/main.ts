@@ -159,7 +159,15 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
       'rehearse a whole release locally: the real state machine and functions, an embedded PostgreSQL',
     )
     .requiredOption('--local', 'run on this machine (the only mode: a real release is `lockstep start`)')
-    .option('--dir <path>', 'migrations directory', './migrations')
+    .option('--dir <path>', 'SQL migrations directory (default: ./migrations)')
+    .option(
+      '--command <command>',
+      'migrate with your tool’s command instead (command mode), run here with DATABASE_URL and PG* set; one string, split without a shell as -c migrationCommand is',
+    )
+    .option(
+      '--migration-timeout <duration>',
+      'with --command: stop the command (StopTask) and fail the release after this long, e.g. 90s, 15m (default: the stack’s, 1h)',
+    )
     .option('--image <uri>', 'the image to "deploy"', undefined)
     .option('--release <label>', 'release label (default: local-<timestamp>)')
     .option('--fail-at <step>', 'rehearse a failure at snapshot, migrate or deploy')

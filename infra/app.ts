@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { commandWords } from './command-words.ts';
+import { contextCommand } from './command-words.ts';
 import { ReleaseImageStack } from './release-image-stack.ts';
 import { defaultImageParameterName, ReleaseStack } from './release-stack.ts';
 
@@ -21,15 +21,10 @@ export function createApp(app = new App()): {
   const source = app.node.tryGetContext('migrationsSource') ?? 'bundled';
   if (source !== 'bundled' && source !== 's3')
     throw new Error(`context migrationsSource must be "bundled" or "s3", got "${source}"`);
-  const commandContext = app.node.tryGetContext('migrationCommand') as unknown;
-  if (commandContext !== undefined && typeof commandContext !== 'string')
-    throw new Error('context migrationCommand must be a string');
-  if (commandContext !== undefined && app.node.tryGetContext('migrationsSource') !== undefined)
-    throw new Error(
-      'context migrationCommand and migrationsSource exclude each other: a command runs the migrations',
-    );
-  const migrationCommand =
-    commandContext === undefined ? undefined : commandWords(commandContext, 'context migrationCommand');
+  const migrationCommand = contextCommand({
+    migrationCommand: app.node.tryGetContext('migrationCommand'),
+    migrationsSource: app.node.tryGetContext('migrationsSource'),
+  });
   const emails = String(app.node.tryGetContext('alertEmails') ?? '')
     .split(',')
     .map((e) => e.trim())

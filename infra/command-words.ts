@@ -13,11 +13,18 @@
 
 const OPERATORS = new Set(['|', '&', ';', '<', '>', '(', ')', '$', '`']);
 
-/** Throws an Error naming `what` and the problem; returns at least one word. */
-export function commandWords(value: string, what: string): string[] {
+/**
+ * Throws an Error naming `what` and the problem (or `toError(problem)`, for a caller's own error class); returns
+ * at least one word.
+ */
+export function commandWords(
+  value: string,
+  what: string,
+  toError: (problem: string) => Error = (problem) => new Error(`${what}: ${problem}`),
+): string[] {
   const text = value.trim();
   const fail = (problem: string): never => {
-    throw new Error(`${what}: ${problem}`);
+    throw toError(problem);
   };
   if (text.startsWith('[')) {
     let parsed: unknown;
@@ -76,4 +83,23 @@ export function commandWords(value: string, what: string): string[] {
   if (inWord) words.push(word);
   if (words.length === 0) fail('is empty');
   return words;
+}
+
+/**
+ * The CDK app's `migrationCommand` context (`cdk synth -c migrationCommand="…"`, or the rehearsal's `--command`) as
+ * the argument list, or undefined when it is not given. It excludes `migrationsSource`: a command runs the
+ * migrations.
+ */
+export function contextCommand(context: {
+  readonly migrationCommand?: unknown;
+  readonly migrationsSource?: unknown;
+}): string[] | undefined {
+  const value = context.migrationCommand;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new Error('context migrationCommand must be a string');
+  if (context.migrationsSource !== undefined)
+    throw new Error(
+      'context migrationCommand and migrationsSource exclude each other: a command runs the migrations',
+    );
+  return commandWords(value, 'context migrationCommand');
 }

@@ -26,7 +26,9 @@ async function loadRehearsal(): Promise<Rehearsal> {
 }
 
 export interface ReleaseOptions {
-  readonly dir: string;
+  readonly dir?: string;
+  readonly command?: string;
+  readonly migrationTimeout?: string;
   readonly image?: string;
   readonly release?: string;
   readonly failAt?: string;

@@ -228,20 +228,24 @@ describe('the local ECS service', () => {
     }
   });
 
-  test('RunTask.sync plays the scripted migration tasks on the revision it was given; an unknown revision is refused', () => {
+  test('RunTask.sync plays the scripted migration tasks on the revision it was given; an unknown revision is refused', async () => {
     const ecs = new LocalEcsService(options);
     const arn = register(ecs, 'local/app:v2');
     ecs.migrationTasks = [TASK_SHAPES.exitedNonZero, TASK_SHAPES.succeeded];
 
-    const first = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
-    const second = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+    const first = await ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+    const second = await ecs.runTaskSync({
+      Cluster: 'Cluster',
+      TaskDefinition: arn,
+      StartedBy: 'lockstep-a',
+    });
 
     assert.equal(interpretMigrationTask({ task: first }, { container: 'app' }).kind, 'failed');
     assert.equal(interpretMigrationTask({ task: second }, { container: 'app' }).kind, 'succeeded');
     assert.equal(second.TaskDefinitionArn, arn);
     assert.equal(ecs.runTaskCalls.length, 2);
-    assert.throws(
-      () => ecs.runTaskSync({ TaskDefinition: 'arn:aws:ecs:eu-west-1:000000000000:task-definition/app:99' }),
+    await assert.rejects(
+      ecs.runTaskSync({ TaskDefinition: 'arn:aws:ecs:eu-west-1:000000000000:task-definition/app:99' }),
       { name: 'ECS.InvalidParameterException' },
     );
   });
@@ -250,7 +254,7 @@ describe('the local ECS service', () => {
     const ecs = new LocalEcsService(options);
     const arn = register(ecs, 'local/app:v2');
     ecs.migrationTasks = [TASK_ERRORS.timedOut];
-    assert.throws(() => ecs.runTaskSync({ TaskDefinition: arn, StartedBy: 'lockstep-a' }), {
+    await assert.rejects(ecs.runTaskSync({ TaskDefinition: arn, StartedBy: 'lockstep-a' }), {
       name: 'States.Timeout',
     });
     const [running] = ecs.listTasks({ startedBy: 'lockstep-a' }).taskArns;

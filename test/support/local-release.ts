@@ -44,8 +44,6 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
-import { packageRoot } from '../../infra/package-root.ts';
-import { ReleaseStack } from '../../infra/release-stack.ts';
 import {
   type LocalDefinition,
   type PerFunction,
@@ -62,6 +60,7 @@ import {
   publishAsSns,
   runLocally,
 } from '../../rehearsal/interpreter.ts';
+import { withMigrationTimeout } from '../../rehearsal/migration-command.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
@@ -116,8 +115,13 @@ export interface LocalReleaseSetup {
   readonly migrationsDir: string;
   /** More environment variables for the functions, or overrides (SNAPSHOT_TIMEOUT_SECONDS, LOCK_WAIT_SECONDS…). */
   readonly env?: Readonly<Record<string, string>>;
-  /** Command mode: the example stack with this migration command. @default - none: bundled SQL migrations */
+  /**
+   * Command mode: the example stack with this migration command, given as `-c migrationCommand` (a JSON array).
+   * @default - none: bundled SQL migrations
+   */
   readonly migrationCommand?: readonly string[];
+  /** Command mode: the migration task's TimeoutSeconds, as the rehearsal's `--migration-timeout` sets it. */
+  readonly migrationTimeoutSeconds?: number;
 }
 
 const mockAws = () => ({
@@ -210,16 +214,14 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
-  const { migrationCommand } = setup;
-  const definition = synthesizeReleaseDefinition(
-    migrationCommand
-      ? {
-          build: (app) =>
-            new ReleaseStack(app, 'LockstepRelease', { repoRoot: packageRoot(), migrationCommand })
-              .releaseFlow,
-        }
-      : {},
+  const { migrationCommand, migrationTimeoutSeconds } = setup;
+  const synthesized = synthesizeReleaseDefinition(
+    migrationCommand ? { context: { migrationCommand: JSON.stringify(migrationCommand) } } : {},
   );
+  const definition =
+    migrationTimeoutSeconds === undefined
+      ? synthesized
+      : withMigrationTimeout(synthesized, migrationTimeoutSeconds);
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
