@@ -1,10 +1,14 @@
 /**
  * Prisma Migrate: one directory per migration, `<timestamp>_<name>/migration.sql`, with `migration_lock.toml` beside
- * them; applied in the order of the directory names, and recorded in `_prisma_migrations` under the directory's name
- * (prisma/prisma-engines `schema-engine/connectors/schema-connector/src/migrations_directory.rs`, which lists the
- * directories sorted by name). Prisma sends a file as one multi-statement query, so it runs as one implicit
- * transaction, and a file may hold its own `BEGIN; … COMMIT;` (prisma/orm#8080): lockstep allows that here, and runs
- * such a file the way Prisma does, recorded "started" before and "finished" after (../self-managed-executor.ts).
+ * them naming the provider; recorded in `_prisma_migrations` under the directory's name (prisma/prisma-engines
+ * `schema-engine/connectors/schema-connector/src/migrations_directory.rs`: "subfolders, named after the migration id",
+ * `migration_name()` "The `{timestamp}_{name}` formatted migration name"). Applied in the order of the directory
+ * names: Prisma's generated names are timestamps, so that is also their time order (the engine now receives the
+ * directories from Prisma's CLI; their sorting is not verified in source here, and the tool-order check below refuses
+ * any directory where name and number order differ). Prisma sends a file as one multi-statement query, so it runs as
+ * one implicit transaction, and a file may hold its own `BEGIN; … COMMIT;` (prisma/orm#8080): lockstep allows that
+ * here, and runs such a file the way Prisma does, recorded "started" before and "finished" after
+ * (../self-managed-executor.ts).
  */
 import { parse } from 'smol-toml';
 import type { MigrationFileProblem } from '../errors.ts';

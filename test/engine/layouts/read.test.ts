@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InvalidMigrationError } from '../../../engine/errors.ts';
+import { InvalidInputError, InvalidMigrationError } from '../../../engine/errors.ts';
 import { flywayVersion } from '../../../engine/layouts/flyway.ts';
-import { LAYOUT_NAMES, type LayoutName } from '../../../engine/layouts/read.ts';
+import { LAYOUT_NAMES, type LayoutName, refuseForeignLayout } from '../../../engine/layouts/read.ts';
 import { loadProject } from '../../../engine/migration-files.ts';
 import { layoutDir, PROJECTS } from '../../support/layout-dirs.ts';
 
@@ -113,5 +113,27 @@ describe('layouts', () => {
     assert.deepEqual(analysis?.problems, []);
     assert.equal(analysis?.selfManaged, true);
     assert.equal((await project.migrations[0]?.analyze())?.selfManaged, undefined);
+  });
+
+  test("publish and the bundler refuse another tool's layout by name, and accept lockstep's", async () => {
+    const prisma = await layoutDir(PROJECTS.prisma);
+    const own = await layoutDir(PROJECTS.lockstep);
+    try {
+      assert.throws(
+        () => refuseForeignLayout(prisma.dir, 'lockstep publish'),
+        (err: unknown) => {
+          assert.ok(err instanceof InvalidInputError);
+          assert.match(
+            err.message,
+            /laid out for prisma: lockstep publish carries lockstep's own layout only/,
+          );
+          return true;
+        },
+      );
+      refuseForeignLayout(own.dir, 'lockstep publish');
+    } finally {
+      await prisma.cleanup();
+      await own.cleanup();
+    }
   });
 });
