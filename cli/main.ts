@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
+import { addAdoptOptions, type RawAdoptOptions } from './adopt-options.ts';
 import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
 import { addExecOptions, type RawExecOptions } from './exec/options.ts';
@@ -83,6 +84,24 @@ async function main(): Promise<void> {
       finish(name, raw.json, outcome);
     });
   }
+
+  addAdoptOptions(
+    program
+      .command('adopt')
+      .description("take over another tool's migration history, so migrate applies only what it has not"),
+  ).action(async (raw: RawAdoptOptions) => {
+    const { run } = await import('./commands/adopt.ts');
+    const outcome = await run(raw, {
+      output,
+      shutdown,
+      env: process.env,
+      cwd: process.cwd(),
+      hostname: hostname(),
+      now: Date.now,
+      osUser: osUser(),
+    });
+    finish('adopt', raw.json, outcome);
+  });
 
   addExecOptions(
     program

@@ -405,6 +405,10 @@ export const ERROR_POLICY = {
   OutOfOrderError: 'final',
   DatabaseAheadError: 'final',
   NoMigrationFilesError: 'final',
+  // A self-managed migration's outcome is unknown, or another tool's history needs adopting: a person decides.
+  InDoubtMigrationError: 'final',
+  ForeignHistoryError: 'final',
+  AdoptRefusedError: 'final',
   MigrationFailedError: 'final',
   SnapshotFailedError: 'final',
   SnapshotQuotaExceededError: 'final',
