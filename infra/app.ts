@@ -2,7 +2,8 @@
  * The CDK app (`npx cdk synth`): the example stack (and, deployed before it, the stack of its image parameter), with cdk-nag's AwsSolutions checks run on every synth — an
  * unacknowledged finding fails the synth. Works offline, with no AWS account: no lookups, an environment-agnostic
  * stack. Context: `migrationsSource` (`bundled` | `s3`), `migrationCommand` (command mode: the migration command, one
- * string split as infra/command-words.ts says, e.g. `-c migrationCommand="python manage.py migrate"`), `withPipeline` (`true` adds the example pipeline),
+ * string split as infra/command-words.ts says, e.g. `-c migrationCommand="python manage.py migrate"`), `pendingCheckCommand` (with
+ * it: the pending check, split the same way, e.g. `-c pendingCheckCommand="python manage.py migrate --check"`), `withPipeline` (`true` adds the example pipeline),
  * `alertEmails` (comma-separated), `stackName`.
  */
 import { dirname, resolve } from 'node:path';
@@ -30,6 +31,13 @@ export function createApp(app = new App()): {
     );
   const migrationCommand =
     commandContext === undefined ? undefined : commandWords(commandContext, 'context migrationCommand');
+  const checkContext = app.node.tryGetContext('pendingCheckCommand') as unknown;
+  if (checkContext !== undefined && typeof checkContext !== 'string')
+    throw new Error('context pendingCheckCommand must be a string');
+  if (checkContext !== undefined && commandContext === undefined)
+    throw new Error('context pendingCheckCommand needs migrationCommand: it is command mode’s pending check');
+  const pendingCheckCommand =
+    checkContext === undefined ? undefined : commandWords(checkContext, 'context pendingCheckCommand');
   const emails = String(app.node.tryGetContext('alertEmails') ?? '')
     .split(',')
     .map((e) => e.trim())
@@ -49,6 +57,7 @@ export function createApp(app = new App()): {
     imageParameterName,
     migrationsSource: source,
     ...(migrationCommand ? { migrationCommand } : {}),
+    ...(pendingCheckCommand ? { pendingCheckCommand } : {}),
     withPipeline: withPipeline === 'true',
     repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..'),
     alertEmails: emails,

@@ -35,7 +35,8 @@ export type ReleaseErrorCode =
   | 'MIGRATION_COMMAND_FAILED'
   | 'MIGRATION_TASK_NOT_STARTED'
   | 'MIGRATION_TASK_NOT_PLACED'
-  | 'MIGRATION_TASK_TIMEOUT';
+  | 'MIGRATION_TASK_TIMEOUT'
+  | 'PENDING_CHECK_FAILED';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -366,6 +367,30 @@ export class MigrationTaskTimeoutError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/**
+ * The pending check gave no answer: its task could not be placed, never started, ran past its timeout, or was stopped
+ * by ECS or someone else rather than by its command's exit. lockstep does not guess "nothing pending" (which would
+ * skip the migration) nor "pending": the release stops before the snapshot. The underlying verdict is the `cause`.
+ */
+export class PendingCheckFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'PendingCheckFailedError';
+  readonly code = 'PENDING_CHECK_FAILED';
+  constructor(
+    readonly why: string,
+    readonly task: MigrationTaskRef,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the pending check gave no answer, so whether migrations are pending is unknown: ${why}. ` +
+        'lockstep does not guess: nothing was snapshotted, migrated or deployed. Fix the check (or remove it: then every release snapshots and runs the command) and release again',
+      options,
+    );
+  }
+  protected override details() {
+    return { why: this.why, ...this.task };
+  }
+}
+
 /** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
 export interface RetryRule {
   readonly intervalSeconds: number;
@@ -418,6 +443,8 @@ export const ERROR_POLICY = {
   // Raised once RUN_TASK_RETRY (below) has given up: the RunTask state retried; retrying the verdict changes nothing.
   MigrationTaskNotPlacedError: 'final',
   MigrationTaskTimeoutError: 'final',
+  // The check's RunTask state retried placement already (RUN_TASK_RETRY); a check that gave no answer is not retried.
+  PendingCheckFailedError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

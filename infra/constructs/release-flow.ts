@@ -44,6 +44,7 @@ import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
+import { knownNonCheck } from './pending-check-commands.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import {
   type ImagePushOptions,
@@ -162,6 +163,20 @@ export interface CommandMigrationsProps {
    * behind a long transaction; `false` sets none. @default `-c lock_timeout=<lockTimeout in ms>`
    */
   readonly pgOptions?: string | false;
+  /**
+   * A command whose exit status says whether anything is pending, run first as a task of its own from the same
+   * revision (same container, network, environment and overrides): exit 0 means nothing is pending, and the release
+   * deploys the image without a snapshot or the migration task; any other exit code of a command that ended by
+   * itself means pending (or "could not tell", the safe side): snapshot, then the migration command. A check task
+   * that could not be placed, never started, ran past `pendingCheckTimeout` or was stopped by ECS fails the release
+   * with an alert (PendingCheckFailedError). Choose a command that exits non-zero when something is pending
+   * (`prisma migrate status`, `python manage.py migrate --check`, `php artisan migrate:status --pending=1`: the
+   * README's table): a status command that exits 0 either way would skip every migration.
+   * @default - none: every release snapshots and runs the command
+   */
+  readonly pendingCheck?: readonly string[];
+  /** How long the pending check may run before the release fails. @default Duration.minutes(10) */
+  readonly pendingCheckTimeout?: Duration;
 }
 
 export interface SnapshotSettings {
@@ -510,6 +525,9 @@ export class ReleaseFlow extends Construct {
               ECS_CLUSTER: props.service.cluster.clusterName,
               CONTAINER_NAME: task.containerName,
               MIGRATION_TIMEOUT_SECONDS: String(task.timeout.toSeconds()),
+              ...(task.pendingCheck
+                ? { PENDING_CHECK_TIMEOUT_SECONDS: String(task.pendingCheck.timeout.toSeconds()) }
+                : {}),
             },
           }),
         )
@@ -1046,12 +1064,14 @@ function resolveSettings(props: ReleaseFlowProps) {
     lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
-    (migrationTask ? migrationTask.timeout.toSeconds() : s.migrateTimeout.toSeconds());
+    (migrationTask
+      ? migrationTask.timeout.toSeconds() + (migrationTask.pendingCheck?.timeout.toSeconds() ?? 0)
+      : s.migrateTimeout.toSeconds());
   if (s.releaseTimeout.toSeconds() <= longest)
     fail(
       'releaseTimeout',
       migrationTask
-        ? 'must be longer than the wait for an earlier release (30 min) and the snapshot, migration command and deploy timeouts together'
+        ? `must be longer than the wait for an earlier release (30 min) and the snapshot, ${migrationTask.pendingCheck ? 'pending check, ' : ''}migration command and deploy timeouts together`
         : 'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
     );
   if (props.migrations.kind === 'bundled') {
@@ -1091,6 +1111,9 @@ function resolveMigrationTask(
     cpu: props.cpu,
     memory: props.memory,
     timeout: props.timeout ?? Duration.hours(1),
+    pendingCheck: props.pendingCheck
+      ? { command: [...props.pendingCheck], timeout: props.pendingCheckTimeout ?? Duration.minutes(10) }
+      : undefined,
   };
   if (spec.command.length === 0 || spec.command.some((word) => word.length === 0))
     fail('command', 'must be a non-empty list of non-empty words');
@@ -1102,6 +1125,21 @@ function resolveMigrationTask(
   const seconds = spec.timeout.toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 60)
     fail('timeout', 'must be a whole number of seconds, at least a minute');
+  if (props.pendingCheckTimeout && !props.pendingCheck)
+    fail('pendingCheckTimeout', 'is set but pendingCheck is not');
+  if (spec.pendingCheck) {
+    const { command, timeout } = spec.pendingCheck;
+    if (command.length === 0 || command.some((word) => word.length === 0))
+      fail('pendingCheck', 'must be a non-empty list of non-empty words');
+    const notACheck = knownNonCheck(command);
+    if (notACheck) fail('pendingCheck', notACheck);
+    const checkSeconds = timeout.toSeconds({ integral: false });
+    if (!Number.isInteger(checkSeconds) || checkSeconds < 60 || checkSeconds > seconds)
+      fail(
+        'pendingCheckTimeout',
+        'must be a whole number of seconds, at least a minute and at most the migration timeout',
+      );
+  }
   for (const name of Object.keys(spec.environment)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       fail(

@@ -65,6 +65,11 @@ export class LocalEcsService {
    * running until StopTask.
    */
   migrationTasks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.succeeded];
+  /**
+   * How successive pending-check tasks end, the same way: the default, a check that exited 1, means "pending"
+   * (TASK_SHAPES.succeeded, exit 0, means nothing is).
+   */
+  pendingChecks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.exitedNonZero];
   /** The parameters of each RunTask.sync, as the state machine sent them. */
   runTaskCalls: Record<string, unknown>[] = [];
   /** The task ARNs StopTask was called with. */
@@ -81,6 +86,7 @@ export class LocalEcsService {
   reset(): void {
     this.rollouts = ['IN_PROGRESS', 'COMPLETED'];
     this.migrationTasks = [TASK_SHAPES.succeeded];
+    this.pendingChecks = [TASK_SHAPES.exitedNonZero];
     this.runTaskCalls = [];
     this.stoppedTasks = [];
     this.running.clear();
@@ -158,10 +164,11 @@ export class LocalEcsService {
 
   /**
    * The `arn:aws:states:::ecs:runTask.sync` integration: the revision must be registered; then the next of
-   * {@link migrationTasks} is returned as the stopped task (with this call's revision and startedBy) or thrown as
-   * the state's error (its name the Error, its message the Cause).
+   * {@link migrationTasks} (or {@link pendingChecks}, for the pending check's state) is returned as the stopped task
+   * (with this call's revision and startedBy) or thrown as the state's error (its name the Error, its message the
+   * Cause).
    */
-  runTaskSync(params: unknown): RecordedTask {
+  runTaskSync(params: unknown, purpose: 'migration' | 'pendingCheck' = 'migration'): RecordedTask {
     const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
     this.runTaskCalls.push(structuredClone(p));
     const revision = String(p.TaskDefinition ?? '');
@@ -169,9 +176,8 @@ export class LocalEcsService {
       throw Object.assign(new Error(`TaskDefinition not found: ${revision}`), {
         name: 'ECS.InvalidParameterException',
       });
-    const outcome = (this.migrationTasks.length > 1 ? this.migrationTasks.shift() : this.migrationTasks[0]) as
-      | RecordedTask
-      | RecordedTaskError;
+    const queue = purpose === 'pendingCheck' ? this.pendingChecks : this.migrationTasks;
+    const outcome = (queue.length > 1 ? queue.shift() : queue[0]) as RecordedTask | RecordedTaskError;
     const startedBy = typeof p.StartedBy === 'string' ? p.StartedBy : undefined;
     const taskArn = `${this.arnPrefix}:task/${this.options.cluster}/${this.runTaskCalls.length.toString(16).padStart(32, '0')}`;
     if ('Error' in outcome && typeof outcome.Error === 'string') {

@@ -44,6 +44,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
+import { STATE } from '../../infra/constructs/release-definition.ts';
 import { packageRoot } from '../../infra/package-root.ts';
 import { ReleaseStack } from '../../infra/release-stack.ts';
 import {
@@ -118,6 +119,8 @@ export interface LocalReleaseSetup {
   readonly env?: Readonly<Record<string, string>>;
   /** Command mode: the example stack with this migration command. @default - none: bundled SQL migrations */
   readonly migrationCommand?: readonly string[];
+  /** Command mode's pending check. @default - none */
+  readonly pendingCheckCommand?: readonly string[];
 }
 
 const mockAws = () => ({
@@ -210,13 +213,16 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
-  const { migrationCommand } = setup;
+  const { migrationCommand, pendingCheckCommand } = setup;
   const definition = synthesizeReleaseDefinition(
     migrationCommand
       ? {
           build: (app) =>
-            new ReleaseStack(app, 'LockstepRelease', { repoRoot: packageRoot(), migrationCommand })
-              .releaseFlow,
+            new ReleaseStack(app, 'LockstepRelease', {
+              repoRoot: packageRoot(),
+              migrationCommand,
+              ...(pendingCheckCommand ? { pendingCheckCommand } : {}),
+            }).releaseFlow,
         }
       : {},
   );
@@ -313,7 +319,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(dynamo.client, p)
               : kind === 'ecsRunTask'
-                ? ecs.runTaskSync(p)
+                ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
                 : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);

@@ -10,6 +10,7 @@ import {
   MigrationCommandFailedError,
   MigrationTaskNotStartedError,
   MigrationTaskTimeoutError,
+  PendingCheckFailedError,
 } from '../../../functions/shared/errors.ts';
 import { createLogger } from '../../../functions/shared/logger.ts';
 import {
@@ -21,12 +22,18 @@ import {
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 const logger = createLogger('test');
 const ecsMock = mockClient(ECSClient);
-const config = { cluster: 'shop', containerName: 'app', timeoutSeconds: 7200 };
+const config = {
+  cluster: 'shop',
+  containerName: 'app',
+  timeoutSeconds: 7200,
+  pendingCheckTimeoutSeconds: 300,
+};
 const handler = createMigrationTaskHandler(
   { ecs: new ECSClient({ region: 'eu-west-1' }), log: logger, config },
   logger,
 );
-const event = (outcome: unknown) => ({
+const event = (outcome: unknown, action: 'migration' | 'pendingCheck' = 'migration') => ({
+  action,
   executionId: 'arn:aws:states:eu-west-1:123456789012:execution:release:v1-5-0',
   release: { release: 'v1.5.0' },
   startedBy: 'lockstep-v1-5-0',
@@ -89,6 +96,13 @@ describe('the migration-task step', () => {
     });
   });
 
+  it('says what succeeded, for the success notice', async () => {
+    const result = await handler(event({ task: TASK_SHAPES.succeeded }));
+
+    assert.ok('summary' in result);
+    assert.match(result.summary, /exited 0/);
+  });
+
   it('rejects an event without startedBy', async () => {
     const { startedBy: _, ...bad } = event({ task: TASK_SHAPES.succeeded });
 
@@ -104,8 +118,18 @@ describe('the migration-task function’s environment', () => {
         CONTAINER_NAME: 'app',
         MIGRATION_TIMEOUT_SECONDS: '600',
       }),
-      { cluster: 'shop', containerName: 'app', timeoutSeconds: 600 },
+      { cluster: 'shop', containerName: 'app', timeoutSeconds: 600, pendingCheckTimeoutSeconds: undefined },
     );
+  });
+
+  it('reads the pending check’s timeout when the flow has one', () => {
+    const config = readMigrationTaskConfig({
+      ECS_CLUSTER: 'shop',
+      CONTAINER_NAME: 'app',
+      PENDING_CHECK_TIMEOUT_SECONDS: '300',
+    });
+
+    assert.equal(config.pendingCheckTimeoutSeconds, 300);
   });
 
   it('names a missing variable', () => {
@@ -116,6 +140,90 @@ describe('the migration-task function’s environment', () => {
         assert.equal(err.variable, 'ECS_CLUSTER');
         return true;
       },
+    );
+  });
+});
+
+describe('the pending check’s verdict', () => {
+  beforeEach(() => ecsMock.reset());
+
+  it('reads exit 0 as nothing pending, calling nothing', async () => {
+    const result = await handler(event({ task: TASK_SHAPES.succeeded }, 'pendingCheck'));
+
+    assert.deepEqual(
+      { ...result, consoleUrl: undefined },
+      {
+        pending: false,
+        exitCode: 0,
+        taskArn: MIGRATION_TASK_ARN,
+        consoleUrl: undefined,
+        summary:
+          'Nothing was pending (the pending check exited 0): no snapshot, and the migration command did not run.',
+      },
+    );
+    assert.equal(ecsMock.calls().length, 0);
+  });
+
+  it('reads a non-zero exit of a command that ended by itself as pending, whatever the code', async () => {
+    for (const exitCode of [1, 2, 255]) {
+      const task = structuredClone(TASK_SHAPES.exitedNonZero) as { Containers: { ExitCode: number }[] };
+      (task.Containers[0] as { ExitCode: number }).ExitCode = exitCode;
+
+      const result = await handler(event({ task }, 'pendingCheck'));
+
+      assert.ok('pending' in result);
+      assert.equal(result.pending, true, `exit ${exitCode}`);
+      assert.equal(result.exitCode, exitCode);
+    }
+  });
+
+  it('never guesses: a check that never started, was not placed, or was stopped by ECS gives no answer', async () => {
+    for (const outcome of [
+      { task: TASK_SHAPES.pullFailed },
+      { task: TASK_SHAPES.neverStarted },
+      { error: TASK_ERRORS.notPlaced },
+      { error: TASK_ERRORS.invalidParameter },
+      { task: TASK_SHAPES.stoppedByUser },
+      { task: TASK_SHAPES.spotInterrupted },
+    ]) {
+      await assert.rejects(handler(event(outcome, 'pendingCheck')), (err) => {
+        assert.ok(err instanceof PendingCheckFailedError, JSON.stringify(outcome).slice(0, 80));
+        assert.match(err.message, /gave no answer/);
+        return true;
+      });
+    }
+  });
+
+  it('names why the check gave no answer', async () => {
+    await assert.rejects(
+      handler(event({ task: TASK_SHAPES.pullFailed }, 'pendingCheck')),
+      /CannotPullContainerError/,
+    );
+    await assert.rejects(handler(event({ error: TASK_ERRORS.notPlaced }, 'pendingCheck')), /RESOURCE:MEMORY/);
+    await assert.rejects(
+      handler(event({ task: TASK_SHAPES.spotInterrupted }, 'pendingCheck')),
+      /stopCode SpotInterruption .*its exit code 0 is no answer/,
+    );
+  });
+
+  it('stops a check that ran past its timeout, by its own startedBy, and fails naming the timeout', async () => {
+    ecsMock.on(ListTasksCommand).resolves({ taskArns: [MIGRATION_TASK_ARN] });
+    ecsMock.on(StopTaskCommand).resolves({});
+
+    await assert.rejects(handler(event({ error: TASK_ERRORS.timedOut }, 'pendingCheck')), (err) => {
+      assert.ok(err instanceof PendingCheckFailedError);
+      assert.match(err.message, /ran past its timeout of 300 s and was stopped \(StopTask\)/);
+      return true;
+    });
+    const stop = ecsMock.commandCalls(StopTaskCommand)[0]?.args[0].input;
+    assert.equal(stop?.task, MIGRATION_TASK_ARN);
+    assert.match(stop?.reason ?? '', /pending check/);
+  });
+
+  it('rejects an event with an unknown action', async () => {
+    await assert.rejects(
+      handler({ ...event({ task: TASK_SHAPES.succeeded }), action: 'plan' }),
+      InvalidInputError,
     );
   });
 });
