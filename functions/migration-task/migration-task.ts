@@ -10,18 +10,19 @@
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type ECSClient, ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { ListTasksCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import * as z from 'zod/mini';
 import {
+  MigrationCommandFailedError,
   type MigrationTaskRef,
   MigrationTaskTimeoutError,
   PendingCheckFailedError,
 } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { invocationKeys, runHandler } from '../shared/handler.ts';
-import type { Log } from '../shared/logger.ts';
 import { interpretPendingCheck } from './interpret-pending-check.ts';
 import { interpretMigrationTask, type MigrationTaskOutcome, taskRef } from './interpret-task.ts';
+import { readTaskOutput, type TaskOutputDeps } from './task-output.ts';
 
 export interface MigrationTaskConfig {
   /** Cluster name or ARN the migration task runs on (the service's). */
@@ -34,9 +35,7 @@ export interface MigrationTaskConfig {
   readonly pendingCheckTimeoutSeconds: number | undefined;
 }
 
-export interface MigrationTaskDeps {
-  readonly ecs: ECSClient;
-  readonly log: Log;
+export interface MigrationTaskDeps extends TaskOutputDeps {
   readonly config: MigrationTaskConfig;
 }
 
@@ -47,6 +46,8 @@ export interface MigrationTaskEvent {
   readonly release: { readonly release: string };
   /** The `startedBy` the running state gave the task. */
   readonly startedBy: string;
+  /** The revision the task ran (the register step's), whose task definition names the container's logs. */
+  readonly taskDefinitionArn: string;
   readonly outcome: MigrationTaskOutcome;
 }
 
@@ -73,6 +74,7 @@ const eventSchema = z.object({
   executionId: text,
   release: z.looseObject({ release: text }),
   startedBy: text,
+  taskDefinitionArn: text,
   outcome: z.union([
     z.object({ task: z.unknown(), error: z.optional(z.undefined()) }),
     z.object({ error: z.looseObject({ Error: z.optional(z.string()), Cause: z.optional(z.unknown()) }) }),
@@ -103,10 +105,29 @@ export async function checkMigrationTask(
     log.info('migration command succeeded', { ...verdict.task });
     return { ...verdict.task, summary: 'The migration command exited 0 in that image.' };
   }
-  if (verdict.kind === 'failed') throw verdict.error;
+  const output = (task: MigrationTaskRef) =>
+    readTaskOutput(
+      deps,
+      { taskArn: task.taskArn, taskDefinitionArn: event.taskDefinitionArn },
+      config.containerName,
+    );
+  if (verdict.kind === 'failed') {
+    const e = verdict.error;
+    // The command ran: its last lines say why it failed. A task that never ran has no output.
+    if (e instanceof MigrationCommandFailedError)
+      throw new MigrationCommandFailedError(
+        e.exitCode,
+        e.container,
+        e.task,
+        e.stopCode,
+        e.stoppedReason,
+        await output(e.task),
+      );
+    throw e;
+  }
   const stopReason = `lockstep: the migration ran past its timeout of ${config.timeoutSeconds} s`;
   const { task, stopped } = await stopTimedOutTask(deps, event.startedBy, verdict.task, stopReason);
-  throw new MigrationTaskTimeoutError(config.timeoutSeconds, task, stopped);
+  throw new MigrationTaskTimeoutError(config.timeoutSeconds, task, stopped, await output(task));
 }
 
 /**

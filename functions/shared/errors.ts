@@ -274,6 +274,8 @@ export class MigrationCommandFailedError extends LockstepError<ReleaseErrorCode>
     readonly task: MigrationTaskRef,
     readonly stopCode: string | undefined,
     readonly stoppedReason: string | undefined,
+    /** The last lines of the command's output, or why they could not be read (./migration-task/task-output.ts). */
+    readonly output?: string,
   ) {
     const how =
       exitCode === 0
@@ -281,7 +283,8 @@ export class MigrationCommandFailedError extends LockstepError<ReleaseErrorCode>
         : `exited with code ${exitCode}`;
     super(
       `the migration command in container "${container}" ${how} (${taskLine(task)}${stoppedReason ? `; ECS: ${stoppedReason}` : ''}). ` +
-        "What the tool applied before failing stays applied unless it rolled back itself; nothing was deployed. Read the tool's output in the task's logs",
+        "What the tool applied before failing stays applied unless it rolled back itself; nothing was deployed. Read the tool's output in the task's logs" +
+        (output ? `.\n\n${output}` : ''),
     );
   }
   protected override details() {
@@ -355,11 +358,14 @@ export class MigrationTaskTimeoutError extends LockstepError<ReleaseErrorCode> {
     readonly timeoutSeconds: number,
     readonly task: MigrationTaskRef,
     readonly stopped: boolean,
+    /** The last lines of the command's output, or why they could not be read. */
+    readonly output?: string,
   ) {
     super(
       `the migration command did not finish within ${timeoutSeconds} s: ${taskLine(task)} ` +
         `${stopped ? 'was stopped (StopTask)' : 'could NOT be stopped: stop it by hand in the ECS console'}. ` +
-        'What the tool applied before that stays applied unless it ran in a transaction; nothing was deployed',
+        'What the tool applied before that stays applied unless it ran in a transaction; nothing was deployed' +
+        (output ? `.\n\n${output}` : ''),
     );
   }
   protected override details() {

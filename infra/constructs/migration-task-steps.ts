@@ -213,6 +213,7 @@ function runThenJudge(
       'executionId.$': '$.executionId',
       'release.$': '$.release',
       'startedBy.$': role.startedBy,
+      'taskDefinitionArn.$': '$.revision.taskDefinitionArn',
       'outcome.$': role.outcomePath,
     }),
     payloadResponseOnly: true,

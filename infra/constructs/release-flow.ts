@@ -342,7 +342,7 @@ export class ReleaseFlow extends Construct {
     this.migrateSecurityGroup = network.securityGroup;
     const functions = this.createFunctions(props, settings, network, bundledMigrations);
     this.functions = functions;
-    this.grantFunctions(props, functions, stateMachineName);
+    this.grantFunctions(props, settings, functions, stateMachineName);
 
     this.stateMachine = this.createStateMachine(props, settings, stateMachineName);
     this.failureAlarm = this.createFailureAlarm();
@@ -536,7 +536,12 @@ export class ReleaseFlow extends Construct {
   }
 
   /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
-  private grantFunctions(props: ReleaseFlowProps, fns: FunctionSet, stateMachineName: string): void {
+  private grantFunctions(
+    props: ReleaseFlowProps,
+    settings: Settings,
+    fns: FunctionSet,
+    stateMachineName: string,
+  ): void {
     const { preflight, snapshot, migrate, deploy } = fns;
     const stack = Stack.of(this);
     const xray =
@@ -576,7 +581,9 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
-    if (fns.migrationTask) grantMigrationTask(fns.migrationTask, props.service, stack, xray);
+    const task = settings.migrationTask;
+    if (fns.migrationTask && task)
+      grantMigrationTask(fns.migrationTask, props.service, task.containerName, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
   }
 
@@ -893,8 +900,28 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
  * resource-level permissions; the `ecs:cluster` condition keeps it to the service's cluster) and ecs:StopTask on
  * that cluster's tasks.
  */
-function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
+function grantMigrationTask(
+  fn: lambda.Function,
+  service: ecs.BaseService,
+  container: string,
+  stack: Stack,
+  xray: string,
+): void {
   const cluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
+  // A failed command's last lines: the revision names the container's log configuration (DescribeTaskDefinition
+  // supports no resource-level permissions), and GetLogEvents (resource type log-stream, Service Authorization
+  // Reference) reads only the migration container's awslogs streams, `<prefix>/<container>/<task id>`.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
+  const streams = migrationLogStreams(service, container, stack);
+  if (streams) {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['logs:GetLogEvents'], resources: [streams] }));
+    if (fn.role)
+      acknowledgeWildcard(
+        fn.role,
+        streams,
+        'A failed migration command’s last lines: GetLogEvents on the migration container’s awslogs streams only (`<prefix>/<container>/<task id>`); the task ID is known only once it runs.',
+      );
+  }
   fn.addToRolePolicy(
     new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: cluster }),
   );
@@ -910,7 +937,8 @@ function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack
     acknowledgeWildcard(
       fn.role,
       '*',
-      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster.`,
+      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster. ` +
+        'ecs:DescribeTaskDefinition (read-only: where the migration container logs) supports no resource-level permissions.',
     );
     acknowledgeWildcard(
       fn.role,
@@ -918,6 +946,25 @@ function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack
       'The timed-out migration task’s ID is not known in advance: StopTask on the service cluster’s tasks only.',
     );
   }
+}
+
+/**
+ * The ARN of the migration container's awslogs streams, from its log driver's options at synth; undefined when it
+ * does not log with awslogs and a stream prefix (the function then says so in the alert and reads nothing).
+ */
+function migrationLogStreams(service: ecs.BaseService, container: string, stack: Stack): string | undefined {
+  const config = service.taskDefinition.findContainer(container)?.logDriverConfig;
+  const group = config?.options?.['awslogs-group'];
+  const prefix = config?.options?.['awslogs-stream-prefix'];
+  if (config?.logDriver !== 'awslogs' || !group || !prefix) return undefined;
+  const region = config.options?.['awslogs-region'];
+  return stack.formatArn({
+    service: 'logs',
+    resource: 'log-group',
+    resourceName: `${group}:log-stream:${prefix}/${container}/*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    ...(region ? { region } : {}),
+  });
 }
 
 /** The nag acknowledgements for {@link migrationTaskPolicy}'s wildcards, each with its reason. */

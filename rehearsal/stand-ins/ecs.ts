@@ -44,6 +44,8 @@ export interface LocalEcsOptions {
   readonly desiredCount?: number;
   /** Keep the service here between processes. @default - in memory */
   readonly stateFile?: string;
+  /** The release container logs with the awslogs driver to this group, with this stream prefix. @default - no log configuration */
+  readonly awslogs?: { readonly group: string; readonly streamPrefix: string };
 }
 
 /** What a state file holds. */
@@ -312,7 +314,23 @@ export class LocalEcsService {
       memory: '512',
       executionRoleArn: `arn:aws:iam::${this.options.account.account}:role/app-execution`,
       containerDefinitions: [
-        { name: this.options.container, image: this.options.initialImage, essential: true },
+        {
+          name: this.options.container,
+          image: this.options.initialImage,
+          essential: true,
+          ...(this.options.awslogs
+            ? {
+                logConfiguration: {
+                  logDriver: 'awslogs',
+                  options: {
+                    'awslogs-group': this.options.awslogs.group,
+                    'awslogs-stream-prefix': this.options.awslogs.streamPrefix,
+                    'awslogs-region': this.options.account.region,
+                  },
+                },
+              }
+            : {}),
+        },
       ],
     });
     this.state.taskDefinition = arn;

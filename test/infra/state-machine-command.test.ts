@@ -15,6 +15,7 @@ import {
   type LocalRelease,
   type ReleaseRun,
   releaseInput,
+  TARGET,
 } from '../support/local-release.ts';
 
 let db: TestDatabase;
@@ -111,10 +112,29 @@ describe('release state machine, command mode', () => {
     assert.equal(run.alerts.length, 1);
     const message = run.alerts[0]?.message ?? '';
     assert.match(message, /exited with code 1/);
+    // No stream was written: the alert says the output could not be read, and still names the failure.
+    assert.match(message, /Its output could not be read \(ResourceNotFoundException/);
     assert.match(
       message,
       /ran \(or was to run\) in image [^ ]+app:v1\.4\.0, task definition [^ ]+:task-definition\//,
     );
+  });
+
+  test('the alert carries the last lines of the failed command’s output, from its awslogs stream', async () => {
+    release.ecs.migrationTasks = [TASK_SHAPES.exitedNonZero];
+    // The first task this run starts (the stand-in numbers them), logging with the prefix of the container's name.
+    release.logs.write(TARGET.logGroup, `${TARGET.container}/${TARGET.container}/${'1'.padStart(32, '0')}`, [
+      'Applying shop.0042_add_email...',
+      'django.db.utils.ProgrammingError: column "email" does not exist',
+    ]);
+    const run = await release.runRelease(releaseInput());
+
+    assert.equal(run.error, 'MigrationCommandFailedError');
+    assert.equal(run.alerts.length, 1);
+    const message = run.alerts[0]?.message ?? '';
+    assert.match(message, /Last 2 lines of its output \(CloudWatch Logs \/ecs\/app, stream app\/app\/0+1\)/);
+    // The Cause is Lambda's error JSON (the local interpreter drops its backslashes): quotes may come escaped.
+    assert.match(message, /\| django\.db\.utils\.ProgrammingError: column \\?"email\\?" does not exist/);
   });
 
   test('a task that never started alerts, naming why, and deploys nothing', async () => {

@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
@@ -65,6 +66,7 @@ import {
 } from '../../rehearsal/interpreter.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
+import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
 import { LocalParameters } from '../../rehearsal/stand-ins/ssm.ts';
@@ -82,6 +84,8 @@ export const TARGET = {
   container: 'app',
   family: 'app',
   initialImage: `${PLACEHOLDER.account}.dkr.ecr.${PLACEHOLDER.region}.amazonaws.com/app:initial`,
+  /** The awslogs group the release container writes to (stream prefix: the container's name). */
+  logGroup: '/ecs/app',
 } as const;
 
 /** Three migrations for the release tests to apply. */
@@ -124,6 +128,7 @@ export interface LocalReleaseSetup {
 }
 
 const mockAws = () => ({
+  logs: mockClient(CloudWatchLogsClient),
   rds: mockClient(RDSClient),
   ecs: mockClient(ECSClient),
   sfn: mockClient(SFNClient),
@@ -197,6 +202,8 @@ export interface LocalRelease {
   /** Where `rds` keeps its snapshots: seed an earlier release's here. */
   readonly snapshots: MemorySnapshots;
   readonly ecs: LocalEcsService;
+  /** The release container's CloudWatch Logs streams (group {@link TARGET}.logGroup): write a task's output here. */
+  readonly logs: LocalLogs;
   /** Resets every mock and fake to a healthy instance and service. Call it in beforeEach. */
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
@@ -254,6 +261,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       secrets: new SecretsManagerClient(LOCAL_CLIENT_CONFIG),
       ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
       ssm: new SSMClient(LOCAL_CLIENT_CONFIG),
+      logs: new CloudWatchLogsClient(LOCAL_CLIENT_CONFIG),
     },
     options,
   );
@@ -267,7 +275,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     family: TARGET.family,
     initialImage: TARGET.initialImage,
     desiredCount: 2,
+    awslogs: { group: TARGET.logGroup, streamPrefix: TARGET.container },
   });
+  const logs = new LocalLogs();
   const secrets = new LocalSecrets();
   secrets.putDatabaseCredentials(TARGET.secretArn, setup.databaseUrl);
   let parameters = new LocalParameters();
@@ -277,6 +287,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     rds.reset();
     snapshots.clear();
     ecs.reset();
+    logs.clear();
+    aws.logs.on(GetLogEventsCommand).callsFake((input) => logs.getLogEvents(input));
     aws.rds.on(CreateDBSnapshotCommand).callsFake((input) => rds.createDBSnapshot(input));
     aws.rds.on(DescribeDBSnapshotsCommand).callsFake((input) => rds.describeDBSnapshots(input));
     aws.rds.on(DeleteDBSnapshotCommand).callsFake((input) => rds.deleteDBSnapshot(input));
@@ -352,7 +364,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
-  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, reset, clearLock, runRelease };
+  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, logs, reset, clearLock, runRelease };
 }
 
 /** {@link TARGET} must be what the functions are configured with, or the stand-ins answer for something else. */
