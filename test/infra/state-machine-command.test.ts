@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { RUN_TASK_RETRY } from '../../functions/shared/errors.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
 import { TASK_ERRORS, TASK_SHAPES } from '../../rehearsal/stand-ins/ecs-task-shapes.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
@@ -146,6 +147,32 @@ describe('release state machine, command mode', () => {
     assert.equal(release.aws.ecs.commandCalls(UpdateServiceCommand).length, 0);
     assert.equal(run.alerts.length, 1);
     assert.match(run.alerts[0]?.message ?? '', /CannotPullContainerError/);
+  });
+
+  test('RunTask failures (capacity) are retried by the state, then fail as MigrationTaskNotPlacedError with an alert', async () => {
+    release.ecs.migrationTasks = [TASK_ERRORS.notPlaced];
+    const run = await release.runRelease(releaseInput());
+
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'MigrationTaskNotPlacedError');
+    // The first attempt and every retry RUN_TASK_RETRY allows, each a RunTask.
+    assert.equal(release.ecs.runTaskCalls.length, RUN_TASK_RETRY.maxAttempts + 1);
+    const retries = run.events.filter(
+      (e) => e.type === 'StateRetried' && e.state?.name === STATE.runMigrationTask,
+    );
+    assert.equal(retries.length, RUN_TASK_RETRY.maxAttempts);
+    assert.equal(release.aws.ecs.commandCalls(UpdateServiceCommand).length, 0);
+    assert.equal(run.alerts.length, 1);
+    assert.match(run.alerts[0]?.message ?? '', /ECS did not start the migration task: RESOURCE:MEMORY/);
+  });
+
+  test('capacity that comes back within the retries: the task runs and the release succeeds', async () => {
+    release.ecs.migrationTasks = [TASK_ERRORS.notPlaced, TASK_ERRORS.notPlaced, TASK_SHAPES.succeeded];
+    const run = await release.runRelease(releaseInput());
+
+    assertSucceeded(run);
+    assert.equal(release.ecs.runTaskCalls.length, 3);
+    assert.deepEqual(run.alerts, []);
   });
 
   test('a timeout stops the task and alerts; nothing is deployed', async () => {
