@@ -85,21 +85,37 @@ export function commandWords(
   return words;
 }
 
+/** Command mode's commands, from the CDK app's context. */
+export interface ContextCommands {
+  readonly migrationCommand?: string[];
+  readonly pendingCheckCommand?: string[];
+}
+
 /**
- * The CDK app's `migrationCommand` context (`cdk synth -c migrationCommand="…"`, or the rehearsal's `--command`) as
- * the argument list, or undefined when it is not given. It excludes `migrationsSource`: a command runs the
- * migrations.
+ * The CDK app's `migrationCommand` and `pendingCheckCommand` context (`cdk synth -c migrationCommand="…"`, or the
+ * rehearsal's `--command` and `--pending-check`) as argument lists, each absent when not given. A command excludes
+ * `migrationsSource` (a command runs the migrations); a pending check needs a command.
  */
-export function contextCommand(context: {
+export function contextCommands(context: {
   readonly migrationCommand?: unknown;
+  readonly pendingCheckCommand?: unknown;
   readonly migrationsSource?: unknown;
-}): string[] | undefined {
-  const value = context.migrationCommand;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new Error('context migrationCommand must be a string');
-  if (context.migrationsSource !== undefined)
+}): ContextCommands {
+  const { migrationCommand: command, pendingCheckCommand: check } = context;
+  if (command !== undefined && typeof command !== 'string')
+    throw new Error('context migrationCommand must be a string');
+  if (check !== undefined && typeof check !== 'string')
+    throw new Error('context pendingCheckCommand must be a string');
+  if (command !== undefined && context.migrationsSource !== undefined)
     throw new Error(
       'context migrationCommand and migrationsSource exclude each other: a command runs the migrations',
     );
-  return commandWords(value, 'context migrationCommand');
+  if (check !== undefined && command === undefined)
+    throw new Error('context pendingCheckCommand needs migrationCommand: it is command mode’s pending check');
+  return {
+    ...(command === undefined ? {} : { migrationCommand: commandWords(command, 'context migrationCommand') }),
+    ...(check === undefined
+      ? {}
+      : { pendingCheckCommand: commandWords(check, 'context pendingCheckCommand') }),
+  };
 }

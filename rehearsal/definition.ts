@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { contextCommand } from '../infra/command-words.ts';
+import { contextCommands } from '../infra/command-words.ts';
 import type { ReleaseFlow } from '../infra/constructs/release-flow.ts';
 import { packageRoot } from '../infra/package-root.ts';
 import { ReleaseStack } from '../infra/release-stack.ts';
@@ -106,11 +106,16 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   const build =
     options.build ??
     ((a: App) => {
-      const migrationCommand = contextCommand({ migrationCommand: a.node.tryGetContext('migrationCommand') });
+      const { migrationCommand, pendingCheckCommand } = contextCommands({
+        migrationCommand: a.node.tryGetContext('migrationCommand'),
+        pendingCheckCommand: a.node.tryGetContext('pendingCheckCommand'),
+      });
       return new ReleaseStack(
         a,
         'LockstepRelease',
-        migrationCommand ? { repoRoot, migrationCommand } : { repoRoot, migrationsSource: 'bundled' },
+        migrationCommand
+          ? { repoRoot, migrationCommand, ...(pendingCheckCommand ? { pendingCheckCommand } : {}) }
+          : { repoRoot, migrationsSource: 'bundled' },
       ).releaseFlow;
     });
   const flow = build(app);

@@ -55,6 +55,8 @@ export interface LocalEcsOptions {
   readonly desiredCount?: number;
   /** Keep the service here between processes. @default - in memory */
   readonly stateFile?: string;
+  /** The release container logs with the awslogs driver to this group, with this stream prefix. @default - no log configuration */
+  readonly awslogs?: { readonly group: string; readonly streamPrefix: string };
 }
 
 /** What a state file holds. */
@@ -77,8 +79,14 @@ export class LocalEcsService {
    */
   migrationTasks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.succeeded];
   /**
-   * Runs each migration task for real instead (the rehearsal's child process, ./migration-process.ts): it is
-   * listed by ListTasks while it runs, StopTask stops it, and the state gets the task it ends as.
+   * How successive pending-check tasks end, the same way: the default, a check that exited 1, means "pending"
+   * (TASK_SHAPES.succeeded, exit 0, means nothing is).
+   */
+  pendingChecks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.exitedNonZero];
+  /**
+   * Runs each task (the migration and the pending check) for real instead (the rehearsal's child process,
+   * ./migration-process.ts): it is listed by ListTasks while it runs, StopTask stops it, and the state gets the
+   * task it ends as.
    */
   launcher: TaskLauncher | undefined;
   /** The parameters of each RunTask.sync, as the state machine sent them. */
@@ -97,6 +105,7 @@ export class LocalEcsService {
   reset(): void {
     this.rollouts = ['IN_PROGRESS', 'COMPLETED'];
     this.migrationTasks = [TASK_SHAPES.succeeded];
+    this.pendingChecks = [TASK_SHAPES.exitedNonZero];
     this.runTaskCalls = [];
     this.stoppedTasks = [];
     this.running.clear();
@@ -174,11 +183,15 @@ export class LocalEcsService {
 
   /**
    * The `arn:aws:states:::ecs:runTask.sync` integration: the revision must be registered; then the task runs
-   * through the {@link launcher} and its stopped task is returned, or else the next of {@link migrationTasks} is
-   * returned as the stopped task or thrown as the state's error (its name the Error, its message the Cause). Either
-   * way the task carries this call's ARN, revision and startedBy.
+   * through the {@link launcher} and its stopped task is returned, or else the next of {@link migrationTasks} (or
+   * {@link pendingChecks}, for the pending check's state) is returned as the stopped task or thrown as the state's
+   * error (its name the Error, its message the Cause). Either way the task carries this call's ARN, revision and
+   * startedBy.
    */
-  async runTaskSync(params: unknown): Promise<RecordedTask> {
+  async runTaskSync(
+    params: unknown,
+    purpose: 'migration' | 'pendingCheck' = 'migration',
+  ): Promise<RecordedTask> {
     const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
     this.runTaskCalls.push(structuredClone(p));
     const revision = String(p.TaskDefinition ?? '');
@@ -203,9 +216,8 @@ export class LocalEcsService {
         this.running.delete(taskArn);
       }
     }
-    const outcome = (this.migrationTasks.length > 1 ? this.migrationTasks.shift() : this.migrationTasks[0]) as
-      | RecordedTask
-      | RecordedTaskError;
+    const queue = purpose === 'pendingCheck' ? this.pendingChecks : this.migrationTasks;
+    const outcome = (queue.length > 1 ? queue.shift() : queue[0]) as RecordedTask | RecordedTaskError;
     if ('Error' in outcome && typeof outcome.Error === 'string') {
       if (outcome.Error === 'States.Timeout') this.running.set(taskArn, { startedBy });
       throw Object.assign(new Error(String(outcome.Cause ?? '')), { name: outcome.Error });
@@ -341,7 +353,23 @@ export class LocalEcsService {
       memory: '512',
       executionRoleArn: `arn:aws:iam::${this.options.account.account}:role/app-execution`,
       containerDefinitions: [
-        { name: this.options.container, image: this.options.initialImage, essential: true },
+        {
+          name: this.options.container,
+          image: this.options.initialImage,
+          essential: true,
+          ...(this.options.awslogs
+            ? {
+                logConfiguration: {
+                  logDriver: 'awslogs',
+                  options: {
+                    'awslogs-group': this.options.awslogs.group,
+                    'awslogs-stream-prefix': this.options.awslogs.streamPrefix,
+                    'awslogs-region': this.options.account.region,
+                  },
+                },
+              }
+            : {}),
+        },
       ],
     });
     this.state.taskDefinition = arn;

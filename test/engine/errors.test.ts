@@ -74,6 +74,10 @@ const samples: Record<string, engineErrors.LockstepError> = {
     { taskArn: 'arn', consoleUrl: undefined },
     true,
   ),
+  PendingCheckFailedError: new releaseErrors.PendingCheckFailedError(
+    'it ran past its timeout of 600 s and was stopped (StopTask)',
+    { taskArn: 'arn', consoleUrl: undefined },
+  ),
 };
 
 // Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.

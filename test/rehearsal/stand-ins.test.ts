@@ -26,6 +26,7 @@ import { LocalDynamoTable } from '../../rehearsal/stand-ins/dynamodb.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
 import { TASK_ERRORS, TASK_SHAPES } from '../../rehearsal/stand-ins/ecs-task-shapes.ts';
 import { LocalExecutions } from '../../rehearsal/stand-ins/executions.ts';
+import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { type LocalDynamo, startDynamo } from '../support/dynalite.ts';
 
@@ -265,14 +266,16 @@ describe('the local ECS service', () => {
         MIGRATION_TIMEOUT_SECONDS: '60',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
       },
-      { ecs: ecs.client() },
+      { ecs: ecs.client(), logs: () => new LocalLogs().client() },
     );
 
     await assert.rejects(
       handler({
+        action: 'migration',
         executionId: A,
         release: { release: 'v2' },
         startedBy: 'lockstep-a',
+        taskDefinitionArn: arn,
         outcome: { error: TASK_ERRORS.timedOut },
       }),
       MigrationTaskTimeoutError,

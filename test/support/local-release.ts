@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
@@ -44,6 +45,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
+import { STATE } from '../../infra/constructs/release-definition.ts';
 import {
   type LocalDefinition,
   type PerFunction,
@@ -63,6 +65,7 @@ import {
 import { withMigrationTimeout } from '../../rehearsal/migration-command.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
+import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
 import { LocalParameters } from '../../rehearsal/stand-ins/ssm.ts';
@@ -80,6 +83,8 @@ export const TARGET = {
   container: 'app',
   family: 'app',
   initialImage: `${PLACEHOLDER.account}.dkr.ecr.${PLACEHOLDER.region}.amazonaws.com/app:initial`,
+  /** The awslogs group the release container writes to (stream prefix: the container's name). */
+  logGroup: '/ecs/app',
 } as const;
 
 /** Three migrations for the release tests to apply. */
@@ -122,9 +127,12 @@ export interface LocalReleaseSetup {
   readonly migrationCommand?: readonly string[];
   /** Command mode: the migration task's TimeoutSeconds, as the rehearsal's `--migration-timeout` sets it. */
   readonly migrationTimeoutSeconds?: number;
+  /** Command mode's pending check, given as `-c pendingCheckCommand` (a JSON array). @default - none */
+  readonly pendingCheckCommand?: readonly string[];
 }
 
 const mockAws = () => ({
+  logs: mockClient(CloudWatchLogsClient),
   rds: mockClient(RDSClient),
   ecs: mockClient(ECSClient),
   sfn: mockClient(SFNClient),
@@ -198,6 +206,8 @@ export interface LocalRelease {
   /** Where `rds` keeps its snapshots: seed an earlier release's here. */
   readonly snapshots: MemorySnapshots;
   readonly ecs: LocalEcsService;
+  /** The release container's CloudWatch Logs streams (group {@link TARGET}.logGroup): write a task's output here. */
+  readonly logs: LocalLogs;
   /** Resets every mock and fake to a healthy instance and service. Call it in beforeEach. */
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
@@ -214,9 +224,16 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
-  const { migrationCommand, migrationTimeoutSeconds } = setup;
+  const { migrationCommand, migrationTimeoutSeconds, pendingCheckCommand } = setup;
   const synthesized = synthesizeReleaseDefinition(
-    migrationCommand ? { context: { migrationCommand: JSON.stringify(migrationCommand) } } : {},
+    migrationCommand
+      ? {
+          context: {
+            migrationCommand: JSON.stringify(migrationCommand),
+            ...(pendingCheckCommand ? { pendingCheckCommand: JSON.stringify(pendingCheckCommand) } : {}),
+          },
+        }
+      : {},
   );
   const definition =
     migrationTimeoutSeconds === undefined
@@ -250,6 +267,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       secrets: new SecretsManagerClient(LOCAL_CLIENT_CONFIG),
       ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
       ssm: new SSMClient(LOCAL_CLIENT_CONFIG),
+      logs: new CloudWatchLogsClient(LOCAL_CLIENT_CONFIG),
     },
     options,
   );
@@ -263,7 +281,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     family: TARGET.family,
     initialImage: TARGET.initialImage,
     desiredCount: 2,
+    awslogs: { group: TARGET.logGroup, streamPrefix: TARGET.container },
   });
+  const logs = new LocalLogs();
   const secrets = new LocalSecrets();
   secrets.putDatabaseCredentials(TARGET.secretArn, setup.databaseUrl);
   let parameters = new LocalParameters();
@@ -273,6 +293,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     rds.reset();
     snapshots.clear();
     ecs.reset();
+    logs.clear();
+    aws.logs.on(GetLogEventsCommand).callsFake((input) => logs.getLogEvents(input));
     aws.rds.on(CreateDBSnapshotCommand).callsFake((input) => rds.createDBSnapshot(input));
     aws.rds.on(DescribeDBSnapshotsCommand).callsFake((input) => rds.describeDBSnapshots(input));
     aws.rds.on(DeleteDBSnapshotCommand).callsFake((input) => rds.deleteDBSnapshot(input));
@@ -315,7 +337,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(dynamo.client, p)
               : kind === 'ecsRunTask'
-                ? ecs.runTaskSync(p)
+                ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
                 : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
@@ -348,7 +370,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
-  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, reset, clearLock, runRelease };
+  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, logs, reset, clearLock, runRelease };
 }
 
 /** {@link TARGET} must be what the functions are configured with, or the stand-ins answer for something else. */
