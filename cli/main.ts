@@ -184,6 +184,10 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
       'migrate with your tool’s command instead (command mode), run here with DATABASE_URL and PG* set; one string, split without a shell as -c migrationCommand is',
     )
     .option(
+      '--pending-check <command>',
+      'with --command: a command that exits 0 when nothing is pending (then no snapshot and no migration), run first as -c pendingCheckCommand is',
+    )
+    .option(
       '--migration-timeout <duration>',
       'with --command: stop the command (StopTask) and fail the release after this long, e.g. 90s, 15m (default: the stack’s, 1h)',
     )

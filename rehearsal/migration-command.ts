@@ -9,6 +9,8 @@ import { commandEnvironment } from '../cli/exec/environment.ts';
 import { parseDuration } from '../cli/exec/options.ts';
 import { InvalidInputError } from '../engine/errors.ts';
 import { commandWords } from '../infra/command-words.ts';
+import { knownNonCheck } from '../infra/constructs/pending-check-commands.ts';
+import { STATE } from '../infra/constructs/state-names.ts';
 import type { LocalDefinition } from './definition.ts';
 import type { TaskLauncher } from './stand-ins/ecs.ts';
 import { startMigrationProcess } from './stand-ins/migration-process.ts';
@@ -16,6 +18,8 @@ import { startMigrationProcess } from './stand-ins/migration-process.ts';
 export interface MigrationCommandFlags {
   /** `--command`: the migration command, one string as `-c migrationCommand` takes it. */
   readonly command?: string | undefined;
+  /** `--pending-check`: a command that exits 0 when nothing is pending, one string as `-c pendingCheckCommand` takes it. */
+  readonly pendingCheck?: string | undefined;
   /** `--migration-timeout`: a duration (`90s`, `15m`, `2h`). */
   readonly migrationTimeout?: string | undefined;
   /** `--dir`, when given: SQL migrations, which a command excludes. */
@@ -26,6 +30,8 @@ export interface MigrationCommandFlags {
 export interface MigrationCommand {
   /** As given: the CDK context value. */
   readonly command: string;
+  /** The pending check as given, the CDK context value. @default - none: always snapshot and migrate */
+  readonly pendingCheck: string | undefined;
   /** The state's TimeoutSeconds for this rehearsal. @default - the synthesized one */
   readonly timeoutSeconds: number | undefined;
 }
@@ -38,6 +44,11 @@ export function parseMigrationCommand(flags: MigrationCommandFlags): MigrationCo
   if (flags.command === undefined) {
     if (flags.migrationTimeout !== undefined)
       throw new InvalidInputError('--migration-timeout', 'applies to --command only');
+    if (flags.pendingCheck !== undefined)
+      throw new InvalidInputError(
+        '--pending-check',
+        'applies to --command only: it is command mode’s pending check',
+      );
     return undefined;
   }
   if (flags.dir !== undefined)
@@ -47,6 +58,15 @@ export function parseMigrationCommand(flags: MigrationCommandFlags): MigrationCo
     );
   // Split here as the synth splits it, so that a command the synth would refuse is refused before a database starts.
   commandWords(flags.command, '--command', (problem) => new InvalidInputError('--command', problem));
+  if (flags.pendingCheck !== undefined) {
+    const check = commandWords(
+      flags.pendingCheck,
+      '--pending-check',
+      (problem) => new InvalidInputError('--pending-check', problem),
+    );
+    const problem = knownNonCheck(check);
+    if (problem) throw new InvalidInputError('--pending-check', problem);
+  }
   const timeoutMs =
     flags.migrationTimeout === undefined
       ? undefined
@@ -54,24 +74,26 @@ export function parseMigrationCommand(flags: MigrationCommandFlags): MigrationCo
   // TimeoutSeconds is a whole number of seconds.
   return {
     command: flags.command,
+    pendingCheck: flags.pendingCheck,
     timeoutSeconds: timeoutMs === undefined ? undefined : Math.ceil(timeoutMs / 1000),
   };
 }
 
 /** The CDK context that synthesizes command mode with this command. */
 export function commandContext(command: MigrationCommand): Record<string, string> {
-  return { migrationCommand: command.command };
+  return {
+    migrationCommand: command.command,
+    ...(command.pendingCheck === undefined ? {} : { pendingCheckCommand: command.pendingCheck }),
+  };
 }
 
-/** The name of the definition's `ecs:runTask.sync` state: the migration task. */
+/** The name of the definition's migration task state (with a pending check there is a second RunTask state). */
 export function migrationTaskState(local: LocalDefinition): string {
-  const states = Object.entries(local.taskStates).filter(([, kind]) => kind === 'ecsRunTask');
-  const [state] = states;
-  if (!state || states.length > 1)
+  if (local.taskStates[STATE.runMigrationTask] !== 'ecsRunTask')
     throw new Error(
-      `the definition has ${states.length} ecs:runTask.sync states; command mode's rehearsal expects one`,
+      `the definition has no "${STATE.runMigrationTask}" ecs:runTask.sync state: is it command mode?`,
     );
-  return state[0];
+  return STATE.runMigrationTask;
 }
 
 /**

@@ -61,6 +61,8 @@ export interface LocalReleaseOptions {
   readonly dir?: string | undefined;
   /** Command mode: the migration command, one string as `cdk synth -c migrationCommand=…` takes it. */
   readonly command?: string | undefined;
+  /** Command mode's pending check, one string as `cdk synth -c pendingCheckCommand=…` takes it. @default - none */
+  readonly pendingCheck?: string | undefined;
   /** Command mode: the migration task's timeout for this rehearsal (`90s`, `15m`). @default - the synthesized one */
   readonly migrationTimeout?: string | undefined;
   readonly image?: string | undefined;

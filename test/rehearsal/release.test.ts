@@ -272,6 +272,14 @@ c.connect()
       ],
       [['--migration-timeout', '5m'], /InvalidInputError: --migration-timeout: applies to --command only/],
       [['--command', 'knex', '--migration-timeout', 'soon'], /--migration-timeout: must be a duration/],
+      [
+        ['--pending-check', 'node pending.js'],
+        /InvalidInputError: --pending-check: applies to --command only/,
+      ],
+      [
+        ['--command', 'knex migrate:latest', '--pending-check', 'npx knex migrate:status'],
+        /--pending-check: is a status command that exits 0 whether or not migrations are pending/,
+      ],
     ] as const) {
       const run = await lockstep(app, ['release', '--local', ...args], { installed: true });
       assert.equal(run.code, 2, run.out);
@@ -298,6 +306,35 @@ c.connect()
     assert.match(run.out, /^ {2}│ Batch 1 run: 2 migrations$/m, 'the tool’s output, as the task’s logs');
     assert.match(run.out, /the service now runs local\/app:first/);
     assert.match(run.out, /^accounts: id,email,name$/m);
+  });
+
+  test('--pending-check: nothing pending skips the snapshot and the migration and deploys; pending migrates', async () => {
+    // The app's own check: exit 1 when knex has a pending migration, 0 when it has none.
+    writeFileSync(
+      join(app, 'pending.js'),
+      `const knex = require('knex')(require('./knexfile.js'));
+knex.migrate.list()
+  .then(([, pending]) => { console.log('pending:', pending.length); process.exitCode = pending.length > 0 ? 1 : 0; })
+  .finally(() => knex.destroy());
+`,
+    );
+    const nothing = await releaseWithKnex(['--pending-check', 'node pending.js', '--release', 'checked']);
+    assert.equal(nothing.code, 0, nothing.out);
+    assert.match(nothing.out, /✓ Run pending check/);
+    assert.match(nothing.out, /^ {2}│ pending: 0$/m);
+    assert.doesNotMatch(nothing.out, /Create snapshot|Run migration task/);
+    assert.match(nothing.out, /the service now runs local\/app:checked/);
+
+    writeFileSync(
+      join(app, 'migrations', '20260102120000_add_account_plan.js'),
+      "exports.up = (knex) => knex.raw('ALTER TABLE accounts ADD COLUMN plan text');\nexports.down = () => {};\n",
+    );
+    const pending = await releaseWithKnex(['--pending-check', 'node pending.js', '--release', 'first']);
+    assert.equal(pending.code, 0, pending.out);
+    assert.match(pending.out, /^ {2}│ pending: 1$/m);
+    assert.match(pending.out, /✓ Create snapshot/);
+    assert.match(pending.out, /✓ Run migration task/);
+    assert.match(pending.out, /the service now runs local\/app:first/);
   });
 
   test('a command that hangs is stopped at --migration-timeout: alert, exit 8, nothing deployed, no process left', async () => {
