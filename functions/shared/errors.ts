@@ -16,6 +16,7 @@ export {
   LockTimeoutError,
   MigrationFailedError,
   OutOfOrderError,
+  UnsafeMigrationError,
 } from '../../engine/errors.ts';
 
 export type ReleaseErrorCode =
@@ -418,6 +419,8 @@ export const ERROR_POLICY = {
   // Raised once RUN_TASK_RETRY (below) has given up: the RunTask state retried; retrying the verdict changes nothing.
   MigrationTaskNotPlacedError: 'final',
   MigrationTaskTimeoutError: 'final',
+  // The plan step's lint found what would lock, rewrite or break production: a human decides, not a retry.
+  UnsafeMigrationError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

@@ -26,6 +26,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
   LockNotAvailableError: new engineErrors.LockNotAvailableError(3, failure, 'lock timeout'),
   DatabaseUnavailableError: new engineErrors.DatabaseUnavailableError('down'),
   LockLostError: new engineErrors.LockLostError('3'),
+  UnsafeMigrationError: new engineErrors.UnsafeMigrationError([], 'error'),
   ConfigError: new releaseErrors.ConfigError('VAR', 'is not set'),
   ReleaseInProgressError: new releaseErrors.ReleaseInProgressError('arn', undefined),
   MigrationsNotFoundError: new releaseErrors.MigrationsNotFoundError('s3://b/p', 'publish first'),
