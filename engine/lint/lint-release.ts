@@ -26,9 +26,9 @@ export interface LintReleaseOptions {
 }
 
 /** `pending` in run order; `session` for the live context (none: static findings only). */
-export async function lintRelease(
-  pending: readonly MigrationText[],
-  lintOf: (m: MigrationText) => Promise<FileLint> | FileLint,
+export async function lintRelease<M extends Pick<MigrationText, 'file' | 'sql'>>(
+  pending: readonly M[],
+  lintOf: (m: M) => Promise<FileLint> | FileLint,
   session: SqlSession | undefined,
   options: LintReleaseOptions = {},
 ): Promise<LintReport> {
