@@ -33,7 +33,11 @@ export function lintSummary(report: LintReport): string {
       ? 'lint: no findings'
       : `lint: ${plural(report.findings.length, 'finding')}${counts.length ? ` (${counts.join(', ')})` : ''}${allowed ? `, ${allowed} allowed` : ''}`;
   const source = report.live ? 'sizes and sessions from the database' : 'static only: no database';
-  return `${what}; ${source}; fails on ${report.failOn}: ${report.failing === 0 ? 'passed' : `${report.failing} failing`}`;
+  const verdict =
+    report.failOn === 'never'
+      ? 'report only (--fail-on never)'
+      : `fails on ${report.failOn}: ${report.failing === 0 ? 'passed' : `${report.failing} failing`}`;
+  return `${what}; ${source}; ${verdict}`;
 }
 
 /**

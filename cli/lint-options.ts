@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
-import { SEVERITIES, type Severity } from '../engine/lint/finding.ts';
-import { LINT_DEFAULTS, type LintThresholds } from '../engine/lint/report.ts';
+import { SEVERITIES } from '../engine/lint/finding.ts';
+import { type FailOn, LINT_DEFAULTS, type LintThresholds } from '../engine/lint/report.ts';
 import { DEFAULTS } from './options.ts';
 
 export interface RawLintOptions {
@@ -46,7 +46,7 @@ export function addLintOptions(command: Command): Command {
     .option('--format <format>', 'text, json, or github (workflow annotations)', 'text')
     .option(
       '--fail-on <severity>',
-      'exit 9 on a finding this severe or worse: info, warning or error',
+      'exit 9 on a finding this severe or worse: info, warning or error; never: report only',
       'error',
     )
     .option('--since <version>', 'without a database: treat files before this version as applied')
@@ -67,7 +67,7 @@ function bytes(flag: string, value: string): number {
 
 export interface LintOptions {
   readonly format: 'text' | 'json' | 'github';
-  readonly failOn: Severity;
+  readonly failOn: FailOn;
   readonly since: bigint | undefined;
   readonly thresholds: LintThresholds;
 }
@@ -77,8 +77,8 @@ export function parseLintOptions(raw: RawLintOptions): LintOptions {
   if (format !== 'text' && format !== 'json' && format !== 'github')
     throw new InvalidInputError('--format', `must be text, json or github, got "${format}"`);
   const failOn = raw.failOn ?? 'error';
-  if (!(SEVERITIES as readonly string[]).includes(failOn))
-    throw new InvalidInputError('--fail-on', `must be info, warning or error, got "${failOn}"`);
+  if (![...SEVERITIES, 'never'].includes(failOn))
+    throw new InvalidInputError('--fail-on', `must be info, warning, error or never, got "${failOn}"`);
   if (raw.since !== undefined && !/^\d+$/.test(raw.since.trim()))
     throw new InvalidInputError('--since', `must be a migration version (digits), got "${raw.since}"`);
   const thresholds = {
@@ -95,7 +95,7 @@ export function parseLintOptions(raw: RawLintOptions): LintOptions {
     throw new InvalidInputError('--small-table', 'must not be larger than --large-table');
   return {
     format,
-    failOn: failOn as Severity,
+    failOn: failOn as FailOn,
     since: raw.since === undefined ? undefined : BigInt(raw.since.trim()),
     thresholds,
   };

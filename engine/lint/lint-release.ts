@@ -6,22 +6,22 @@
 import { UnsafeMigrationError } from '../errors.ts';
 import type { MigrationText } from '../migration.ts';
 import type { SqlSession } from '../session.ts';
-import type { FileLint, Finding, Severity } from './finding.ts';
+import type { FileLint, Finding } from './finding.ts';
 import { readLiveContext } from './live-context.ts';
 import { releaseLint } from './release.ts';
-import { failing, LINT_DEFAULTS, type LintThresholds, reportFindings } from './report.ts';
+import { type FailOn, failing, LINT_DEFAULTS, type LintThresholds, reportFindings } from './report.ts';
 
 export interface LintReport {
   readonly findings: readonly Finding[];
   /** Whether sizes and sessions came from the live database. */
   readonly live: boolean;
-  readonly failOn: Severity;
+  readonly failOn: FailOn;
   /** How many findings count against `failOn`. */
   readonly failing: number;
 }
 
 export interface LintReleaseOptions {
-  readonly failOn?: Severity;
+  readonly failOn?: FailOn;
   readonly thresholds?: LintThresholds;
 }
 

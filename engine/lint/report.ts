@@ -85,9 +85,14 @@ function decide(f: FileFinding, live: LiveContext | undefined, t: LintThresholds
   };
 }
 
+/** The severity from which a finding fails a lint; `never`: none does, findings are only reported. */
+export type FailOn = Severity | 'never';
+
 /** The findings that count against `failOn`: not suppressed, at least that severe. */
-export const failing = (findings: readonly Finding[], failOn: Severity): Finding[] =>
-  findings.filter((f) => f.suppressed === undefined && severityRank(f.severity) >= severityRank(failOn));
+export const failing = (findings: readonly Finding[], failOn: FailOn): Finding[] =>
+  failOn === 'never'
+    ? []
+    : findings.filter((f) => f.suppressed === undefined && severityRank(f.severity) >= severityRank(failOn));
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];

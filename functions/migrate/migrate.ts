@@ -8,9 +8,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import type { Severity } from '../../engine/lint/finding.ts';
 import { lintRelease, unsafeMigrationError } from '../../engine/lint/lint-release.ts';
-import { LINT_DEFAULTS, type LintThresholds } from '../../engine/lint/report.ts';
+import { type FailOn, LINT_DEFAULTS, type LintThresholds } from '../../engine/lint/report.ts';
 import type { MigrationFile } from '../../engine/migration.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
@@ -35,7 +34,7 @@ export interface MigrateConfig {
    * The plan step's migration lint: `never` reports findings in the log and the output and stops nothing.
    * @default { failOn: 'error', thresholds: LINT_DEFAULTS }
    */
-  readonly lint?: { readonly failOn: Severity | 'never'; readonly thresholds: LintThresholds };
+  readonly lint?: { readonly failOn: FailOn; readonly thresholds: LintThresholds };
 }
 
 export interface MigrateDeps extends ConnectDeps {
@@ -206,18 +205,18 @@ async function lintPending(
       return lint ?? { findings: [], events: [], locks: [] };
     },
     session,
-    { failOn: failOn === 'never' ? 'error' : failOn, thresholds },
+    { failOn, thresholds },
   );
   if (unlinted > 0)
     deps.log.warn('migrations published by a lockstep without the lint: not linted; publish them again', {
       count: unlinted,
     });
   for (const f of report.findings) deps.log.info('lint finding', { ...f });
-  const error = failOn === 'never' ? undefined : unsafeMigrationError(report);
+  const error = unsafeMigrationError(report);
   if (error) throw error;
   return {
     findings: report.findings.length,
-    failing: failOn === 'never' ? 0 : report.failing,
+    failing: report.failing,
     rules: sampleNames(report.findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.severity} ${f.rule}`)),
   };
 }

@@ -108,7 +108,7 @@ describe('lockstep lint (installed)', () => {
   test('usage errors exit 2; a file lockstep would refuse exits 5', async () => {
     const bad = await runCli(['lint', '--fail-on', 'fatal'], { cwd, installed: true });
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--fail-on: must be info, warning or error/);
+    assert.match(bad.stderr, /--fail-on: must be info, warning, error or never/);
     writeFileSync(join(cwd, 'migrations', '0005_broken.sql'), 'CREATE TABLE (;\n');
     const broken = await runCli(['lint'], { cwd, installed: true });
     assert.equal(broken.code, 5);
