@@ -19,6 +19,11 @@ export interface LiveContext {
     readonly session: LiveSession;
   }>;
   readonly longTransactions: readonly LiveSession[];
+  /**
+   * `table:column` (table by {@link nameKey}) of columns already NOT NULL, or proven so by a validated
+   * CHECK (column IS NOT NULL): SET NOT NULL on them needs no scan.
+   */
+  readonly notNullProven: ReadonlySet<string>;
 }
 
 export interface LiveOptions {
@@ -61,9 +66,14 @@ AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' ORDER BY a.x
         : // relpages of the table, its indexes and TOAST; unknown (NULL) for a table never vacuumed or analyzed.
           "CASE WHEN c.reltuples >= 0 THEN (SELECT sum(c2.relpages)::bigint * current_setting('block_size')::bigint FROM pg_class c2 WHERE c2.oid = r.oid OR c2.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = r.oid) OR c2.oid = c.reltoastrelid) END"
     }::text AS bytes FROM r JOIN pg_class c ON c.oid = r.oid`;
+  const notNull = `SELECT r.name, a.attname FROM r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attnotnull OR EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = r.oid AND c.contype = 'c' AND c.convalidated
+  AND pg_get_constraintdef(c.oid) = format('CHECK ((%s IS NOT NULL))', quote_ident(a.attname)))`;
   const begin = `BEGIN READ ONLY; SET LOCAL statement_timeout = ${options.statementTimeoutMs ?? 5000}; SET LOCAL lock_timeout = ${options.lockTimeoutMs ?? 1000};`;
   const read = (exact: boolean) =>
-    session.script(`${begin} ${targets} ${sessions}; ${targets} ${long}; ${targets} ${size(exact)}; COMMIT`);
+    session.script(
+      `${begin} ${targets} ${sessions}; ${targets} ${long}; ${targets} ${notNull}; ${targets} ${size(exact)}; COMMIT`,
+    );
   let results: StatementResult[];
   try {
     results = await read(true);
@@ -80,7 +90,7 @@ AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' ORDER BY a.x
     }
   }
   const rows = results.filter((r) => r.command.startsWith('SELECT')).map((r) => r.rows);
-  const [lockRows = [], longRows = [], sizeRows = []] = rows;
+  const [lockRows = [], longRows = [], notNullRows = [], sizeRows = []] = rows;
   const sizes = new Map<string, number>();
   const keyOf = new Map([...names].map(([k, v]) => [v, k]));
   for (const row of sizeRows) {
@@ -109,5 +119,11 @@ AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' ORDER BY a.x
       session: sessionOf(row),
     });
   }
-  return { sizes, blockers, longTransactions: longRows.map(sessionOf) };
+  const notNullProven = new Set(
+    notNullRows.flatMap((row) => {
+      const k = keyOf.get(row.name ?? '');
+      return k ? [`${k}:${row.attname}`] : [];
+    }),
+  );
+  return { sizes, blockers, longTransactions: longRows.map(sessionOf), notNullProven };
 }

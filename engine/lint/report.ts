@@ -30,7 +30,16 @@ export function reportFindings(
   live: LiveContext | undefined,
   thresholds: LintThresholds = LINT_DEFAULTS,
 ): Finding[] {
-  const findings = release.findings.map((f) => decide(f, live, thresholds));
+  const findings = release.findings
+    .filter(
+      (f) =>
+        !(
+          f.rule === 'set-not-null' &&
+          f.object &&
+          live?.notNullProven.has(`${nameKey(f.object)}:${f.targetColumn}`)
+        ),
+    )
+    .map((f) => decide(f, live, thresholds));
   for (const b of live?.blockers ?? []) {
     const rule = RULES['blocking-session'];
     findings.push({

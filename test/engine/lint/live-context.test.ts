@@ -48,6 +48,20 @@ describe('live context, against PostgreSQL', () => {
     assert.equal(rows[0].s, 'off', 'the read-only transaction was left open');
   });
 
+  it('SET NOT NULL on a column a validated CHECK (column IS NOT NULL) already proves, or already NOT NULL, is fine', async () => {
+    await client.query(`ALTER TABLE tiny ADD COLUMN a int, ADD COLUMN b int NOT NULL DEFAULT 0, ADD COLUMN c int;
+      ALTER TABLE tiny ADD CONSTRAINT tiny_a_nn CHECK (a IS NOT NULL) NOT VALID;
+      UPDATE tiny SET a = 1; ALTER TABLE tiny VALIDATE CONSTRAINT tiny_a_nn;`);
+    const r = await release(
+      'ALTER TABLE tiny ALTER COLUMN a SET NOT NULL;\nALTER TABLE tiny ALTER COLUMN b SET NOT NULL;\nALTER TABLE tiny ALTER COLUMN c SET NOT NULL;',
+    );
+    const findings = reportFindings(r, await readLiveContext(pgSession(client), r, thresholds), thresholds);
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.line]),
+      [['set-not-null', 3]],
+    );
+  });
+
   it('names a session whose open transaction holds a conflicting lock: pid, application, age and query', async () => {
     const other = await db.connect({ applicationName: 'billing-worker' });
     try {
