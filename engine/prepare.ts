@@ -39,7 +39,8 @@ export async function prepareManifest(files: MigrationBytes, published?: Publica
     const analysis = await m.analyze();
     problems.push(...analysis.problems);
     if (analysis.problems.length > 0) continue;
-    const entry = manifestEntry(bytesOf.get(m.file) as Buffer, m, analysis.statements, await lintFile(m));
+    const lint = await lintFile(m, analysis.statements);
+    const entry = manifestEntry(bytesOf.get(m.file) as Buffer, m, analysis.statements, lint);
     // The migrate function checks the split covers the file; a split it would refuse is refused here, not there.
     const uncovered = uncoveredSql(m.sql, entry.statements);
     if (uncovered !== undefined) {

@@ -43,16 +43,16 @@ export async function run(raw: RawLintOptions, deps: RunDeps): Promise<Outcome> 
         shutdown,
       });
       const p = await plan({ session: pgSession(connection.client) }, files, options.engine);
-      if (p.invalid.length > 0) throw new InvalidMigrationError(p.invalid);
       const names = new Set(p.pending.map((m) => m.file));
       pending = files.filter((m) => names.has(m.file));
     } else {
       pending = files.filter((m) => lint.since === undefined || m.version >= lint.since);
-      const { problems } = await analyzePending(pending);
-      if (problems.length > 0) throw new InvalidMigrationError(problems);
     }
+    // Each file's split, found once: validation first, then the lint reads the same statements.
+    const { parsed, problems } = await analyzePending(pending);
+    if (problems.length > 0) throw new InvalidMigrationError(problems);
     const session = connection ? pgSession(connection.client) : undefined;
-    const report = await lintRelease(pending, lintFile, session, lint);
+    const report = await lintRelease(pending, (m) => lintFile(m, parsed.get(m.version)), session, lint);
     const error = unsafeMigrationError(report);
     const text = lint.format === 'github' ? formatGithub(report, options.dir) : formatLint(report);
     return {
