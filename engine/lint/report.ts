@@ -16,12 +16,18 @@ export interface LintThresholds {
   readonly largeTableBytes: number;
   /** A transaction open this long is named (CREATE INDEX CONCURRENTLY waits for it). @default 60 */
   readonly longTransactionSeconds: number;
+  /**
+   * A session whose lock conflicts with the migration's blocks it only when its transaction is this old: a query of
+   * the app's ordinary traffic, holding its lock for milliseconds, is not a finding. @default 5 (lockstep's lock_timeout)
+   */
+  readonly blockingSessionSeconds?: number;
 }
 
 export const LINT_DEFAULTS: LintThresholds = {
   smallTableBytes: 10 * 1024 * 1024,
   largeTableBytes: 1024 * 1024 * 1024,
   longTransactionSeconds: 60,
+  blockingSessionSeconds: 5,
 };
 
 /** The findings of a release, in file order, live sessions after the statements they would block. */
@@ -40,7 +46,9 @@ export function reportFindings(
         ),
     )
     .map((f) => decide(f, live, thresholds));
+  const minAge = thresholds.blockingSessionSeconds ?? LINT_DEFAULTS.blockingSessionSeconds ?? 0;
   for (const b of live?.blockers ?? []) {
+    if (b.session.ageSeconds < minAge) continue;
     const rule = RULES['blocking-session'];
     findings.push({
       rule: 'blocking-session',
@@ -57,7 +65,7 @@ export function reportFindings(
   }
   const first = release.locks[0];
   for (const s of live?.longTransactions ?? []) {
-    if (!first || live?.blockers.some((b) => b.session.pid === s.pid)) continue;
+    if (!first || findings.some((f) => f.session?.pid === s.pid)) continue;
     const rule = RULES['long-transaction'];
     findings.push({
       rule: 'long-transaction',

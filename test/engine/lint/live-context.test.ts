@@ -8,7 +8,12 @@ import { reportFindings } from '../../../engine/lint/report.ts';
 import { pgSession } from '../../../engine/session.ts';
 import { freshDatabase, type TestDatabase } from '../../support/database.ts';
 
-const thresholds = { smallTableBytes: 64 * 1024, largeTableBytes: 1024 * 1024, longTransactionSeconds: 0 };
+const thresholds = {
+  smallTableBytes: 64 * 1024,
+  largeTableBytes: 1024 * 1024,
+  longTransactionSeconds: 0,
+  blockingSessionSeconds: 0,
+};
 
 describe('live context, against PostgreSQL', () => {
   let db: TestDatabase;
@@ -79,6 +84,22 @@ describe('live context, against PostgreSQL', () => {
       assert.match(
         blocking[0]?.detail ?? '',
         /billing-worker.*idle in transaction.*AccessShareLock on tiny.*AccessExclusiveLock: SELECT pg_backend_pid/,
+      );
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('a conflicting lock held by a transaction younger than blockingSessionSeconds is ordinary traffic, not a finding', async () => {
+    const other = await db.connect({ applicationName: 'web' });
+    try {
+      await other.query('BEGIN; SELECT count(*) FROM tiny;');
+      const r = await release('ALTER TABLE tiny ADD COLUMN web_note text;');
+      const strict = { ...thresholds, blockingSessionSeconds: 3600 };
+      const findings = reportFindings(r, await readLiveContext(pgSession(client), r, strict), strict);
+      assert.deepEqual(
+        findings.filter((f) => f.rule === 'blocking-session'),
+        [],
       );
     } finally {
       await other.end();
