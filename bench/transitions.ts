@@ -70,6 +70,7 @@ function stubs(scenario: Scenario) {
             pending: sampleNames(pending),
             databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
+            lint: { findings: 0, failing: 0, rules: sampleNames([]) },
           } satisfies PlanOutput;
         return {
           mode: 'apply',
