@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { InvalidInputError, NoMigrationFilesError } from '../../engine/errors.ts';
 import { HistoryTable } from '../../engine/history.ts';
-import { lintRelease } from '../../engine/lint/lint-release.ts';
 import type { Project } from '../../engine/layouts/read.ts';
+import { lintRelease } from '../../engine/lint/lint-release.ts';
 import { loadProject, type MigrationFile } from '../../engine/migration-files.ts';
 import { type Plan, planProblem } from '../../engine/plan.ts';
 import { acceptChecksum, resolveInDoubt } from '../../engine/repair.ts';
