@@ -19,6 +19,8 @@ export interface RawLintOptions {
   readonly smallTable?: string;
   readonly largeTable?: string;
   readonly longTransaction?: string;
+  readonly summary?: string;
+  readonly codequality?: string;
 }
 
 export const LINT_HELP = `
@@ -53,6 +55,8 @@ export function addLintOptions(command: Command): Command {
     .option('--small-table <size>', 'a locking rewrite of a smaller table is info (e.g. 10MB)', '10MB')
     .option('--large-table <size>', 'of a table this size or larger, an error (e.g. 1GB)', '1GB')
     .option('--long-transaction <seconds>', 'name transactions open longer than this', '60')
+    .option('--summary <file>', 'append the result as Markdown to this file (a CI job summary)')
+    .option('--codequality <file>', 'write the findings at file:line as a GitLab Code Quality report')
     .addHelpText('after', LINT_HELP);
 }
 

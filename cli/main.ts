@@ -58,6 +58,19 @@ async function main(): Promise<void> {
     .version(packageJson.version)
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
+  // `--summary` and `--codequality`: the outcome as CI files too, from the same document `--json` prints.
+  const ciFiles = async (
+    command: string,
+    raw: { dir?: string; summary?: string; codequality?: string },
+    outcome: Outcome,
+  ) => {
+    if (outcome.silent || !(raw.summary || raw.codequality)) return;
+    const { writeCiFiles } = await import('./ci/files.ts');
+    const cwd = process.cwd();
+    const paths = { cwd, dir: raw.dir ?? DEFAULTS.dir, root: process.env.CI_PROJECT_DIR ?? cwd };
+    for (const problem of writeCiFiles(raw, jsonDocument(command, outcome), paths))
+      output.note(`warning: ${problem}`);
+  };
   // Each command's code is loaded when it runs, and its outcome printed one way (./report.ts).
   const finish = (command: string, json: boolean | undefined, outcome: Outcome) => {
     exitCode = report(output, command, json ?? false, outcome);
@@ -78,13 +91,7 @@ async function main(): Promise<void> {
     addOptions(program.command(name).description(description), name).action(async (raw: RawOptions) => {
       const { run } = await import('./commands/engine.ts');
       const outcome = await run(name, raw, runDeps());
-      if (!outcome.silent && (raw.summary || raw.codequality)) {
-        const { writeCiFiles } = await import('./ci/files.ts');
-        const cwd = process.cwd();
-        const paths = { cwd, dir: raw.dir ?? DEFAULTS.dir, root: process.env.CI_PROJECT_DIR ?? cwd };
-        for (const problem of writeCiFiles(raw, jsonDocument(name, outcome), paths))
-          output.note(`warning: ${problem}`);
-      }
+      await ciFiles(name, raw, outcome);
       finish(name, raw.json, outcome);
     });
   }
@@ -141,6 +148,7 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
   ).action(async (raw: RawLintOptions) => {
     const { run } = await import('./commands/lint.ts');
     const outcome = await run(raw, runDeps());
+    await ciFiles('lint', raw, outcome);
     finish('lint', raw.json || raw.format === 'json', outcome);
   });
 

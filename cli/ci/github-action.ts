@@ -15,7 +15,7 @@ import { appendOutputs, appendSummary, workflowCommand } from './github.ts';
 import { ciReport } from './report.ts';
 
 /** The commands the action runs: the ones whose document it knows how to report. */
-const COMMANDS = ['plan', 'migrate', 'status'] as const;
+const COMMANDS = ['plan', 'migrate', 'status', 'lint'] as const;
 type ActionCommand = (typeof COMMANDS)[number];
 
 export interface ActionInputs {
@@ -71,7 +71,8 @@ export function lockstepArguments(inputs: ActionInputs): string[] {
     '--json',
     '--dir',
     inputs.dir,
-    ...(inputs.release ? ['--release', inputs.release] : []),
+    // `lint` records nothing, so it takes no release label.
+    ...(inputs.release && inputs.command !== 'lint' ? ['--release', inputs.release] : []),
     ...(inputs.historyTable ? ['--history-table', inputs.historyTable] : []),
     ...inputs.args,
   ];

@@ -34,7 +34,8 @@ interface Doc {
   readonly command?: string | null;
   readonly ok?: boolean;
   readonly exitCode?: number;
-  readonly pending?: readonly (Ref & { noTransaction?: boolean; failedAtStatement?: number })[];
+  /** The pending migrations; `lint` gives only their number. */
+  readonly pending?: readonly (Ref & { noTransaction?: boolean; failedAtStatement?: number })[] | number;
   readonly applied?: readonly (Ref & { durationMs?: number; executionMs?: number })[];
   readonly checksumMismatches?: readonly Ref[];
   readonly outOfOrder?: readonly Ref[];
@@ -44,6 +45,25 @@ interface Doc {
   readonly incomplete?: boolean;
   readonly durationMs?: number;
   readonly error?: ErrorDoc;
+  /** `lint`'s findings, and its threshold. */
+  readonly findings?: readonly LintFinding[];
+  readonly failOn?: string;
+  /** `plan`'s lint of what would run. */
+  readonly lint?: { readonly findings?: readonly LintFinding[] };
+}
+
+/** A migration lint finding (engine/lint/finding.ts), as the JSON document carries it. */
+interface LintFinding {
+  readonly rule?: string;
+  readonly severity?: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly detail?: string;
+  readonly effect?: string;
+  readonly safe?: string;
+  /** Accepted with `-- lockstep:allow`: the reason. */
+  readonly suppressed?: string;
 }
 
 interface Problem {
@@ -68,7 +88,16 @@ interface ErrorDoc {
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-const list = <T>(value: readonly T[] | undefined): readonly T[] => (Array.isArray(value) ? value : []);
+const list = <T>(value: readonly T[] | number | undefined): readonly T[] =>
+  Array.isArray(value) ? value : [];
+const pendingCount = (doc: Doc): number | undefined =>
+  typeof doc.pending === 'number' ? doc.pending : Array.isArray(doc.pending) ? doc.pending.length : undefined;
+const findingsOf = (doc: Doc): readonly LintFinding[] => [...list(doc.findings), ...list(doc.lint?.findings)];
+const LEVEL: Readonly<Record<string, Annotation['level']>> = {
+  error: 'error',
+  warning: 'warning',
+  info: 'notice',
+};
 
 /** Text for a Markdown table cell or inline code: no pipes or newlines to break the table. */
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -92,6 +121,8 @@ export function pendingNotes(p: {
 function headline(doc: Doc): string {
   const command = doc.command ?? 'lockstep';
   if (doc.error) return `❌ \`lockstep ${command}\` failed: ${doc.error.name ?? 'error'}`;
+  if (doc.ok === false && command === 'lint')
+    return `❌ \`lockstep lint\`: ${plural(findingsOf(doc).filter((f) => !f.suppressed).length, 'finding')}, failing at ${doc.failOn ?? '?'}`;
   if (doc.ok === false) return `❌ \`lockstep ${command}\` exited ${doc.exitCode ?? '?'}`;
   if (command === 'migrate') {
     const applied = list(doc.applied).length;
@@ -101,7 +132,11 @@ function headline(doc: Doc): string {
       ? '✅ `lockstep migrate`: nothing to do'
       : `✅ \`lockstep migrate\` applied ${plural(applied, 'migration')}${doc.durationMs === undefined ? '' : ` in ${formatMs(doc.durationMs)}`}`;
   }
-  const pending = list(doc.pending).length;
+  if (command === 'lint') {
+    const open = findingsOf(doc).filter((f) => !f.suppressed).length;
+    return open === 0 ? '✅ `lockstep lint`: no findings' : `⚠️ \`lockstep lint\`: ${plural(open, 'finding')}`;
+  }
+  const pending = pendingCount(doc) ?? 0;
   return `✅ \`lockstep ${command}\`: ${pending === 0 ? 'nothing pending' : plural(pending, 'pending migration')}`;
 }
 
@@ -136,6 +171,19 @@ function problemAnnotation(p: Problem, title: string): Annotation {
     title,
     message: p.problem ?? '',
   };
+}
+
+function lintAnnotations(doc: Doc): Annotation[] {
+  return findingsOf(doc)
+    .filter((f) => !f.suppressed)
+    .map((f) => ({
+      level: LEVEL[f.severity ?? ''] ?? 'warning',
+      ...(f.file ? { file: f.file } : {}),
+      ...(f.line === undefined ? {} : { line: f.line }),
+      ...(f.column === undefined ? {} : { column: f.column }),
+      title: `lockstep lint: ${f.rule ?? 'finding'}`,
+      message: [f.detail, f.effect, f.safe ? `safe: ${f.safe}` : undefined].filter(Boolean).join('\n'),
+    }));
 }
 
 function driftAnnotations(doc: Doc): Annotation[] {
@@ -200,6 +248,20 @@ function sections(doc: Doc): string[] {
       ...(drift.length > 0 ? ['', ...drift] : []),
     );
   }
+  const findings = findingsOf(doc);
+  if (findings.length > 0) {
+    out.push(
+      '',
+      `**Lint** (${findings.length})`,
+      '',
+      '| severity | rule | where | what |',
+      '| --- | --- | --- | --- |',
+      ...findings.map(
+        (f) =>
+          `| ${f.suppressed ? `allowed: ${cell(f.suppressed)}` : (f.severity ?? '')} | \`${cell(f.rule ?? '')}\` | \`${cell(`${f.file ?? '?'}:${f.line ?? '?'}:${f.column ?? '?'}`)}\` | ${cell(f.detail ?? '')} |`,
+      ),
+    );
+  }
   for (const warning of list(doc.warnings)) out.push('', `> ⚠️ ${cell(warning)}`);
   const appliedBefore = list(doc.error?.appliedBefore);
   if (appliedBefore.length > 0) {
@@ -219,14 +281,16 @@ export function ciReport(document: unknown): CiReport {
   const doc: Doc = typeof document === 'object' && document !== null ? (document as Doc) : {};
   const seen = new Set<string>();
   // `plan` reports invalid files both as its result and in its error: one annotation each.
-  const annotations = [...(doc.error ? errorAnnotations(doc.error) : []), ...driftAnnotations(doc)].filter(
-    (a) => {
-      const key = JSON.stringify([a.file, a.line, a.column, a.message]);
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    },
-  );
+  const annotations = [
+    ...(doc.error ? errorAnnotations(doc.error) : []),
+    ...driftAnnotations(doc),
+    ...lintAnnotations(doc),
+  ].filter((a) => {
+    const key = JSON.stringify([a.file, a.line, a.column, a.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   // A failed migrate's document has no result, only what its error says ran before it.
   const appliedCount =
     doc.command !== 'migrate'
@@ -239,10 +303,11 @@ export function ciReport(document: unknown): CiReport {
     annotations,
     outputs: {
       // Empty when the run ended before it knew (a failure, a lock it could not get).
-      'pending-count': doc.pending ? String(list(doc.pending).length) : '',
+      'pending-count': String(pendingCount(doc) ?? ''),
       'applied-count': String(appliedCount),
       'exit-code': String(doc.exitCode ?? 1),
       'error-name': doc.error?.name ?? '',
+      'finding-count': String(findingsOf(doc).filter((f) => !f.suppressed).length),
     },
   };
 }

@@ -125,6 +125,7 @@ describe('the GitHub Action step', () => {
       'applied-count': '1',
       'exit-code': '3',
       'error-name': 'MigrationFailedError',
+      'finding-count': '0',
     });
     assert.ok(
       !run.stdout.includes(db.url) && !run.summary.includes(db.url),
@@ -183,6 +184,29 @@ describe('the GitHub Action step', () => {
     assert.equal(run.outputs['error-name'], 'ChecksumMismatchError');
   });
 
+  it('lints against the database: a finding becomes an annotation at its statement and fails the step', async () => {
+    const db = await database();
+    const ws = await workspace({ '001_users.sql': 'CREATE TABLE users (id int PRIMARY KEY, email text);\n' });
+    assert.equal((await runStep(ws, { COMMAND: 'migrate', DATABASE_URL: db.url })).code, 0);
+    await writeFile(
+      join(ws.root, 'app', 'db', 'migrations', '002_drop_email.sql'),
+      '-- the app stopped reading it\nALTER TABLE users DROP COLUMN email;\n',
+    );
+
+    const run = await runStep(ws, { COMMAND: 'lint', DATABASE_URL: db.url });
+
+    assert.equal(run.code, 9, run.stderr);
+    assert.match(
+      run.stdout,
+      /^::error file=app\/db\/migrations\/002_drop_email\.sql,line=2,col=1,title=lockstep lint%3A drop-column::ALTER TABLE users DROP COLUMN email%0Adrops a column/m,
+    );
+    assert.match(run.summary, /❌ `lockstep lint`: 1 finding, failing at error/);
+    assert.match(run.summary, /\| error \| `drop-column` \| `002_drop_email\.sql:2:1` \|/);
+    assert.equal(run.outputs['finding-count'], '1');
+    assert.equal(run.outputs['pending-count'], '1');
+    assert.equal(run.outputs['exit-code'], '9');
+  });
+
   it('refuses a command it does not know before running anything', async () => {
     const ws = await workspace({});
 
@@ -191,7 +215,7 @@ describe('the GitHub Action step', () => {
     assert.equal(run.code, 2);
     assert.match(
       run.stdout,
-      /^::error title=lockstep action::input command: must be one of plan, migrate, status/m,
+      /^::error title=lockstep action::input command: must be one of plan, migrate, status, lint/m,
     );
     assert.deepEqual(run.outputs, {});
   });
