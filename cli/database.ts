@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { DatabaseUnavailableError, LockstepError } from '../engine/errors.ts';
 import { isLostConnection } from '../engine/server-errors.ts';
+import { urlSecrets } from './options.ts';
 import type { Output } from './output.ts';
 import type { Shutdown } from './shutdown.ts';
 
@@ -168,4 +169,22 @@ export function classifyRunError(err: unknown, connection: Connection | undefine
     });
   }
   return err;
+}
+
+/**
+ * The connection a command works on: the URL it was given (its secrets never printed), or else the embedded
+ * PostgreSQL started here, named after the release in `application_name`.
+ */
+export async function openDatabase(
+  options: { readonly databaseUrl: string | undefined; readonly release: string },
+  deps: { readonly cwd: string; readonly output: Output; readonly shutdown: Shutdown },
+): Promise<Connection> {
+  for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : [])
+    deps.output.addSecret(secret);
+  const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, deps.output, deps.shutdown));
+  return connect(url, {
+    applicationName: applicationName(options.release),
+    output: deps.output,
+    shutdown: deps.shutdown,
+  });
 }

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { addAdoptOptions, type RawAdoptOptions } from './adopt-options.ts';
+import { addBaselineOptions, type RawBaselineOptions } from './baseline-options.ts';
 import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
 import { addExecOptions, type RawExecOptions } from './exec/options.ts';
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
   const program = new Command('lockstep')
     .description('Apply PostgreSQL migrations safely: one run at a time, each in its own transaction.')
     .version(packageJson.version)
+    // `lockstep --version` is the program's; after a command name, `--version <v>` is that command's (baseline).
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   // `--summary` and `--codequality`: the outcome as CI files too, from the same document `--json` prints.
@@ -112,6 +115,17 @@ async function main(): Promise<void> {
       osUser: osUser(),
     });
     finish('adopt', raw.json, outcome);
+  });
+
+  addBaselineOptions(
+    program
+      .command('baseline')
+      .description(
+        'for a database built without any tool: record the migrations up to --version as applied, without running them',
+      ),
+  ).action(async (raw: RawBaselineOptions) => {
+    const { run, terminalPrompt } = await import('./commands/baseline.ts');
+    finish('baseline', raw.json, await run(raw, { ...runDeps(), ask: terminalPrompt() }));
   });
 
   addExecOptions(

@@ -239,6 +239,37 @@ VALUES (${values.join(', ')})`;
   }
 
   /**
+   * `lockstep baseline`: records `rows` as applied without running them, and one audit row (action `baseline`, the
+   * version, how many) in {@link repairs}, in one transaction. The caller holds the migration lock and checked that
+   * the history is empty.
+   */
+  baselineSql(
+    rows: ReadonlyArray<{
+      readonly version: bigint;
+      readonly description: string;
+      readonly file: string;
+      readonly checksum: string;
+    }>,
+    upTo: { readonly version: bigint; readonly file: string },
+    audit: { readonly reason: string; readonly baselinedBy: string; readonly osUser: string | undefined },
+    schemaExists: boolean,
+  ): string {
+    const by = quoteLiteral(`baseline by ${audit.baselinedBy}`);
+    const values = rows.map(
+      (m) =>
+        `(${m.version}, ${quoteLiteral(m.description)}, ${quoteLiteral(m.file)}, ${quoteLiteral(m.checksum)}, now(), 0, ${by}, true)`,
+    );
+    return `BEGIN;
+${this.createSql(schemaExists)};
+${this.createRepairsSql()};
+INSERT INTO ${this.qualified} (version, description, file_name, checksum, applied_at, execution_ms, applied_by, success)
+VALUES ${values.join(',\n')};
+INSERT INTO ${this.repairs} (history_table, action, version, file_name, previous_row, reason, repaired_by, os_user)
+VALUES (${quoteLiteral(this.display)}, 'baseline', ${upTo.version}, ${quoteLiteral(upTo.file)}, jsonb_build_object('marked', ${rows.length}), ${quoteLiteral(audit.reason)}, ${quoteLiteral(audit.baselinedBy)}, ${audit.osUser === undefined ? 'NULL' : quoteLiteral(audit.osUser)});
+COMMIT`;
+  }
+
+  /**
    * Replaces the checksum recorded for an applied migration, if it is still `previous`, and logs who, when and
    * why with the whole previous row in {@link repairs}. One simple-protocol script: the server runs it as one
    * implicit transaction, so either all of it happens or none. Its last statement's tag says whether a row

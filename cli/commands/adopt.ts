@@ -8,15 +8,9 @@ import { ADOPTABLE_TOOLS, type AdoptableTool } from '../../engine/foreign-histor
 import { loadProject } from '../../engine/migration-files.ts';
 import { pgSession } from '../../engine/session.ts';
 import type { RawAdoptOptions } from '../adopt-options.ts';
-import {
-  applicationName,
-  type Connection,
-  classifyRunError,
-  connect,
-  startEmbeddedDatabase,
-} from '../database.ts';
+import { type Connection, classifyRunError, openDatabase } from '../database.ts';
 import { ExitCode, signalExitCode } from '../exit-codes.ts';
-import { parseOptions, urlSecrets } from '../options.ts';
+import { parseOptions } from '../options.ts';
 import { failed, type Outcome } from '../report.ts';
 import type { RunDeps } from './engine.ts';
 
@@ -28,15 +22,8 @@ export async function run(raw: RawAdoptOptions, deps: RunDeps): Promise<Outcome>
       { ...raw, layout: tool },
       { env: deps.env, hostname: deps.hostname, now: deps.now() },
     );
-    for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : [])
-      deps.output.addSecret(secret);
     const project = await loadProject(options.dir, tool);
-    const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, deps.output, deps.shutdown));
-    connection = await connect(url, {
-      applicationName: applicationName(options.release),
-      output: deps.output,
-      shutdown: deps.shutdown,
-    });
+    connection = await openDatabase(options, deps);
     const result = await adopt({ session: pgSession(connection.client) }, project.migrations, {
       tool,
       ...(raw.table ? { table: raw.table } : {}),
