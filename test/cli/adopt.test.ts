@@ -43,12 +43,9 @@ describe('lockstep adopt (installed)', () => {
     );
     const { rows } = await client.query('SELECT applied_by FROM lockstep.schema_history ORDER BY version');
     assert.deepEqual(
-      rows.map((r) => r.applied_by),
-      [
-        'adopted from dbmate by switch-1',
-        'adopted from dbmate by switch-1',
-        'cli@' + rows[2]?.applied_by.slice(4),
-      ],
+      rows.slice(0, 2).map((r) => r.applied_by),
+      ['adopted from dbmate by switch-1', 'adopted from dbmate by switch-1'],
     );
+    assert.match(String(rows[2]?.applied_by), /^cli@/, 'the third ran now');
   });
 });
