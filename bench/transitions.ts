@@ -70,6 +70,7 @@ function stubs(scenario: Scenario) {
             pending: sampleNames(pending),
             databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
+            record: { phase: 'pre-deploy', count: pending.length, truncated: false, migrations: [] },
           } satisfies PlanOutput;
         return {
           mode: 'apply',
@@ -117,6 +118,7 @@ function stubs(scenario: Scenario) {
           } satisfies DeploymentStatus;
         }
       case 'dynamodb':
+      case 'record':
         return {};
       case 'sns':
         return publishAsSns(params, () => {});

@@ -20,6 +20,7 @@ import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { readBundledMigrations } from './bundled-migrations.ts';
+import { type RecordedMigrations, recordMigrations } from './record-migrations.ts';
 
 export interface MigrateConfig {
   readonly target: DatabaseTarget;
@@ -75,6 +76,8 @@ export interface PlanOutput {
   readonly databaseAhead: NameSample;
   /** Pending migrations and snapshots not skipped: the state machine takes a snapshot first. */
   readonly needsSnapshot: boolean;
+  /** The pending migrations with their checksums, for the release record (functions/migrate/record-migrations.ts). */
+  readonly record: RecordedMigrations;
 }
 
 export interface ApplyOutput {
@@ -128,6 +131,7 @@ export async function runMigrate(
         pending: sampleNames(pending),
         databaseAhead: sampleNames(databaseAhead),
         needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
+        record: recordMigrations(p.pending, files),
       };
     }
     const result = await migrate(

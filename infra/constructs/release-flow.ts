@@ -45,6 +45,7 @@ import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
+import { createReleaseRecordsTable } from './release-records.ts';
 import {
   type ImagePushOptions,
   onImagePush,
@@ -303,6 +304,11 @@ export class ReleaseFlow extends Construct {
    * machine on every path it controls (functions/preflight/release-lock.ts).
    */
   public readonly lockTable: dynamodb.Table;
+  /**
+   * The release records: one item per execution, newest first per database, kept when the stack is deleted
+   * (./release-records.ts). `lockstep releases --table <name>` lists them.
+   */
+  public readonly recordsTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
@@ -319,6 +325,7 @@ export class ReleaseFlow extends Construct {
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
     this.lockTable = this.createLockTable();
+    this.recordsTable = createReleaseRecordsTable(this, 'ReleaseRecords');
     this.alertTopic = props.alertTopic ?? this.createTopic();
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -596,6 +603,7 @@ export class ReleaseFlow extends Construct {
             : {}),
           alertTopic: this.alertTopic,
           lockTable: this.lockTable,
+          records: { table: this.recordsTable, database: props.database.identifier },
           snapshots: settings.snapshot.enabled,
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,
