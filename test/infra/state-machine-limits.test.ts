@@ -76,6 +76,10 @@ describe('release state machine, payload quota', () => {
     const largest = largestPayload(run);
     // The plan carries the release record's migration list, cut at 32 KiB (functions/migrate/record-migrations.ts).
     assert.ok(largest < 16_384 + RECORD_BUDGET_BYTES, `largest state payload ${largest} bytes`);
+    // And the record was written (dynalite enforces DynamoDB's 400 KB item limit): no "record not written" alert.
+    assert.deepEqual(run.alerts, []);
+    const written = run.calls.filter((c) => c.state === 'Record release (released)' && c.error === undefined);
+    assert.equal(written.length, 1);
   });
 
   test(`a migration failing after ${COUNT} applied with a huge error still alerts: its Cause is cut, not the execution`, async () => {
