@@ -19,6 +19,8 @@ import type { ExecErrorCode } from './exec/errors.ts';
  * | 5     | validation failure, nothing was changed: edited applied file (`ChecksumMismatchError`),       |
  * |       | out-of-order file (`OutOfOrderError`), database ahead (`DatabaseAheadError`), bad file         |
  * |       | (`InvalidMigrationError`), no files while the database has history (`NoMigrationFilesError`); |
+ * |       | a self-managed migration in doubt (`InDoubtMigrationError`), another tool's history and none |
+ * |       | of lockstep's (`ForeignHistoryError`), `adopt` refused (`AdoptRefusedError`);                  |
  * |       | `publish`: the release was already published with other files                                 |
  * |       | (`ManifestMismatchError`)                                                                      |
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
@@ -74,6 +76,9 @@ const EXIT_CODE_BY_ERROR: Readonly<
   COMMAND_NOT_EXECUTABLE: ExitCode.CommandNotExecutable,
   COMMAND_TIMEOUT: ExitCode.CommandTimedOut,
   EXEC_LOCK_LOST: ExitCode.LockTimeout,
+  IN_DOUBT: ExitCode.ValidationFailed,
+  FOREIGN_HISTORY: ExitCode.ValidationFailed,
+  ADOPT_REFUSED: ExitCode.ValidationFailed,
 };
 
 /** The exit code for a failure, by the error's `code`; anything lockstep did not expect is an internal error. */

@@ -7,6 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
+import { addAdoptOptions, type RawAdoptOptions } from './adopt-options.ts';
 import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
 import { addExecOptions, type RawExecOptions } from './exec/options.ts';
@@ -85,6 +86,24 @@ async function main(): Promise<void> {
     });
   }
 
+  addAdoptOptions(
+    program
+      .command('adopt')
+      .description("take over another tool's migration history, so migrate applies only what it has not"),
+  ).action(async (raw: RawAdoptOptions) => {
+    const { run } = await import('./commands/adopt.ts');
+    const outcome = await run(raw, {
+      output,
+      shutdown,
+      env: process.env,
+      cwd: process.cwd(),
+      hostname: hostname(),
+      now: Date.now,
+      osUser: osUser(),
+    });
+    finish('adopt', raw.json, outcome);
+  });
+
   addExecOptions(
     program
       .command('exec')
@@ -160,7 +179,19 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
       'rehearse a whole release locally: the real state machine and functions, an embedded PostgreSQL',
     )
     .requiredOption('--local', 'run on this machine (the only mode: a real release is `lockstep start`)')
-    .option('--dir <path>', 'migrations directory', './migrations')
+    .option('--dir <path>', 'SQL migrations directory (default: ./migrations)')
+    .option(
+      '--command <command>',
+      'migrate with your tool’s command instead (command mode), run here with DATABASE_URL and PG* set; one string, split without a shell as -c migrationCommand is',
+    )
+    .option(
+      '--pending-check <command>',
+      'with --command: a command that exits 0 when nothing is pending (then no snapshot and no migration), run first as -c pendingCheckCommand is',
+    )
+    .option(
+      '--migration-timeout <duration>',
+      'with --command: stop the command (StopTask) and fail the release after this long, e.g. 90s, 15m (default: the stack’s, 1h)',
+    )
     .option('--image <uri>', 'the image to "deploy"', undefined)
     .option('--release <label>', 'release label (default: local-<timestamp>)')
     .option('--fail-at <step>', 'rehearse a failure at snapshot, migrate or deploy')

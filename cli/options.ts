@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
+import { LAYOUT_NAMES, type LayoutName, parseLayoutName } from '../engine/layouts/read.ts';
 import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/settings.ts';
 
 export type CommandName = 'migrate' | 'plan' | 'status' | 'repair';
@@ -38,6 +39,10 @@ export interface RawOptions {
   readonly reason?: string;
   readonly summary?: string;
   readonly codequality?: string;
+  readonly layout?: string;
+  readonly resolve?: string;
+  readonly applied?: boolean;
+  readonly rolledBack?: boolean;
 }
 
 /** What a run needs, validated. */
@@ -50,8 +55,15 @@ export interface CliOptions {
   readonly json: boolean;
   /** Options for the engine; `deadline` is already absolute. */
   readonly engine: EngineOptions;
-  /** `repair`: the version whose current file to accept, and why. */
-  readonly repair?: { readonly version: bigint; readonly reason: string };
+  /** `repair`: the version whose current file to accept, or whose in-doubt row to settle, and why. */
+  readonly repair?: {
+    readonly version: bigint;
+    readonly reason: string;
+    /** Absent: --accept-checksum. */
+    readonly resolve?: 'applied' | 'rolled-back';
+  };
+  /** `--layout`: read the directory as this tool lays it out; absent: detect it. */
+  readonly layout?: LayoutName;
 }
 
 /** What {@link parseOptions} reads besides the flags. */
@@ -72,7 +84,11 @@ export function addOptions(command: Command, name: CommandName): Command {
     )
     .option('--release <label>', 'release label, recorded as applied_by (default: "cli@<hostname>")')
     .option('--json', 'print one JSON document on stdout instead of text')
-    .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable);
+    .option('--history-table <schema.table>', 'history table, also the lock key', DEFAULTS.historyTable)
+    .option(
+      '--layout <tool>',
+      `read --dir as this tool lays it out (${LAYOUT_NAMES.join(', ')}); default: detected`,
+    );
   if (name !== 'repair') {
     command
       .option('--summary <file>', 'append the result as Markdown to this file (a CI job summary)')
@@ -80,11 +96,17 @@ export function addOptions(command: Command, name: CommandName): Command {
   }
   if (name === 'repair') {
     command
-      .requiredOption(
+      .option(
         '--accept-checksum <version>',
         'accept the current file of this applied migration as the one that ran: record its checksum',
       )
-      .requiredOption('--reason <text>', 'why the edit is accepted; recorded with who and when')
+      .option(
+        '--resolve <version>',
+        'settle a migration in doubt (started, never recorded as finished): with --applied or --rolled-back',
+      )
+      .option('--applied', 'with --resolve: it all committed; record it as applied')
+      .option('--rolled-back', 'with --resolve: none of it committed; it runs again next time')
+      .requiredOption('--reason <text>', 'why; recorded with who and when')
       .option(
         '--lock-wait <seconds>',
         "how long to wait for a migration run's lock; 0 fails at once",
@@ -257,22 +279,32 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
     deadline = context.now + ms;
   }
   let repair: CliOptions['repair'];
-  if (raw.acceptChecksum !== undefined) {
-    const version = raw.acceptChecksum.trim();
-    if (!WHOLE.test(version) || BigInt(version) > MAX_VERSION) {
+  if (raw.acceptChecksum !== undefined || raw.resolve !== undefined || raw.reason !== undefined) {
+    if ((raw.acceptChecksum === undefined) === (raw.resolve === undefined))
+      throw new InvalidInputError('--accept-checksum', 'give exactly one of --accept-checksum and --resolve');
+    const flag = raw.acceptChecksum !== undefined ? '--accept-checksum' : '--resolve';
+    const given = (raw.acceptChecksum ?? raw.resolve ?? '').trim();
+    if (!WHOLE.test(given) || BigInt(given) > MAX_VERSION) {
       throw new InvalidInputError(
-        '--accept-checksum',
-        `must be a migration version (the digits before the file name's "_"), got "${raw.acceptChecksum}"`,
+        flag,
+        `must be a migration version (the number lockstep keys the file by, as status shows it), got "${given}"`,
       );
     }
     const reason = (raw.reason ?? '').trim();
     if (reason.length === 0 || reason.length > 1000) {
-      throw new InvalidInputError('--reason', 'must say why the edit is accepted, in 1 to 1000 characters');
+      throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
     }
-    repair = { version: BigInt(version), reason };
+    let resolve: 'applied' | 'rolled-back' | undefined;
+    if (raw.resolve !== undefined) {
+      if (raw.applied === raw.rolledBack)
+        throw new InvalidInputError('--resolve', 'needs exactly one of --applied and --rolled-back');
+      resolve = raw.applied ? 'applied' : 'rolled-back';
+    }
+    repair = { version: BigInt(given), reason, ...(resolve ? { resolve } : {}) };
   }
   return {
     ...(repair ? { repair } : {}),
+    ...(raw.layout === undefined ? {} : { layout: parseLayoutName(raw.layout) }),
     dir: raw.dir ?? DEFAULTS.dir,
     databaseUrl: databaseUrl(raw, context.env),
     release,

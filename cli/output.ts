@@ -216,6 +216,9 @@ export function formatPlan(plan: Plan): string {
     ...plan.databaseAhead.map(
       (m) => `  applied, but this release has no file for it: ${m.file} (version ${m.version})`,
     ),
+    ...plan.inDoubt.map(
+      (m) => `  started and never recorded as finished (in doubt): ${m.file}, started ${m.startedAt}`,
+    ),
   ];
   lines.push(drift.length === 0 ? 'drift: none' : 'drift:', ...drift);
   return lines.join('\n');

@@ -5,6 +5,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { InvalidInputError } from '../engine/errors.ts';
+import { refuseForeignLayout } from '../engine/layouts/read.ts';
 import { readMigrationDirectory } from '../engine/migration.ts';
 import { prepareManifest } from '../engine/prepare.ts';
 import { type PublishResult, publishMigrations } from '../functions/shared/migrations-s3.ts';
@@ -27,6 +28,7 @@ export async function publish(
   const release = raw.release ?? '';
   if (!RELEASE_LABEL.test(release)) throw new InvalidInputError('--release', RELEASE_LABEL_RULE);
   const dir = raw.dir ?? './migrations';
+  refuseForeignLayout(dir, 'lockstep publish');
   const files = readMigrationDirectory(dir);
   if (files.length === 0) throw new InvalidInputError('--dir', `${dir} holds no migrations`);
   const manifest = await prepareManifest(files, { release, createdAt: deps.now() });

@@ -32,11 +32,23 @@ export async function analyzeMigration(
       problem:
         'has no SQL statement (it is empty, or only whitespace and comments): a migration that does nothing is probably a mistake; write its statements, or delete the file if it never ran anywhere',
     });
+  const selfManaged = m.ownTransactions === true && statements.some((st) => st.controlsTransaction);
   for (const st of statements) {
-    const problem = statementProblem(m, st);
+    const problem = selfManaged ? selfManagedProblem(st) : statementProblem(m, st);
     if (problem) problems.push({ file: m.file, line: st.line, column: st.column, problem });
   }
-  return { statements, problems };
+  return selfManaged ? { statements, problems, selfManaged } : { statements, problems };
+}
+
+/**
+ * In a file that runs its own transactions (as Prisma runs a file: one script to the server), only what cannot run
+ * in that script: a statement that needs to run outside any transaction block fails in a multi-statement script.
+ */
+function selfManagedProblem(st: ParsedStatement): string | undefined {
+  if (st.unsupported) return st.unsupported;
+  if (st.needsNoTransaction)
+    return `${st.needsNoTransaction} cannot run in a multi-statement script, which is how this file runs (as its tool runs it): give it a migration of its own`;
+  return undefined;
 }
 
 /** What is wrong with a statement where it stands, if anything. */

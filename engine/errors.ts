@@ -16,7 +16,10 @@ export type EngineErrorCode =
   | 'LOCK_NOT_AVAILABLE'
   | 'LOCK_LOST'
   | 'MIGRATION_FAILED'
-  | 'DATABASE_UNAVAILABLE';
+  | 'DATABASE_UNAVAILABLE'
+  | 'IN_DOUBT'
+  | 'FOREIGN_HISTORY'
+  | 'ADOPT_REFUSED';
 
 /** Marks lockstep's errors, whichever copy of the code made them (`Symbol.for` is one symbol per process). */
 const BRAND = Symbol.for('lockstep.LockstepError');
@@ -311,5 +314,83 @@ export class LockLostError extends LockstepError<EngineErrorCode> {
   }
   protected override details() {
     return { version: this.version };
+  }
+}
+
+export interface InDoubtMigration {
+  readonly version: string;
+  readonly file: string;
+  /** When the run that started it recorded the start. */
+  readonly startedAt: string;
+  /** What that run recorded: the file failed, or nothing (killed, or its connection lost). */
+  readonly error: string | null;
+}
+
+/**
+ * A migration that runs its own transactions (a Prisma file with `BEGIN; … COMMIT;`) was recorded as started and never
+ * as finished: the run was killed, lost its connection, or the file failed partway. What it committed is unknown, so
+ * lockstep refuses to run anything until someone who looked records what happened (`lockstep repair --resolve`).
+ * Nothing was changed.
+ */
+export class InDoubtMigrationError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'InDoubtMigrationError';
+  readonly code = 'IN_DOUBT';
+  constructor(readonly migrations: readonly InDoubtMigration[]) {
+    super(
+      `migrations that run their own transactions were started and never recorded as finished, so lockstep cannot know what of them committed:\n${migrations
+        .map(
+          (m) => `  ${m.file} (version ${m.version}), started ${m.startedAt}${m.error ? `: ${m.error}` : ''}`,
+        )
+        .join('\n')}\n` +
+        'Look at the database, then record what happened: lockstep repair --resolve <version> --applied (it all committed: mark it applied) or --rolled-back (none of it did: it runs again next time), with --reason',
+    );
+  }
+  protected override details() {
+    return { migrations: this.migrations };
+  }
+}
+
+export interface ForeignHistory {
+  /** The tool whose table it is. */
+  readonly tool: string;
+  /** `schema.table`. */
+  readonly table: string;
+  readonly rows: number;
+}
+
+/**
+ * lockstep has no history here, but another tool's history table holds rows: running the files from the start would
+ * apply again what that tool applied. Nothing was changed.
+ */
+export class ForeignHistoryError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'ForeignHistoryError';
+  readonly code = 'FOREIGN_HISTORY';
+  constructor(readonly found: readonly ForeignHistory[]) {
+    super(
+      `lockstep has no history in this database, but ${found
+        .map((f) => `${f.table} (${f.tool}) holds ${f.rows} row${f.rows === 1 ? '' : 's'}`)
+        .join(', ')}: running the migrations from the start would apply again what that tool applied. ` +
+        `Take its history over first: lockstep adopt --from ${found[0]?.tool ?? '<tool>'} (try --dry-run)`,
+    );
+  }
+  protected override details() {
+    return { found: this.found };
+  }
+}
+
+/** `lockstep adopt` found a reason not to take the other tool's history over; each problem names a migration. Nothing was changed. */
+export class AdoptRefusedError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'AdoptRefusedError';
+  readonly code = 'ADOPT_REFUSED';
+  constructor(
+    readonly tool: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `lockstep adopt --from ${tool} refused, nothing was written:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    );
+  }
+  protected override details() {
+    return { tool: this.tool, problems: this.problems };
   }
 }

@@ -96,6 +96,13 @@ function parseQualifiedName(name: string): [schema: string, table: string] {
   return [schema, table];
 }
 
+/**
+ * `failed_statement` of the row a self-managed migration (one that runs its own transactions) writes before it runs:
+ * "started, outcome not yet known". Until the run records the outcome the row says the migration is in doubt, which
+ * the next run refuses to guess about (./plan.ts); `lockstep repair --resolve` settles it.
+ */
+export const IN_DOUBT_STATEMENT = 0;
+
 /** Where history lives; also the source of the advisory-lock key. */
 export class HistoryTable {
   /** The schema's name as PostgreSQL stores it (unquoted, exact). */
@@ -248,6 +255,28 @@ INSERT INTO ${this.repairs} (history_table, action, version, file_name, previous
 SELECT ${quoteLiteral(this.display)}, 'accept-checksum', version, ${quoteLiteral(m.file)}, to_jsonb(h), ${quoteLiteral(m.checksum)}, ${quoteLiteral(audit.reason)}, ${quoteLiteral(audit.repairedBy)}, ${audit.osUser === undefined ? 'NULL' : quoteLiteral(audit.osUser)}
 FROM ${this.qualified} h WHERE ${where};
 UPDATE ${this.qualified} SET checksum = ${quoteLiteral(m.checksum)} WHERE ${where}`;
+  }
+
+  /**
+   * Settles an in-doubt row, if it is still in doubt: `applied` makes it the successful row of the file as it is now,
+   * `rolled-back` deletes it so the file runs again. Logged in {@link repairs} like {@link acceptChecksumSql}; the last
+   * statement's tag says whether a row changed.
+   */
+  resolveInDoubtSql(
+    m: { readonly version: bigint; readonly file: string; readonly checksum: string },
+    outcome: 'applied' | 'rolled-back',
+    audit: { readonly reason: string; readonly repairedBy: string; readonly osUser: string | undefined },
+  ): string {
+    const where = `version = ${m.version} AND NOT success AND failed_statement = ${IN_DOUBT_STATEMENT}`;
+    const change =
+      outcome === 'applied'
+        ? `UPDATE ${this.qualified} SET success = true, failed_statement = NULL, error = NULL, checksum = ${quoteLiteral(m.checksum)} WHERE ${where}`
+        : `DELETE FROM ${this.qualified} WHERE ${where}`;
+    return `${this.createRepairsSql()};
+INSERT INTO ${this.repairs} (history_table, action, version, file_name, previous_row, new_checksum, reason, repaired_by, os_user)
+SELECT ${quoteLiteral(this.display)}, ${quoteLiteral(`resolve-${outcome}`)}, version, ${quoteLiteral(m.file)}, to_jsonb(h), ${outcome === 'applied' ? quoteLiteral(m.checksum) : 'NULL'}, ${quoteLiteral(audit.reason)}, ${quoteLiteral(audit.repairedBy)}, ${audit.osUser === undefined ? 'NULL' : quoteLiteral(audit.osUser)}
+FROM ${this.qualified} h WHERE ${where};
+${change}`;
   }
 }
 

@@ -23,8 +23,13 @@ export interface MigrationFile {
   readonly checksum: string;
   /** The file starts with `-- lockstep:no-transaction`. */
   readonly noTransaction: boolean;
-  /** The file's text, decoded as UTF-8 with a leading byte-order mark dropped. */
+  /** The SQL lockstep runs: the file's text decoded as UTF-8, a leading byte-order mark dropped (another tool's down section cut off). */
   readonly sql: string;
+  /**
+   * The file may hold its own `BEGIN`/`COMMIT` (a Prisma project's): such a file runs as one script, the way its tool
+   * runs it, recorded as started before and finished after (./self-managed-executor.ts).
+   */
+  readonly ownTransactions?: boolean;
   /** Its statements, and what stops it from running as written; asked for pending files, before anything runs. */
   readonly analyze: () => Promise<FileAnalysis>;
 }
@@ -36,6 +41,8 @@ export interface FileAnalysis {
   readonly statements: readonly Statement[];
   /** Everything that stops the file from running as written, each with its line and column. */
   readonly problems: readonly MigrationFileProblem[];
+  /** The file controls its own transactions (allowed with `ownTransactions`): it runs as one script. */
+  readonly selfManaged?: boolean;
 }
 
 /** Finds a file's statements and problems: PostgreSQL's parser (./analyze.ts), or a manifest's split. */
@@ -78,6 +85,14 @@ export function readMigrationTexts(dir: string): Array<readonly [name: string, t
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : String(err);
     throw new InvalidInputError('migrations directory', `${dir}: ${reason}`);
   }
+  return readMigrationTextsNamed(dir, names);
+}
+
+/** {@link readMigrationTexts} for names already listed. */
+export function readMigrationTextsNamed(
+  dir: string,
+  names: readonly string[],
+): Array<readonly [name: string, text: string | undefined]> {
   // `join(dir, name)` for every name, normalizing `dir` once: path.join costs more than the read of a small file.
   const prefix = join(dir, ' ').slice(0, -1);
   return names.map((name) => [name, readText(prefix + name)] as const);
@@ -146,15 +161,19 @@ export function readMigrationFiles(
 }
 
 /** Every pending file's statements, by version, and every problem found in any of them. */
-export async function analyzePending(
-  pending: readonly MigrationFile[],
-): Promise<{ parsed: Map<bigint, readonly Statement[]>; problems: MigrationFileProblem[] }> {
+export async function analyzePending(pending: readonly MigrationFile[]): Promise<{
+  parsed: Map<bigint, readonly Statement[]>;
+  problems: MigrationFileProblem[];
+  selfManaged: Set<bigint>;
+}> {
   const parsed = new Map<bigint, readonly Statement[]>();
   const problems: MigrationFileProblem[] = [];
+  const selfManaged = new Set<bigint>();
   for (const m of pending) {
     const analysis = await m.analyze();
     parsed.set(m.version, analysis.statements);
     problems.push(...analysis.problems);
+    if (analysis.selfManaged) selfManaged.add(m.version);
   }
-  return { parsed, problems };
+  return { parsed, problems, selfManaged };
 }

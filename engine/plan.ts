@@ -3,13 +3,15 @@ import {
   type ChangedMigration,
   ChecksumMismatchError,
   DatabaseAheadError,
+  type InDoubtMigration,
+  InDoubtMigrationError,
   InvalidMigrationError,
   type LockstepError,
   type MigrationFileProblem,
   NoMigrationFilesError,
   OutOfOrderError,
 } from './errors.ts';
-import type { HistoryRow } from './history.ts';
+import { type HistoryRow, IN_DOUBT_STATEMENT } from './history.ts';
 import type { MigrationFile } from './migration-files.ts';
 
 export interface MigrationRef {
@@ -44,6 +46,8 @@ export interface Plan {
   readonly highestApplied: string | undefined;
   /** Pending files that cannot run as written: syntax errors, transaction control, missing directive. */
   readonly invalid: readonly MigrationFileProblem[];
+  /** Self-managed migrations recorded as started and never as finished: nothing runs until they are resolved. */
+  readonly inDoubt: readonly InDoubtMigration[];
 }
 
 export interface ValidationOptions {
@@ -89,7 +93,7 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
       continue;
     }
     pending.push(
-      row?.failedStatement != null
+      row?.failedStatement != null && row.failedStatement !== IN_DOUBT_STATEMENT
         ? {
             version: m.version.toString(),
             file: m.file,
@@ -100,6 +104,9 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
     );
     if (highestApplied !== undefined && m.version < highestApplied) outOfOrder.push(ref(m.version, m.file));
   }
+  const inDoubt = history
+    .filter((r) => !r.success && r.failedStatement === IN_DOUBT_STATEMENT)
+    .map((r) => ({ version: r.version.toString(), file: r.file, startedAt: r.appliedAt, error: r.error }));
   const known = new Set(files.map((m) => m.version));
   const databaseAhead = history
     .filter((r) => r.success && !known.has(r.version))
@@ -112,6 +119,7 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
     databaseAhead,
     highestApplied: highestApplied?.toString(),
     invalid: [],
+    inDoubt,
   };
 }
 
@@ -123,6 +131,7 @@ export function planProblem(plan: Plan, options: ValidationOptions): LockstepErr
   if (plan.pending.length === 0 && plan.applied.length === 0 && newest) {
     return new NoMigrationFilesError(plan.databaseAhead.length, newest.file);
   }
+  if (plan.inDoubt.length > 0) return new InDoubtMigrationError(plan.inDoubt);
   if (plan.invalid.length > 0) return new InvalidMigrationError(plan.invalid);
   if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
   if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {

@@ -6,7 +6,7 @@
  */
 import { checksumMatches } from './checksum.ts';
 import { InvalidInputError } from './errors.ts';
-import { HistoryTable, readHistory } from './history.ts';
+import { HistoryTable, IN_DOUBT_STATEMENT, readHistory } from './history.ts';
 import { MigrationLock, withAdvisoryLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import type { SqlSession } from './session.ts';
@@ -119,4 +119,67 @@ async function acceptUnderLock(
     );
   }
   return { ...result, changed: true };
+}
+
+export interface ResolveResult {
+  readonly version: string;
+  readonly file: string;
+  readonly outcome: 'applied' | 'rolled-back';
+  readonly auditTable: string;
+}
+
+/**
+ * Settles a self-managed migration left in doubt (./self-managed-executor.ts): `applied` records it as applied with
+ * the file's current checksum; `rolled-back` removes the row, so the next run applies the file again. Logged with who,
+ * when, why and the previous row, under the migration lock.
+ */
+export async function resolveInDoubt(
+  deps: RepairDeps,
+  files: readonly MigrationFile[],
+  version: bigint,
+  options: RepairOptions & { readonly outcome: 'applied' | 'rolled-back' },
+): Promise<ResolveResult> {
+  const history = new HistoryTable(options.historyTable);
+  const reason = options.reason.trim();
+  if (reason.length === 0 || reason.length > 1000)
+    throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
+  const lock = new MigrationLock(deps.session, history);
+  await lock.acquire(options.lockWaitMs ?? 300_000, {
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  return withAdvisoryLock(
+    lock,
+    async () => {
+      const row = (await readHistory(deps.session, history))?.find((r) => r.version === version);
+      if (!row || row.success || row.failedStatement !== IN_DOUBT_STATEMENT)
+        throw new InvalidInputError('--resolve', `version ${version} is not in doubt in ${history.display}`);
+      const file = files.find((f) => f.version === version);
+      if (!file && options.outcome === 'applied')
+        throw new InvalidInputError(
+          '--resolve',
+          `no migration file has version ${version}: --applied records the file as it is now`,
+        );
+      const target = file ?? { version, file: row.file, checksum: row.checksum };
+      const results = await deps.session.script(
+        history.resolveInDoubtSql(target, options.outcome, {
+          reason,
+          repairedBy: options.repairedBy,
+          osUser: options.osUser,
+        }),
+      );
+      if (!/^(UPDATE|DELETE) 1$/.test(results.at(-1)?.command ?? ''))
+        throw new InvalidInputError(
+          '--resolve',
+          `the row of version ${version} changed meanwhile; run again`,
+        );
+      return {
+        version: version.toString(),
+        file: target.file,
+        outcome: options.outcome,
+        auditTable: history.repairsDisplay,
+      };
+    },
+    deps.onCleanupFailure ?? (() => {}),
+  );
 }

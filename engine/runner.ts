@@ -4,13 +4,15 @@
  */
 
 import type { ApplyContext, ApplyHooks } from './apply-context.ts';
-import { InvalidMigrationError, LockTimeoutError } from './errors.ts';
+import { ForeignHistoryError, InvalidMigrationError, LockTimeoutError } from './errors.ts';
 import type { AppliedMigration, EngineEvent } from './events.ts';
+import { findForeignHistory } from './foreign-history.ts';
 import { HistoryTable, readHistory } from './history.ts';
 import { MigrationLock, withAdvisoryLock } from './lock.ts';
 import { analyzePending } from './migration.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { computePlan, type PendingMigration, type Plan, planProblem } from './plan.ts';
+import { applySelfManaged } from './self-managed-executor.ts';
 import { rethrowConnectionLoss } from './server-errors.ts';
 import type { SqlSession } from './session.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, resolveSettings, type Settings } from './settings.ts';
@@ -54,7 +56,9 @@ export async function plan(
   options: Pick<EngineOptions, 'historyTable'> = {},
 ): Promise<Plan> {
   const history = new HistoryTable(options.historyTable ?? ENGINE_DEFAULTS.historyTable);
-  const p = computePlan(files, (await readHistory(deps.session, history).catch(rethrowConnectionLoss)) ?? []);
+  const rows = await readHistory(deps.session, history).catch(rethrowConnectionLoss);
+  await refuseForeignHistory(deps.session, rows);
+  const p = computePlan(files, rows ?? []);
   if (p.pending.length === 0) return p;
   const { problems } = await analyzePending(pendingFiles(p, files));
   return { ...p, invalid: problems };
@@ -102,13 +106,15 @@ async function runMigrations(
   };
 
   // 1. One round trip: when everything is applied and nothing drifted, that is all a run costs.
-  const before = computePlan(files, (await readHistory(run.session, history)) ?? []);
+  const rows = await readHistory(run.session, history);
+  await refuseForeignHistory(run.session, rows);
+  const before = computePlan(files, rows ?? []);
   const problem = planProblem(before, settings);
   if (problem) throw problem;
   if (before.pending.length === 0) return result([], before, false);
 
   // 2. Parse everything pending before touching anything: syntax errors and unsafe statements stop the run here.
-  const { parsed, problems } = await analyzePending(pendingFiles(before, files));
+  const { parsed, problems, selfManaged } = await analyzePending(pendingFiles(before, files));
   if (problems.length > 0) throw new InvalidMigrationError(problems);
 
   // 3. One run at a time; 4. under the lock, read again: a run that waited finds the work done.
@@ -116,12 +122,25 @@ async function runMigrations(
   await takeLock(run, lock);
   return withAdvisoryLock(
     lock,
-    () => applyPending(run, files, parsed),
+    () => applyPending(run, files, parsed, selfManaged),
     (reason) => run.emit({ type: 'cleanup-failed', action: 'release the migration lock', reason }),
   );
 }
 
 type RunContext = Omit<ApplyContext, 'appliedBefore'>;
+
+/**
+ * With no lockstep history, another tool's history table holding rows means that tool migrated this database: refuse
+ * ({@link ForeignHistoryError}) rather than apply everything again from the start. Costs nothing once lockstep has history.
+ */
+async function refuseForeignHistory(
+  session: SqlSession,
+  rows: readonly unknown[] | undefined,
+): Promise<void> {
+  if (rows !== undefined && rows.length > 0) return;
+  const found = await findForeignHistory(session);
+  if (found.length > 0) throw new ForeignHistoryError(found);
+}
 
 async function takeLock(run: RunContext, lock: MigrationLock): Promise<void> {
   if (await lock.tryAcquire()) return;
@@ -147,6 +166,7 @@ async function applyPending(
   run: RunContext,
   files: readonly MigrationFile[],
   parsed: ReadonlyMap<bigint, readonly Statement[]>,
+  selfManaged: ReadonlySet<bigint>,
 ): Promise<MigrateResult> {
   let rows = await readHistory(run.session, run.history);
   if (rows === undefined) {
@@ -182,11 +202,12 @@ async function applyPending(
 
   while (progress.remaining.length > 0) {
     if (tooCloseToDeadline(run.settings, run.now())) return stopForDeadline();
-    const group = nextGroup(progress.remaining, byVersion, grouping);
+    const group = nextGroup(progress.remaining, byVersion, grouping, selfManaged);
     const first = group[0] as MigrationFile;
-    const outcome = first.noTransaction
-      ? await applyAlone(ctx, first, parsed.get(first.version) ?? [], hooks)
-      : await applyInTransactions(ctx, group, parsed, hooks);
+    const outcome =
+      first.noTransaction || selfManaged.has(first.version)
+        ? await applyAlone(ctx, first, parsed.get(first.version) ?? [], hooks, selfManaged.has(first.version))
+        : await applyInTransactions(ctx, group, parsed, hooks);
     if (outcome === 'deadline') return stopForDeadline();
   }
   return result(progress.applied, { ...current, pending: [] }, false);
@@ -197,10 +218,13 @@ async function applyAlone(
   m: MigrationFile,
   statements: readonly Statement[],
   hooks: ApplyHooks,
+  selfManaged: boolean,
 ): Promise<'applied' | 'deadline'> {
   hooks.started();
   const started = ctx.now();
-  const outcome = await applyStatementByStatement(ctx, m, statements);
+  const outcome = selfManaged
+    ? await applySelfManaged(ctx, m, statements)
+    : await applyStatementByStatement(ctx, m, statements);
   if (outcome === 'applied') hooks.applied(m.version, m.file, ctx.now() - started);
   return outcome;
 }

@@ -31,21 +31,23 @@ const GROUP_MAX_MIGRATIONS = 100;
 const GROUP_MAX_CHARS = 1_000_000;
 
 /**
- * The migrations to send next. A no-transaction file goes alone. Transactional files are grouped when `grouping`
+ * The migrations to send next. A no-transaction file goes alone, and so does one in `alone` (it runs its own
+ * transactions). Transactional files are grouped when `grouping`
  * allows, so the server runs them back to back instead of waiting a round trip for each.
  */
 export function nextGroup(
   remaining: readonly PendingMigration[],
   byVersion: ReadonlyMap<string, MigrationFile>,
   grouping: boolean,
+  alone: ReadonlySet<bigint> = new Set(),
 ): MigrationFile[] {
   const files = remaining.map((p) => byVersion.get(p.version) as MigrationFile);
   const first = files[0] as MigrationFile;
-  if (first.noTransaction || !grouping) return [first];
+  if (first.noTransaction || alone.has(first.version) || !grouping) return [first];
   const group: MigrationFile[] = [];
   let chars = 0;
   for (const m of files) {
-    if (m.noTransaction || group.length === GROUP_MAX_MIGRATIONS) break;
+    if (m.noTransaction || alone.has(m.version) || group.length === GROUP_MAX_MIGRATIONS) break;
     if (group.length > 0 && chars + m.sql.length > GROUP_MAX_CHARS) break;
     group.push(m);
     chars += m.sql.length;

@@ -2,14 +2,15 @@
  * The CDK app (`npx cdk synth`): the example stack (and, deployed before it, the stack of its image parameter), with cdk-nag's AwsSolutions checks run on every synth — an
  * unacknowledged finding fails the synth. Works offline, with no AWS account: no lookups, an environment-agnostic
  * stack. Context: `migrationsSource` (`bundled` | `s3`), `migrationCommand` (command mode: the migration command, one
- * string split as infra/command-words.ts says, e.g. `-c migrationCommand="python manage.py migrate"`), `withPipeline` (`true` adds the example pipeline),
+ * string split as infra/command-words.ts says, e.g. `-c migrationCommand="python manage.py migrate"`), `pendingCheckCommand` (with
+ * it: the pending check, split the same way, e.g. `-c pendingCheckCommand="python manage.py migrate --check"`), `withPipeline` (`true` adds the example pipeline),
  * `alertEmails` (comma-separated), `stackName`.
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { commandWords } from './command-words.ts';
+import { contextCommands } from './command-words.ts';
 import { ReleaseImageStack } from './release-image-stack.ts';
 import { defaultImageParameterName, ReleaseStack } from './release-stack.ts';
 
@@ -21,15 +22,11 @@ export function createApp(app = new App()): {
   const source = app.node.tryGetContext('migrationsSource') ?? 'bundled';
   if (source !== 'bundled' && source !== 's3')
     throw new Error(`context migrationsSource must be "bundled" or "s3", got "${source}"`);
-  const commandContext = app.node.tryGetContext('migrationCommand') as unknown;
-  if (commandContext !== undefined && typeof commandContext !== 'string')
-    throw new Error('context migrationCommand must be a string');
-  if (commandContext !== undefined && app.node.tryGetContext('migrationsSource') !== undefined)
-    throw new Error(
-      'context migrationCommand and migrationsSource exclude each other: a command runs the migrations',
-    );
-  const migrationCommand =
-    commandContext === undefined ? undefined : commandWords(commandContext, 'context migrationCommand');
+  const { migrationCommand, pendingCheckCommand } = contextCommands({
+    migrationCommand: app.node.tryGetContext('migrationCommand'),
+    pendingCheckCommand: app.node.tryGetContext('pendingCheckCommand'),
+    migrationsSource: app.node.tryGetContext('migrationsSource'),
+  });
   const emails = String(app.node.tryGetContext('alertEmails') ?? '')
     .split(',')
     .map((e) => e.trim())
@@ -49,6 +46,7 @@ export function createApp(app = new App()): {
     imageParameterName,
     migrationsSource: source,
     ...(migrationCommand ? { migrationCommand } : {}),
+    ...(pendingCheckCommand ? { pendingCheckCommand } : {}),
     withPipeline: withPipeline === 'true',
     repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..'),
     alertEmails: emails,

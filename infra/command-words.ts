@@ -13,11 +13,18 @@
 
 const OPERATORS = new Set(['|', '&', ';', '<', '>', '(', ')', '$', '`']);
 
-/** Throws an Error naming `what` and the problem; returns at least one word. */
-export function commandWords(value: string, what: string): string[] {
+/**
+ * Throws an Error naming `what` and the problem (or `toError(problem)`, for a caller's own error class); returns
+ * at least one word.
+ */
+export function commandWords(
+  value: string,
+  what: string,
+  toError: (problem: string) => Error = (problem) => new Error(`${what}: ${problem}`),
+): string[] {
   const text = value.trim();
   const fail = (problem: string): never => {
-    throw new Error(`${what}: ${problem}`);
+    throw toError(problem);
   };
   if (text.startsWith('[')) {
     let parsed: unknown;
@@ -76,4 +83,39 @@ export function commandWords(value: string, what: string): string[] {
   if (inWord) words.push(word);
   if (words.length === 0) fail('is empty');
   return words;
+}
+
+/** Command mode's commands, from the CDK app's context. */
+export interface ContextCommands {
+  readonly migrationCommand?: string[];
+  readonly pendingCheckCommand?: string[];
+}
+
+/**
+ * The CDK app's `migrationCommand` and `pendingCheckCommand` context (`cdk synth -c migrationCommand="…"`, or the
+ * rehearsal's `--command` and `--pending-check`) as argument lists, each absent when not given. A command excludes
+ * `migrationsSource` (a command runs the migrations); a pending check needs a command.
+ */
+export function contextCommands(context: {
+  readonly migrationCommand?: unknown;
+  readonly pendingCheckCommand?: unknown;
+  readonly migrationsSource?: unknown;
+}): ContextCommands {
+  const { migrationCommand: command, pendingCheckCommand: check } = context;
+  if (command !== undefined && typeof command !== 'string')
+    throw new Error('context migrationCommand must be a string');
+  if (check !== undefined && typeof check !== 'string')
+    throw new Error('context pendingCheckCommand must be a string');
+  if (command !== undefined && context.migrationsSource !== undefined)
+    throw new Error(
+      'context migrationCommand and migrationsSource exclude each other: a command runs the migrations',
+    );
+  if (check !== undefined && command === undefined)
+    throw new Error('context pendingCheckCommand needs migrationCommand: it is command mode’s pending check');
+  return {
+    ...(command === undefined ? {} : { migrationCommand: commandWords(command, 'context migrationCommand') }),
+    ...(check === undefined
+      ? {}
+      : { pendingCheckCommand: commandWords(check, 'context pendingCheckCommand') }),
+  };
 }

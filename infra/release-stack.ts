@@ -1,7 +1,8 @@
 /**
  * An example stack: a VPC, an RDS for PostgreSQL instance, an ECS Fargate service, and the ReleaseFlow that
  * releases to them. Context: `migrationsSource` = `bundled` (default) or `s3`; `withPipeline` = `true` adds an
- * example CodePipeline whose release stage invokes the state machine.
+ * example CodePipeline whose release stage invokes the state machine; `migrationCommand` (and optionally
+ * `pendingCheckCommand`) for command mode.
  */
 import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
@@ -29,6 +30,11 @@ export interface ReleaseStackProps extends StackProps {
    * the place of `migrationsSource`. @default - none: the SQL engine runs the migrations
    */
   readonly migrationCommand?: readonly string[];
+  /**
+   * Command mode's pending check (CommandMigrationsProps.pendingCheck): exit 0 = nothing pending, no snapshot and no
+   * migration task. Only with `migrationCommand`. @default - none: every release snapshots and runs the command
+   */
+  readonly pendingCheckCommand?: readonly string[];
   /** The repository root, for the bundled `migrations/` directory. */
   readonly repoRoot: string;
   /** Addresses that receive alerts. @default - none */
@@ -56,6 +62,8 @@ export class ReleaseStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ReleaseStackProps) {
     super(scope, id, props);
+    if (props.pendingCheckCommand && !props.migrationCommand)
+      throw new Error('ReleaseStack: pendingCheckCommand needs migrationCommand (command mode)');
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 1,
@@ -179,7 +187,10 @@ export class ReleaseStack extends Stack {
         this.imageParameterName,
       ),
       migrations: props.migrationCommand
-        ? MigrationsSource.command({ command: props.migrationCommand })
+        ? MigrationsSource.command({
+            command: props.migrationCommand,
+            ...(props.pendingCheckCommand ? { pendingCheck: props.pendingCheckCommand } : {}),
+          })
         : this.migrationsBucket
           ? MigrationsSource.s3(this.migrationsBucket, 'migrations')
           : MigrationsSource.bundled(join(props.repoRoot, 'migrations')),

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { contextCommands } from '../infra/command-words.ts';
 import type { ReleaseFlow } from '../infra/constructs/release-flow.ts';
 import { packageRoot } from '../infra/package-root.ts';
 import { ReleaseStack } from '../infra/release-stack.ts';
@@ -46,7 +47,10 @@ export interface AslState {
 export interface LocalDefinitionOptions {
   /** CDK context for the app, as `cdk synth -c key=value` would give it. @default - none */
   readonly context?: Record<string, unknown>;
-  /** Builds the stack to synthesize in `app` and returns its ReleaseFlow. @default - the example ReleaseStack */
+  /**
+   * Builds the stack to synthesize in `app` and returns its ReleaseFlow. @default - the example ReleaseStack, in
+   * command mode when the context has `migrationCommand`
+   */
   readonly build?: (app: App) => ReleaseFlow;
 }
 
@@ -105,10 +109,22 @@ export function synthesizeReleaseDefinition(options: LocalDefinitionOptions = {}
 
 function resolveDefinition(outdir: string, options: LocalDefinitionOptions): LocalDefinition {
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [], ...options.context } });
+  // The example stack, in command mode when the context names a migration command (as `cdk synth -c` would).
   const build =
     options.build ??
-    ((a: App) =>
-      new ReleaseStack(a, 'LockstepRelease', { repoRoot, migrationsSource: 'bundled' }).releaseFlow);
+    ((a: App) => {
+      const { migrationCommand, pendingCheckCommand } = contextCommands({
+        migrationCommand: a.node.tryGetContext('migrationCommand'),
+        pendingCheckCommand: a.node.tryGetContext('pendingCheckCommand'),
+      });
+      return new ReleaseStack(
+        a,
+        'LockstepRelease',
+        migrationCommand
+          ? { repoRoot, migrationCommand, ...(pendingCheckCommand ? { pendingCheckCommand } : {}) }
+          : { repoRoot, migrationsSource: 'bundled' },
+      ).releaseFlow;
+    });
   const flow = build(app);
   const stack = Stack.of(flow);
   const template = app.synth().getStackArtifact(stack.artifactId).template as Template;

@@ -5,6 +5,7 @@
  * nature (where the database listens, its CA, the migrations directory) is an explicit override.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { RDSClient } from '@aws-sdk/client-rds';
@@ -19,6 +20,7 @@ import { preflightHandler } from '../functions/preflight/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
 import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
 import type { Handler } from './interpreter.ts';
+import { LocalLogs } from './stand-ins/logs.ts';
 
 /** The AWS clients the four functions use between them. */
 export interface FunctionClients {
@@ -29,6 +31,8 @@ export interface FunctionClients {
   readonly secrets: SecretsManagerClient;
   readonly ecs: ECSClient;
   readonly ssm: SSMClient;
+  /** Where the migration-task function reads a failed command's output. @default - a stand-in with no streams */
+  readonly logs?: CloudWatchLogsClient;
 }
 
 export interface LocalDatabaseEndpoint {
@@ -98,7 +102,13 @@ export function localFunctions(
     migrate: migrateHandler(env.migrate, clients, options.migrationsDir, setup),
     deploy: deployHandler(env.deploy, clients, setup),
     ...(env.migrationTask
-      ? { migrationTask: migrationTaskHandler(env.migrationTask, { ecs: clients.ecs }, setup) }
+      ? {
+          migrationTask: migrationTaskHandler(
+            env.migrationTask,
+            { ecs: clients.ecs, logs: () => clients.logs ?? new LocalLogs().client() },
+            setup,
+          ),
+        }
       : {}),
   };
 }

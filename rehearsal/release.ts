@@ -3,7 +3,8 @@
  * machine is the one the stack deploys — synthesized in-process, run by aws-local-stepfunctions — and each
  * Task state calls the real function handler with local stand-ins behind the AWS clients' interfaces: the
  * database is an embedded PostgreSQL (over verified TLS, as on AWS), a snapshot is a real copy of it, the
- * ECS service is a record of which image runs, and an alert is printed.
+ * ECS service is a record of which image runs, and an alert is printed. With `--command`, the stack is synthesized in
+ * command mode and the migration task is that command, run here in the working directory (./migration-command.ts).
  */
 
 import { spawn } from 'node:child_process';
@@ -36,6 +37,13 @@ import {
   runLocally,
 } from './interpreter.ts';
 import { takeRehearsalLock } from './lock.ts';
+import {
+  commandContext,
+  localMigrationTasks,
+  type MigrationCommand,
+  parseMigrationCommand,
+  withMigrationTimeout,
+} from './migration-command.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 import { LocalDynamoTable } from './stand-ins/dynamodb.ts';
 import { LocalEcsService } from './stand-ins/ecs.ts';
@@ -51,7 +59,14 @@ export const FAIL_AT = ['snapshot', 'migrate', 'deploy'] as const;
 export type FailAt = (typeof FAIL_AT)[number];
 
 export interface LocalReleaseOptions {
-  readonly dir: string;
+  /** The SQL migrations. @default './migrations' (none with `command`) */
+  readonly dir?: string | undefined;
+  /** Command mode: the migration command, one string as `cdk synth -c migrationCommand=…` takes it. */
+  readonly command?: string | undefined;
+  /** Command mode's pending check, one string as `cdk synth -c pendingCheckCommand=…` takes it. @default - none */
+  readonly pendingCheck?: string | undefined;
+  /** Command mode: the migration task's timeout for this rehearsal (`90s`, `15m`). @default - the synthesized one */
+  readonly migrationTimeout?: string | undefined;
   readonly image?: string | undefined;
   readonly release?: string | undefined;
   readonly failAt?: string | undefined;
@@ -133,15 +148,16 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
   const release = options.release ?? `local-${stamp}`;
   const image = options.image ?? `local/app:${release}`;
   const print = options.print;
-  // Up front, before a database starts: a missing directory or a file the engine would refuse is a usage error
-  // now, not an alert from the migrate step later.
-  const dir = resolve(options.cwd, options.dir);
-  await loadMigrations(dir);
+  // Up front, before a database starts: a bad command, a missing directory or a file the engine would refuse is a
+  // usage error now, not an alert from the migrate step later.
+  const command = parseMigrationCommand(options);
+  const dir = command ? undefined : resolve(options.cwd, options.dir ?? 'migrations');
+  if (dir) await loadMigrations(dir);
 
   return withLocalDatabase(options.cwd, print, async (db) => {
     const unlock = await takeRehearsalLock(db.server.url, `release --local ${release}`);
     try {
-      return await rehearse({ ...options, dir }, db, { failAt, release, image });
+      return await rehearse(options, db, { failAt, release, image, dir, command });
     } finally {
       await unlock();
     }
@@ -151,21 +167,32 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
 async function rehearse(
   options: LocalReleaseOptions,
   { server, caFile, appUrl }: LocalDatabase,
-  { failAt, release, image }: { failAt: FailAt | undefined; release: string; image: string },
+  { failAt, release, image, dir, command }: RehearsalPlan,
 ): Promise<LocalReleaseResult> {
   const print = options.print;
   const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
+  let ecs: LocalEcsService | undefined;
   try {
     // Checked and split as the synth bundles them: the migrate function runs from the manifest, without a parser.
+    // In command mode it has none (and is not called).
     const migrationsDir = join(scratch, 'bundled-migrations');
-    await bundleMigrations(rehearsalMigrations(options.dir, scratch, failAt), migrationsDir);
+    if (dir) await bundleMigrations(rehearsalMigrations(dir, scratch, failAt), migrationsDir);
+    else mkdirSync(migrationsDir);
     mkdirSync(join(options.cwd, '.lockstep'), { recursive: true });
     const logger = new Logger({ serviceName: 'lockstep-local', logLevel: 'SILENT' });
 
     const cacheDir = join(options.cwd, '.lockstep', 'cache');
-    const { local } = await cachedReleaseDefinition(cacheDir, {
-      onSynthesize: () => print('synthesizing the release state machine (infra/); kept in .lockstep/cache …'),
+    const cached = await cachedReleaseDefinition(cacheDir, {
+      context: command ? commandContext(command) : {},
+      onSynthesize: () =>
+        print(
+          `synthesizing the release state machine (infra/)${command ? ' in command mode' : ''}; kept in .lockstep/cache …`,
+        ),
     });
+    const local =
+      command?.timeoutSeconds === undefined
+        ? cached.local
+        : withMigrationTimeout(cached.local, command.timeoutSeconds);
     const env = local.environments;
     const executionName = release.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
     const executionArn = executionArnFor(local, executionName);
@@ -178,7 +205,7 @@ async function rehearse(
     });
     if (failAt === 'snapshot')
       rds.failCreate = 'rehearsed failure (--fail-at snapshot): manual snapshot quota reached';
-    const ecs = new LocalEcsService({
+    ecs = new LocalEcsService({
       account: LOCAL_ACCOUNT,
       cluster: env.deploy.ECS_CLUSTER ?? 'app',
       service: env.deploy.ECS_SERVICE ?? 'app',
@@ -187,6 +214,16 @@ async function rehearse(
       stateFile: join(options.cwd, '.lockstep', 'deploy.json'),
     });
     if (failAt === 'deploy') ecs.rollouts = ['IN_PROGRESS', 'FAILED'];
+    if (command) {
+      const launch = localMigrationTasks({
+        cwd: options.cwd,
+        container: env.migrationTask?.CONTAINER_NAME ?? 'app',
+        databaseUrl: appUrl,
+        release,
+        print,
+      });
+      ecs.launcher = failAt === 'migrate' ? (params) => launch(failingCommand(params)) : launch;
+    }
     const secrets = new LocalSecrets();
     secrets.putDatabaseCredentials(env.migrate.DB_SECRET_ARN ?? '', server.url);
     const executions = new LocalExecutions();
@@ -209,7 +246,10 @@ async function rehearse(
       logger,
     });
 
-    print(`release ${release}: image ${image}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`);
+    print(
+      `release ${release}: image ${image}${command ? `, migrated by: ${command.command}` : ''}${failAt ? ` (rehearsing a failure at ${failAt})` : ''}`,
+    );
+    const services = ecs;
     const startedAt = Date.now();
     const alerts: Alert[] = [];
     const entered = new Map<string, number>();
@@ -228,7 +268,7 @@ async function rehearse(
               : kind === 'record'
                 ? putItemAsStepFunctions(records, params)
                 : kind === 'ecsRunTask'
-                  ? Promise.resolve(ecs.runTaskSync(params))
+                  ? services.runTaskSync(params)
                   : invokeAsLambda(handlerOf(handlers, kind), params, {
                       getRemainingTimeInMillis: () => 15 * 60_000,
                     }),
@@ -286,7 +326,7 @@ async function rehearse(
     print(`release    ${release}`);
     print(`image      ${image} (the service now runs ${result.runningImage ?? 'nothing'})`);
     print(
-      `migrations ${run.status === 'SUCCEEDED' ? `${result.migrationsApplied} applied` : 'see the alert'}`,
+      `migrations ${run.status !== 'SUCCEEDED' ? 'see the alert' : command ? `${command.command}: exit 0` : `${result.migrationsApplied} applied`}`,
     );
     print(
       snapshotId === undefined
@@ -312,8 +352,36 @@ async function rehearse(
     }
     return result;
   } finally {
+    // A migration task still running (its state timed out and StopTask's grace period has not ended) ends with the run.
+    await ecs?.stopAll();
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+interface RehearsalPlan {
+  readonly failAt: FailAt | undefined;
+  readonly release: string;
+  readonly image: string;
+  /** The SQL migrations, resolved; undefined in command mode. */
+  readonly dir: string | undefined;
+  readonly command: MigrationCommand | undefined;
+}
+
+/** `--fail-at migrate` in command mode: the task runs a command that fails in its place, saying so. */
+function failingCommand(params: Record<string, unknown>): Record<string, unknown> {
+  const failing = [
+    process.execPath,
+    '-e',
+    'console.error("--fail-at migrate: the migration command is not run; this task exits 1 in its place"); process.exit(1)',
+  ];
+  const overrides = params.Overrides as { ContainerOverrides?: Record<string, unknown>[] } | undefined;
+  return {
+    ...params,
+    Overrides: {
+      ...overrides,
+      ContainerOverrides: (overrides?.ContainerOverrides ?? []).map((o) => ({ ...o, Command: failing })),
+    },
+  };
 }
 
 /** The migrations to run: the directory as it is, plus a file that fails (or is pending) when rehearsing a failure. */

@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { NoMigrationFilesError } from '../../engine/errors.ts';
+import { InvalidInputError, NoMigrationFilesError } from '../../engine/errors.ts';
 import { HistoryTable } from '../../engine/history.ts';
-import { loadMigrations } from '../../engine/migration-files.ts';
+import type { Project } from '../../engine/layouts/read.ts';
+import { loadProject } from '../../engine/migration-files.ts';
 import { planProblem } from '../../engine/plan.ts';
-import { acceptChecksum } from '../../engine/repair.ts';
+import { acceptChecksum, resolveInDoubt } from '../../engine/repair.ts';
 import { migrate, plan, status } from '../../engine/runner.ts';
 import { pgSession } from '../../engine/session.ts';
 import {
@@ -56,10 +57,10 @@ export async function run(command: CommandName, raw: RawOptions, deps: RunDeps):
   try {
     const options = parseOptions(raw, { env: deps.env, hostname: deps.hostname, now: deps.now() });
     for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : []) output.addSecret(secret);
-    const files = await loadMigrations(options.dir);
+    const project = await loadProject(options.dir, options.layout);
     const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, output, shutdown));
     connection = await connect(url, { applicationName: applicationName(options.release), output, shutdown });
-    outcome = await runEngine(command, options, files, connection, deps);
+    outcome = withLayout(await runEngine(command, options, project.migrations, connection, deps), project);
   } catch (err) {
     // The connection was destroyed on purpose: the signal handler has reported it.
     if (shutdown.signal) return { exitCode: signalExitCode(shutdown.signal), silent: true };
@@ -75,10 +76,24 @@ export async function run(command: CommandName, raw: RawOptions, deps: RunDeps):
   return outcome;
 }
 
+/** Which layout the directory was read in: in `--json` always, in text when it is not lockstep's own. */
+function withLayout(outcome: Outcome, project: Project): Outcome {
+  const layout = { name: project.layout, detected: project.detected };
+  const line =
+    project.layout === 'lockstep' || !outcome.text
+      ? undefined
+      : `layout: ${project.layout} (${project.detected ? 'detected' : '--layout'})`;
+  return {
+    ...outcome,
+    ...(outcome.json ? { json: { layout, ...outcome.json } } : {}),
+    ...(line ? { text: `${line}\n${outcome.text}` } : {}),
+  };
+}
+
 async function runEngine(
   command: CommandName,
   options: CliOptions,
-  files: Awaited<ReturnType<typeof loadMigrations>>,
+  files: Project['migrations'],
   connection: Connection,
   deps: RunDeps,
 ): Promise<Outcome> {
@@ -113,18 +128,35 @@ async function runEngine(
     }
     case 'repair': {
       const request = options.repair;
-      if (!request) throw new Error('repair without --accept-checksum: commander requires it');
+      if (!request) throw new InvalidInputError('--accept-checksum', 'give --accept-checksum or --resolve');
       const onCleanupFailure = (reason: string) =>
         deps.output.note(
           `warning: after the failure below, lockstep could not release the migration lock: ${reason}`,
         );
-      const result = await acceptChecksum({ session, onCleanupFailure }, files, request.version, {
+      const repairOptions = {
         historyTable,
         lockWaitMs: options.engine.lockWaitMs,
         reason: request.reason,
         repairedBy: options.release,
         osUser: deps.osUser,
-      });
+      };
+      if (request.resolve) {
+        const resolved = await resolveInDoubt({ session, onCleanupFailure }, files, request.version, {
+          ...repairOptions,
+          outcome: request.resolve,
+        });
+        return {
+          exitCode: ExitCode.Success,
+          text: `${resolved.file}: recorded as ${request.resolve === 'applied' ? 'applied' : 'rolled back (it runs again on the next migrate)'}; logged in ${resolved.auditTable}`,
+          json: { ...resolved },
+        };
+      }
+      const result = await acceptChecksum(
+        { session, onCleanupFailure },
+        files,
+        request.version,
+        repairOptions,
+      );
       return {
         exitCode: ExitCode.Success,
         text: formatRepair(result, options.release, deps.osUser),

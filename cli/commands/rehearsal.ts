@@ -26,7 +26,10 @@ async function loadRehearsal(): Promise<Rehearsal> {
 }
 
 export interface ReleaseOptions {
-  readonly dir: string;
+  readonly dir?: string;
+  readonly command?: string;
+  readonly pendingCheck?: string;
+  readonly migrationTimeout?: string;
   readonly image?: string;
   readonly release?: string;
   readonly failAt?: string;

@@ -16,6 +16,8 @@
  *   absent when the container never started (an image that could not be pulled, CannotPullContainerError in
  *   `stoppedReason`/`reason`): a missing exit code is never read as 0 (ecspresso#534).
  */
+
+import { consoleLink } from '../shared/console-link.ts';
 import {
   MigrationCommandFailedError,
   MigrationTaskNotPlacedError,
@@ -136,18 +138,18 @@ export function interpretStoppedTask(task: unknown, options: InterpretOptions): 
 }
 
 /**
- * The task's page in the ECS console. Task ARNs name their cluster in the long format
- * (`arn:aws:ecs:region:account:task/cluster/id`); with the old format the cluster comes from `clusterArn`.
+ * The task's page in the ECS console of its partition (../shared/console-link.ts). Task ARNs name their cluster in
+ * the long format (`arn:aws:ecs:region:account:task/cluster/id`); with the old format the cluster comes from
+ * `clusterArn`.
  */
 export function taskRef(taskArn: string | undefined, clusterArn: unknown): MigrationTaskRef {
-  const parts = taskArn?.match(/^arn:[^:]+:ecs:([^:]+):[^:]*:task\/(?:([^/]+)\/)?([^/]+)$/);
+  const parts = taskArn?.match(/^arn:([^:]+):ecs:([^:]+):[^:]*:task\/(?:([^/]+)\/)?([^/]+)$/);
   const clusterName =
-    parts?.[2] ?? (typeof clusterArn === 'string' ? clusterArn.split('/').pop() : undefined);
-  const region = parts?.[1];
-  const id = parts?.[3];
+    parts?.[3] ?? (typeof clusterArn === 'string' ? clusterArn.split('/').pop() : undefined);
+  const [partition, region, id] = [parts?.[1], parts?.[2], parts?.[4]];
   const consoleUrl =
-    region && clusterName && id
-      ? `https://${region}.console.aws.amazon.com/ecs/v2/clusters/${clusterName}/tasks/${id}/configuration?region=${region}`
+    partition && region && clusterName && id
+      ? consoleLink(partition, region, `/ecs/v2/clusters/${clusterName}/tasks/${id}/configuration`)
       : undefined;
   return { taskArn, consoleUrl };
 }

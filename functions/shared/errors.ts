@@ -35,7 +35,8 @@ export type ReleaseErrorCode =
   | 'MIGRATION_COMMAND_FAILED'
   | 'MIGRATION_TASK_NOT_STARTED'
   | 'MIGRATION_TASK_NOT_PLACED'
-  | 'MIGRATION_TASK_TIMEOUT';
+  | 'MIGRATION_TASK_TIMEOUT'
+  | 'PENDING_CHECK_FAILED';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -273,6 +274,8 @@ export class MigrationCommandFailedError extends LockstepError<ReleaseErrorCode>
     readonly task: MigrationTaskRef,
     readonly stopCode: string | undefined,
     readonly stoppedReason: string | undefined,
+    /** The last lines of the command's output, or why they could not be read (./migration-task/task-output.ts). */
+    readonly output?: string,
   ) {
     const how =
       exitCode === 0
@@ -280,7 +283,8 @@ export class MigrationCommandFailedError extends LockstepError<ReleaseErrorCode>
         : `exited with code ${exitCode}`;
     super(
       `the migration command in container "${container}" ${how} (${taskLine(task)}${stoppedReason ? `; ECS: ${stoppedReason}` : ''}). ` +
-        "What the tool applied before failing stays applied unless it rolled back itself; nothing was deployed. Read the tool's output in the task's logs",
+        "What the tool applied before failing stays applied unless it rolled back itself; nothing was deployed. Read the tool's output in the task's logs" +
+        (output ? `.\n\n${output}` : ''),
     );
   }
   protected override details() {
@@ -354,15 +358,42 @@ export class MigrationTaskTimeoutError extends LockstepError<ReleaseErrorCode> {
     readonly timeoutSeconds: number,
     readonly task: MigrationTaskRef,
     readonly stopped: boolean,
+    /** The last lines of the command's output, or why they could not be read. */
+    readonly output?: string,
   ) {
     super(
       `the migration command did not finish within ${timeoutSeconds} s: ${taskLine(task)} ` +
         `${stopped ? 'was stopped (StopTask)' : 'could NOT be stopped: stop it by hand in the ECS console'}. ` +
-        'What the tool applied before that stays applied unless it ran in a transaction; nothing was deployed',
+        'What the tool applied before that stays applied unless it ran in a transaction; nothing was deployed' +
+        (output ? `.\n\n${output}` : ''),
     );
   }
   protected override details() {
     return { timeoutSeconds: this.timeoutSeconds, ...this.task, stopped: this.stopped };
+  }
+}
+
+/**
+ * The pending check gave no answer: its task could not be placed, never started, ran past its timeout, or was stopped
+ * by ECS or someone else rather than by its command's exit. lockstep does not guess "nothing pending" (which would
+ * skip the migration) nor "pending": the release stops before the snapshot. The underlying verdict is the `cause`.
+ */
+export class PendingCheckFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'PendingCheckFailedError';
+  readonly code = 'PENDING_CHECK_FAILED';
+  constructor(
+    readonly why: string,
+    readonly task: MigrationTaskRef,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the pending check gave no answer, so whether migrations are pending is unknown: ${why}. ` +
+        'lockstep does not guess: nothing was snapshotted, migrated or deployed. Fix the check (or remove it: then every release snapshots and runs the command) and release again',
+      options,
+    );
+  }
+  protected override details() {
+    return { why: this.why, ...this.task };
   }
 }
 
@@ -405,6 +436,10 @@ export const ERROR_POLICY = {
   OutOfOrderError: 'final',
   DatabaseAheadError: 'final',
   NoMigrationFilesError: 'final',
+  // A self-managed migration's outcome is unknown, or another tool's history needs adopting: a person decides.
+  InDoubtMigrationError: 'final',
+  ForeignHistoryError: 'final',
+  AdoptRefusedError: 'final',
   MigrationFailedError: 'final',
   SnapshotFailedError: 'final',
   SnapshotQuotaExceededError: 'final',
@@ -418,6 +453,8 @@ export const ERROR_POLICY = {
   // Raised once RUN_TASK_RETRY (below) has given up: the RunTask state retried; retrying the verdict changes nothing.
   MigrationTaskNotPlacedError: 'final',
   MigrationTaskTimeoutError: 'final',
+  // The check's RunTask state retried placement already (RUN_TASK_RETRY); a check that gave no answer is not retried.
+  PendingCheckFailedError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

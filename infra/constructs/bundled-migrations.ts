@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from '../../engine/errors.ts';
+import { refuseForeignLayout } from '../../engine/layouts/read.ts';
 import { MANIFEST_FILE } from '../../engine/manifest.ts';
 import { readMigrationDirectory } from '../../engine/migration.ts';
 import { prepareManifest } from '../../engine/prepare.ts';
@@ -21,6 +22,7 @@ export async function bundleMigrations(
   sourceDir: string,
   outDir: string,
 ): Promise<{ readonly files: number }> {
+  refuseForeignLayout(sourceDir, 'MigrationsSource.bundled');
   const files = readMigrationDirectory(sourceDir);
   const manifest = await prepareManifest(files);
   mkdirSync(outDir, { recursive: true });

@@ -4,8 +4,8 @@
  * for it (`arn:aws:states:::ecs:runTask.sync`); then the migration-task function's verdict
  * (functions/migration-task), which alone decides success: a STOPPED task is not a success by itself.
  *
- * Not yet wired into ReleaseFlow or the release definition: this builds the fragment and the service's settings
- * it needs, so the wiring is a list entry and a few grants.
+ * The optional pending check runs the same way, before the snapshot, with its own command, timeout and startedBy
+ * (./release-definition.ts routes on its answer).
  *
  * The state is written as ASL (a CustomState) rather than tasks.EcsRunTask because its TaskDefinition is the
  * revision the `register` step made at run time (`TaskDefinition.$`), which EcsRunTask cannot take, and because
@@ -34,6 +34,16 @@ export interface MigrationTaskSpec {
   readonly cpu: number | undefined;
   readonly memory: number | undefined;
   /** The state's TimeoutSeconds: past it the verdict stops the task and fails the release. */
+  readonly timeout: Duration;
+  /** The pending check run before the snapshot; undefined: none (always snapshot and run the command). */
+  readonly pendingCheck: PendingCheckSpec | undefined;
+}
+
+/** The optional pending check: a command whose exit status says whether anything is pending (0: nothing). */
+export interface PendingCheckSpec {
+  /** The check's command, as the container override's argument list. */
+  readonly command: readonly string[];
+  /** Its state's TimeoutSeconds. */
   readonly timeout: Duration;
 }
 
@@ -79,6 +89,9 @@ export function serviceLaunch(service: ecs.BaseService): ServiceLaunch {
  */
 export const STARTED_BY = "States.Format('lockstep-{}', States.Hash($$.Execution.Id, 'MD5'))";
 
+/** The pending check's `startedBy`: another value than the migration task's, so stopping one never finds the other. */
+export const CHECK_STARTED_BY = "States.Format('lockstep-check-{}', States.Hash($$.Execution.Id, 'MD5'))";
+
 export interface MigrationTaskStates {
   /** Runs the task and waits; both its result and its failure go to {@link check}. */
   readonly run: sfn.CustomState;
@@ -97,6 +110,59 @@ export function buildMigrationTaskStates(
   launch: ServiceLaunch,
   checkFunction: lambda.IFunction,
   checkTimeout: Duration,
+): MigrationTaskStates {
+  return runThenJudge(scope, names, spec, launch, checkFunction, checkTimeout, {
+    action: 'migration',
+    command: spec.command,
+    timeout: spec.timeout,
+    startedBy: STARTED_BY,
+    outcomePath: '$.migrationTask',
+    resultPath: '$.migrationTaskResult',
+  });
+}
+
+/**
+ * The pending check's two states, the same shape from the same revision with the check's command and timeout:
+ * `run` leaves `$.pendingCheckTask`, `check` (the verdict) leaves `{ pending, exitCode, … }` at `$.pendingCheck`,
+ * or throws PendingCheckFailedError when the check gave no answer.
+ */
+export function buildPendingCheckStates(
+  scope: Construct,
+  names: { readonly run: string; readonly check: string },
+  spec: MigrationTaskSpec,
+  check: PendingCheckSpec,
+  launch: ServiceLaunch,
+  checkFunction: lambda.IFunction,
+  checkTimeout: Duration,
+): MigrationTaskStates {
+  return runThenJudge(scope, names, spec, launch, checkFunction, checkTimeout, {
+    action: 'pendingCheck',
+    command: check.command,
+    timeout: check.timeout,
+    startedBy: CHECK_STARTED_BY,
+    outcomePath: '$.pendingCheckTask',
+    resultPath: '$.pendingCheck',
+  });
+}
+
+/** What differs between the migration task and the pending check. */
+interface TaskRole {
+  readonly action: 'migration' | 'pendingCheck';
+  readonly command: readonly string[];
+  readonly timeout: Duration;
+  readonly startedBy: string;
+  readonly outcomePath: string;
+  readonly resultPath: string;
+}
+
+function runThenJudge(
+  scope: Construct,
+  names: { readonly run: string; readonly check: string },
+  spec: MigrationTaskSpec,
+  launch: ServiceLaunch,
+  checkFunction: lambda.IFunction,
+  checkTimeout: Duration,
+  role: TaskRole,
 ): MigrationTaskStates {
   const environment = [
     ...Object.entries(spec.environment).map(([Name, Value]) => ({ Name, Value })),
@@ -117,20 +183,20 @@ export function buildMigrationTaskStates(
           ContainerOverrides: [
             {
               Name: spec.containerName,
-              Command: [...spec.command],
+              Command: [...role.command],
               ...(environment.length > 0 ? { Environment: environment } : {}),
             },
           ],
         },
-        'StartedBy.$': STARTED_BY,
+        'StartedBy.$': role.startedBy,
         Tags: [
           { Key: 'lockstep:release', 'Value.$': '$.release.release' },
           { Key: 'lockstep:execution', 'Value.$': '$$.Execution.Name' },
         ],
       },
-      TimeoutSeconds: spec.timeout.toSeconds(),
+      TimeoutSeconds: role.timeout.toSeconds(),
       ResultSelector: { 'task.$': '$' },
-      ResultPath: '$.migrationTask',
+      ResultPath: role.outcomePath,
     },
   });
   run.addRetry({
@@ -143,18 +209,20 @@ export function buildMigrationTaskStates(
     stateName: names.check,
     lambdaFunction: checkFunction,
     payload: sfn.TaskInput.fromObject({
+      action: role.action,
       'executionId.$': '$.executionId',
       'release.$': '$.release',
-      'startedBy.$': STARTED_BY,
-      'outcome.$': '$.migrationTask',
+      'startedBy.$': role.startedBy,
+      'taskDefinitionArn.$': '$.revision.taskDefinitionArn',
+      'outcome.$': role.outcomePath,
     }),
     payloadResponseOnly: true,
     retryOnServiceExceptions: false,
-    resultPath: '$.migrationTaskResult',
+    resultPath: role.resultPath,
     taskTimeout: sfn.Timeout.duration(checkTimeout),
   });
   // Every failure of the task, the timeout included, goes to the verdict, which names it (and stops a timed-out task).
-  run.addCatch(check, { errors: ['States.ALL'], resultPath: '$.migrationTask.error' });
+  run.addCatch(check, { errors: ['States.ALL'], resultPath: `${role.outcomePath}.error` });
   run.next(check);
   return { run, check };
 }

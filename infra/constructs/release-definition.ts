@@ -12,8 +12,14 @@
  *
  * Command mode (`migrationTask` set; no Plan, no Migrate):
  *   Preflight → Route ─┬─ dry run → Dry run complete
- *                      └─ Register revision → [Create snapshot → Wait ⇄ status] → Run migration task
- *                         → Check migration task → Start deploy (the revision the task ran) → … as above
+ *                      └─ Register revision ─┬─ (no pending check) ─────────────────────────────────────┐
+ *                                            └─ Run pending check → Read pending check → Migrations pending?
+ *                                                 ├─ exit 0: Nothing pending ──────────────────────────┐ │
+ *                                                 └─ other exit: ─────────────────────────────────────┐│ │
+ *     ┌───────────────────────────────────────────────────────────────────────────────────────────────┘│ │
+ *     └→ [Create snapshot → Wait ⇄ status] → Run migration task → Check migration task                 │ │
+ *        → Start deploy (the revision registered) → … as above ←────────────────────────────────────────┘ │
+ *   (no pending check: Register revision → [snapshot] → Run migration task, as the arrow on the right)
  *
  * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
  * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
@@ -29,7 +35,9 @@ import type { Construct } from 'constructs';
 import { AWS_RETRIES, ERROR_POLICY, type RetryRule } from '../../functions/shared/errors.ts';
 import {
   buildMigrationTaskStates,
+  buildPendingCheckStates,
   type MigrationTaskSpec,
+  type PendingCheckSpec,
   type ServiceLaunch,
 } from './migration-task-steps.ts';
 import {
@@ -70,37 +78,9 @@ export interface ReleaseDefinitionProps {
   };
 }
 
-/** Names of the states a release passes through, in order. */
-export const STATE = {
-  preflight: 'Preflight',
-  plan: 'Plan',
-  route: 'Route',
-  dryRun: 'Dry run complete',
-  createSnapshot: 'Create snapshot',
-  waitSnapshot: 'Wait for snapshot',
-  snapshotStatus: 'Snapshot status',
-  snapshotReady: 'Snapshot available?',
-  migrate: 'Migrate',
-  registerRevision: 'Register revision',
-  runMigrationTask: 'Run migration task',
-  checkMigrationTask: 'Check migration task',
-  migrated: 'Migrations done?',
-  startDeploy: 'Start deploy',
-  waitRollout: 'Wait for rollout',
-  rolloutStatus: 'Rollout status',
-  rolledOut: 'Rollout complete?',
-  prune: 'Prune snapshots',
-  pruneAlert: 'Alert: prune snapshots',
-  sendPruneAlert: 'Send prune alert',
-  notify: 'Notify success',
-  released: 'Released',
-  formatAlert: 'Format alert',
-  unlock: 'Release lock',
-  unlockDryRun: 'Release lock (dry run)',
-  unlockFailed: 'Release lock (failed)',
-  sendAlert: 'Send alert',
-  failed: 'Release failed',
-} as const;
+import { STATE } from './state-names.ts';
+
+export { STATE };
 
 /**
  * Every Retry a Lambda task gets, from the error contract: AWS's transient errors, then each retried lockstep
@@ -334,7 +314,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         subject: 'lockstep: release succeeded',
         message: sfn.TaskInput.fromJsonPathAt(
           props.migrationTask
-            ? `States.Format('Release {} of image {} is live. The migration command succeeded in that image. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`
+            ? `States.Format('Release {} of image {} is live. {} Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.migrationTaskResult.summary, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`
             : `States.Format('Release {} of image {} is live. Migrations applied: {}. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.plan.pendingCount, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`,
         ),
         resultPath: sfn.JsonPath.DISCARD,
@@ -603,6 +583,8 @@ function commandMigration(
   if (props.snapshots) {
     migration = snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, run);
   }
+  const pendingCheck = migrationTask.spec.pendingCheck;
+  if (pendingCheck) migration = pendingCheckThen(scope, migrationTask, pendingCheck, parts, migration);
   return new sfn.Choice(scope, STATE.route, { stateName: STATE.route })
     .when(
       sfn.Condition.booleanEquals('$.release.options.dryRun', true),
@@ -619,4 +601,52 @@ function commandMigration(
       ),
     )
     .otherwise(register.next(migration));
+}
+
+/**
+ * Register revision → Run pending check → Read pending check → Migrations pending?: exit 0 goes to the deploy chain
+ * (no snapshot, no migration task, as the SQL flow does when its plan finds nothing pending); any other exit of a
+ * check that ended by itself goes on to `pending` (snapshot, migration task). A check with no answer (not placed,
+ * never started, timed out, stopped by ECS) fails the release with PendingCheckFailedError and an alert: no guess.
+ */
+function pendingCheckThen(
+  scope: Construct,
+  migrationTask: NonNullable<ReleaseDefinitionProps['migrationTask']>,
+  check: PendingCheckSpec,
+  parts: CommandFlowParts,
+  pending: sfn.IChainable,
+): sfn.IChainable {
+  const { run, check: read } = buildPendingCheckStates(
+    scope,
+    { run: STATE.runPendingCheck, check: STATE.readPendingCheck },
+    migrationTask.spec,
+    check,
+    migrationTask.launch,
+    migrationTask.check,
+    parts.functionTimeout,
+  );
+  for (const retry of taskRetries()) read.addRetry(retry);
+  read.addCatch(
+    parts.describeFailure(
+      STATE.readPendingCheck,
+      {
+        format:
+          "States.Format('The pending check was to run in image {}, task definition {}. Nothing was snapshotted, migrated or deployed; the old image keeps running.', $.release.image, $.revision.taskDefinitionArn)",
+      },
+      true,
+    ),
+    { resultPath: '$.error' },
+  );
+  const nothingPending = new sfn.Pass(scope, STATE.nothingPending, {
+    stateName: STATE.nothingPending,
+    comment: 'The pending check exited 0: no snapshot, no migration task; the image still deploys.',
+    parameters: { 'summary.$': '$.pendingCheck.summary' },
+    resultPath: '$.migrationTaskResult',
+  }).next(parts.deploy);
+  read.next(
+    new sfn.Choice(scope, STATE.pendingRoute, { stateName: STATE.pendingRoute })
+      .when(sfn.Condition.booleanEquals('$.pendingCheck.pending', false), nothingPending)
+      .otherwise(pending),
+  );
+  return run;
 }

@@ -44,6 +44,7 @@ import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
 import { acknowledgeWildcard } from './nag.ts';
+import { knownNonCheck } from './pending-check-commands.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import { createReleaseRecordsTable } from './release-records.ts';
 import {
@@ -163,6 +164,20 @@ export interface CommandMigrationsProps {
    * behind a long transaction; `false` sets none. @default `-c lock_timeout=<lockTimeout in ms>`
    */
   readonly pgOptions?: string | false;
+  /**
+   * A command whose exit status says whether anything is pending, run first as a task of its own from the same
+   * revision (same container, network, environment and overrides): exit 0 means nothing is pending, and the release
+   * deploys the image without a snapshot or the migration task; any other exit code of a command that ended by
+   * itself means pending (or "could not tell", the safe side): snapshot, then the migration command. A check task
+   * that could not be placed, never started, ran past `pendingCheckTimeout` or was stopped by ECS fails the release
+   * with an alert (PendingCheckFailedError). Choose a command that exits non-zero when something is pending
+   * (`prisma migrate status`, `python manage.py migrate --check`, `php artisan migrate:status --pending=1`: the
+   * README's table): a status command that exits 0 either way would skip every migration.
+   * @default - none: every release snapshots and runs the command
+   */
+  readonly pendingCheck?: readonly string[];
+  /** How long the pending check may run before the release fails. @default Duration.minutes(10) */
+  readonly pendingCheckTimeout?: Duration;
 }
 
 export interface SnapshotSettings {
@@ -334,7 +349,7 @@ export class ReleaseFlow extends Construct {
     this.migrateSecurityGroup = network.securityGroup;
     const functions = this.createFunctions(props, settings, network, bundledMigrations);
     this.functions = functions;
-    this.grantFunctions(props, functions, stateMachineName);
+    this.grantFunctions(props, settings, functions, stateMachineName);
 
     this.stateMachine = this.createStateMachine(props, settings, stateMachineName);
     this.failureAlarm = this.createFailureAlarm();
@@ -517,6 +532,9 @@ export class ReleaseFlow extends Construct {
               ECS_CLUSTER: props.service.cluster.clusterName,
               CONTAINER_NAME: task.containerName,
               MIGRATION_TIMEOUT_SECONDS: String(task.timeout.toSeconds()),
+              ...(task.pendingCheck
+                ? { PENDING_CHECK_TIMEOUT_SECONDS: String(task.pendingCheck.timeout.toSeconds()) }
+                : {}),
             },
           }),
         )
@@ -525,7 +543,12 @@ export class ReleaseFlow extends Construct {
   }
 
   /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
-  private grantFunctions(props: ReleaseFlowProps, fns: FunctionSet, stateMachineName: string): void {
+  private grantFunctions(
+    props: ReleaseFlowProps,
+    settings: Settings,
+    fns: FunctionSet,
+    stateMachineName: string,
+  ): void {
     const { preflight, snapshot, migrate, deploy } = fns;
     const stack = Stack.of(this);
     const xray =
@@ -565,7 +588,9 @@ export class ReleaseFlow extends Construct {
     );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
-    if (fns.migrationTask) grantMigrationTask(fns.migrationTask, props.service, stack, xray);
+    const task = settings.migrationTask;
+    if (fns.migrationTask && task)
+      grantMigrationTask(fns.migrationTask, props.service, task.containerName, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
   }
 
@@ -883,8 +908,28 @@ function grantSnapshots(fn: lambda.Function, database: ReleaseDatabase, stack: S
  * resource-level permissions; the `ecs:cluster` condition keeps it to the service's cluster) and ecs:StopTask on
  * that cluster's tasks.
  */
-function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack: Stack, xray: string): void {
+function grantMigrationTask(
+  fn: lambda.Function,
+  service: ecs.BaseService,
+  container: string,
+  stack: Stack,
+  xray: string,
+): void {
   const cluster = { ArnEquals: { 'ecs:cluster': service.cluster.clusterArn } };
+  // A failed command's last lines: the revision names the container's log configuration (DescribeTaskDefinition
+  // supports no resource-level permissions), and GetLogEvents (resource type log-stream, Service Authorization
+  // Reference) reads only the migration container's awslogs streams, `<prefix>/<container>/<task id>`.
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:DescribeTaskDefinition'], resources: ['*'] }));
+  const streams = migrationLogStreams(service, container, stack);
+  if (streams) {
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['logs:GetLogEvents'], resources: [streams] }));
+    if (fn.role)
+      acknowledgeWildcard(
+        fn.role,
+        streams,
+        'A failed migration command’s last lines: GetLogEvents on the migration container’s awslogs streams only (`<prefix>/<container>/<task id>`); the task ID is known only once it runs.',
+      );
+  }
   fn.addToRolePolicy(
     new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: cluster }),
   );
@@ -900,7 +945,8 @@ function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack
     acknowledgeWildcard(
       fn.role,
       '*',
-      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster.`,
+      `${xray} ecs:ListTasks supports no resource-level permissions; the ecs:cluster condition limits it to the service’s cluster. ` +
+        'ecs:DescribeTaskDefinition (read-only: where the migration container logs) supports no resource-level permissions.',
     );
     acknowledgeWildcard(
       fn.role,
@@ -908,6 +954,25 @@ function grantMigrationTask(fn: lambda.Function, service: ecs.BaseService, stack
       'The timed-out migration task’s ID is not known in advance: StopTask on the service cluster’s tasks only.',
     );
   }
+}
+
+/**
+ * The ARN of the migration container's awslogs streams, from its log driver's options at synth; undefined when it
+ * does not log with awslogs and a stream prefix (the function then says so in the alert and reads nothing).
+ */
+function migrationLogStreams(service: ecs.BaseService, container: string, stack: Stack): string | undefined {
+  const config = service.taskDefinition.findContainer(container)?.logDriverConfig;
+  const group = config?.options?.['awslogs-group'];
+  const prefix = config?.options?.['awslogs-stream-prefix'];
+  if (config?.logDriver !== 'awslogs' || !group || !prefix) return undefined;
+  const region = config.options?.['awslogs-region'];
+  return stack.formatArn({
+    service: 'logs',
+    resource: 'log-group',
+    resourceName: `${group}:log-stream:${prefix}/${container}/*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    ...(region ? { region } : {}),
+  });
 }
 
 /** The nag acknowledgements for {@link migrationTaskPolicy}'s wildcards, each with its reason. */
@@ -1054,12 +1119,14 @@ function resolveSettings(props: ReleaseFlowProps) {
     lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
-    (migrationTask ? migrationTask.timeout.toSeconds() : s.migrateTimeout.toSeconds());
+    (migrationTask
+      ? migrationTask.timeout.toSeconds() + (migrationTask.pendingCheck?.timeout.toSeconds() ?? 0)
+      : s.migrateTimeout.toSeconds());
   if (s.releaseTimeout.toSeconds() <= longest)
     fail(
       'releaseTimeout',
       migrationTask
-        ? 'must be longer than the wait for an earlier release (30 min) and the snapshot, migration command and deploy timeouts together'
+        ? `must be longer than the wait for an earlier release (30 min) and the snapshot, ${migrationTask.pendingCheck ? 'pending check, ' : ''}migration command and deploy timeouts together`
         : 'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
     );
   if (props.migrations.kind === 'bundled') {
@@ -1099,6 +1166,9 @@ function resolveMigrationTask(
     cpu: props.cpu,
     memory: props.memory,
     timeout: props.timeout ?? Duration.hours(1),
+    pendingCheck: props.pendingCheck
+      ? { command: [...props.pendingCheck], timeout: props.pendingCheckTimeout ?? Duration.minutes(10) }
+      : undefined,
   };
   if (spec.command.length === 0 || spec.command.some((word) => word.length === 0))
     fail('command', 'must be a non-empty list of non-empty words');
@@ -1110,6 +1180,21 @@ function resolveMigrationTask(
   const seconds = spec.timeout.toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 60)
     fail('timeout', 'must be a whole number of seconds, at least a minute');
+  if (props.pendingCheckTimeout && !props.pendingCheck)
+    fail('pendingCheckTimeout', 'is set but pendingCheck is not');
+  if (spec.pendingCheck) {
+    const { command, timeout } = spec.pendingCheck;
+    if (command.length === 0 || command.some((word) => word.length === 0))
+      fail('pendingCheck', 'must be a non-empty list of non-empty words');
+    const notACheck = knownNonCheck(command);
+    if (notACheck) fail('pendingCheck', notACheck);
+    const checkSeconds = timeout.toSeconds({ integral: false });
+    if (!Number.isInteger(checkSeconds) || checkSeconds < 60 || checkSeconds > seconds)
+      fail(
+        'pendingCheckTimeout',
+        'must be a whole number of seconds, at least a minute and at most the migration timeout',
+      );
+  }
   for (const name of Object.keys(spec.environment)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       fail(

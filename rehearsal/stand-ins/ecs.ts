@@ -30,6 +30,17 @@ import { type RecordedTask, type RecordedTaskError, TASK_SHAPES } from './ecs-ta
 
 export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
 
+/** A migration task that runs for real: how it ends, how StopTask stops it, how a finished run kills it. */
+export interface LaunchedTask {
+  /** The stopped task, as the `.sync` state outputs it; never rejects. */
+  readonly stopped: Promise<RecordedTask>;
+  stop(reason: string): void;
+  kill(): Promise<void>;
+}
+
+/** Starts a migration task from the RunTask parameters the state sent. */
+export type TaskLauncher = (params: Record<string, unknown>) => LaunchedTask;
+
 export interface LocalEcsOptions {
   readonly account: LocalAccount;
   /** The cluster and service names, as the deploy function is configured with them. */
@@ -44,6 +55,8 @@ export interface LocalEcsOptions {
   readonly desiredCount?: number;
   /** Keep the service here between processes. @default - in memory */
   readonly stateFile?: string;
+  /** The release container logs with the awslogs driver to this group, with this stream prefix. @default - no log configuration */
+  readonly awslogs?: { readonly group: string; readonly streamPrefix: string };
 }
 
 /** What a state file holds. */
@@ -62,15 +75,26 @@ export class LocalEcsService {
   /**
    * How successive migration tasks (`ecs:runTask.sync`) end, the last one repeating: a stopped task as the state
    * outputs it, or the error the state fails with (./ecs-task-shapes.ts). A `States.Timeout` leaves the task
-   * running until StopTask.
+   * running until StopTask. Played only while no {@link launcher} is set.
    */
   migrationTasks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.succeeded];
+  /**
+   * How successive pending-check tasks end, the same way: the default, a check that exited 1, means "pending"
+   * (TASK_SHAPES.succeeded, exit 0, means nothing is).
+   */
+  pendingChecks: Array<RecordedTask | RecordedTaskError> = [TASK_SHAPES.exitedNonZero];
+  /**
+   * Runs each task (the migration and the pending check) for real instead (the rehearsal's child process,
+   * ./migration-process.ts): it is listed by ListTasks while it runs, StopTask stops it, and the state gets the
+   * task it ends as.
+   */
+  launcher: TaskLauncher | undefined;
   /** The parameters of each RunTask.sync, as the state machine sent them. */
   runTaskCalls: Record<string, unknown>[] = [];
   /** The task ARNs StopTask was called with. */
   stoppedTasks: string[] = [];
-  /** Tasks still running (their state timed out), by ARN, with their startedBy. */
-  private running = new Map<string, string | undefined>();
+  /** Tasks still running (a launched one, or one whose state timed out), by ARN, with their startedBy. */
+  private running = new Map<string, { startedBy: string | undefined; task?: LaunchedTask }>();
   private state: ServiceState;
 
   constructor(private readonly options: LocalEcsOptions) {
@@ -81,6 +105,7 @@ export class LocalEcsService {
   reset(): void {
     this.rollouts = ['IN_PROGRESS', 'COMPLETED'];
     this.migrationTasks = [TASK_SHAPES.succeeded];
+    this.pendingChecks = [TASK_SHAPES.exitedNonZero];
     this.runTaskCalls = [];
     this.stoppedTasks = [];
     this.running.clear();
@@ -157,11 +182,16 @@ export class LocalEcsService {
   }
 
   /**
-   * The `arn:aws:states:::ecs:runTask.sync` integration: the revision must be registered; then the next of
-   * {@link migrationTasks} is returned as the stopped task (with this call's revision and startedBy) or thrown as
-   * the state's error (its name the Error, its message the Cause).
+   * The `arn:aws:states:::ecs:runTask.sync` integration: the revision must be registered; then the task runs
+   * through the {@link launcher} and its stopped task is returned, or else the next of {@link migrationTasks} (or
+   * {@link pendingChecks}, for the pending check's state) is returned as the stopped task or thrown as the state's
+   * error (its name the Error, its message the Cause). Either way the task carries this call's ARN, revision and
+   * startedBy.
    */
-  runTaskSync(params: unknown): RecordedTask {
+  async runTaskSync(
+    params: unknown,
+    purpose: 'migration' | 'pendingCheck' = 'migration',
+  ): Promise<RecordedTask> {
     const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
     this.runTaskCalls.push(structuredClone(p));
     const revision = String(p.TaskDefinition ?? '');
@@ -169,26 +199,40 @@ export class LocalEcsService {
       throw Object.assign(new Error(`TaskDefinition not found: ${revision}`), {
         name: 'ECS.InvalidParameterException',
       });
-    const outcome = (this.migrationTasks.length > 1 ? this.migrationTasks.shift() : this.migrationTasks[0]) as
-      | RecordedTask
-      | RecordedTaskError;
     const startedBy = typeof p.StartedBy === 'string' ? p.StartedBy : undefined;
     const taskArn = `${this.arnPrefix}:task/${this.options.cluster}/${this.runTaskCalls.length.toString(16).padStart(32, '0')}`;
-    if ('Error' in outcome && typeof outcome.Error === 'string') {
-      if (outcome.Error === 'States.Timeout') this.running.set(taskArn, startedBy);
-      throw Object.assign(new Error(String(outcome.Cause ?? '')), { name: outcome.Error });
-    }
-    return {
-      ...structuredClone(outcome),
+    const named = (task: RecordedTask): RecordedTask => ({
+      ...structuredClone(task),
       TaskArn: taskArn,
       TaskDefinitionArn: revision,
       StartedBy: startedBy,
-    };
+    });
+    if (this.launcher) {
+      const task = this.launcher(p);
+      this.running.set(taskArn, { startedBy, task });
+      try {
+        return named(await task.stopped);
+      } finally {
+        this.running.delete(taskArn);
+      }
+    }
+    const queue = purpose === 'pendingCheck' ? this.pendingChecks : this.migrationTasks;
+    const outcome = (queue.length > 1 ? queue.shift() : queue[0]) as RecordedTask | RecordedTaskError;
+    if ('Error' in outcome && typeof outcome.Error === 'string') {
+      if (outcome.Error === 'States.Timeout') this.running.set(taskArn, { startedBy });
+      throw Object.assign(new Error(String(outcome.Cause ?? '')), { name: outcome.Error });
+    }
+    return named(outcome as RecordedTask);
+  }
+
+  /** Kills every launched task still running and waits until each is gone (the run is over). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map(({ task }) => task?.kill()));
   }
 
   listTasks(input: ListTasksCommandInput) {
     const taskArns = [...this.running]
-      .filter(([, startedBy]) => input.startedBy === undefined || startedBy === input.startedBy)
+      .filter(([, { startedBy }]) => input.startedBy === undefined || startedBy === input.startedBy)
       .map(([arn]) => arn);
     return { taskArns };
   }
@@ -196,7 +240,10 @@ export class LocalEcsService {
   stopTask(input: StopTaskCommandInput) {
     const task = input.task ?? '';
     this.stoppedTasks.push(task);
-    this.running.delete(task);
+    const launched = this.running.get(task)?.task;
+    // A launched task leaves the list once it has stopped; ECS too lists a stopping task until it has.
+    if (launched) launched.stop(input.reason ?? 'Task stopped by user');
+    else this.running.delete(task);
     return { task: { taskArn: task, lastStatus: 'STOPPED', desiredStatus: 'STOPPED' } };
   }
 
@@ -306,7 +353,23 @@ export class LocalEcsService {
       memory: '512',
       executionRoleArn: `arn:aws:iam::${this.options.account.account}:role/app-execution`,
       containerDefinitions: [
-        { name: this.options.container, image: this.options.initialImage, essential: true },
+        {
+          name: this.options.container,
+          image: this.options.initialImage,
+          essential: true,
+          ...(this.options.awslogs
+            ? {
+                logConfiguration: {
+                  logDriver: 'awslogs',
+                  options: {
+                    'awslogs-group': this.options.awslogs.group,
+                    'awslogs-stream-prefix': this.options.awslogs.streamPrefix,
+                    'awslogs-region': this.options.account.region,
+                  },
+                },
+              }
+            : {}),
+        },
       ],
     });
     this.state.taskDefinition = arn;

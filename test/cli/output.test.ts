@@ -41,6 +41,7 @@ describe('formatPlan', () => {
       databaseAhead: [{ version: '9', file: '0009_z.sql' }],
       highestApplied: '9',
       invalid: [],
+      inDoubt: [],
     });
 
     assert.equal(

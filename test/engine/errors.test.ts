@@ -26,6 +26,13 @@ const samples: Record<string, engineErrors.LockstepError> = {
   LockNotAvailableError: new engineErrors.LockNotAvailableError(3, failure, 'lock timeout'),
   DatabaseUnavailableError: new engineErrors.DatabaseUnavailableError('down'),
   LockLostError: new engineErrors.LockLostError('3'),
+  InDoubtMigrationError: new engineErrors.InDoubtMigrationError([
+    { version: '3', file: '3_a/migration.sql', startedAt: '2026-01-01', error: null },
+  ]),
+  ForeignHistoryError: new engineErrors.ForeignHistoryError([
+    { tool: 'prisma', table: 'public._prisma_migrations', rows: 2 },
+  ]),
+  AdoptRefusedError: new engineErrors.AdoptRefusedError('prisma', ['1_a: failed']),
   ConfigError: new releaseErrors.ConfigError('VAR', 'is not set'),
   ReleaseInProgressError: new releaseErrors.ReleaseInProgressError('arn', undefined),
   MigrationsNotFoundError: new releaseErrors.MigrationsNotFoundError('s3://b/p', 'publish first'),
@@ -66,6 +73,10 @@ const samples: Record<string, engineErrors.LockstepError> = {
     3600,
     { taskArn: 'arn', consoleUrl: undefined },
     true,
+  ),
+  PendingCheckFailedError: new releaseErrors.PendingCheckFailedError(
+    'it ran past its timeout of 600 s and was stopped (StopTask)',
+    { taskArn: 'arn', consoleUrl: undefined },
   ),
 };
 

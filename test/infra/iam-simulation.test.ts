@@ -82,6 +82,7 @@ function synthesize(migrationsSource: 'bundled' | 's3', migrationCommand?: reado
         arns.set(logicalId, `arn:aws:iam::${ACCOUNT}:role/${name}`);
         break;
       case 'AWS::Logs::LogGroup':
+        names.set(logicalId, name);
         arns.set(logicalId, arn('logs', `log-group:${name}:*`));
         break;
       case 'AWS::DynamoDB::Table':
@@ -592,12 +593,19 @@ describe('IAM in command mode, simulated against the synthesized policies', () =
   const stateMachineRole = () => e.policiesOf(e.flow.stateMachine.role);
 
   test('the table lists every AWS command the migration-task function sends', () => {
-    const inCode = [
-      ...readFileSync(resolve(repoRoot, 'functions/migration-task/migration-task.ts'), 'utf8').matchAll(
-        /new (\w+Command)\(/g,
-      ),
-    ].map((m) => m[1]);
-    assert.deepEqual(inCode.sort(), ['ListTasksCommand', 'StopTaskCommand']);
+    const inCode = ['migration-task.ts', 'task-output.ts'].flatMap((file) =>
+      [
+        ...readFileSync(resolve(repoRoot, 'functions/migration-task', file), 'utf8').matchAll(
+          /new (\w+Command)\(/g,
+        ),
+      ].map((m) => m[1]),
+    );
+    assert.deepEqual(inCode.sort(), [
+      'DescribeTaskDefinitionCommand',
+      'GetLogEventsCommand',
+      'ListTasksCommand',
+      'StopTaskCommand',
+    ]);
   });
 
   // The migration-task function: finds a timed-out task by startedBy and stops it.
@@ -613,6 +621,29 @@ describe('IAM in command mode, simulated against the synthesized policies', () =
       );
     });
   }
+
+  // A failed command's last lines: the revision's log configuration, then the end of the container's stream.
+  const appLogs = () => e.nameOf(e.stack.node.findChild('AppLogs'));
+  const logStream = (group: string, stream: string) =>
+    `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${group}:log-stream:${stream}`;
+  // No resource-level permissions: the simulator asks for "*", as for the deploy function.
+  test('migrationTask: ecs:DescribeTaskDefinition is allowed', async () => {
+    assert.equal(
+      await decide(fnPrincipal, migrationTaskRole(), 'ecs:DescribeTaskDefinition', '*'),
+      'Allowed',
+    );
+  });
+  test('migrationTask: logs:GetLogEvents on the migration container’s stream is allowed', async () => {
+    assert.equal(
+      await decide(
+        fnPrincipal,
+        migrationTaskRole(),
+        'logs:GetLogEvents',
+        logStream(appLogs(), 'app/app/0123456789abcdef0123456789abcdef'),
+      ),
+      'Allowed',
+    );
+  });
 
   // The state machine's ecs:runTask.sync state, as the Step Functions Developer Guide lists its calls.
   const stateMachineCalls: [string, () => string, Record<string, string>][] = [
@@ -691,6 +722,27 @@ describe('IAM in command mode, simulated against the synthesized policies', () =
           {
             'ecs:cluster': ecsArn('cluster/other'),
           },
+        ),
+        'ImplicitlyDenied',
+      );
+    });
+
+    test('reading another log group, or another container’s streams', async () => {
+      assert.equal(
+        await decide(
+          fnPrincipal,
+          migrationTaskRole(),
+          'logs:GetLogEvents',
+          logStream('/aws/lambda/payments', 'app/app/0123'),
+        ),
+        'ImplicitlyDenied',
+      );
+      assert.equal(
+        await decide(
+          fnPrincipal,
+          migrationTaskRole(),
+          'logs:GetLogEvents',
+          logStream(appLogs(), 'app/sidecar/0123'),
         ),
         'ImplicitlyDenied',
       );

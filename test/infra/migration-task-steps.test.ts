@@ -47,6 +47,7 @@ function build(serviceProps: Partial<ecs.FargateServiceProps> = {}) {
       cpu: 1024,
       memory: 2048,
       timeout: Duration.hours(3),
+      pendingCheck: undefined,
     },
     serviceLaunch(service),
     fn,

@@ -35,6 +35,13 @@ describe('cdk-nag AwsSolutions', () => {
     ['the example pipeline', { withPipeline: 'true' }],
     ['S3 migrations and the example pipeline', { migrationsSource: 's3', withPipeline: 'true' }],
     ['a migration command (command mode)', { migrationCommand: 'python manage.py migrate' }],
+    [
+      'a migration command and a pending check',
+      {
+        migrationCommand: 'python manage.py migrate',
+        pendingCheckCommand: 'python manage.py migrate --check',
+      },
+    ],
   ];
   for (const [what, context] of variants) {
     test(`the example stack with ${what} has no unacknowledged finding`, () => {
@@ -57,6 +64,27 @@ describe('cdk-nag AwsSolutions', () => {
       'migrate',
       '--database',
       'main db',
+    ]);
+  });
+
+  test('context pendingCheckCommand is split into words, and needs migrationCommand', () => {
+    assert.throws(
+      () => exampleApp({ pendingCheckCommand: 'python manage.py migrate --check' }),
+      /context pendingCheckCommand needs migrationCommand/,
+    );
+    assert.throws(
+      () => exampleApp({ migrationCommand: 'migrate', pendingCheckCommand: 'status; true' }),
+      /context pendingCheckCommand:/,
+    );
+    const { stack } = exampleApp({
+      migrationCommand: 'npx prisma migrate deploy',
+      pendingCheckCommand: 'npx prisma migrate status',
+    });
+    assert.deepEqual(stack.releaseFlow.migrations.command?.pendingCheck, [
+      'npx',
+      'prisma',
+      'migrate',
+      'status',
     ]);
   });
 

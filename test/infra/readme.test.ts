@@ -33,7 +33,7 @@ test('every lockstep command the README shows exists in the installed command, w
   const shown = new Set(
     [
       ...readme.matchAll(
-        /lockstep (migrate|plan|status|publish|start|release|snapshots|restore|diagram|new|exec)\b/g,
+        /lockstep (migrate|plan|status|repair|adopt|publish|start|release|snapshots|restore|diagram|new|exec)\b/g,
       ),
     ].map((m) => m[1] as string),
   );

@@ -15,6 +15,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import {
+  type CommandMigrationsProps,
   MigrationsSource,
   ReleaseDatabase,
   ReleaseFlow,
@@ -1027,6 +1028,103 @@ describe('command mode (MigrationsSource.command)', () => {
       Name: 'migrator',
       Command: ['migrate'],
     });
+  });
+
+  test('a pending check runs after Register revision, from the same revision, and routes on its answer', () => {
+    const { template, flow } = commandFlow({
+      migrations: MigrationsSource.command({
+        command: ['python', 'manage.py', 'migrate'],
+        pendingCheck: ['python', 'manage.py', 'migrate', '--check'],
+        pendingCheckTimeout: Duration.minutes(5),
+      }),
+    });
+    const definition = definitionOf(template);
+    const next = (name: string) => (definition.States[name] as { Next?: string } | undefined)?.Next;
+    assert.equal(next('Register revision'), 'Run pending check');
+    assert.equal(next('Run pending check'), 'Read pending check');
+    assert.equal(next('Read pending check'), 'Migrations pending?');
+    const route = definition.States['Migrations pending?'] as unknown as {
+      Choices: { Variable: string; BooleanEquals: boolean; Next: string }[];
+      Default: string;
+    };
+    assert.deepEqual(route.Choices, [
+      { Variable: '$.pendingCheck.pending', BooleanEquals: false, Next: 'Nothing pending' },
+    ]);
+    assert.equal(route.Default, 'Create snapshot');
+    assert.equal(next('Nothing pending'), 'Start deploy');
+    const check = definition.States['Run pending check'] as unknown as {
+      TimeoutSeconds: number;
+      Parameters: Record<string, unknown> & { Overrides: { ContainerOverrides: Record<string, unknown>[] } };
+      Retry: { ErrorEquals: string[] }[];
+      Catch: { ErrorEquals: string[]; Next: string }[];
+    };
+    const migration = definition.States['Run migration task'] as unknown as typeof check;
+    assert.equal(check.TimeoutSeconds, 300);
+    assert.equal(check.Parameters['TaskDefinition.$'], '$.revision.taskDefinitionArn');
+    assert.deepEqual(check.Parameters.Overrides.ContainerOverrides[0]?.Command, [
+      'python',
+      'manage.py',
+      'migrate',
+      '--check',
+    ]);
+    assert.equal(
+      check.Parameters.NetworkConfiguration !== undefined,
+      migration.Parameters.NetworkConfiguration !== undefined,
+    );
+    assert.notEqual(check.Parameters['StartedBy.$'], migration.Parameters['StartedBy.$']);
+    assert.deepEqual(check.Retry, migration.Retry);
+    assert.equal(check.Catch[0]?.Next, 'Read pending check');
+    const read = definition.States['Read pending check'];
+    assert.equal((read?.Parameters as { action?: string } | undefined)?.action, 'pendingCheck');
+    assert.equal(
+      read?.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'))?.Next,
+      'Alert: read pending check',
+    );
+    const fn = flow.functions.migrationTask as lambda.Function;
+    const env = flat(
+      template.findResources('AWS::Lambda::Function')[logicalId(fn)]?.Properties.Environment.Variables,
+    ) as Record<string, string>;
+    assert.equal(env.PENDING_CHECK_TIMEOUT_SECONDS, '300');
+    const validation = aslValidator(definition);
+    assert.ok(validation.isValid, JSON.stringify(validation.errorsText?.('\n')));
+  });
+
+  test('without a pending check there are no check states and no PENDING_CHECK_TIMEOUT_SECONDS', () => {
+    const { template, flow } = commandFlow();
+    const definition = definitionOf(template);
+    assert.equal(definition.States['Run pending check'], undefined);
+    const fn = flow.functions.migrationTask as lambda.Function;
+    const env = flat(
+      template.findResources('AWS::Lambda::Function')[logicalId(fn)]?.Properties.Environment.Variables,
+    ) as Record<string, string>;
+    assert.equal(env.PENDING_CHECK_TIMEOUT_SECONDS, undefined);
+  });
+
+  test('a pending check is refused when it cannot answer, naming the prop', () => {
+    const withCheck =
+      (pendingCheck: string[], more: Partial<CommandMigrationsProps> = {}) =>
+      () =>
+        commandFlow({
+          migrations: MigrationsSource.command({ command: ['migrate'], pendingCheck, ...more }),
+        });
+    assert.throws(withCheck([]), /migrations.command pendingCheck must be a non-empty list/);
+    assert.throws(
+      withCheck(['npx', 'knex', 'migrate:status']),
+      /pendingCheck is a status command that exits 0/,
+    );
+    assert.throws(withCheck(['php', 'artisan', 'migrate:status']), /use --pending=1/);
+    assert.doesNotThrow(withCheck(['php', 'artisan', 'migrate:status', '--pending=1']));
+    assert.throws(
+      withCheck(['status'], { pendingCheckTimeout: Duration.hours(2) }),
+      /pendingCheckTimeout must be .* at most the migration timeout/,
+    );
+    assert.throws(
+      () =>
+        commandFlow({
+          migrations: MigrationsSource.command({ command: ['m'], pendingCheckTimeout: Duration.minutes(5) }),
+        }),
+      /pendingCheckTimeout is set but pendingCheck is not/,
+    );
   });
 
   test('the SQL engine’s flow has no migration-task function or ECS RunTask grant', () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { RUN_TASK_RETRY } from '../../functions/shared/errors.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
 import { TASK_ERRORS, TASK_SHAPES } from '../../rehearsal/stand-ins/ecs-task-shapes.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
@@ -15,6 +16,7 @@ import {
   type LocalRelease,
   type ReleaseRun,
   releaseInput,
+  TARGET,
 } from '../support/local-release.ts';
 
 let db: TestDatabase;
@@ -111,10 +113,29 @@ describe('release state machine, command mode', () => {
     assert.equal(run.alerts.length, 1);
     const message = run.alerts[0]?.message ?? '';
     assert.match(message, /exited with code 1/);
+    // No stream was written: the alert says the output could not be read, and still names the failure.
+    assert.match(message, /Its output could not be read \(ResourceNotFoundException/);
     assert.match(
       message,
       /ran \(or was to run\) in image [^ ]+app:v1\.4\.0, task definition [^ ]+:task-definition\//,
     );
+  });
+
+  test('the alert carries the last lines of the failed command’s output, from its awslogs stream', async () => {
+    release.ecs.migrationTasks = [TASK_SHAPES.exitedNonZero];
+    // The first task this run starts (the stand-in numbers them), logging with the prefix of the container's name.
+    release.logs.write(TARGET.logGroup, `${TARGET.container}/${TARGET.container}/${'1'.padStart(32, '0')}`, [
+      'Applying shop.0042_add_email...',
+      'django.db.utils.ProgrammingError: column "email" does not exist',
+    ]);
+    const run = await release.runRelease(releaseInput());
+
+    assert.equal(run.error, 'MigrationCommandFailedError');
+    assert.equal(run.alerts.length, 1);
+    const message = run.alerts[0]?.message ?? '';
+    assert.match(message, /Last 2 lines of its output \(CloudWatch Logs \/ecs\/app, stream app\/app\/0+1\)/);
+    // The Cause is Lambda's error JSON (the local interpreter drops its backslashes): quotes may come escaped.
+    assert.match(message, /\| django\.db\.utils\.ProgrammingError: column \\?"email\\?" does not exist/);
   });
 
   test('a task that never started alerts, naming why, and deploys nothing', async () => {
@@ -126,6 +147,32 @@ describe('release state machine, command mode', () => {
     assert.equal(release.aws.ecs.commandCalls(UpdateServiceCommand).length, 0);
     assert.equal(run.alerts.length, 1);
     assert.match(run.alerts[0]?.message ?? '', /CannotPullContainerError/);
+  });
+
+  test('RunTask failures (capacity) are retried by the state, then fail as MigrationTaskNotPlacedError with an alert', async () => {
+    release.ecs.migrationTasks = [TASK_ERRORS.notPlaced];
+    const run = await release.runRelease(releaseInput());
+
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'MigrationTaskNotPlacedError');
+    // The first attempt and every retry RUN_TASK_RETRY allows, each a RunTask.
+    assert.equal(release.ecs.runTaskCalls.length, RUN_TASK_RETRY.maxAttempts + 1);
+    const retries = run.events.filter(
+      (e) => e.type === 'StateRetried' && e.state?.name === STATE.runMigrationTask,
+    );
+    assert.equal(retries.length, RUN_TASK_RETRY.maxAttempts);
+    assert.equal(release.aws.ecs.commandCalls(UpdateServiceCommand).length, 0);
+    assert.equal(run.alerts.length, 1);
+    assert.match(run.alerts[0]?.message ?? '', /ECS did not start the migration task: RESOURCE:MEMORY/);
+  });
+
+  test('capacity that comes back within the retries: the task runs and the release succeeds', async () => {
+    release.ecs.migrationTasks = [TASK_ERRORS.notPlaced, TASK_ERRORS.notPlaced, TASK_SHAPES.succeeded];
+    const run = await release.runRelease(releaseInput());
+
+    assertSucceeded(run);
+    assert.equal(release.ecs.runTaskCalls.length, 3);
+    assert.deepEqual(run.alerts, []);
   });
 
   test('a timeout stops the task and alerts; nothing is deployed', async () => {

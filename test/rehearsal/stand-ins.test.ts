@@ -26,6 +26,7 @@ import { LocalDynamoTable } from '../../rehearsal/stand-ins/dynamodb.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
 import { TASK_ERRORS, TASK_SHAPES } from '../../rehearsal/stand-ins/ecs-task-shapes.ts';
 import { LocalExecutions } from '../../rehearsal/stand-ins/executions.ts';
+import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { type LocalDynamo, startDynamo } from '../support/dynalite.ts';
 
@@ -228,20 +229,24 @@ describe('the local ECS service', () => {
     }
   });
 
-  test('RunTask.sync plays the scripted migration tasks on the revision it was given; an unknown revision is refused', () => {
+  test('RunTask.sync plays the scripted migration tasks on the revision it was given; an unknown revision is refused', async () => {
     const ecs = new LocalEcsService(options);
     const arn = register(ecs, 'local/app:v2');
     ecs.migrationTasks = [TASK_SHAPES.exitedNonZero, TASK_SHAPES.succeeded];
 
-    const first = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
-    const second = ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+    const first = await ecs.runTaskSync({ Cluster: 'Cluster', TaskDefinition: arn, StartedBy: 'lockstep-a' });
+    const second = await ecs.runTaskSync({
+      Cluster: 'Cluster',
+      TaskDefinition: arn,
+      StartedBy: 'lockstep-a',
+    });
 
     assert.equal(interpretMigrationTask({ task: first }, { container: 'app' }).kind, 'failed');
     assert.equal(interpretMigrationTask({ task: second }, { container: 'app' }).kind, 'succeeded');
     assert.equal(second.TaskDefinitionArn, arn);
     assert.equal(ecs.runTaskCalls.length, 2);
-    assert.throws(
-      () => ecs.runTaskSync({ TaskDefinition: 'arn:aws:ecs:eu-west-1:000000000000:task-definition/app:99' }),
+    await assert.rejects(
+      ecs.runTaskSync({ TaskDefinition: 'arn:aws:ecs:eu-west-1:000000000000:task-definition/app:99' }),
       { name: 'ECS.InvalidParameterException' },
     );
   });
@@ -250,7 +255,7 @@ describe('the local ECS service', () => {
     const ecs = new LocalEcsService(options);
     const arn = register(ecs, 'local/app:v2');
     ecs.migrationTasks = [TASK_ERRORS.timedOut];
-    assert.throws(() => ecs.runTaskSync({ TaskDefinition: arn, StartedBy: 'lockstep-a' }), {
+    await assert.rejects(ecs.runTaskSync({ TaskDefinition: arn, StartedBy: 'lockstep-a' }), {
       name: 'States.Timeout',
     });
     const [running] = ecs.listTasks({ startedBy: 'lockstep-a' }).taskArns;
@@ -261,14 +266,16 @@ describe('the local ECS service', () => {
         MIGRATION_TIMEOUT_SECONDS: '60',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
       },
-      { ecs: ecs.client() },
+      { ecs: ecs.client(), logs: () => new LocalLogs().client() },
     );
 
     await assert.rejects(
       handler({
+        action: 'migration',
         executionId: A,
         release: { release: 'v2' },
         startedBy: 'lockstep-a',
+        taskDefinitionArn: arn,
         outcome: { error: TASK_ERRORS.timedOut },
       }),
       MigrationTaskTimeoutError,

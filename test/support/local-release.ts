@@ -21,6 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
@@ -44,8 +45,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
-import { packageRoot } from '../../infra/package-root.ts';
-import { ReleaseStack } from '../../infra/release-stack.ts';
+import { STATE } from '../../infra/constructs/release-definition.ts';
 import {
   type LocalDefinition,
   type PerFunction,
@@ -63,8 +63,10 @@ import {
   putItemAsStepFunctions,
   runLocally,
 } from '../../rehearsal/interpreter.ts';
+import { withMigrationTimeout } from '../../rehearsal/migration-command.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { LocalEcsService } from '../../rehearsal/stand-ins/ecs.ts';
+import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
 import { LocalParameters } from '../../rehearsal/stand-ins/ssm.ts';
@@ -82,6 +84,8 @@ export const TARGET = {
   container: 'app',
   family: 'app',
   initialImage: `${PLACEHOLDER.account}.dkr.ecr.${PLACEHOLDER.region}.amazonaws.com/app:initial`,
+  /** The awslogs group the release container writes to (stream prefix: the container's name). */
+  logGroup: '/ecs/app',
 } as const;
 
 /** Three migrations for the release tests to apply. */
@@ -117,11 +121,19 @@ export interface LocalReleaseSetup {
   readonly migrationsDir: string;
   /** More environment variables for the functions, or overrides (SNAPSHOT_TIMEOUT_SECONDS, LOCK_WAIT_SECONDS…). */
   readonly env?: Readonly<Record<string, string>>;
-  /** Command mode: the example stack with this migration command. @default - none: bundled SQL migrations */
+  /**
+   * Command mode: the example stack with this migration command, given as `-c migrationCommand` (a JSON array).
+   * @default - none: bundled SQL migrations
+   */
   readonly migrationCommand?: readonly string[];
+  /** Command mode: the migration task's TimeoutSeconds, as the rehearsal's `--migration-timeout` sets it. */
+  readonly migrationTimeoutSeconds?: number;
+  /** Command mode's pending check, given as `-c pendingCheckCommand` (a JSON array). @default - none */
+  readonly pendingCheckCommand?: readonly string[];
 }
 
 const mockAws = () => ({
+  logs: mockClient(CloudWatchLogsClient),
   rds: mockClient(RDSClient),
   ecs: mockClient(ECSClient),
   sfn: mockClient(SFNClient),
@@ -200,6 +212,8 @@ export interface LocalRelease {
   /** Where `rds` keeps its snapshots: seed an earlier release's here. */
   readonly snapshots: MemorySnapshots;
   readonly ecs: LocalEcsService;
+  /** The release container's CloudWatch Logs streams (group {@link TARGET}.logGroup): write a task's output here. */
+  readonly logs: LocalLogs;
   /** Resets every mock and fake to a healthy instance and service. Call it in beforeEach. */
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
@@ -216,16 +230,21 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  * configuration once, as at a cold start) and mocks AWS. Once per test file: the handlers stay built.
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
-  const { migrationCommand } = setup;
-  const definition = synthesizeReleaseDefinition(
+  const { migrationCommand, migrationTimeoutSeconds, pendingCheckCommand } = setup;
+  const synthesized = synthesizeReleaseDefinition(
     migrationCommand
       ? {
-          build: (app) =>
-            new ReleaseStack(app, 'LockstepRelease', { repoRoot: packageRoot(), migrationCommand })
-              .releaseFlow,
+          context: {
+            migrationCommand: JSON.stringify(migrationCommand),
+            ...(pendingCheckCommand ? { pendingCheckCommand: JSON.stringify(pendingCheckCommand) } : {}),
+          },
         }
       : {},
   );
+  const definition =
+    migrationTimeoutSeconds === undefined
+      ? synthesized
+      : withMigrationTimeout(synthesized, migrationTimeoutSeconds);
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
@@ -255,6 +274,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       secrets: new SecretsManagerClient(LOCAL_CLIENT_CONFIG),
       ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
       ssm: new SSMClient(LOCAL_CLIENT_CONFIG),
+      logs: new CloudWatchLogsClient(LOCAL_CLIENT_CONFIG),
     },
     options,
   );
@@ -268,7 +288,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     family: TARGET.family,
     initialImage: TARGET.initialImage,
     desiredCount: 2,
+    awslogs: { group: TARGET.logGroup, streamPrefix: TARGET.container },
   });
+  const logs = new LocalLogs();
   const secrets = new LocalSecrets();
   secrets.putDatabaseCredentials(TARGET.secretArn, setup.databaseUrl);
   let parameters = new LocalParameters();
@@ -278,6 +300,8 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     rds.reset();
     snapshots.clear();
     ecs.reset();
+    logs.clear();
+    aws.logs.on(GetLogEventsCommand).callsFake((input) => logs.getLogEvents(input));
     aws.rds.on(CreateDBSnapshotCommand).callsFake((input) => rds.createDBSnapshot(input));
     aws.rds.on(DescribeDBSnapshotsCommand).callsFake((input) => rds.describeDBSnapshots(input));
     aws.rds.on(DeleteDBSnapshotCommand).callsFake((input) => rds.deleteDBSnapshot(input));
@@ -322,7 +346,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
               : kind === 'record'
                 ? putItemAsStepFunctions(dynamo.client, p)
                 : kind === 'ecsRunTask'
-                  ? ecs.runTaskSync(p)
+                  ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
                   : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
@@ -357,7 +381,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
-  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, reset, clearLock, runRelease };
+  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, logs, reset, clearLock, runRelease };
 }
 
 /** The release-record states (infra/constructs/release-records.ts) and their alert's. */

@@ -158,6 +158,24 @@ describe('a migration task’s console link', () => {
     assert.equal(ref.consoleUrl, CONSOLE);
   });
 
+  it('links to the console of the task’s partition', () => {
+    const link = (partition: string, region: string) =>
+      taskRef(`arn:${partition}:ecs:${region}:123456789012:task/shop/0f4a`, undefined).consoleUrl;
+
+    assert.equal(
+      link('aws-cn', 'cn-north-1'),
+      'https://console.amazonaws.cn/ecs/v2/clusters/shop/tasks/0f4a/configuration?region=cn-north-1',
+    );
+    assert.equal(
+      link('aws-us-gov', 'us-gov-west-1'),
+      'https://console.amazonaws-us-gov.com/ecs/v2/clusters/shop/tasks/0f4a/configuration?region=us-gov-west-1',
+    );
+    assert.equal(
+      link('aws', 'us-east-2'),
+      'https://us-east-2.console.aws.amazon.com/ecs/v2/clusters/shop/tasks/0f4a/configuration?region=us-east-2',
+    );
+  });
+
   it('has no link without a task ARN', () => {
     assert.equal(taskRef(undefined, undefined).consoleUrl, undefined);
   });
