@@ -16,9 +16,12 @@
  *                       engine's split per MB; how soon a SIGTERM ends a CLI that is parsing
  *   7 Lambda grouping   the engine applying N migrations as the migrate function does (under a deadline: one
  *                       script each) and grouped as the CLI does, on loopback and with network delay
+ *   8 lint              the migration lint over its corpus: in process against the validation parse alone; whole
+ *                       process `lockstep lint` against squawk (when installed: SQUAWK_BIN or squawk-cli), and
+ *                       which of squawk's rules fire on each of lockstep's dangerous and safe cases
  *
  * Options: BENCH_SIZES=100,1000  BENCH_RUNS=5  BENCH_LARGE_MB=1,4,16
- *          BENCH_ONLY=apply,bundles,transitions,large,lambda
+ *          BENCH_ONLY=apply,bundles,transitions,large,lambda,lint
  * Progress goes to stderr, the report to stdout.
  */
 import { execFileSync } from 'node:child_process';
@@ -44,6 +47,7 @@ import {
 } from './database-cases.ts';
 import { lambdaGroupingCase } from './lambda-grouping.ts';
 import { largeFileCase, sigtermDuringParse } from './large-file.ts';
+import { lintCase } from './lint.ts';
 import { generateMigrations } from './migrations.ts';
 import { startCountingProxy } from './round-trips.ts';
 import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
@@ -60,7 +64,7 @@ const sizes = (process.env.BENCH_SIZES ?? '100,1000').split(',').map(Number);
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const only = process.env.BENCH_ONLY?.split(',');
 const largeSizes = (process.env.BENCH_LARGE_MB ?? '1,4,16').split(',').map(Number);
-const wanted = (section: 'apply' | 'bundles' | 'transitions' | 'large' | 'lambda') =>
+const wanted = (section: 'apply' | 'bundles' | 'transitions' | 'large' | 'lambda' | 'lint') =>
   !only || only.includes(section);
 const progress = (line: string) => process.stderr.write(`· ${line}\n`);
 const out: string[] = [];
@@ -101,6 +105,7 @@ try {
   if (wanted('transitions')) await transitionBenchmarks();
   if (wanted('large')) await largeFileBenchmarks();
   if (wanted('lambda')) await lambdaGroupingBenchmarks();
+  if (wanted('lint')) await lintBenchmarks();
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -581,4 +586,39 @@ async function lambdaGroupingBenchmarks(): Promise<void> {
     await admin.end();
     await server.stop();
   }
+}
+
+async function lintBenchmarks(): Promise<void> {
+  progress(`lint: the corpus ×10, ${runs} runs each`);
+  const r = await lintCase(scratch, join(repoRoot, 'bin', 'lockstep.cjs'), runs);
+  print(
+    '## 8. Migration lint — its corpus (test/fixtures/lint-corpus.ts) ×10',
+    table(
+      ['what', 'time', 'ratio'],
+      [
+        [
+          `validation parse, ${r.files} files (${r.statements} statements), in process`,
+          millis(r.parseMs),
+          '1.00×',
+        ],
+        ['validation parse + lint, in process', millis(r.parseAndLintMs), ratio(r.parseAndLintMs, r.parseMs)],
+        ['`lockstep lint --dir` (static), whole process', millis(r.cliMs), '1.00×'],
+        [
+          `squawk ${r.squawkVersion ?? '(not installed)'}, whole process, same files`,
+          r.squawkMs === undefined ? 'not run' : millis(r.squawkMs),
+          r.squawkMs === undefined ? '' : ratio(r.squawkMs, r.cliMs),
+        ],
+      ],
+    ),
+    '',
+  );
+  if (r.coverage)
+    print(
+      "squawk's rules on lockstep's cases (prefer-robust-stmts and require-*-timeout left out: they fire on nearly every case):",
+      table(
+        ['lockstep rule', 'squawk on the dangerous cases', 'squawk on the safe cases'],
+        r.coverage.map((c) => [c.rule, c.fires.join(', ') || '—', c.safe.join(', ') || '—']),
+      ),
+      '',
+    );
 }

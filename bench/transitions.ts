@@ -71,6 +71,7 @@ function stubs(scenario: Scenario) {
             databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
             record: { phase: 'pre-deploy', count: pending.length, truncated: false, migrations: [] },
+            lint: { findings: 0, failing: 0, rules: sampleNames([]) },
           } satisfies PlanOutput;
         return {
           mode: 'apply',

@@ -27,6 +27,8 @@ import type { ExecErrorCode } from './exec/errors.ts';
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
  * | 8     | `start --follow`: the release ended FAILED, TIMED_OUT or ABORTED (`ReleaseFailedError`)       |
+ * | 9     | `lint`: a finding at or above `--fail-on` that no `-- lockstep:allow` accepts                 |
+ * |       | (`UnsafeMigrationError`)                                                                       |
  * | 124   | `exec`: the command ran past `--timeout` and was stopped (`CommandTimeoutError`)              |
  * | 126   | `exec`: the command exists but cannot be run (`CommandNotExecutableError`)                    |
  * | 127   | `exec`: the command was not found (`CommandNotFoundError`)                                    |
@@ -46,6 +48,7 @@ export const ExitCode = {
   Incomplete: 6,
   CannotConnect: 7,
   ReleaseFailed: 8,
+  UnsafeMigration: 9,
   CommandTimedOut: 124,
   CommandNotExecutable: 126,
   CommandNotFound: 127,
@@ -72,6 +75,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
   INVALID_MIGRATION: ExitCode.ValidationFailed,
   NO_MIGRATION_FILES: ExitCode.ValidationFailed,
   DATABASE_UNAVAILABLE: ExitCode.CannotConnect,
+  UNSAFE_MIGRATION: ExitCode.UnsafeMigration,
   COMMAND_NOT_FOUND: ExitCode.CommandNotFound,
   COMMAND_NOT_EXECUTABLE: ExitCode.CommandNotExecutable,
   COMMAND_TIMEOUT: ExitCode.CommandTimedOut,

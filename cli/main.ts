@@ -12,6 +12,7 @@ import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
 import { addExecOptions, type RawExecOptions } from './exec/options.ts';
 import { ExitCode } from './exit-codes.ts';
+import { addLintOptions, type RawLintOptions } from './lint-options.ts';
 import { addOptions, type CommandName, DEFAULTS, type RawOptions } from './options.ts';
 import { errorJson, errorText, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
@@ -63,18 +64,21 @@ async function main(): Promise<void> {
     exitCode = report(output, command, json ?? false, outcome);
   };
 
+  // What a command that connects needs from the process.
+  const runDeps = () => ({
+    output,
+    shutdown,
+    env: process.env,
+    cwd: process.cwd(),
+    hostname: hostname(),
+    now: Date.now,
+    osUser: osUser(),
+  });
+
   for (const [name, description] of COMMANDS) {
     addOptions(program.command(name).description(description), name).action(async (raw: RawOptions) => {
       const { run } = await import('./commands/engine.ts');
-      const outcome = await run(name, raw, {
-        output,
-        shutdown,
-        env: process.env,
-        cwd: process.cwd(),
-        hostname: hostname(),
-        now: Date.now,
-        osUser: osUser(),
-      });
+      const outcome = await run(name, raw, runDeps());
       if (!outcome.silent && (raw.summary || raw.codequality)) {
         const { writeCiFiles } = await import('./ci/files.ts');
         const cwd = process.cwd();
@@ -125,17 +129,20 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
       ),
   ).action(async (argv: string[], raw: RawExecOptions) => {
     const { run } = await import('./commands/exec.ts');
-    const outcome = await run(argv, raw, {
-      output,
-      shutdown,
-      env: process.env,
-      cwd: process.cwd(),
-      hostname: hostname(),
-      now: Date.now,
-      osUser: osUser(),
-      terminal: process.stdin.isTTY === true,
-    });
+    const outcome = await run(argv, raw, { ...runDeps(), terminal: process.stdin.isTTY === true });
     finish('exec', raw.json, outcome);
+  });
+
+  addLintOptions(
+    program
+      .command('lint')
+      .description(
+        'find what pending migrations would lock, rewrite or break in production; with a database, live sizes and blocking sessions',
+      ),
+  ).action(async (raw: RawLintOptions) => {
+    const { run } = await import('./commands/lint.ts');
+    const outcome = await run(raw, runDeps());
+    finish('lint', raw.json || raw.format === 'json', outcome);
   });
 
   program

@@ -5,6 +5,7 @@
  * migrate function receives files already checked and split.
  */
 import type { MigrationFileProblem } from './errors.ts';
+import { ALLOW_DIRECTIVE } from './lint/suppressions.ts';
 import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';
 import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
 import { type SqlComment, skipTrivia, TextIndex } from './sql-text.ts';
@@ -129,11 +130,13 @@ const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s
 /** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
 function directiveProblem(m: MigrationText, comment: SqlComment, index: TextIndex): string | undefined {
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
+  // The lint's suppression (./lint/suppressions.ts), above any statement; the lint checks its rule and reason.
+  if (ALLOW_DIRECTIVE.test(comment.text)) return undefined;
   const { line } = index.lineColumn(comment.start);
   if (line === 1 && m.noTransaction) return undefined;
   if (NO_TRANSACTION_DIRECTIVE.test(comment.text) && line === 1)
     return '-- lockstep:no-transaction counts only as the whole first line, from its first character: as it is, the file would run in one transaction';
   if (NO_TRANSACTION_DIRECTIVE.test(comment.text))
     return `-- lockstep:no-transaction counts only as the file's first line; here on line ${line} it would be ignored and the file run in one transaction: move it to line 1`;
-  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only one is "-- lockstep:no-transaction", exactly so, as the file's first line`;
+  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file's first line, and "-- lockstep:allow <rule> <reason>" above a statement`;
 }

@@ -19,7 +19,8 @@ export type EngineErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'IN_DOUBT'
   | 'FOREIGN_HISTORY'
-  | 'ADOPT_REFUSED';
+  | 'ADOPT_REFUSED'
+  | 'UNSAFE_MIGRATION';
 
 /** Marks lockstep's errors, whichever copy of the code made them (`Symbol.for` is one symbol per process). */
 const BRAND = Symbol.for('lockstep.LockstepError');
@@ -392,5 +393,43 @@ export class AdoptRefusedError extends LockstepError<EngineErrorCode> {
   }
   protected override details() {
     return { tool: this.tool, problems: this.problems };
+  }
+}
+
+/** One finding of the migration lint, as an error carries it (engine/lint/finding.ts has the whole shape). */
+export interface UnsafeFinding {
+  readonly rule: string;
+  readonly severity: string;
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly detail: string;
+  readonly effect: string;
+  readonly safe: string;
+}
+
+/**
+ * The migration lint found what would lock or rewrite a table, or break the running app version, at or above the
+ * severity that stops a release (`lockstep lint --fail-on`, the stack's lint threshold). Nothing was changed.
+ */
+export class UnsafeMigrationError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'UnsafeMigrationError';
+  readonly code = 'UNSAFE_MIGRATION';
+  constructor(
+    readonly findings: readonly UnsafeFinding[],
+    readonly failOn: string,
+  ) {
+    const shown = findings.slice(0, 10).map(
+      (f) => `  ${f.file}:${f.line}:${f.column} ${f.severity} ${f.rule}: ${f.detail}
+    ${f.effect}
+    safe: ${f.safe}`,
+    );
+    const more = findings.length > shown.length ? [`  … and ${findings.length - shown.length} more`] : [];
+    super(
+      `${findings.length} migration lint finding${findings.length === 1 ? '' : 's'} at or above ${failOn}; nothing was changed (fix them, or accept one with "-- lockstep:allow <rule> <reason>" above its statement):\n${[...shown, ...more].join('\n')}`,
+    );
+  }
+  protected override details() {
+    return { failOn: this.failOn, findings: this.findings };
   }
 }

@@ -7,6 +7,7 @@
  * what the file says (checksum, directive), and that the statements cover the file's SQL; anything else is a mismatch.
  */
 import { createHash } from 'node:crypto';
+import type { FileLint } from './lint/finding.ts';
 import {
   type FileAnalysis,
   type MigrationFile,
@@ -34,6 +35,12 @@ export interface ManifestEntry {
    * byte-order mark dropped), end before the semicolon and the whitespace before it.
    */
   readonly statements: ReadonlyArray<readonly [start: number, end: number]>;
+  /**
+   * The migration lint of the file on its own (engine/lint/lint-file.ts): findings, what it creates, what it locks. The
+   * migrate function's plan step puts the pending files' lints in release order and reads the live database, without
+   * a parser. Absent from manifests written before the lint.
+   */
+  readonly lint?: FileLint;
 }
 
 export interface Manifest {
@@ -54,6 +61,7 @@ export function manifestEntry(
   bytes: Uint8Array,
   migration: MigrationText,
   statements: readonly Statement[],
+  lint?: FileLint,
 ): ManifestEntry {
   return {
     name: migration.file,
@@ -62,8 +70,17 @@ export function manifestEntry(
     checksum: migration.checksum,
     noTransaction: migration.noTransaction,
     statements: statements.map((st) => [st.start, st.start + st.text.length] as const),
+    ...(lint ? { lint } : {}),
   };
 }
+
+/** A lint as the manifest must hold one: its three lists (their entries are the lint's own, read as data). */
+const isFileLint = (l: unknown): l is FileLint =>
+  typeof l === 'object' &&
+  l !== null &&
+  Array.isArray((l as FileLint).findings) &&
+  Array.isArray((l as FileLint).events) &&
+  Array.isArray((l as FileLint).locks);
 
 export interface Publication {
   readonly release: string;
@@ -113,7 +130,8 @@ export function parseManifest(text: string): { manifest?: Manifest; problems: st
         typeof f.checksum === 'string' &&
         typeof f.noTransaction === 'boolean' &&
         Array.isArray(f.statements) &&
-        f.statements.every(isSpan),
+        f.statements.every(isSpan) &&
+        (f.lint === undefined || isFileLint(f.lint)),
     );
   return valid
     ? { manifest: m as Manifest, problems: [] }
@@ -157,10 +175,10 @@ export function migrationsFromManifest(
       ...index.lineColumn(start),
     }));
   };
-  const migrations = readMigrationFiles(
-    files,
-    async (m): Promise<FileAnalysis> => ({ statements: statementsOf(m), problems: [] }),
-  );
+  const migrations = readMigrationFiles(files, async (m): Promise<FileAnalysis> => {
+    const lint = entries.get(m.file)?.lint;
+    return { statements: statementsOf(m), problems: [], ...(lint ? { lint } : {}) };
+  });
   for (const m of migrations) {
     const entry = entries.get(m.file) as ManifestEntry;
     if (entry.checksum !== m.checksum)

@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrationChecksum } from './checksum.ts';
 import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from './errors.ts';
+import type { FileLint } from './lint/finding.ts';
 import type { Statement } from './sql-text.ts';
 
 /** One `<version>_<description>.sql` file. */
@@ -43,6 +44,8 @@ export interface FileAnalysis {
   readonly problems: readonly MigrationFileProblem[];
   /** The file controls its own transactions (allowed with `ownTransactions`): it runs as one script. */
   readonly selfManaged?: boolean;
+  /** The migration lint's view of the file, when a manifest carries it (./lint/lint-file.ts made it at publish or synth). */
+  readonly lint?: FileLint;
 }
 
 /** Finds a file's statements and problems: PostgreSQL's parser (./analyze.ts), or a manifest's split. */

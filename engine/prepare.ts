@@ -1,9 +1,11 @@
 /**
  * Checking migrations ahead of a run that will not parse them: `lockstep publish` and the synth (bundled migrations)
  * split every file, applied or not, with PostgreSQL's parser and validate it as the CLI validates pending files, then
- * record the split in the manifest (./manifest.ts) the migrate function runs from.
+ * record the split, and each file's migration lint (./lint/lint-file.ts), in the manifest (./manifest.ts) the migrate
+ * function runs from.
  */
 import { InvalidMigrationError, type MigrationFileProblem } from './errors.ts';
+import { lintFile } from './lint/lint-file.ts';
 import {
   createManifest,
   type Manifest,
@@ -37,7 +39,8 @@ export async function prepareManifest(files: MigrationBytes, published?: Publica
     const analysis = await m.analyze();
     problems.push(...analysis.problems);
     if (analysis.problems.length > 0) continue;
-    const entry = manifestEntry(bytesOf.get(m.file) as Buffer, m, analysis.statements);
+    const lint = await lintFile(m, analysis.statements);
+    const entry = manifestEntry(bytesOf.get(m.file) as Buffer, m, analysis.statements, lint);
     // The migrate function checks the split covers the file; a split it would refuse is refused here, not there.
     const uncovered = uncoveredSql(m.sql, entry.statements);
     if (uncovered !== undefined) {

@@ -45,6 +45,15 @@ function loadParser(): Promise<Parser> {
   return parser;
 }
 
+/**
+ * The parse tree of one statement (libpg-query's JSON, the statement's node such as `{ "AlterTableStmt": {...} }`), for
+ * the lint (./lint/lint-file.ts). `text` is one statement as {@link splitStatements} found it.
+ */
+export async function parseTree(text: string): Promise<unknown> {
+  const pg = await loadParser();
+  return pg.parseSync(text).stmts?.[0]?.stmt;
+}
+
 const TRANSACTION_CONTROL: Record<string, string> = {
   TRANS_STMT_BEGIN: 'BEGIN',
   TRANS_STMT_START: 'START TRANSACTION',

@@ -2,11 +2,12 @@ import { resolve } from 'node:path';
 import { InvalidInputError, NoMigrationFilesError } from '../../engine/errors.ts';
 import { HistoryTable } from '../../engine/history.ts';
 import type { Project } from '../../engine/layouts/read.ts';
-import { loadProject } from '../../engine/migration-files.ts';
-import { planProblem } from '../../engine/plan.ts';
+import { lintRelease } from '../../engine/lint/lint-release.ts';
+import { loadProject, type MigrationFile } from '../../engine/migration-files.ts';
+import { type Plan, planProblem } from '../../engine/plan.ts';
 import { acceptChecksum, resolveInDoubt } from '../../engine/repair.ts';
 import { migrate, plan, status } from '../../engine/runner.ts';
-import { pgSession } from '../../engine/session.ts';
+import { pgSession, type SqlSession } from '../../engine/session.ts';
 import {
   applicationName,
   type Connection,
@@ -16,6 +17,7 @@ import {
 } from '../database.ts';
 import { ExecRunsTable, formatExecRuns } from '../exec/runs-table.ts';
 import { ExitCode, exitCodeFor, signalExitCode } from '../exit-codes.ts';
+import { formatLint } from '../lint-format.ts';
 import {
   type CliOptions,
   type CommandName,
@@ -34,6 +36,18 @@ import {
 } from '../output.ts';
 import { failed, type Outcome } from '../report.ts';
 import type { Shutdown } from '../shutdown.ts';
+
+/** The lint of a plan's pending files, in run order, with the live context (`lockstep lint` without flags). */
+async function lintPending(files: readonly MigrationFile[], p: Plan, session: SqlSession) {
+  if (p.pending.length === 0) return undefined;
+  const { lintFile } = await import('../../engine/lint/lint-file.ts');
+  const names = new Set(p.pending.map((m) => m.file));
+  return lintRelease(
+    files.filter((m) => names.has(m.file)),
+    lintFile,
+    session,
+  );
+}
 
 /** How many of `lockstep exec`'s runs `status` shows. */
 const RECENT_EXEC_RUNS = 5;
@@ -119,10 +133,12 @@ async function runEngine(
     case 'plan': {
       const p = await plan({ session }, files, { historyTable });
       const problem = planProblem(p, options.engine);
+      // The lint of what would run, with the live database: shown, never a reason to exit non-zero here.
+      const lint = problem ? undefined : await lintPending(files, p, session);
       return {
         exitCode: problem ? exitCodeFor(problem) : ExitCode.Success,
-        text: formatPlan(p),
-        json: { ...p },
+        text: lint ? `${formatPlan(p)}\n${formatLint(lint)}` : formatPlan(p),
+        json: { ...p, ...(lint ? { lint } : {}) },
         ...(problem ? { error: problem } : {}),
       };
     }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { HistoryTable } from '../../engine/history.ts';
+import { LINT_DEFAULTS } from '../../engine/lint/report.ts';
 import { ENGINE_DEFAULTS } from '../../engine/runner.ts';
 import { arn, type Env, readConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
@@ -55,6 +56,20 @@ export function migrateConfig(env: Env, taskRoot: string): MigrateConfig & { rea
       ENGINE_DEFAULTS.lockRetries,
     ),
     STATEMENT_TIMEOUT_MS: wholeMs(ENGINE_DEFAULTS.statementTimeoutMs),
+    // The plan step's migration lint: the severity that stops a release, and what counts as a small or large table.
+    LINT_FAIL_ON: z._default(z.enum(['info', 'warning', 'error', 'never']), 'error'),
+    LINT_SMALL_TABLE_BYTES: z._default(
+      z.coerce.number().check(z.int(), z.gte(0)),
+      LINT_DEFAULTS.smallTableBytes,
+    ),
+    LINT_LARGE_TABLE_BYTES: z._default(
+      z.coerce.number().check(z.int(), z.gte(0)),
+      LINT_DEFAULTS.largeTableBytes,
+    ),
+    LINT_LONG_TRANSACTION_SECONDS: z._default(
+      z.coerce.number().check(z.int(), z.gte(0)),
+      LINT_DEFAULTS.longTransactionSeconds,
+    ),
   });
   let ca: string | undefined;
   if (c.DB_CA_FILE) {
@@ -75,6 +90,14 @@ export function migrateConfig(env: Env, taskRoot: string): MigrateConfig & { rea
       lockTimeoutMs: c.LOCK_TIMEOUT_MS,
       lockRetries: c.LOCK_RETRIES,
       statementTimeoutMs: c.STATEMENT_TIMEOUT_MS,
+    },
+    lint: {
+      failOn: c.LINT_FAIL_ON,
+      thresholds: {
+        smallTableBytes: c.LINT_SMALL_TABLE_BYTES,
+        largeTableBytes: c.LINT_LARGE_TABLE_BYTES,
+        longTransactionSeconds: c.LINT_LONG_TRANSACTION_SECONDS,
+      },
     },
   };
 }

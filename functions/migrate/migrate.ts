@@ -8,10 +8,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
+import { lintRelease, unsafeMigrationError } from '../../engine/lint/lint-release.ts';
+import { type FailOn, LINT_DEFAULTS, type LintThresholds } from '../../engine/lint/report.ts';
 import type { MigrationFile } from '../../engine/migration.ts';
 import { planProblem } from '../../engine/plan.ts';
 import { type EngineOptions, migrate, plan } from '../../engine/runner.ts';
-import { pgSession } from '../../engine/session.ts';
+import { pgSession, type SqlSession } from '../../engine/session.ts';
 import { type ConnectDeps, connectToDatabase, type DatabaseTarget } from '../shared/database.ts';
 import { InvalidInputError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
@@ -29,6 +31,11 @@ export interface MigrateConfig {
   /** Where `lockstep publish` put per-release migrations, when the stack uses S3. */
   readonly s3: S3Location | undefined;
   readonly engine: Omit<EngineOptions, 'appliedBy' | 'deadline'>;
+  /**
+   * The plan step's migration lint: `never` reports findings in the log and the output and stops nothing.
+   * @default { failOn: 'error', thresholds: LINT_DEFAULTS }
+   */
+  readonly lint?: { readonly failOn: FailOn; readonly thresholds: LintThresholds };
 }
 
 export interface MigrateDeps extends ConnectDeps {
@@ -78,6 +85,8 @@ export interface PlanOutput {
   readonly needsSnapshot: boolean;
   /** The pending migrations with their checksums, for the release record (functions/migrate/record-migrations.ts). */
   readonly record: RecordedMigrations;
+  /** The migration lint of the pending files (every finding is in the log). */
+  readonly lint: { readonly findings: number; readonly failing: number; readonly rules: NameSample };
 }
 
 export interface ApplyOutput {
@@ -125,6 +134,7 @@ export async function runMigrate(
       const pending = p.pending.map((m) => m.file);
       const databaseAhead = p.databaseAhead.map((m) => m.file);
       deps.log.info('plan', { pendingCount: pending.length, pending, databaseAhead });
+      const lint = await lintPending(deps, files, pending, session);
       return {
         mode: 'plan',
         pendingCount: p.pending.length,
@@ -132,6 +142,7 @@ export async function runMigrate(
         databaseAhead: sampleNames(databaseAhead),
         needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
         record: recordMigrations(p.pending, files),
+        lint,
       };
     }
     const result = await migrate(
@@ -173,6 +184,45 @@ export async function runMigrate(
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * The migration lint of the pending files, in run order: each file's static lint from the manifest (made with the
+ * parser at synth or `lockstep publish`), the live database read here. Throws {@link UnsafeMigrationError} when a
+ * finding reaches the configured severity: the release stops before the snapshot, the findings in the alert.
+ */
+async function lintPending(
+  deps: MigrateDeps,
+  files: readonly MigrationFile[],
+  pendingNames: readonly string[],
+  session: SqlSession,
+): Promise<PlanOutput['lint']> {
+  const names = new Set(pendingNames);
+  const pending = files.filter((m) => names.has(m.file));
+  let unlinted = 0;
+  const { failOn, thresholds } = deps.config.lint ?? { failOn: 'error', thresholds: LINT_DEFAULTS };
+  const report = await lintRelease(
+    pending,
+    async (m) => {
+      const { lint } = await m.analyze();
+      if (!lint) unlinted++;
+      return lint ?? { findings: [], events: [], locks: [] };
+    },
+    session,
+    { failOn, thresholds },
+  );
+  if (unlinted > 0)
+    deps.log.warn('migrations published by a lockstep without the lint: not linted; publish them again', {
+      count: unlinted,
+    });
+  for (const f of report.findings) deps.log.info('lint finding', { ...f });
+  const error = unsafeMigrationError(report);
+  if (error) throw error;
+  return {
+    findings: report.findings.length,
+    failing: report.failing,
+    rules: sampleNames(report.findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.severity} ${f.rule}`)),
+  };
 }
 
 async function loadReleaseMigrations(deps: MigrateDeps, release: ReleaseInput): Promise<MigrationFile[]> {

@@ -16,6 +16,7 @@ export {
   LockTimeoutError,
   MigrationFailedError,
   OutOfOrderError,
+  UnsafeMigrationError,
 } from '../../engine/errors.ts';
 
 export type ReleaseErrorCode =
@@ -455,6 +456,8 @@ export const ERROR_POLICY = {
   MigrationTaskTimeoutError: 'final',
   // The check's RunTask state retried placement already (RUN_TASK_RETRY); a check that gave no answer is not retried.
   PendingCheckFailedError: 'final',
+  // The plan step's lint found what would lock, rewrite or break production: a human decides, not a retry.
+  UnsafeMigrationError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

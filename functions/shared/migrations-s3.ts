@@ -184,7 +184,8 @@ async function existingManifest(
     fileList: files.every((f) => typeof f?.name === 'string' && typeof f.sha256 === 'string')
       ? fileList({ files: files as Array<{ name: string; sha256: string }> })
       : '(unreadable)',
-    current: parseManifest(text).manifest !== undefined,
+    // A manifest without the lint (written before it) is replaced by this one, as one without statements is.
+    current: parseManifest(text).manifest?.files.every((f) => f.lint !== undefined) ?? false,
   };
 }
 

@@ -13,6 +13,7 @@ import {
   FileSystem,
   Names,
   RemovalPolicy,
+  Size,
   Stack,
   Token,
 } from 'aws-cdk-lib';
@@ -191,6 +192,21 @@ export interface SnapshotSettings {
   readonly keep?: number;
 }
 
+/** The plan step's migration lint: which findings stop a release, and what counts as a small or large table. */
+export interface MigrationLintOptions {
+  /**
+   * Findings this severe or worse (and not accepted with `-- lockstep:allow`) stop the release before the snapshot;
+   * `never` only logs them. @default 'error'
+   */
+  readonly failOn?: 'info' | 'warning' | 'error' | 'never';
+  /** A locking rewrite, scan or index build of a smaller table is info. @default Size.mebibytes(10) */
+  readonly smallTable?: Size;
+  /** ... of a table this large or larger is an error. @default Size.gibibytes(1) */
+  readonly largeTable?: Size;
+  /** Transactions open longer than this are named. @default Duration.minutes(1) */
+  readonly longTransaction?: Duration;
+}
+
 export interface ReleaseFlowProps {
   /** The database to back up and migrate. */
   readonly database: ReleaseDatabase;
@@ -259,6 +275,12 @@ export interface ReleaseFlowProps {
   readonly migrateMemorySize?: number;
   /** The migrate function's timeout; longer migrations continue in a new invocation. @default Duration.minutes(15) */
   readonly migrateTimeout?: Duration;
+  /**
+   * The plan step's migration lint (README, "Lint"): findings at or above `failOn` stop the release before the
+   * snapshot, with the findings in the alert. @default - fail on error; small table 10 MiB, large 1 GiB, long
+   * transaction 60 s
+   */
+  readonly lint?: MigrationLintOptions;
   /** How often to check the ECS rollout. @default Duration.seconds(30) */
   readonly deployPollInterval?: Duration;
   /** How long the ECS rollout may take before the release fails. @default Duration.minutes(30) */
@@ -494,6 +516,10 @@ export class ReleaseFlow extends Construct {
           LOCK_TIMEOUT_MS: String(settings.lockTimeout.toMilliseconds()),
           LOCK_RETRIES: String(settings.lockRetries),
           STATEMENT_TIMEOUT_MS: String(settings.statementTimeout?.toMilliseconds() ?? 0),
+          LINT_FAIL_ON: settings.lint.failOn,
+          LINT_SMALL_TABLE_BYTES: String(settings.lint.smallTable.toBytes()),
+          LINT_LARGE_TABLE_BYTES: String(settings.lint.largeTable.toBytes()),
+          LINT_LONG_TRANSACTION_SECONDS: String(settings.lint.longTransaction.toSeconds()),
           ...s3Env,
         },
         bundling: {
@@ -1060,6 +1086,12 @@ function resolveSettings(props: ReleaseFlowProps) {
     statementTimeout: props.statementTimeout,
     migrateMemorySize: props.migrateMemorySize ?? 512,
     migrateTimeout: props.migrateTimeout ?? Duration.minutes(15),
+    lint: {
+      failOn: props.lint?.failOn ?? 'error',
+      smallTable: props.lint?.smallTable ?? Size.mebibytes(10),
+      largeTable: props.lint?.largeTable ?? Size.gibibytes(1),
+      longTransaction: props.lint?.longTransaction ?? Duration.minutes(1),
+    },
     deployPollInterval: props.deployPollInterval ?? Duration.seconds(30),
     deployTimeout: props.deployTimeout ?? Duration.minutes(30),
     notifyOnSuccess: props.notifyOnSuccess ?? false,
@@ -1111,6 +1143,10 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail('lockRetries', 'must be a whole number from 0 to 100');
   if (s.statementTimeout && s.statementTimeout.toMilliseconds() < 1)
     fail('statementTimeout', 'must be at least 1 ms (leave it out for none)');
+  if (!['info', 'warning', 'error', 'never'].includes(s.lint.failOn))
+    fail('lint.failOn', 'must be info, warning, error or never');
+  if (s.lint.smallTable.toBytes() > s.lint.largeTable.toBytes())
+    fail('lint.smallTable', 'must not be larger than lint.largeTable');
   if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
     fail('migrateMemorySize', 'must be 128–10240 MB');
   // A release may first wait for the one before it (ReleaseInProgressError's retries in ERROR_POLICY).

@@ -200,7 +200,7 @@ describe('validation of pending migrations, against PostgreSQL', () => {
     );
     assert.match(
       problems[2] ?? '',
-      /"-- lockstep: no-transaction" is not a lockstep directive: the only one is "-- lockstep:no-transaction", exactly so, as the file's first line/,
+      /"-- lockstep: no-transaction" is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file.s first line/,
     );
     assert.match(problems[7] ?? '', /counts only as the whole first line, from its first character/);
     await assertUntouched(client);

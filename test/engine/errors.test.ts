@@ -33,6 +33,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
     { tool: 'prisma', table: 'public._prisma_migrations', rows: 2 },
   ]),
   AdoptRefusedError: new engineErrors.AdoptRefusedError('prisma', ['1_a: failed']),
+  UnsafeMigrationError: new engineErrors.UnsafeMigrationError([], 'error'),
   ConfigError: new releaseErrors.ConfigError('VAR', 'is not set'),
   ReleaseInProgressError: new releaseErrors.ReleaseInProgressError('arn', undefined),
   MigrationsNotFoundError: new releaseErrors.MigrationsNotFoundError('s3://b/p', 'publish first'),

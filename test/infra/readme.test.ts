@@ -33,7 +33,7 @@ test('every lockstep command the README shows exists in the installed command, w
   const shown = new Set(
     [
       ...readme.matchAll(
-        /lockstep (migrate|plan|status|repair|adopt|publish|start|release|snapshots|restore|diagram|new|exec)\b/g,
+        /lockstep (migrate|plan|status|repair|adopt|publish|start|release|snapshots|restore|diagram|new|exec|lint)\b/g,
       ),
     ].map((m) => m[1] as string),
   );
@@ -70,4 +70,15 @@ test('the first-deploy walk names the stacks, parameter, first image and tag pre
   const outputs = Object.keys(template.findOutputs('*'));
   for (const output of ['AppRepositoryUri', 'StateMachineArn', 'ImageParameterName'])
     assert.ok(outputs.includes(output) && walk.includes(output), output);
+});
+
+test('the Lint section’s rules table lists every rule with its severity and safe way, as engine/lint/rules.ts has them', async () => {
+  const { RULES } = await import('../../engine/lint/rules.ts');
+  for (const [id, rule] of Object.entries(RULES)) {
+    const row = readme.split('\n').find((line) => line.startsWith(`| \`${id}\``));
+    assert.ok(row, `a row for ${id}`);
+    const cells = row.split('|').map((c) => c.trim());
+    assert.equal(cells[2], rule.severity === 'scaled' ? 'by size' : rule.severity, id);
+    assert.equal(cells[5], rule.safe.replace(/\|/g, '\\|'), id);
+  }
 });

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { App, type CfnElement, Duration, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Duration, Size, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -507,6 +507,10 @@ describe('functions', () => {
         LOCK_TIMEOUT_MS: '5000',
         LOCK_RETRIES: '5',
         STATEMENT_TIMEOUT_MS: '0',
+        LINT_FAIL_ON: 'error',
+        LINT_SMALL_TABLE_BYTES: String(10 * 1024 * 1024),
+        LINT_LARGE_TABLE_BYTES: String(1024 ** 3),
+        LINT_LONG_TRANSACTION_SECONDS: '60',
       },
     );
     const custom = buildFlow({
@@ -514,6 +518,7 @@ describe('functions', () => {
       lockTimeout: Duration.seconds(2),
       lockRetries: 0,
       statementTimeout: Duration.minutes(10),
+      lint: { failOn: 'warning', largeTable: Size.gibibytes(50), longTransaction: Duration.minutes(5) },
     });
     assert.deepEqual(
       pick(
@@ -525,10 +530,23 @@ describe('functions', () => {
         LOCK_TIMEOUT_MS: '2000',
         LOCK_RETRIES: '0',
         STATEMENT_TIMEOUT_MS: '600000',
+        LINT_FAIL_ON: 'warning',
+        LINT_SMALL_TABLE_BYTES: String(10 * 1024 * 1024),
+        LINT_LARGE_TABLE_BYTES: String(50 * 1024 ** 3),
+        LINT_LONG_TRANSACTION_SECONDS: '300',
       },
     );
     function pick(vars: Record<string, string> | undefined) {
-      const keys = ['HISTORY_TABLE', 'LOCK_TIMEOUT_MS', 'LOCK_RETRIES', 'STATEMENT_TIMEOUT_MS'];
+      const keys = [
+        'HISTORY_TABLE',
+        'LOCK_TIMEOUT_MS',
+        'LOCK_RETRIES',
+        'STATEMENT_TIMEOUT_MS',
+        'LINT_FAIL_ON',
+        'LINT_SMALL_TABLE_BYTES',
+        'LINT_LARGE_TABLE_BYTES',
+        'LINT_LONG_TRANSACTION_SECONDS',
+      ];
       return Object.fromEntries(keys.map((k) => [k, vars?.[k]]));
     }
   });
@@ -817,6 +835,11 @@ describe('invalid props fail at synth, naming the prop', () => {
     ],
     ['a lock timeout of a minute', { lockTimeout: Duration.minutes(1) }, /ReleaseFlow: lockTimeout/],
     ['negative lock retries', { lockRetries: -1 }, /ReleaseFlow: lockRetries/],
+    [
+      'a lint small-table threshold above the large one',
+      { lint: { smallTable: Size.gibibytes(2) } },
+      /ReleaseFlow: lint\.smallTable/,
+    ],
     [
       'an empty migration command',
       { migrations: MigrationsSource.command({ command: [] }) },

@@ -138,6 +138,34 @@ describe('release state machine, failing', () => {
     }
   });
 
+  test('a plan whose lint finds an error halts with UnsafeMigrationError before any snapshot, the finding in the alert', async () => {
+    const first = await release.runRelease(releaseInput());
+    assert.equal(first.status, 'SUCCEEDED');
+    release.reset();
+    const file = join(dir.dir, '0004_drop_email.sql');
+    await writeFile(file, 'ALTER TABLE accounts DROP COLUMN email;\n');
+    try {
+      const run = await release.runRelease(releaseInput({ release: 'v1.4.1' }));
+
+      assert.equal(run.status, 'FAILED');
+      assert.equal(run.error, 'UnsafeMigrationError');
+      assert.deepEqual(run.states.slice(0, 3), [STATE.preflight, STATE.plan, 'Alert: plan']);
+      assert.equal(run.alerts.length, 1);
+      assert.equal(run.alerts[0]?.subject, 'lockstep: release failed at plan');
+      const message = run.alerts[0]?.message ?? '';
+      assert.match(
+        message,
+        /0004_drop_email\.sql:1:1 error drop-column: ALTER TABLE accounts DROP COLUMN email/,
+      );
+      assert.match(message, /safe: stop using the column in one release, drop it in the next/);
+      assert.equal(release.aws.rds.calls().length, 0, 'no snapshot');
+      assert.deepEqual(await appliedFiles(), Object.keys(FIXTURE_MIGRATIONS));
+      assertServiceUntouched();
+    } finally {
+      await rm(file);
+    }
+  });
+
   test('a snapshot RDS refuses (quota exceeded) halts with SnapshotQuotaExceededError: nothing migrated or deployed', async () => {
     release.aws.rds.on(CreateDBSnapshotCommand).rejects(
       new SnapshotQuotaExceededFault({

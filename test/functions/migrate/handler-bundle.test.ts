@@ -25,7 +25,9 @@ test('the migrate function’s bundle holds no SQL parser: not libpg-query, nor 
   assert.ok(inputs.includes('engine/runner.ts'), 'the engine is in it');
   assert.deepEqual(
     inputs.filter((path) =>
-      /libpg-query|@pgsql|engine\/(sql-parser|analyze|prepare|migration-files)\.ts/.test(path),
+      /libpg-query|@pgsql|engine\/(sql-parser|analyze|prepare|migration-files|lint\/lint-file|lint\/statement-rules)\.ts/.test(
+        path,
+      ),
     ),
     [],
   );

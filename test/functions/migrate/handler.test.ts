@@ -136,6 +136,7 @@ describe('migrate handler', () => {
           },
         ],
       },
+      lint: { findings: 0, failing: 0, rules: { count: 0, first: [], last: [] } },
     });
     const { rows } = await admin.query("SELECT to_regclass('accounts') AS t");
     assert.equal(rows[0].t, null);
@@ -331,6 +332,57 @@ describe('migrate handler', () => {
         incomplete: boolean;
       };
       assert.deepEqual([second.appliedCount, second.incomplete], [1, false]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  test('plan stops the release on a lint finding from the manifest, sized by the live table; LINT_FAIL_ON=never reports it', async () => {
+    const { migrateHandler } = await import('../../../functions/migrate/setup.ts');
+    const own = await bundledMigrationsDir({
+      '0001_a.sql':
+        "CREATE TABLE lint_orders (id int, note text); INSERT INTO lint_orders SELECT g, 'x' FROM generate_series(1, 100) g;",
+    });
+    const env = { ...process.env, MIGRATIONS_DIR: own.dir, HISTORY_TABLE: 'lockstep.lint_history' };
+    const secretsClient = new SecretsManagerClient({});
+    try {
+      const apply = migrateHandler(env, { secrets: secretsClient, s3: {} as never }, own.dir);
+      await apply(event('apply'), lambdaContext);
+      await own.rebundle({
+        '0001_a.sql':
+          "CREATE TABLE lint_orders (id int, note text); INSERT INTO lint_orders SELECT g, 'x' FROM generate_series(1, 100) g;",
+        '0002_b.sql':
+          'CREATE TABLE lint_new (id int);\nCREATE INDEX lint_new_id ON lint_new (id);\nALTER TABLE lint_orders ALTER COLUMN note SET NOT NULL;',
+      });
+      const strict = migrateHandler(
+        { ...env, LINT_FAIL_ON: 'info' },
+        { secrets: secretsClient, s3: {} as never },
+        own.dir,
+      );
+      await assert.rejects(strict(event('plan'), lambdaContext), (err: unknown) => {
+        assert.equal((err as Error).name, 'UnsafeMigrationError');
+        assert.match(
+          (err as Error).message,
+          /0002_b\.sql:3:1 info set-not-null: ALTER TABLE lint_orders ALTER COLUMN note SET NOT NULL\n.*\(lint_orders: \d+ kB now\)\n {4}safe: ADD CONSTRAINT/,
+        );
+        assert.doesNotMatch(
+          (err as Error).message,
+          /lint_new/,
+          'a table the release creates is not existing',
+        );
+        return true;
+      });
+      const lenient = migrateHandler(
+        { ...env, LINT_FAIL_ON: 'never' },
+        { secrets: secretsClient, s3: {} as never },
+        own.dir,
+      );
+      const plan = (await lenient(event('plan'), lambdaContext)) as { lint: unknown };
+      assert.deepEqual(plan.lint, {
+        findings: 1,
+        failing: 0,
+        rules: { count: 1, first: ['0002_b.sql:3:1 info set-not-null'], last: [] },
+      });
     } finally {
       await own.cleanup();
     }

@@ -243,13 +243,11 @@ describe('a failed command’s last lines in the alert', () => {
 
   it('still fails with the migration’s error, saying so, when the log cannot be read', async () => {
     logsTo();
-    logsMock
-      .on(GetLogEventsCommand)
-      .rejects(
-        Object.assign(new Error('not authorized to perform logs:GetLogEvents'), {
-          name: 'AccessDeniedException',
-        }),
-      );
+    logsMock.on(GetLogEventsCommand).rejects(
+      Object.assign(new Error('not authorized to perform logs:GetLogEvents'), {
+        name: 'AccessDeniedException',
+      }),
+    );
 
     await assert.rejects(handler(event({ task: TASK_SHAPES.exitedNonZero })), (err) => {
       assert.ok(err instanceof MigrationCommandFailedError);
