@@ -70,6 +70,7 @@ function stubs(scenario: Scenario) {
             pending: sampleNames(pending),
             databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
+            record: { phase: 'pre-deploy', count: pending.length, truncated: false, migrations: [] },
             lint: { findings: 0, failing: 0, rules: sampleNames([]) },
           } satisfies PlanOutput;
         return {
@@ -118,6 +119,7 @@ function stubs(scenario: Scenario) {
           } satisfies DeploymentStatus;
         }
       case 'dynamodb':
+      case 'record':
         return {};
       case 'sns':
         return publishAsSns(params, () => {});

@@ -17,6 +17,7 @@ import { addLintOptions, type RawLintOptions } from './lint-options.ts';
 import { addOptions, type CommandName, DEFAULTS, type RawOptions } from './options.ts';
 import { errorJson, errorText, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
+import { addReleasesOptions, type RawReleasesOptions } from './releases-options.ts';
 import { jsonDocument, jsonHead, type Outcome, report } from './report.ts';
 import { Shutdown } from './shutdown.ts';
 import { addStartOptions, type RawStartOptions } from './start-options.ts';
@@ -245,6 +246,32 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
       const rehearsal = await import('./commands/rehearsal.ts');
       finish('restore', false, await rehearsal.restore(id));
     });
+  // Release records: the command and the AWS SDK are loaded only when it runs.
+  const releasesDeps = async () => {
+    const releases = await import('./commands/releases.ts');
+    return { releases, deps: { dynamodb: releases.awsDynamoDB, env: process.env, cwd: process.cwd() } };
+  };
+  const releasesCommand = addReleasesOptions(
+    program
+      .command('releases')
+      .description('list release records, newest first (lockstep releases show <release>: one)'),
+    true,
+  ).action(async (raw: RawReleasesOptions) => {
+    const { releases, deps } = await releasesDeps();
+    finish('releases', raw.json, await releases.list(raw, deps));
+  });
+  addReleasesOptions(
+    releasesCommand
+      .command('show')
+      .description('show one release record: image, revisions, migrations, snapshot, outcome')
+      .argument('<release>', 'release label (or record key)'),
+    false,
+  ).action(async (release: string, _raw: RawReleasesOptions, command: Command) => {
+    // Options written after `show` may be parsed as `releases`' own: take both.
+    const raw = command.optsWithGlobals<RawReleasesOptions>();
+    const { releases, deps } = await releasesDeps();
+    finish('releases show', raw.json, await releases.show(release, raw, deps));
+  });
   program
     .command('diagram')
     .description('print the release state machine as a Mermaid flowchart')

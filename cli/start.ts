@@ -98,7 +98,7 @@ export async function startRelease(deps: StartDeps, raw: RawStartOptions): Promi
   deps.print(`started ${name}: ${executionArn}`);
   deps.print(`console: ${url}`);
   if (!raw.follow) return { executionArn, name, input, consoleUrl: url };
-  return { ...(await follow(deps, executionArn)), name, input, consoleUrl: url };
+  return { ...(await follow(deps, executionArn, input.release)), name, input, consoleUrl: url };
 }
 
 const TERMINAL = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionTimedOut', 'ExecutionAborted']);
@@ -107,7 +107,8 @@ const TERMINAL = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionTim
 async function follow(
   deps: StartDeps,
   executionArn: string,
-): Promise<{ executionArn: string; status: ExecutionStatus; alert?: string }> {
+  release: string,
+): Promise<{ executionArn: string; status: ExecutionStatus; alert?: string; recordKey?: string }> {
   const entered = new Map<string, number>();
   let alert: string | undefined;
   let nextToken: string | undefined;
@@ -130,10 +131,17 @@ async function follow(
   }
   const execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
   const status = execution.status as ExecutionStatus;
+  // The release record's key, as the state machine writes it: `$$.Execution.StartTime#$$.Execution.Name`.
+  const recordKey = execution.startDate
+    ? `${execution.startDate.toISOString()}#${executionArn.split(':').at(-1)}`
+    : undefined;
+  const record = `record: ${recordKey ?? '(no start time)'} (lockstep releases show ${release} --table <ReleaseRecordsTable>)`;
   if (status === 'SUCCEEDED') {
     deps.print('release succeeded');
-    return { executionArn, status };
+    deps.print(record);
+    return { executionArn, status, ...(recordKey ? { recordKey } : {}) };
   }
+  deps.print(record);
   if (alert) deps.print(`\nALERT\n${alert}\n`);
   throw new ReleaseFailedError(executionArn, status, execution.error, execution.cause);
 }

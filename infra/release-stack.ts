@@ -208,6 +208,10 @@ export class ReleaseStack extends Stack {
       description: 'Push version-tagged images (v*, release-*) here to release them',
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.releaseFlow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ReleaseRecordsTable', {
+      value: this.releaseFlow.recordsTable.tableName,
+      description: 'Every release’s record: lockstep releases --table <this>',
+    });
     new CfnOutput(this, 'ImageParameterName', {
       value: this.imageParameterName,
       description:

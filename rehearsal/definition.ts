@@ -15,6 +15,7 @@ import type { ReleaseFlow } from '../infra/constructs/release-flow.ts';
 import { packageRoot } from '../infra/package-root.ts';
 import { ReleaseStack } from '../infra/release-stack.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
+import { LOCAL_RECORDS_TABLE } from './stand-ins/records.ts';
 
 /** The functions a Task state can invoke: four always, the migration-task function in command mode. */
 export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'migrationTask';
@@ -22,9 +23,11 @@ export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy
 export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrationTask'>, T> & {
   readonly migrationTask?: T;
 };
-/** What a Task state calls: one of the functions, SNS Publish (an alert), or DynamoDB DeleteItem (the release lock). */
-/** What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem, or ECS RunTask.sync (command mode). */
-export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb' | 'ecsRunTask';
+/**
+ * What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem (the release lock), DynamoDB PutItem
+ * (`record`: the release record), or ECS RunTask.sync (command mode).
+ */
+export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb' | 'record' | 'ecsRunTask';
 
 /** An Amazon States Language definition, as JSON. */
 export interface AslDefinition {
@@ -68,6 +71,8 @@ export interface LocalDefinition {
   readonly stateMachineArn: string;
   /** The placeholder name of the release-lock table, as the DynamoDB states' TableName holds it. */
   readonly lockTableName: string;
+  /** The placeholder name of the release-records table, as the record states' TableName holds it. */
+  readonly recordsTableName: string;
   /** Each function's environment variables as the template sets them, references resolved to placeholders. */
   readonly environments: Readonly<PerFunction<Readonly<Record<string, string>>>>;
 }
@@ -77,6 +82,8 @@ export const PLACEHOLDER = LOCAL_ACCOUNT;
 
 const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 const DYNAMODB_DELETE_ITEM = 'arn:aws:states:::dynamodb:deleteItem';
+const DYNAMODB_PUT_ITEM = 'arn:aws:states:::dynamodb:putItem';
+const RECORDS_TABLE_NAME = LOCAL_RECORDS_TABLE;
 const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
 const LOCK_TABLE_NAME = 'ReleaseLocks';
 const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
@@ -142,6 +149,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   const arns = new Map<string, string>(present.map(([name, fn]) => [logicalId(fn), functionArns[name]]));
   if (flow.alertTopic.node.defaultChild) arns.set(logicalId(flow.alertTopic), alertTopicArn);
   arns.set(logicalId(flow.lockTable), LOCK_TABLE_NAME);
+  arns.set(logicalId(flow.recordsTable), RECORDS_TABLE_NAME);
 
   const machineId = logicalId(flow.stateMachine);
   const machine = template.Resources[machineId];
@@ -169,6 +177,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   );
   byArn.set(SNS_PUBLISH, 'sns');
   byArn.set(DYNAMODB_DELETE_ITEM, 'dynamodb');
+  byArn.set(DYNAMODB_PUT_ITEM, 'record');
   byArn.set(ECS_RUN_TASK_SYNC, 'ecsRunTask');
   const taskStates: Record<string, TaskKind> = {};
   const waitStates: string[] = [];
@@ -193,6 +202,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     alertTopicArn,
     stateMachineArn,
     lockTableName: LOCK_TABLE_NAME,
+    recordsTableName: RECORDS_TABLE_NAME,
     environments,
   };
 }

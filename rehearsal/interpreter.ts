@@ -9,6 +9,8 @@ import {
   DeleteItemCommand,
   type DeleteItemCommandInput,
   type DynamoDBClient,
+  PutItemCommand,
+  type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalDefinition, TaskKind } from './definition.ts';
@@ -91,6 +93,17 @@ export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params
     const { $metadata: _, ...out } = await dynamodb.send(
       new DeleteItemCommand(params as DeleteItemCommandInput),
     );
+    return out;
+  } catch (err) {
+    const e = err as Error;
+    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
+  }
+}
+
+/** The DynamoDB PutItem integration (the release-record states), its errors named as Step Functions names them. */
+export async function putItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
+  try {
+    const { $metadata: _, ...out } = await dynamodb.send(new PutItemCommand(params as PutItemCommandInput));
     return out;
   } catch (err) {
     const e = err as Error;
@@ -191,6 +204,13 @@ export async function runLocally(
         RoleArn: `arn:aws:iam::${PLACEHOLDER.account}:role/release`,
       },
       StateMachine: { Id: local.stateMachineArn, Name: machineName },
+      // The interpreter sets no $$.State; the record states read EnteredTime. A getter gives the time the state's
+      // parameters are evaluated, which is when it is entered.
+      State: {
+        get EnteredTime() {
+          return new Date().toISOString();
+        },
+      },
     },
   });
   stop = () => execution.abort();

@@ -33,6 +33,7 @@ import {
   executionArnFor,
   invokeAsLambda,
   publishAsSns,
+  putItemAsStepFunctions,
   runLocally,
 } from './interpreter.ts';
 import { takeRehearsalLock } from './lock.ts';
@@ -48,6 +49,7 @@ import { LocalDynamoTable } from './stand-ins/dynamodb.ts';
 import { LocalEcsService } from './stand-ins/ecs.ts';
 import { LocalExecutions } from './stand-ins/executions.ts';
 import { LocalRds, PostgresSnapshots } from './stand-ins/rds.ts';
+import { localRecordsTable } from './stand-ins/records.ts';
 import { NoS3Client } from './stand-ins/s3.ts';
 import { LocalSecrets } from './stand-ins/secrets.ts';
 import { LocalParameters } from './stand-ins/ssm.ts';
@@ -227,6 +229,7 @@ async function rehearse(
     const executions = new LocalExecutions();
     executions.start(executionArn);
     const locks = new LocalDynamoTable(local.lockTableName, 'lockId');
+    const records = localRecordsTable(options.cwd, local.recordsTableName).client();
     const parameters = new LocalParameters();
     const clients = {
       sfn: executions.client(),
@@ -262,11 +265,13 @@ async function rehearse(
             ? Promise.resolve(publishAsSns(params, (alert) => alerts.push(alert)))
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(clients.dynamodb, params)
-              : kind === 'ecsRunTask'
-                ? services.runTaskSync(params)
-                : invokeAsLambda(handlerOf(handlers, kind), params, {
-                    getRemainingTimeInMillis: () => 15 * 60_000,
-                  }),
+              : kind === 'record'
+                ? putItemAsStepFunctions(records, params)
+                : kind === 'ecsRunTask'
+                  ? services.runTaskSync(params)
+                  : invokeAsLambda(handlerOf(handlers, kind), params, {
+                      getRemainingTimeInMillis: () => 15 * 60_000,
+                    }),
         onEvent: (event) => {
           const name = event.state?.name;
           if (!name) return;
@@ -329,6 +334,7 @@ async function rehearse(
         : `snapshot   ${snapshotId}  (restore: lockstep restore --local ${snapshotId})`,
     );
     print(`result     ${run.status}${run.error ? `: ${run.error}` : ''}`);
+    print(`record     lockstep releases show ${release} --local`);
 
     if (run.status !== 'SUCCEEDED') {
       throw Object.assign(new ReleaseFailedError(run.executionArn, 'FAILED', run.error, undefined), {

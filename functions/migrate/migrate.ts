@@ -22,6 +22,7 @@ import type { Log } from '../shared/logger.ts';
 import { downloadMigrations, type S3Location } from '../shared/migrations-s3.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { readBundledMigrations } from './bundled-migrations.ts';
+import { type RecordedMigrations, recordMigrations } from './record-migrations.ts';
 
 export interface MigrateConfig {
   readonly target: DatabaseTarget;
@@ -82,6 +83,8 @@ export interface PlanOutput {
   readonly databaseAhead: NameSample;
   /** Pending migrations and snapshots not skipped: the state machine takes a snapshot first. */
   readonly needsSnapshot: boolean;
+  /** The pending migrations with their checksums, for the release record (functions/migrate/record-migrations.ts). */
+  readonly record: RecordedMigrations;
   /** The migration lint of the pending files (every finding is in the log). */
   readonly lint: { readonly findings: number; readonly failing: number; readonly rules: NameSample };
 }
@@ -138,6 +141,7 @@ export async function runMigrate(
         pending: sampleNames(pending),
         databaseAhead: sampleNames(databaseAhead),
         needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
+        record: recordMigrations(p.pending, files),
         lint,
       };
     }

@@ -40,6 +40,14 @@ import {
   type PendingCheckSpec,
   type ServiceLaunch,
 } from './migration-task-steps.ts';
+import {
+  DYNAMODB_RETRY,
+  FAILED_SOURCE,
+  RELEASED_SOURCE,
+  type RecordSource,
+  recordFailureAlert,
+  recordRelease,
+} from './release-records.ts';
 
 export interface ReleaseDefinitionProps {
   readonly preflight: lambda.IFunction;
@@ -49,6 +57,8 @@ export interface ReleaseDefinitionProps {
   readonly alertTopic: sns.ITopic;
   /** The release lock preflight takes; every end after preflight gives it back. */
   readonly lockTable: dynamodb.ITable;
+  /** Where each release's record goes (./release-records.ts), and the database it is filed under. */
+  readonly records: { readonly table: dynamodb.ITable; readonly database: string };
   readonly snapshots: boolean;
   readonly snapshotPollInterval: Duration;
   readonly deployPollInterval: Duration;
@@ -132,21 +142,37 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   const functionTimeout = props.functionTimeout.plus(Duration.seconds(30));
   const releaseArgs = { 'executionId.$': '$.executionId', 'release.$': '$.release' };
 
-  // ---- the failure path: describe the failure, build the alert, publish it, end FAILED
+  /** Writes the release record, then `next`; a failed write goes on to `next` too, alerting first at a release's end. */
+  const recorded = (label: string, source: RecordSource, next: sfn.IChainable): sfn.IChainable => {
+    const { table, database } = props.records;
+    const onError =
+      source.outcome === 'DRY_RUN' || source.outcome === 'RUNNING'
+        ? next
+        : recordFailureAlert(scope, label, table, database, source).next(
+            publishAlert(scope, `Send record alert (${label})`, props.alertTopic)
+              .addCatch(next, { resultPath: '$.alertError' })
+              .next(next),
+          );
+    return recordRelease(scope, label, { table, database, source, onError }, next);
+  };
+
+  // ---- the failure path: describe the failure, build the alert, publish it, record it, end FAILED
   const failed = new sfn.Fail(scope, STATE.failed, {
     stateName: STATE.failed,
     errorPath: '$.failure.error.Error',
     causePath: '$.failure.error.Cause',
   });
   const sendAlert = publishAlert(scope, STATE.sendAlert, props.alertTopic);
+  // The record comes after the alert: the alert goes out first whatever happens to the record.
+  const recordFailed = recorded('failed', { outcome: 'FAILED', ...FAILED_SOURCE }, failed);
   // An alert that cannot be sent must not hide the failure: the execution still ends FAILED (and the alarm fires).
-  sendAlert.addCatch(failed, { resultPath: '$.alertError' });
-  sendAlert.next(failed);
+  sendAlert.addCatch(recordFailed, { resultPath: '$.alertError' });
+  sendAlert.next(recordFailed);
   const formatAlert = new sfn.Pass(scope, STATE.formatAlert, {
     stateName: STATE.formatAlert,
     parameters: {
       'subject.$': "States.Format('lockstep: release failed at {}', $.failure.stepLabel)",
-      'message.$': `States.Format('Release {} of image {} FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot to restore from: {}\nInput: {}\nExecution: {}', $.failure.release, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.input, ${executionLink('$$.Execution.Id')})`,
+      'message.$': `States.Format('Release {} of image {} FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot to restore from: {}\nInput: {}\nExecution: {}\nRelease record: {}#{} (lockstep releases show {})', $.failure.release, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.input, ${executionLink('$$.Execution.Id')}, $$.Execution.StartTime, $$.Execution.Name, $.failure.release)`,
     },
     resultPath: '$.alert',
   }).next(sendAlert);
@@ -294,7 +320,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         resultPath: sfn.JsonPath.DISCARD,
       }).next(released)
     : released;
-  const finish = releaseLock(scope, STATE.unlock, props.lockTable, done);
+  const finish = releaseLock(
+    scope,
+    STATE.unlock,
+    props.lockTable,
+    recorded('released', { outcome: 'SUCCEEDED', ...RELEASED_SOURCE }, done),
+  );
 
   let afterRollout: sfn.IChainable = finish;
   if (props.snapshots) {
@@ -341,15 +372,24 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         .otherwise(waitRollout),
     );
 
+  // A record marked RUNNING as soon as the lock is held: an execution stopped or timed out still leaves one. Its
+  // write failing changes nothing (the end's write is tried, and alerts).
+  const started = (next: sfn.IChainable) =>
+    recorded('started', { outcome: 'RUNNING', ...RELEASED_SOURCE }, next);
+  const dryRunEnd = (end: sfn.IChainable) =>
+    recorded('dry run', { outcome: 'DRY_RUN', ...RELEASED_SOURCE }, end);
   if (mode.kind === 'command')
     return preflight.next(
-      commandMigration(scope, props, mode.task, {
-        step,
-        describeFailure,
-        releaseArgs,
-        functionTimeout,
-        deploy,
-      }),
+      started(
+        commandMigration(scope, props, mode.task, {
+          step,
+          describeFailure,
+          releaseArgs,
+          functionTimeout,
+          deploy,
+          dryRunEnd,
+        }),
+      ),
     );
 
   const { plan, migrate } = mode;
@@ -367,10 +407,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         scope,
         STATE.unlockDryRun,
         props.lockTable,
-        new sfn.Succeed(scope, STATE.dryRun, {
-          stateName: STATE.dryRun,
-          comment: 'Planned only: nothing changed, nothing deployed.',
-        }),
+        dryRunEnd(
+          new sfn.Succeed(scope, STATE.dryRun, {
+            stateName: STATE.dryRun,
+            comment: 'Planned only: nothing changed, nothing deployed.',
+          }),
+        ),
       ),
     )
     .when(sfn.Condition.numberEquals('$.plan.pendingCount', 0), deploy);
@@ -383,7 +425,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     route.otherwise(migrate);
   }
 
-  return preflight.next(plan).next(route);
+  return preflight.next(started(plan)).next(route);
 }
 
 /**
@@ -458,16 +500,7 @@ function releaseLock(
     },
     resultPath: sfn.JsonPath.DISCARD,
   });
-  unlock.addRetry({
-    errors: [
-      'DynamoDB.ProvisionedThroughputExceededException',
-      'DynamoDB.ThrottlingException',
-      'DynamoDB.InternalServerErrorException',
-    ],
-    interval: Duration.seconds(2),
-    maxAttempts: 3,
-    backoffRate: 2,
-  });
+  unlock.addRetry(DYNAMODB_RETRY);
   unlock.addCatch(next, { resultPath: '$.unlockError' });
   return unlock.next(next);
 }
@@ -501,6 +534,8 @@ interface CommandFlowParts {
   readonly functionTimeout: Duration;
   /** Start deploy → rollout → prune → done. */
   readonly deploy: sfn.IChainable;
+  /** The dry run's end, recorded. */
+  readonly dryRunEnd: (end: sfn.IChainable) => sfn.IChainable;
 }
 
 /**
@@ -513,7 +548,7 @@ function commandMigration(
   migrationTask: NonNullable<ReleaseDefinitionProps['migrationTask']>,
   parts: CommandFlowParts,
 ): sfn.IChainable {
-  const { step, describeFailure, releaseArgs, functionTimeout, deploy } = parts;
+  const { step, describeFailure, releaseArgs, functionTimeout, deploy, dryRunEnd } = parts;
   const register = step({
     state: STATE.registerRevision,
     fn: props.deploy,
@@ -557,10 +592,12 @@ function commandMigration(
         scope,
         STATE.unlockDryRun,
         props.lockTable,
-        new sfn.Succeed(scope, STATE.dryRun, {
-          stateName: STATE.dryRun,
-          comment: 'Nothing changed, nothing deployed: command mode has no plan to show.',
-        }),
+        dryRunEnd(
+          new sfn.Succeed(scope, STATE.dryRun, {
+            stateName: STATE.dryRun,
+            comment: 'Nothing changed, nothing deployed: command mode has no plan to show.',
+          }),
+        ),
       ),
     )
     .otherwise(register.next(migration));

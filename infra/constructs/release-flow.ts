@@ -47,6 +47,7 @@ import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './mi
 import { acknowledgeWildcard } from './nag.ts';
 import { knownNonCheck } from './pending-check-commands.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
+import { createReleaseRecordsTable } from './release-records.ts';
 import {
   type ImagePushOptions,
   onImagePush,
@@ -340,6 +341,11 @@ export class ReleaseFlow extends Construct {
    * machine on every path it controls (functions/preflight/release-lock.ts).
    */
   public readonly lockTable: dynamodb.Table;
+  /**
+   * The release records: one item per execution, newest first per database, kept when the stack is deleted
+   * (./release-records.ts). `lockstep releases --table <name>` lists them.
+   */
+  public readonly recordsTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
@@ -356,6 +362,7 @@ export class ReleaseFlow extends Construct {
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
 
     this.lockTable = this.createLockTable();
+    this.recordsTable = createReleaseRecordsTable(this, 'ReleaseRecords');
     this.alertTopic = props.alertTopic ?? this.createTopic();
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
@@ -647,6 +654,7 @@ export class ReleaseFlow extends Construct {
             : {}),
           alertTopic: this.alertTopic,
           lockTable: this.lockTable,
+          records: { table: this.recordsTable, database: props.database.identifier },
           snapshots: settings.snapshot.enabled,
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,

@@ -109,6 +109,7 @@ describe('lockstep start', () => {
       '→ Plan',
       '✓ Plan (1.0 s)',
       'release succeeded',
+      `record: ${t(0).toISOString()}#v1.4.2 (lockstep releases show v1.4.2 --table <ReleaseRecordsTable>)`,
     ]);
     const tokens = sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input.nextToken);
     assert.deepEqual(

@@ -426,6 +426,11 @@ describe('IAM, simulated against the synthesized policies', () => {
       await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
       'Allowed',
     );
+    // The record states write the release record.
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:PutItem', e.arnOf(e.flow.recordsTable)),
+      'Allowed',
+    );
     const topic = e.nameOf(e.flow.alertTopic);
     const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
     assert.equal(await decide(principal, policies, 'sns:Publish', topic, {}, topicPolicy), 'Allowed');
@@ -532,6 +537,25 @@ describe('IAM, simulated against the synthesized policies', () => {
         ),
         'ImplicitlyDenied',
       );
+    });
+
+    test('release records: the state machine only puts them, and no function touches them', async () => {
+      const records = bundled.arnOf(bundled.flow.recordsTable);
+      const machine = bundled.policiesOf(bundled.flow.stateMachine.role);
+      for (const action of ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:Scan', 'dynamodb:Query'])
+        assert.equal(await decide(principal, machine, action, records), 'ImplicitlyDenied', action);
+      // The lock table is not the records table: putting a record there, or a lock here, is refused.
+      assert.equal(
+        await decide(principal, machine, 'dynamodb:PutItem', bundled.arnOf(bundled.flow.lockTable)),
+        'ImplicitlyDenied',
+      );
+      for (const [name, fn] of Object.entries(bundled.flow.functions))
+        for (const action of ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'])
+          assert.equal(
+            await decide(principal, bundled.policiesOf(fn.role), action, records),
+            'ImplicitlyDenied',
+            `${name} ${action}`,
+          );
     });
 
     test('the migrate function reading another secret', async () => {

@@ -60,6 +60,7 @@ import {
   invokeAsLambda,
   type LambdaContext,
   publishAsSns,
+  putItemAsStepFunctions,
   runLocally,
 } from '../../rehearsal/interpreter.ts';
 import { withMigrationTimeout } from '../../rehearsal/migration-command.ts';
@@ -186,8 +187,13 @@ export interface ReleaseRun {
   readonly error?: string;
   readonly cause?: string;
   readonly output?: unknown;
-  /** Every state entered, in order (a retried state once per entry, not per attempt). */
+  /**
+   * Every state entered, in order (a retried state once per entry, not per attempt), except the release-record
+   * states, which are bookkeeping beside every path: those are in {@link recordStates}.
+   */
   readonly states: readonly string[];
+  /** The release-record states entered (`Record view (…)`, `Record release (…)`, their alert), in order. */
+  readonly recordStates: readonly string[];
   /** Messages published by SNS Publish states. */
   readonly alerts: readonly Alert[];
   /** Every Task state invocation, in order, retries included. */
@@ -197,7 +203,7 @@ export interface ReleaseRun {
 
 export interface LocalRelease {
   readonly definition: LocalDefinition;
-  /** The release-lock table's DynamoDB (dynalite): preflight and the lock states use it for real. */
+  /** The release-lock and release-records tables' DynamoDB (dynalite): preflight and the lock and record states use it for real. */
   readonly dynamo: LocalDynamo;
   /** The functions' real handlers, as the Task states invoke them. */
   readonly handlers: Readonly<PerFunction<Handler>>;
@@ -242,6 +248,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
+  await dynamo.createRecordsTable(definition.recordsTableName);
   const bundled = bundledMigrations(setup.migrationsDir);
   await bundled.update();
   const options = {
@@ -336,9 +343,11 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
             ? publishAsSns(p, (alert) => alerts.push(alert))
             : kind === 'dynamodb'
               ? deleteItemAsStepFunctions(dynamo.client, p)
-              : kind === 'ecsRunTask'
-                ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
-                : invokeAsLambda(handlerOf(handlers, kind), p, context);
+              : kind === 'record'
+                ? putItemAsStepFunctions(dynamo.client, p)
+                : kind === 'ecsRunTask'
+                  ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
+                  : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
         const override = options.tasks?.[state];
@@ -352,9 +361,11 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
         }
       },
     });
+    const entered = run.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name as string);
     return {
       ...run,
-      states: run.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name as string),
+      states: entered.filter((name) => !isRecordState(name)),
+      recordStates: entered.filter(isRecordState),
       alerts,
       calls,
       events: run.events as unknown as ExecutionEvent[],
@@ -372,6 +383,10 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
 
   return { definition, dynamo, handlers, aws, rds, snapshots, ecs, logs, reset, clearLock, runRelease };
 }
+
+/** The release-record states (infra/constructs/release-records.ts) and their alert's. */
+const isRecordState = (name: string) =>
+  /^(Record (view|release)|Alert: record|Send record alert) \(/.test(name);
 
 /** {@link TARGET} must be what the functions are configured with, or the stand-ins answer for something else. */
 function checkTarget(env: PerFunction<Record<string, string>>): void {

@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { generate } from 'selfsigned';
+import { migrationChecksum } from '../../../engine/checksum.ts';
 import { type BundledMigrations, bundledMigrationsDir } from '../../support/bundled-migrations.ts';
 import { freshDatabase, type TestDatabase } from '../../support/database.ts';
 
@@ -118,6 +119,23 @@ describe('migrate handler', () => {
       pending: { count: 2, first: ['0001_create_accounts.sql', '0002_add_name.sql'], last: [] },
       databaseAhead: { count: 0, first: [], last: [] },
       needsSnapshot: true,
+      record: {
+        phase: 'pre-deploy',
+        count: 2,
+        truncated: false,
+        migrations: [
+          {
+            version: '1',
+            file: '0001_create_accounts.sql',
+            checksum: migrationChecksum(MIGRATIONS['0001_create_accounts.sql']),
+          },
+          {
+            version: '2',
+            file: '0002_add_name.sql',
+            checksum: migrationChecksum(MIGRATIONS['0002_add_name.sql']),
+          },
+        ],
+      },
       lint: { findings: 0, failing: 0, rules: { count: 0, first: [], last: [] } },
     });
     const { rows } = await admin.query("SELECT to_regclass('accounts') AS t");

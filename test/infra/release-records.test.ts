@@ -1,0 +1,70 @@
+/**
+ * The release-records table (infra/constructs/release-records.ts) as synthesized: keyed for "this database's
+ * releases, newest first", indexed by release label and across databases, encrypted, recoverable, kept when the
+ * stack goes; the state machine may only put records there.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CfnElement } from 'aws-cdk-lib';
+import { buildFlowStack } from '../support/flow-stack.ts';
+
+describe('release records table', () => {
+  const { stack, flow, template } = buildFlowStack();
+  const id = stack.getLogicalId(flow.recordsTable.node.defaultChild as CfnElement);
+  const resource = template.findResources('AWS::DynamoDB::Table')[id];
+  const table = resource?.Properties;
+
+  test('keyed by database and start time, with the byRelease and newest indexes', () => {
+    assert.deepEqual(table?.KeySchema, [
+      { AttributeName: 'database', KeyType: 'HASH' },
+      { AttributeName: 'recordKey', KeyType: 'RANGE' },
+    ]);
+    assert.deepEqual(
+      table?.GlobalSecondaryIndexes.map(
+        (i: { IndexName: string; KeySchema: unknown; Projection: unknown }) => [
+          i.IndexName,
+          i.KeySchema,
+          i.Projection,
+        ],
+      ),
+      [
+        [
+          'byRelease',
+          [
+            { AttributeName: 'release', KeyType: 'HASH' },
+            { AttributeName: 'recordKey', KeyType: 'RANGE' },
+          ],
+          { ProjectionType: 'ALL' },
+        ],
+        [
+          'newest',
+          [
+            { AttributeName: 'kind', KeyType: 'HASH' },
+            { AttributeName: 'recordKey', KeyType: 'RANGE' },
+          ],
+          { ProjectionType: 'ALL' },
+        ],
+      ],
+    );
+    assert.equal(table?.BillingMode, 'PAY_PER_REQUEST');
+    assert.equal(table?.TimeToLiveSpecification, undefined, 'records do not expire');
+  });
+
+  test('encrypted with the AWS managed key, point-in-time recovery on, retained when the stack is deleted', () => {
+    assert.deepEqual(table?.SSESpecification, { SSEEnabled: true });
+    assert.deepEqual(table?.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+    assert.equal(resource?.DeletionPolicy, 'Retain');
+    assert.equal(resource?.UpdateReplacePolicy, 'Retain');
+  });
+
+  test('the state machine puts records, and no role may do more with the table', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const onRecords = Object.values(policies).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+        .filter((s) => JSON.stringify(s.Resource).includes(`"${id}"`))
+        .map((s) => [p.Properties.Roles, s.Action]),
+    );
+    const machineRole = stack.getLogicalId(flow.stateMachine.role.node.defaultChild as CfnElement);
+    assert.deepEqual(onRecords, [[[{ Ref: machineRole }], 'dynamodb:PutItem']]);
+  });
+});
