@@ -17,10 +17,11 @@ import { ReleaseStack } from '../infra/release-stack.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 import { LOCAL_RECORDS_TABLE } from './stand-ins/records.ts';
 
-/** The functions a Task state can invoke: four always, the migration-task function in command mode. */
+/** The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function (command mode). */
 export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'migrationTask';
-/** A value per release function: the migration-task function's only in command mode. */
-export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrationTask'>, T> & {
+/** A value per release function: migrate's only in the SQL flow, the migration-task function's only in command mode. */
+export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask'>, T> & {
+  readonly migrate?: T;
   readonly migrationTask?: T;
 };
 /**
@@ -63,7 +64,7 @@ export interface LocalDefinition {
   readonly waitStates: readonly string[];
   /** The names of the states with a Retry field. */
   readonly retryStates: readonly string[];
-  /** The placeholder ARN of each function, as the Task states' Resource holds it. */
+  /** The placeholder ARN of each function, as the Task states' Resource holds it (also of those this stack lacks). */
   readonly functionArns: Readonly<Record<ReleaseFunctionName, string>>;
   /** The placeholder ARN of the alert topic, as the SNS Publish states' TopicArn holds it. */
   readonly alertTopicArn: string;
@@ -141,7 +142,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
     ? `arn:${PLACEHOLDER.partition}:sns:${PLACEHOLDER.region}:${PLACEHOLDER.account}:Alerts`
     : flow.alertTopic.topicArn;
   /** What `Fn::GetAtt [id, Arn]` and `Ref id` stand for, by logical id. */
-  /** The functions this stack has: the migration-task function only in command mode. */
+  /** The functions this stack has: migrate in the SQL flow, the migration-task function in command mode. */
   const present = (Object.keys(FUNCTION_NAMES) as ReleaseFunctionName[]).flatMap((name) => {
     const fn = flow.functions[name];
     return fn ? [[name, fn] as const] : [];

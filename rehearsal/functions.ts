@@ -74,7 +74,7 @@ export function localEnvironments(
   return {
     preflight: env('preflight', named),
     snapshot: env('snapshot', named),
-    migrate: env('migrate', migrate),
+    ...(local.environments.migrate ? { migrate: env('migrate', migrate) } : {}),
     deploy: env('deploy'),
     ...(local.environments.migrationTask ? { migrationTask: env('migrationTask') } : {}),
   };
@@ -88,7 +88,7 @@ export function handlerOf(handlers: PerFunction<Handler>, kind: ReleaseFunctionN
   return handler;
 }
 
-/** The four handlers (five in command mode), each having read its configuration once, as at a cold start. */
+/** The four handlers (migrate's or the migration-task function's), each having read its configuration once, as at a cold start. */
 export function localFunctions(
   local: LocalDefinition,
   clients: FunctionClients,
@@ -99,7 +99,7 @@ export function localFunctions(
   return {
     preflight: preflightHandler(env.preflight, clients, setup),
     snapshot: snapshotHandler(env.snapshot, clients, setup),
-    migrate: migrateHandler(env.migrate, clients, options.migrationsDir, setup),
+    ...(env.migrate ? { migrate: migrateHandler(env.migrate, clients, options.migrationsDir, setup) } : {}),
     deploy: deployHandler(env.deploy, clients, setup),
     ...(env.migrationTask
       ? {

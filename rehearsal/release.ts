@@ -174,7 +174,7 @@ async function rehearse(
   let ecs: LocalEcsService | undefined;
   try {
     // Checked and split as the synth bundles them: the migrate function runs from the manifest, without a parser.
-    // In command mode it has none (and is not called).
+    // Command mode has no migrate function: the directory stays empty.
     const migrationsDir = join(scratch, 'bundled-migrations');
     if (dir) await bundleMigrations(rehearsalMigrations(dir, scratch, failAt), migrationsDir);
     else mkdirSync(migrationsDir);
@@ -225,7 +225,8 @@ async function rehearse(
       ecs.launcher = failAt === 'migrate' ? (params) => launch(failingCommand(params)) : launch;
     }
     const secrets = new LocalSecrets();
-    secrets.putDatabaseCredentials(env.migrate.DB_SECRET_ARN ?? '', server.url);
+    // The migrate function's secret; command mode's task gets its credentials from its own environment.
+    if (env.migrate?.DB_SECRET_ARN) secrets.putDatabaseCredentials(env.migrate.DB_SECRET_ARN, server.url);
     const executions = new LocalExecutions();
     executions.start(executionArn);
     const locks = new LocalDynamoTable(local.lockTableName, 'lockId');

@@ -227,6 +227,8 @@ async function lintPending(
 
 async function loadReleaseMigrations(deps: MigrateDeps, release: ReleaseInput): Promise<MigrationFile[]> {
   if (release.migrations === 'bundled') return readBundledMigrations(deps.config.bundledDir);
+  if (release.migrations === 'command')
+    throw new InvalidInputError('release.migrations', '"command": command mode has no migrate function');
   if (!deps.config.s3) {
     throw new InvalidInputError(
       'release.migrations',

@@ -8,7 +8,7 @@ import type { ReleaseLockConfig } from './release-lock.ts';
 
 export function preflightConfig(env: Env): PreflightConfig & { readonly lock: ReleaseLockConfig } {
   const c = readConfig(env, {
-    MIGRATIONS_SOURCE: z._default(z.enum(['bundled', 's3']), 'bundled'),
+    MIGRATIONS_SOURCE: z._default(z.enum(['bundled', 's3', 'command']), 'bundled'),
     MIGRATIONS_BUCKET: z.optional(z.string().check(z.minLength(3))),
     MIGRATIONS_PREFIX: z._default(z.string(), ''),
     DB_IDENTIFIER: z.string().check(z.minLength(1)),

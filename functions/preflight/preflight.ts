@@ -61,6 +61,12 @@ export async function preflight(deps: PreflightDeps, rawEvent: unknown): Promise
   const { execution } = event;
   // 1. Bad input is rejected here, naming the field, before anything touches AWS.
   const release = parseReleaseInput(event.input, { migrations: deps.config.defaultMigrations });
+  if (deps.config.defaultMigrations === 'command' && release.migrations !== 'command') {
+    throw new InvalidInputError(
+      'migrations',
+      `"${release.migrations}" was asked for, but this stack migrates with its migration command (command mode): leave "migrations" out`,
+    );
+  }
   if (release.migrations === 's3' && !deps.config.s3) {
     throw new InvalidInputError('migrations', '"s3" was asked for, but this stack has no migrations bucket');
   }

@@ -14,12 +14,13 @@ export interface ReleaseInput {
   readonly release: string;
   /** The full image URI to deploy, pinned by digest when the trigger knew it. */
   readonly image: string;
-  /** Where this release's migrations come from. */
+  /** Where this release's migrations come from: in command mode always `command`, the stack's migration command. */
   readonly migrations: MigrationsSource;
   readonly options: ReleaseOptions;
 }
 
-export type MigrationsSource = 'bundled' | 's3';
+/** `command` is command mode's, a stack's alone: a release input cannot ask for it. */
+export type MigrationsSource = 'bundled' | 's3' | 'command';
 
 export interface ReleaseOptions {
   /** Migrate without taking a snapshot first (a non-production database). */
@@ -125,7 +126,7 @@ function defaultRelease(ecr: z.infer<typeof ecrSchema> | undefined, image: strin
 export const releaseInputSchema = z.object({
   release: z.string().check(z.regex(RELEASE)),
   image: z.string().check(z.minLength(1), z.maxLength(1024)),
-  migrations: z.enum(['bundled', 's3']),
+  migrations: z.enum(['bundled', 's3', 'command']),
   options: z.object({ skipSnapshot: z.boolean(), dryRun: z.boolean() }),
 });
 

@@ -52,7 +52,8 @@ import {
 export interface ReleaseDefinitionProps {
   readonly preflight: lambda.IFunction;
   readonly snapshot: lambda.IFunction;
-  readonly migrate: lambda.IFunction;
+  /** The SQL flow's plan and migrate steps; command mode has none (required without `migrationTask`). */
+  readonly migrate?: lambda.IFunction;
   readonly deploy: lambda.IFunction;
   readonly alertTopic: sns.ITopic;
   /** The release lock preflight takes; every end after preflight gives it back. */
@@ -245,13 +246,17 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
   });
   // The SQL engine's two steps; command mode has neither (states are registered as they are made, so they are
   // made here, in the order that keeps the SQL flow's definition as it was).
+  const migrateFunction = (): lambda.IFunction => {
+    if (!props.migrate) throw new Error('buildReleaseDefinition: migrate is required without migrationTask');
+    return props.migrate;
+  };
   const mode = props.migrationTask
     ? ({ kind: 'command', task: props.migrationTask } as const)
     : ({
         kind: 'sql',
         plan: step({
           state: STATE.plan,
-          fn: props.migrate,
+          fn: migrateFunction(),
           payload: { mode: 'plan', ...releaseArgs },
           resultPath: '$.plan',
           timeout: migrateTimeout,
@@ -259,7 +264,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         }),
         migrate: step({
           state: STATE.migrate,
-          fn: props.migrate,
+          fn: migrateFunction(),
           payload: { mode: 'apply', ...releaseArgs },
           resultPath: '$.migrate',
           timeout: migrateTimeout,

@@ -214,15 +214,15 @@ export interface ReleaseFlowProps {
   readonly databaseSecret: secretsmanager.ISecret;
   /** The database (schema owner's) name, when the secret does not hold `dbname`. @default - the secret's `dbname` */
   readonly databaseName?: string;
-  /** The VPC the migrate function runs in, to reach the database. */
+  /** The VPC the migrate function runs in, to reach the database (unused in command mode, which has none). */
   readonly vpc: ec2.IVpc;
-  /** Subnets for the migrate function. @default - the VPC's private subnets with egress */
+  /** Subnets for the migrate function; ignored in command mode. @default - the VPC's private subnets with egress */
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Create the VPC endpoints the migrate function needs to reach AWS without a NAT gateway: Secrets Manager
    * (interface, private DNS) and S3 (gateway). Required when `vpcSubnets` selects isolated subnets — by type, by
    * subnet group name, or as subnets the VPC lists as isolated; subnets the VPC does not list are warned about.
-   * @default false
+   * Ignored in command mode. @default false
    */
   readonly vpcEndpoints?: boolean;
   /** The ECS service that runs the app. */
@@ -296,7 +296,11 @@ export interface ReleaseFlowProps {
 export interface ReleaseFunctions {
   readonly preflight: lambda.IFunction;
   readonly snapshot: lambda.IFunction;
-  readonly migrate: lambda.IFunction;
+  /**
+   * The SQL flow only: plans and applies the migrations. Command mode has none (the migration task migrates), and
+   * so no role that may read the database secret.
+   */
+  readonly migrate?: lambda.IFunction;
   readonly deploy: lambda.IFunction;
   /** Command mode only: the verdict on the migration task, which stops one that timed out. */
   readonly migrationTask?: lambda.IFunction;
@@ -304,8 +308,8 @@ export interface ReleaseFunctions {
 
 /** The functions as this construct builds them (their roles are theirs alone). */
 type FunctionSet = {
-  readonly [name in Exclude<keyof ReleaseFunctions, 'migrationTask'>]: nodejs.NodejsFunction;
-} & { readonly migrationTask?: nodejs.NodejsFunction };
+  readonly [name in Exclude<keyof ReleaseFunctions, 'migrate' | 'migrationTask'>]: nodejs.NodejsFunction;
+} & { readonly migrate?: nodejs.NodejsFunction; readonly migrationTask?: nodejs.NodejsFunction };
 
 /** Where the migrate function runs. */
 interface MigrateNetwork {
@@ -328,14 +332,17 @@ export class ReleaseFlow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** Where failure alerts (and, if asked, success notices) are published. */
   public readonly alertTopic: sns.ITopic;
-  /** The functions the state machine chains: four, and the migration-task function in command mode. */
+  /** The functions the state machine chains: four; in command mode the migration-task function instead of migrate. */
   public readonly functions: ReleaseFunctions;
   /** Fires when an execution fails, times out or is aborted — including failures no Catch can see. */
   public readonly failureAlarm: cloudwatch.Alarm;
   /** The migrations source the state machine was built for. */
   public readonly migrations: MigrationsSource;
-  /** The migrate function's security group: HTTPS out to AWS APIs, and the database port to the database. */
-  public readonly migrateSecurityGroup: ec2.SecurityGroup;
+  /**
+   * The migrate function's security group: HTTPS out to AWS APIs, and the database port to the database. Undefined
+   * in command mode, where no lockstep function runs in the VPC.
+   */
+  public readonly migrateSecurityGroup: ec2.SecurityGroup | undefined;
   /**
    * The release lock: one item per database, taken by preflight with a conditional write and deleted by the state
    * machine on every path it controls (functions/preflight/release-lock.ts).
@@ -367,8 +374,14 @@ export class ReleaseFlow extends Construct {
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));
 
-    const network = this.createMigrateNetwork(props);
-    this.migrateSecurityGroup = network.securityGroup;
+    // Command mode migrates in the app's own task: no migrate function, so nothing of it in the VPC.
+    const network = settings.migrationTask ? undefined : this.createMigrateNetwork(props);
+    if (!network && (props.vpcSubnets || props.vpcEndpoints))
+      Annotations.of(this).addWarningV2(
+        'lockstep:commandModeNetwork',
+        'vpcSubnets and vpcEndpoints are ignored in command mode: no lockstep function runs in the VPC (the migration task runs in the service’s network)',
+      );
+    this.migrateSecurityGroup = network?.securityGroup;
     const functions = this.createFunctions(props, settings, network, bundledMigrations);
     this.functions = functions;
     this.grantFunctions(props, settings, functions, stateMachineName);
@@ -460,7 +473,7 @@ export class ReleaseFlow extends Construct {
   private createFunctions(
     props: ReleaseFlowProps,
     settings: Settings,
-    network: MigrateNetwork,
+    network: MigrateNetwork | undefined,
     bundledMigrations: string | undefined,
   ): FunctionSet {
     const common = (name: string, extra: Partial<nodejs.NodejsFunctionProps> = {}) =>
@@ -473,8 +486,8 @@ export class ReleaseFlow extends Construct {
       'Preflight',
       common('preflight', {
         environment: {
-          // Command mode has no migration files for preflight to find; it keeps its default and checks none.
-          ...(props.migrations.kind === 'command' ? {} : { MIGRATIONS_SOURCE: props.migrations.kind }),
+          // Command mode has no migration files for preflight to find: it reports `command` and checks none.
+          MIGRATIONS_SOURCE: props.migrations.kind,
           DB_IDENTIFIER: props.database.identifier,
           LOCK_TABLE: this.lockTable.tableName,
           RELEASE_TIMEOUT_SECONDS: String(settings.releaseTimeout.toSeconds()),
@@ -495,7 +508,10 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
-    const migrate = new nodejs.NodejsFunction(
+    // The SQL flow's function; command mode has no network for it, and no migrate function.
+    const migrate =
+      network &&
+      new nodejs.NodejsFunction(
       this,
       'Migrate',
       common('migrate', {
@@ -565,7 +581,13 @@ export class ReleaseFlow extends Construct {
           }),
         )
       : undefined;
-    return { preflight, snapshot, migrate, deploy, ...(migrationTask ? { migrationTask } : {}) };
+    return {
+      preflight,
+      snapshot,
+      ...(migrate ? { migrate } : {}),
+      deploy,
+      ...(migrationTask ? { migrationTask } : {}),
+    };
   }
 
   /** Least privilege: what each function's step needs, on its resources only; nag acknowledgements with reasons. */
@@ -581,19 +603,9 @@ export class ReleaseFlow extends Construct {
       'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
     acknowledgeWildcard(preflight.role, '*', xray);
     acknowledgeWildcard(snapshot.role, '*', xray);
-    // The database port from the migrate function's security group, and nothing else.
-    props.database.connections.allowDefaultPortFrom(migrate, 'lockstep migrate function');
-    grantNetworkInterfaces(migrate);
-    acknowledgeWildcard(
-      migrate.role,
-      '*',
-      `${xray} The VPC network-interface actions Lambda needs (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ` +
-        'DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses) act on interfaces Lambda creates, ' +
-        'whose IDs are not known in advance; the Describe actions support no resource-level permissions.',
-    );
-    props.databaseSecret.grantRead(migrate);
+    if (migrate) grantMigrate(migrate, props, xray);
     if (props.migrations.bucket) {
-      for (const fn of [preflight, migrate])
+      for (const fn of migrate ? [preflight, migrate] : [preflight])
         grantMigrationsRead(fn, props.migrations.bucket, props.migrations.prefix);
     }
     this.lockTable.grant(preflight, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem');
@@ -840,6 +852,21 @@ export class ReleaseFlow extends Construct {
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** The SQL flow's migrate function: the database port from its security group, its network interfaces, the secret. */
+function grantMigrate(migrate: lambda.Function, props: ReleaseFlowProps, xray: string): void {
+  // The database port from the migrate function's security group, and nothing else.
+  props.database.connections.allowDefaultPortFrom(migrate, 'lockstep migrate function');
+  grantNetworkInterfaces(migrate);
+  acknowledgeWildcard(
+    migrate.role,
+    '*',
+    `${xray} The VPC network-interface actions Lambda needs (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, ` +
+      'DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses) act on interfaces Lambda creates, ' +
+      'whose IDs are not known in advance; the Describe actions support no resource-level permissions.',
+  );
+  props.databaseSecret.grantRead(migrate);
+}
 
 /** What AWSLambdaVPCAccessExecutionRole grants, minus its logs statement: Lambda manages the function's ENIs. */
 function grantNetworkInterfaces(fn: lambda.Function): void {
@@ -1104,7 +1131,11 @@ function resolveSettings(props: ReleaseFlowProps) {
   const fail = (prop: string, problem: string) => {
     throw new Error(`ReleaseFlow: ${prop} ${problem}`);
   };
-  if (props.vpcSubnets?.subnetType === ec2.SubnetType.PRIVATE_ISOLATED && !props.vpcEndpoints)
+  if (
+    props.vpcSubnets?.subnetType === ec2.SubnetType.PRIVATE_ISOLATED &&
+    !props.vpcEndpoints &&
+    !migrationTask
+  )
     fail(
       'vpcEndpoints',
       'must be true when vpcSubnets selects isolated subnets: the migrate function reaches Secrets Manager and S3 only through VPC endpoints there',

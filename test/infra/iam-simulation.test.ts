@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { runSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { App, type CfnElement } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import { ReleaseStack } from '../../infra/release-stack.ts';
 
@@ -402,7 +403,7 @@ describe('IAM, simulated against the synthesized policies', () => {
   for (const call of CALLS) {
     test(`${call.fn}: ${call.command} (${call.action}) is allowed`, async () => {
       const e = call.s3 ? s3 : bundled;
-      const role = e.flow.functions[call.fn].role;
+      const role = e.flow.functions[call.fn]?.role;
       const decision = await decide(
         'arn:aws:iam::123456789012:role/fn',
         e.policiesOf(role),
@@ -559,7 +560,7 @@ describe('IAM, simulated against the synthesized policies', () => {
     });
 
     test('the migrate function reading another secret', async () => {
-      const migrate = bundled.policiesOf(bundled.flow.functions.migrate.role);
+      const migrate = bundled.policiesOf(bundled.flow.functions.migrate?.role);
       assert.equal(
         await decide(
           principal,
@@ -688,6 +689,24 @@ describe('IAM in command mode, simulated against the synthesized policies', () =
       await decide(statesPrincipal, stateMachineRole(), 'lambda:InvokeFunction', e.arnOf(fn)),
       'Allowed',
     );
+  });
+
+  test('no migrate function; of every role in the stack only the app task’s execution role may read the database secret', async () => {
+    const secret = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:db-AbCdEf`;
+    const roles = e.stack.node.findAll().filter((c): c is iam.Role => c instanceof iam.Role);
+
+    const readers: string[] = [];
+    for (const role of roles) {
+      const decision = await decide(fnPrincipal, e.policiesOf(role), 'secretsmanager:GetSecretValue', secret);
+      if (decision === 'Allowed') readers.push(role.node.path);
+    }
+
+    assert.equal(e.flow.functions.migrate, undefined);
+    assert.ok(
+      roles.includes(e.flow.stateMachine.role as iam.Role),
+      'the lockstep roles are among those asked',
+    );
+    assert.deepEqual(readers, [taskDefinition().executionRole.node.path]);
   });
 
   describe('denied', () => {

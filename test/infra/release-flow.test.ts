@@ -95,8 +95,11 @@ function buildFlow(
   return { app, stack, flow, template: Template.fromStack(stack) };
 }
 
-const logicalId = (construct: IConstruct) =>
-  Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+/** A construct's logical ID; asserts it exists (the migrate function and its security group are the SQL flow's). */
+const logicalId = (construct: IConstruct | undefined) => {
+  assert.ok(construct, 'the construct exists');
+  return Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+};
 
 /** A CloudFormation value as text: `Ref X` → `<X>`, `Fn::GetAtt [X, A]` → `<X.A>`, joins concatenated. */
 function flat(value: unknown): unknown {
@@ -314,7 +317,7 @@ describe('IAM scopes', () => {
     const secret = stack.node.findChild('Database').node.findChild('Secret').node.findChild('Attachment');
 
     for (const fn of [stack.releaseFlow.functions.migrate, stack.releaseFlow.functions.preflight]) {
-      const statements = statementsOf(template, fn.role);
+      const statements = statementsOf(template, fn?.role);
       assert.deepEqual(grantsOf(statements, 's3:GetObject'), [
         { Action: ['s3:GetObject'], Resource: [`${bucket}/migrations/*`], Condition: undefined },
       ]);
@@ -324,7 +327,7 @@ describe('IAM scopes', () => {
       const s3Actions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:'));
       assert.deepEqual(s3Actions.sort(), ['s3:GetObject', 's3:ListBucket']);
     }
-    const migrate = statementsOf(template, stack.releaseFlow.functions.migrate.role);
+    const migrate = statementsOf(template, stack.releaseFlow.functions.migrate?.role);
     assert.deepEqual(grantsOf(migrate, 'secretsmanager:GetSecretValue'), [
       {
         Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
@@ -1003,6 +1006,52 @@ describe('command mode (MigrationsSource.command)', () => {
     );
     const validation = aslValidator(definition);
     assert.ok(validation.isValid, JSON.stringify(validation.errorsText?.('\n')));
+  });
+
+  test('no migrate function, nor its role, logs, security group or database access; no role may read the secret', () => {
+    const { template, flow, stack } = commandFlow();
+
+    const lockstepIds = Object.keys(template.toJSON().Resources).filter((id) => id.startsWith('Release'));
+    const secretGrants = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      grantsOf(flat(p.Properties.PolicyDocument.Statement) as Statement[], 'secretsmanager:GetSecretValue'),
+    );
+    const inVpc = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (f) => f.Properties.VpcConfig !== undefined,
+    );
+
+    assert.deepEqual(Object.keys(flow.functions).sort(), [
+      'deploy',
+      'migrationTask',
+      'preflight',
+      'snapshot',
+    ]);
+    assert.equal(flow.migrateSecurityGroup, undefined);
+    assert.deepEqual(
+      lockstepIds.filter((id) => /^ReleaseMigrate/i.test(id)),
+      [],
+    );
+    assert.deepEqual(inVpc, []);
+    assert.deepEqual(secretGrants, []);
+    assert.doesNotMatch(JSON.stringify(template.toJSON()), /lockstep migrate function/);
+    assert.equal(
+      Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('ignored in command mode')).length,
+      0,
+    );
+  });
+
+  test('vpcSubnets and vpcEndpoints do nothing in command mode: a warning says so, and isolated subnets synthesize', () => {
+    const { template, stack } = commandFlow({
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    });
+
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('command mode'));
+
+    assert.equal(warnings.length, 1);
+    assert.match(
+      JSON.stringify(warnings[0]?.entry.data),
+      /vpcSubnets and vpcEndpoints are ignored in command mode/,
+    );
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
   });
 
   test('the migration-task function gets its environment, and may list and stop only the cluster’s tasks', () => {

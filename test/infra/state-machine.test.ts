@@ -16,6 +16,7 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type pg from 'pg';
 import { HistoryTable } from '../../engine/history.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
+import { handlerOf } from '../../rehearsal/functions.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import {
   createLocalRelease,
@@ -209,7 +210,7 @@ describe('release state machine', () => {
   });
 
   test('with nothing pending, no snapshot is taken and nothing migrated, but the image is still deployed', async (t) => {
-    await release.handlers.migrate(
+    await handlerOf(release.handlers, 'migrate')(
       {
         mode: 'apply',
         executionId: 'arn:aws:states:eu-west-1:123456789012:execution:m:earlier',

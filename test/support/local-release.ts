@@ -393,7 +393,11 @@ function checkTarget(env: PerFunction<Record<string, string>>): void {
   const expected: Array<[string, string | undefined, string]> = [
     ['snapshot DB_IDENTIFIER', env.snapshot.DB_IDENTIFIER, TARGET.dbIdentifier],
     ['preflight DB_IDENTIFIER', env.preflight.DB_IDENTIFIER, TARGET.dbIdentifier],
-    ['migrate DB_SECRET_ARN', env.migrate.DB_SECRET_ARN, TARGET.secretArn],
+    ...(env.migrate
+      ? ([['migrate DB_SECRET_ARN', env.migrate.DB_SECRET_ARN, TARGET.secretArn]] as Array<
+          [string, string | undefined, string]
+        >)
+      : []),
     ['deploy ECS_CLUSTER', env.deploy.ECS_CLUSTER, TARGET.cluster],
     ['deploy ECS_SERVICE', env.deploy.ECS_SERVICE, TARGET.service],
     ['deploy CONTAINER_NAME', env.deploy.CONTAINER_NAME, TARGET.container],

@@ -178,6 +178,33 @@ describe('preflight', () => {
     assert.equal(out.release.migrations, 's3');
   });
 
+  test('in command mode the release reports migrations "command" and looks for no migration files', async () => {
+    deps = { ...deps, config: { ...deps.config, defaultMigrations: 'command', s3: undefined } };
+
+    const out = await preflight(deps, event({ image: IMAGE }));
+
+    assert.equal(out.release.migrations, 'command');
+    assert.equal(s3.mock.commandCalls(HeadObjectCommand).length, 0);
+    assert.equal(await lockOwner(), SELF);
+  });
+
+  for (const asked of ['bundled', 's3'] as const) {
+    test(`in command mode a release asking for ${asked} migrations is refused naming migrations, lock untaken`, async () => {
+      deps = { ...deps, config: { ...deps.config, defaultMigrations: 'command', s3: undefined } };
+
+      const attempt = preflight(deps, event({ image: IMAGE, migrations: asked }));
+
+      await assert.rejects(attempt, (err: unknown) => {
+        assert.ok(err instanceof InvalidInputError, String(err));
+        assert.equal(err.field, 'migrations');
+        assert.match(err.message, /command mode/);
+        return true;
+      });
+      assert.equal(await lockOwner(), undefined);
+      assert.equal(sfn.calls().length, 0);
+    });
+  }
+
   const malformed: Array<[string, unknown, string]> = [
     ['no input at all', undefined, 'input'],
     ['an image without a tag', { image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api' }, 'image'],
