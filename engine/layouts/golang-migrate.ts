@@ -24,7 +24,7 @@ export function readGolangMigrate(dir: string, entries: readonly Entry[]): Layou
   for (const entry of entries) {
     if (entry.directory) continue;
     const match = GOLANG_MIGRATE_FILE.exec(entry.name);
-    if (!match || match[3] !== 'up') continue;
+    if (match?.[3] !== 'up') continue;
     if (match[4] !== 'sql') {
       problems.push({ file: entry.name, problem: 'lockstep runs SQL migrations only (.up.sql)' });
       continue;

@@ -512,45 +512,45 @@ export class ReleaseFlow extends Construct {
     const migrate =
       network &&
       new nodejs.NodejsFunction(
-      this,
-      'Migrate',
-      common('migrate', {
-        memorySize: settings.migrateMemorySize,
-        timeout: settings.migrateTimeout,
-        vpc: props.vpc,
-        vpcSubnets: network.subnets,
-        securityGroups: [network.securityGroup],
-        environment: {
-          DB_SECRET_ARN: props.databaseSecret.secretArn,
-          DB_HOST: props.database.host,
-          DB_PORT: props.database.port,
-          ...(props.databaseName ? { DB_NAME: props.databaseName } : {}),
-          // The runtime ships the RDS CA bundle but does not load it by default; TLS verification needs it.
-          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-          LOCK_WAIT_SECONDS: String(settings.migrationLockWait.toSeconds()),
-          HISTORY_TABLE: settings.historyTable,
-          LOCK_TIMEOUT_MS: String(settings.lockTimeout.toMilliseconds()),
-          LOCK_RETRIES: String(settings.lockRetries),
-          STATEMENT_TIMEOUT_MS: String(settings.statementTimeout?.toMilliseconds() ?? 0),
-          LINT_FAIL_ON: settings.lint.failOn,
-          LINT_SMALL_TABLE_BYTES: String(settings.lint.smallTable.toBytes()),
-          LINT_LARGE_TABLE_BYTES: String(settings.lint.largeTable.toBytes()),
-          LINT_LONG_TRANSACTION_SECONDS: String(settings.lint.longTransaction.toSeconds()),
-          ...s3Env,
-        },
-        bundling: {
-          ...BUNDLING,
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            // Bundled migrations go beside the bundle as checked and split here, at synth, with their manifest: the
-            // function runs from it and has no SQL parser.
-            afterBundling: (_inputDir: string, outputDir: string) =>
-              bundledMigrations ? [`cp -R "${bundledMigrations}" "${outputDir}/migrations"`] : [],
+        this,
+        'Migrate',
+        common('migrate', {
+          memorySize: settings.migrateMemorySize,
+          timeout: settings.migrateTimeout,
+          vpc: props.vpc,
+          vpcSubnets: network.subnets,
+          securityGroups: [network.securityGroup],
+          environment: {
+            DB_SECRET_ARN: props.databaseSecret.secretArn,
+            DB_HOST: props.database.host,
+            DB_PORT: props.database.port,
+            ...(props.databaseName ? { DB_NAME: props.databaseName } : {}),
+            // The runtime ships the RDS CA bundle but does not load it by default; TLS verification needs it.
+            NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+            LOCK_WAIT_SECONDS: String(settings.migrationLockWait.toSeconds()),
+            HISTORY_TABLE: settings.historyTable,
+            LOCK_TIMEOUT_MS: String(settings.lockTimeout.toMilliseconds()),
+            LOCK_RETRIES: String(settings.lockRetries),
+            STATEMENT_TIMEOUT_MS: String(settings.statementTimeout?.toMilliseconds() ?? 0),
+            LINT_FAIL_ON: settings.lint.failOn,
+            LINT_SMALL_TABLE_BYTES: String(settings.lint.smallTable.toBytes()),
+            LINT_LARGE_TABLE_BYTES: String(settings.lint.largeTable.toBytes()),
+            LINT_LONG_TRANSACTION_SECONDS: String(settings.lint.longTransaction.toSeconds()),
+            ...s3Env,
           },
-        },
-      }),
-    );
+          bundling: {
+            ...BUNDLING,
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              // Bundled migrations go beside the bundle as checked and split here, at synth, with their manifest: the
+              // function runs from it and has no SQL parser.
+              afterBundling: (_inputDir: string, outputDir: string) =>
+                bundledMigrations ? [`cp -R "${bundledMigrations}" "${outputDir}/migrations"`] : [],
+            },
+          },
+        }),
+      );
     const deploy = new nodejs.NodejsFunction(
       this,
       'Deploy',
