@@ -106,16 +106,7 @@ async function main(): Promise<void> {
       .description("take over another tool's migration history, so migrate applies only what it has not"),
   ).action(async (raw: RawAdoptOptions) => {
     const { run } = await import('./commands/adopt.ts');
-    const outcome = await run(raw, {
-      output,
-      shutdown,
-      env: process.env,
-      cwd: process.cwd(),
-      hostname: hostname(),
-      now: Date.now,
-      osUser: osUser(),
-    });
-    finish('adopt', raw.json, outcome);
+    finish('adopt', raw.json, await run(raw, runDeps()));
   });
 
   addBaselineOptions(

@@ -9,8 +9,9 @@
 import { ForeignHistoryError, InvalidInputError } from './errors.ts';
 import { findForeignHistory } from './foreign-history.ts';
 import { HistoryTable, readHistory } from './history.ts';
-import { MigrationLock, withAdvisoryLock } from './lock.ts';
+import { withMigrationLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
+import { auditReason } from './repair.ts';
 import type { SqlSession } from './session.ts';
 
 export interface BaselineOptions {
@@ -60,9 +61,7 @@ export async function baseline(
   files: readonly MigrationFile[],
   options: BaselineOptions,
 ): Promise<BaselineResult> {
-  const reason = options.reason.trim();
-  if (reason.length === 0 || reason.length > 1000)
-    throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
+  const reason = auditReason(options.reason);
   const marked = baselineFiles(files, options.version);
   const upTo = marked.at(-1) as MigrationFile;
   const history = new HistoryTable(options.historyTable);
@@ -110,10 +109,5 @@ export async function baseline(
     return result(false);
   };
   if (options.dryRun) return run();
-  const lock = new MigrationLock(deps.session, history);
-  await lock.acquire(options.lockWaitMs ?? 300_000, {
-    now: deps.now ?? Date.now,
-    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-  });
-  return withAdvisoryLock(lock, run, () => {});
+  return withMigrationLock(deps, history, options.lockWaitMs, run);
 }

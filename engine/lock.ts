@@ -3,6 +3,7 @@ import type { HistoryTable } from './history.ts';
 import { isLostConnection } from './server-errors.ts';
 import type { SqlSession } from './session.ts';
 import { resetStatements, SESSION_SETUP_SQL, script } from './session-reset.ts';
+import { ENGINE_DEFAULTS } from './settings.ts';
 
 /** The advisory lock that allows one migration run per history table, per database. */
 export class MigrationLock {
@@ -99,4 +100,27 @@ export async function withAdvisoryLock<T>(
   }
   await lock.release();
   return result;
+}
+
+/**
+ * Takes the migration lock for `history` (waiting up to `lockWaitMs`, naming the holder when it gives up), runs
+ * `body`, and gives the lock back as {@link withAdvisoryLock} does: the one way `repair`, `adopt` and `baseline` hold it.
+ */
+export async function withMigrationLock<T>(
+  deps: {
+    readonly session: SqlSession;
+    readonly now?: (() => number) | undefined;
+    readonly sleep?: ((ms: number) => Promise<void>) | undefined;
+    readonly onCleanupFailure?: ((reason: string) => void) | undefined;
+  },
+  history: HistoryTable,
+  lockWaitMs: number | undefined,
+  body: () => Promise<T>,
+): Promise<T> {
+  const lock = new MigrationLock(deps.session, history);
+  await lock.acquire(lockWaitMs ?? ENGINE_DEFAULTS.lockWaitMs, {
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  return withAdvisoryLock(lock, body, deps.onCleanupFailure ?? (() => {}));
 }

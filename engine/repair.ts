@@ -7,7 +7,7 @@
 import { checksumMatches } from './checksum.ts';
 import { InvalidInputError } from './errors.ts';
 import { HistoryTable, IN_DOUBT_STATEMENT, readHistory } from './history.ts';
-import { MigrationLock, withAdvisoryLock } from './lock.ts';
+import { withMigrationLock } from './lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import type { SqlSession } from './session.ts';
 
@@ -55,10 +55,7 @@ export async function acceptChecksum(
   options: RepairOptions,
 ): Promise<RepairResult> {
   const history = new HistoryTable(options.historyTable);
-  const reason = options.reason.trim();
-  if (reason.length === 0 || reason.length > 1000) {
-    throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
-  }
+  const reason = auditReason(options.reason);
   const file = files.find((f) => f.version === version);
   if (!file) {
     throw new InvalidInputError(
@@ -66,15 +63,8 @@ export async function acceptChecksum(
       `no migration file has version ${version}: accepting an edit needs the file as it is now`,
     );
   }
-  const lock = new MigrationLock(deps.session, history);
-  await lock.acquire(options.lockWaitMs ?? 300_000, {
-    now: deps.now ?? Date.now,
-    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-  });
-  return withAdvisoryLock(
-    lock,
-    () => acceptUnderLock(deps.session, history, file, version, reason, options),
-    deps.onCleanupFailure ?? (() => {}),
+  return withMigrationLock(deps, history, options.lockWaitMs, () =>
+    acceptUnderLock(deps.session, history, file, version, reason, options),
   );
 }
 
@@ -140,46 +130,40 @@ export async function resolveInDoubt(
   options: RepairOptions & { readonly outcome: 'applied' | 'rolled-back' },
 ): Promise<ResolveResult> {
   const history = new HistoryTable(options.historyTable);
-  const reason = options.reason.trim();
+  const reason = auditReason(options.reason);
+  return withMigrationLock(deps, history, options.lockWaitMs, async () => {
+    const row = (await readHistory(deps.session, history))?.find((r) => r.version === version);
+    if (!row || row.success || row.failedStatement !== IN_DOUBT_STATEMENT)
+      throw new InvalidInputError('--resolve', `version ${version} is not in doubt in ${history.display}`);
+    const file = files.find((f) => f.version === version);
+    if (!file && options.outcome === 'applied')
+      throw new InvalidInputError(
+        '--resolve',
+        `no migration file has version ${version}: --applied records the file as it is now`,
+      );
+    const target = file ?? { version, file: row.file, checksum: row.checksum };
+    const results = await deps.session.script(
+      history.resolveInDoubtSql(target, options.outcome, {
+        reason,
+        repairedBy: options.repairedBy,
+        osUser: options.osUser,
+      }),
+    );
+    if (!/^(UPDATE|DELETE) 1$/.test(results.at(-1)?.command ?? ''))
+      throw new InvalidInputError('--resolve', `the row of version ${version} changed meanwhile; run again`);
+    return {
+      version: version.toString(),
+      file: target.file,
+      outcome: options.outcome,
+      auditTable: history.repairsDisplay,
+    };
+  });
+}
+
+/** The reason an audited change records, trimmed: 1 to 1000 characters, or an {@link InvalidInputError} naming `--reason`. */
+export function auditReason(value: string): string {
+  const reason = value.trim();
   if (reason.length === 0 || reason.length > 1000)
     throw new InvalidInputError('--reason', 'must say why, in 1 to 1000 characters');
-  const lock = new MigrationLock(deps.session, history);
-  await lock.acquire(options.lockWaitMs ?? 300_000, {
-    now: deps.now ?? Date.now,
-    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-  });
-  return withAdvisoryLock(
-    lock,
-    async () => {
-      const row = (await readHistory(deps.session, history))?.find((r) => r.version === version);
-      if (!row || row.success || row.failedStatement !== IN_DOUBT_STATEMENT)
-        throw new InvalidInputError('--resolve', `version ${version} is not in doubt in ${history.display}`);
-      const file = files.find((f) => f.version === version);
-      if (!file && options.outcome === 'applied')
-        throw new InvalidInputError(
-          '--resolve',
-          `no migration file has version ${version}: --applied records the file as it is now`,
-        );
-      const target = file ?? { version, file: row.file, checksum: row.checksum };
-      const results = await deps.session.script(
-        history.resolveInDoubtSql(target, options.outcome, {
-          reason,
-          repairedBy: options.repairedBy,
-          osUser: options.osUser,
-        }),
-      );
-      if (!/^(UPDATE|DELETE) 1$/.test(results.at(-1)?.command ?? ''))
-        throw new InvalidInputError(
-          '--resolve',
-          `the row of version ${version} changed meanwhile; run again`,
-        );
-      return {
-        version: version.toString(),
-        file: target.file,
-        outcome: options.outcome,
-        auditTable: history.repairsDisplay,
-      };
-    },
-    deps.onCleanupFailure ?? (() => {}),
-  );
+  return reason;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_TABLES } from '../foreign-history.ts';
 import { HistoryTable, quoteLiteral, readHistory } from '../history.ts';
 import { flywayVersion } from '../layouts/flyway.ts';
 import type { ProjectMigration } from '../layouts/read.ts';
-import { MigrationLock, withAdvisoryLock } from '../lock.ts';
+import { withMigrationLock } from '../lock.ts';
 import { ScriptFailedError, type SqlSession } from '../session.ts';
 import { HISTORY_READERS, type ToolRecord, toolChecksumMatches } from './tool-histories.ts';
 
@@ -95,12 +95,7 @@ export async function adopt(
   };
   if (recorded.problems.length > 0) throw new AdoptRefusedError(options.tool, recorded.problems);
   if (options.dryRun) return apply();
-  const lock = new MigrationLock(deps.session, history);
-  await lock.acquire(options.lockWaitMs ?? 300_000, {
-    now: deps.now ?? Date.now,
-    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-  });
-  return withAdvisoryLock(lock, apply, () => {});
+  return withMigrationLock(deps, history, options.lockWaitMs, apply);
 }
 
 /** Each record matched to its file, or the problems: unusable records, records without a file, edited files. */
