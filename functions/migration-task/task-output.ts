@@ -8,6 +8,8 @@
  *
  * Never throws: a log that cannot be read is a sentence saying so, and the migration's own error still goes out.
  */
+
+import { stripVTControlCharacters } from 'node:util';
 import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import type { Log } from '../shared/logger.ts';
@@ -50,7 +52,9 @@ export async function readTaskOutput(
     );
     const lines = [...(page.events ?? [])]
       .sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0))
-      .map((e) => (e.message ?? '').replace(/\r?\n$/, ''));
+      // Tools colour their output when they think a terminal or a CI reads it (picocolors does whenever `CI` is
+      // set): in an email or a chat message those are escape codes around every word, so they go.
+      .map((e) => stripVTControlCharacters(e.message ?? '').replace(/\r?\n$/, ''));
     const where = `CloudWatch Logs ${stream.logGroup}, stream ${stream.logStream}`;
     if (lines.length === 0) return `Its output (${where}) has no lines.`;
     const { text, cut } = lastWithin(lines, OUTPUT_LIMITS.maxChars);

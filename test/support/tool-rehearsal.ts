@@ -11,6 +11,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { stripVTControlCharacters } from 'node:util';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { STATE } from '../../infra/constructs/release-definition.ts';
 import { localMigrationTasks } from '../../rehearsal/migration-command.ts';
@@ -116,7 +117,8 @@ export function describeToolRelease(app: ToolApp): void {
         databaseUrl: db.url,
         release: 'v1.4.0',
         graceMs: GRACE_MS,
-        print: (line) => logs.push(line),
+        // Uncoloured: a tool colours its output when `CI` is set (picocolors does), as it is on a CI runner.
+        print: (line) => logs.push(stripVTControlCharacters(line)),
       });
       try {
         await assess(await release.runRelease(releaseInput()), logs, { db, dir });

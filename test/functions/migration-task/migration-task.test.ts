@@ -191,13 +191,13 @@ describe('a failed command’s last lines in the alert', () => {
     logsRegions.length = 0;
   });
 
-  it('reads the end of the container’s awslogs stream and puts the lines, oldest first, in the error', async () => {
+  it('reads the end of the container’s awslogs stream and puts the lines, oldest first and uncoloured, in the error', async () => {
     logsTo();
     logsMock.on(GetLogEventsCommand).resolves({
       events: [
         { timestamp: 3, message: 'django.db.utils.ProgrammingError: column "email" does not exist\n' },
         { timestamp: 1, message: 'Applying shop.0042_add_email...' },
-        { timestamp: 2, message: 'Traceback (most recent call last):' },
+        { timestamp: 2, message: '\x1b[31mTraceback\x1b[39m (most recent call last):' },
       ],
     });
 
