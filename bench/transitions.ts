@@ -67,14 +67,22 @@ function stubs(scenario: Scenario) {
           return {
             mode: 'plan',
             pendingCount: pending.length,
+            afterDeployCount: 0,
             pending: sampleNames(pending),
             databaseAhead: sampleNames([]),
             needsSnapshot: pending.length > 0,
-            record: { phase: 'pre-deploy', count: pending.length, truncated: false, migrations: [] },
+            record: {
+              phase: 'before-deploy',
+              count: pending.length,
+              afterDeployCount: 0,
+              truncated: false,
+              migrations: [],
+            },
             lint: { findings: 0, failing: 0, rules: sampleNames([]) },
           } satisfies PlanOutput;
         return {
           mode: 'apply',
+          phase: 'before-deploy',
           applied: sampleNames(pending),
           appliedCount: pending.length,
           pendingCount: 0,

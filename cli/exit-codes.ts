@@ -71,6 +71,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
   LOCK_LOST: ExitCode.LockTimeout,
   CHECKSUM_MISMATCH: ExitCode.ValidationFailed,
   OUT_OF_ORDER: ExitCode.ValidationFailed,
+  PHASE_ORDER: ExitCode.ValidationFailed,
   DATABASE_AHEAD: ExitCode.ValidationFailed,
   INVALID_MIGRATION: ExitCode.ValidationFailed,
   NO_MIGRATION_FILES: ExitCode.ValidationFailed,

@@ -166,6 +166,10 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
     .argument('<description>', 'what the migration does, e.g. "add email to users"')
     .option('--dir <path>', 'migrations directory (created if missing)', './migrations')
     .option('--no-transaction', 'start the file with -- lockstep:no-transaction')
+    .option(
+      '--after-deploy',
+      'start the file with -- lockstep:after-deploy: it runs once the new version is rolled out',
+    )
     .option('--sequence', 'number it next in sequence (0001, 0002, …) whatever the directory does')
     .option('--timestamp', 'version it with the UTC time (YYYYMMDDHHMMSS) whatever the directory does')
     .option('--json', 'print one JSON document')

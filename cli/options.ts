@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import { HistoryTable } from '../engine/history.ts';
 import { LAYOUT_NAMES, type LayoutName, parseLayoutName } from '../engine/layouts/read.ts';
+import type { PhaseSelection } from '../engine/plan.ts';
 import { ENGINE_DEFAULTS, type EngineOptions } from '../engine/settings.ts';
 
 export type CommandName = 'migrate' | 'plan' | 'status' | 'repair';
@@ -35,6 +36,7 @@ export interface RawOptions {
   readonly maxDuration?: string;
   readonly allowOutOfOrder?: boolean;
   readonly refuseDatabaseAhead?: boolean;
+  readonly phase?: string;
   readonly acceptChecksum?: string;
   readonly reason?: string;
   readonly summary?: string;
@@ -143,6 +145,12 @@ export function addOptions(command: Command, name: CommandName): Command {
   }
   if (name === 'migrate' || name === 'plan') {
     command
+      .option(
+        '--phase <phase>',
+        'which pending migrations: before-deploy, after-deploy (files starting -- lockstep:after-deploy, ' +
+          'once no before-deploy one is pending) or all (before-deploy ones first)',
+        'all',
+      )
       .option('--allow-out-of-order', 'apply pending migrations older than the highest applied one')
       .option(
         '--refuse-database-ahead',
@@ -236,6 +244,15 @@ function databaseUrl(raw: RawOptions, env: OptionsContext['env']): string | unde
   return url;
 }
 
+const PHASES = ['before-deploy', 'after-deploy', 'all'] as const;
+
+function phaseOption(value: string | undefined): PhaseSelection {
+  const phase = (value ?? 'all').trim();
+  if (!(PHASES as readonly string[]).includes(phase))
+    throw new InvalidInputError('--phase', `must be one of ${PHASES.join(', ')}, got "${value}"`);
+  return phase as PhaseSelection;
+}
+
 /** Validates the flags; throws {@link InvalidInputError} naming the first bad one. */
 export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptions {
   const release = (raw.release ?? `cli@${context.hostname}`).trim();
@@ -265,6 +282,7 @@ export function parseOptions(raw: RawOptions, context: OptionsContext): CliOptio
     lockRetries: wholeNumber('--lock-retries', raw.lockRetries ?? DEFAULTS.lockRetries, { min: 0, max: 100 }),
     allowOutOfOrder: raw.allowOutOfOrder ?? false,
     refuseDatabaseAhead: raw.refuseDatabaseAhead ?? false,
+    phase: phaseOption(raw.phase),
   };
   let deadline: number | undefined;
   if (raw.maxDuration !== undefined) {

@@ -167,10 +167,14 @@ export function progressReporter(
 }
 
 export function formatMigrate(result: MigrateResult, durationMs: number, fileCount: number): string {
+  const left = deferredLine(result.deferred);
   if (result.applied.length === 0 && !result.incomplete) {
-    return `nothing to do: all ${plural(fileCount, 'migration')} are applied`;
+    return left
+      ? `nothing to do in this phase\n${left}`
+      : `nothing to do: all ${plural(fileCount, 'migration')} are applied`;
   }
   const lines = [`applied ${plural(result.applied.length, 'migration')} in ${formatDuration(durationMs)}`];
+  if (left) lines.push(left);
   if (result.incomplete) {
     lines.push(
       `incomplete: the --max-duration deadline stopped the run; ${plural(result.pending.length, 'migration')} ` +
@@ -178,6 +182,15 @@ export function formatMigrate(result: MigrateResult, durationMs: number, fileCou
     );
   }
   return lines.join('\n');
+}
+
+/** The other phase's pending migrations, left for their run. */
+function deferredLine(deferred: Plan['deferred']): string | undefined {
+  const after = deferred[0]?.phase === 'after-deploy';
+  if (deferred.length === 0) return undefined;
+  return after
+    ? `${plural(deferred.length, 'after-deploy migration')} left for after the deploy (lockstep migrate --phase after-deploy): ${deferred.map((m) => m.file).join(', ')}`
+    : `${plural(deferred.length, 'before-deploy migration')} pending: ${deferred.map((m) => m.file).join(', ')}`;
 }
 
 function pendingLines(pending: Plan['pending']): string[] {
@@ -200,10 +213,25 @@ function aheadLines(databaseAhead: Plan['databaseAhead']): string[] {
 }
 
 export function formatPlan(plan: Plan): string {
+  const before = plan.pending.filter((m) => m.phase === 'before-deploy');
+  const after = plan.pending.filter((m) => m.phase === 'after-deploy');
   const lines =
     plan.pending.length === 0
       ? ['nothing pending']
-      : [`${plural(plan.pending.length, 'pending migration')}:`, ...pendingLines(plan.pending)];
+      : after.length === 0 || plan.phase !== 'all'
+        ? [
+            `${plural(plan.pending.length, 'pending migration')}${plan.phase === 'all' ? '' : ` (${plan.phase})`}:`,
+            ...pendingLines(plan.pending),
+          ]
+        : [
+            `${plural(plan.pending.length, 'pending migration')}:`,
+            `  before the deploy (${before.length}):`,
+            ...pendingLines(before).map((l) => `  ${l}`),
+            `  after the deploy (${after.length}, -- lockstep:after-deploy):`,
+            ...pendingLines(after).map((l) => `  ${l}`),
+          ];
+  const left = deferredLine(plan.deferred);
+  if (left) lines.push(left);
   const drift = [
     ...plan.checksumMismatches.map(
       (c) =>

@@ -75,7 +75,7 @@ export function parseRecord(item: Item): ReleaseRecord {
   const image = text(item, 'image');
   const outcome = text(item, 'outcome') as RecordOutcome;
   const plan = object(json(item, 'plan'));
-  const migrations = plan.record ? (plan.record as RecordedMigrations) : undefined;
+  const migrations = recordedMigrations(plan.record);
   const deployment = object(json(item, 'deployment'));
   const revision = object(json(item, 'revision'));
   const failure = item.failedStep?.S
@@ -109,6 +109,26 @@ export function parseRecord(item: Item): ReleaseRecord {
   };
 }
 
+/**
+ * The record's migrations, in today's shape: a record written before after-deploy migrations existed says
+ * `phase: 'pre-deploy'` for all of them and nothing per migration.
+ */
+function recordedMigrations(value: unknown): RecordedMigrations | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const r = value as Partial<RecordedMigrations> & { phase?: string };
+  const migrations = (Array.isArray(r.migrations) ? r.migrations : []).map((m) => ({
+    ...m,
+    phase: m.phase ?? ('before-deploy' as const),
+  }));
+  return {
+    phase: r.phase === 'after-deploy' || r.phase === 'both' ? r.phase : 'before-deploy',
+    count: typeof r.count === 'number' ? r.count : migrations.length,
+    afterDeployCount: typeof r.afterDeployCount === 'number' ? r.afterDeployCount : 0,
+    truncated: r.truncated === true,
+    migrations,
+  };
+}
+
 function migrationsState(
   outcome: RecordOutcome,
   failedStep: string | undefined,
@@ -119,7 +139,9 @@ function migrationsState(
   if (outcome === 'SUCCEEDED') return 'applied';
   if (outcome === 'RUNNING') return 'unknown';
   if (failedStep && BEFORE_MIGRATING.has(failedStep)) return 'none applied';
-  if (failedStep && AFTER_MIGRATING.has(failedStep)) return 'applied';
+  // The deploy failed: the before-deploy migrations ran, the after-deploy ones did not.
+  if (failedStep && AFTER_MIGRATING.has(failedStep))
+    return migrations.afterDeployCount > 0 ? 'partly applied' : 'applied';
   // Failed at Migrate: in plan order, those before the failing file are applied (the Cause names it).
   return 'partly applied';
 }
@@ -203,6 +225,13 @@ export function formatList(records: readonly ReleaseRecord[]): string {
     .join('\n');
 }
 
+const phases = (m: RecordedMigrations): string =>
+  m.afterDeployCount === 0
+    ? 'before the deploy'
+    : m.afterDeployCount === m.count
+      ? 'after the deploy'
+      : `(${m.count - m.afterDeployCount} before the deploy, ${m.afterDeployCount} after)`;
+
 /** Everything a record holds, for people. */
 export function formatRecord(r: ReleaseRecord): string {
   const m = r.migrations;
@@ -219,8 +248,10 @@ export function formatRecord(r: ReleaseRecord): string {
     `snapshot     ${r.snapshotId ? `${r.snapshotId}${r.snapshotTime ? ` (${r.snapshotTime})` : ''}` : 'none taken'}`,
     `revision     before ${r.taskDefinitionBefore ?? '-'}`,
     `             after  ${r.taskDefinitionAfter ?? '-'}`,
-    `migrations   ${m ? `${m.count} ${m.phase} (${r.migrationsState})${m.truncated ? `, ${m.migrations.length} listed: the rest are in the history table` : ''}` : r.migrationsState}`,
-    ...(m?.migrations ?? []).map((x) => `  ${x.file}  ${x.checksum}`),
+    `migrations   ${m ? `${m.count} ${phases(m)} (${r.migrationsState})${m.truncated ? `, ${m.migrations.length} listed: the rest are in the history table` : ''}` : r.migrationsState}`,
+    ...(m?.migrations ?? []).map(
+      (x) => `  ${x.file}  ${x.checksum}${x.phase === 'after-deploy' ? '  after the deploy' : ''}`,
+    ),
     ...(r.failure ? ['', `cause        ${r.failure.cause}`] : []),
   ];
   return lines.join('\n');

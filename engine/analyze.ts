@@ -4,9 +4,11 @@
  * The CLI runs it on pending files; `lockstep publish` and the synth run it on every file (./prepare.ts), so the
  * migrate function receives files already checked and split.
  */
+
+import { AFTER_DEPLOY_DIRECTIVE, NO_TRANSACTION_DIRECTIVE, readHeader } from './directives.ts';
 import type { MigrationFileProblem } from './errors.ts';
 import { ALLOW_DIRECTIVE } from './lint/suppressions.ts';
-import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';
+import type { FileAnalysis, MigrationText } from './migration.ts';
 import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
 import { type SqlComment, skipTrivia, TextIndex } from './sql-text.ts';
 
@@ -23,8 +25,9 @@ export async function analyzeMigration(
     return { statements: [], problems: [{ file: m.file, ...(await syntaxProblem(m.sql, err)) }] };
   }
   const index = new TextIndex(m.sql);
+  const headerLines = readHeader(m.sql).lines;
   for (const comment of comments(m.sql, statements)) {
-    const problem = directiveProblem(m, comment, index);
+    const problem = directiveProblem(headerLines, comment, index);
     if (problem) problems.push({ file: m.file, ...index.lineColumn(comment.start), problem });
   }
   if (statements.length === 0)
@@ -124,19 +127,29 @@ function comments(sql: string, statements: readonly ParsedStatement[]): SqlComme
   return found;
 }
 
-/** A comment that means to be a lockstep directive: `lockstep:` after the comment marker, or a near miss of the one. */
-const LOOKS_LIKE_DIRECTIVE = /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*no[\s_-]*transaction/i;
+/** A comment that means to be a lockstep directive: `lockstep:` after the comment marker, or a near miss of one. */
+const LOOKS_LIKE_DIRECTIVE =
+  /^(--|\/\*)\s*lockstep\s*:|^(--|\/\*)\s*lockstep[\s_-]*(no[\s_-]*transaction|after[\s_-]*deploy)/i;
 
-/** Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. */
-function directiveProblem(m: MigrationText, comment: SqlComment, index: TextIndex): string | undefined {
+/**
+ * Whether a comment is a directive lockstep would ignore: misplaced, misspelled or unknown. The file's directives
+ * are its first `headerLines` lines (./directives.ts).
+ */
+function directiveProblem(headerLines: number, comment: SqlComment, index: TextIndex): string | undefined {
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   // The lint's suppression (./lint/suppressions.ts), above any statement; the lint checks its rule and reason.
   if (ALLOW_DIRECTIVE.test(comment.text)) return undefined;
   const { line } = index.lineColumn(comment.start);
-  if (line === 1 && m.noTransaction) return undefined;
-  if (NO_TRANSACTION_DIRECTIVE.test(comment.text) && line === 1)
-    return '-- lockstep:no-transaction counts only as the whole first line, from its first character: as it is, the file would run in one transaction';
+  if (line <= headerLines) return undefined;
+  // Right below the directives (or on line 1), yet not one of them: indented, most likely.
+  const atTop = line === headerLines + 1;
   if (NO_TRANSACTION_DIRECTIVE.test(comment.text))
-    return `-- lockstep:no-transaction counts only as the file's first line; here on line ${line} it would be ignored and the file run in one transaction: move it to line 1`;
-  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file's first line, and "-- lockstep:allow <rule> <reason>" above a statement`;
+    return atTop
+      ? '-- lockstep:no-transaction counts only as a whole line at the top of the file, from its first character: as it is, the file would run in one transaction'
+      : `-- lockstep:no-transaction counts only at the top of the file (its first lines, with -- lockstep:after-deploy); here on line ${line} it would be ignored and the file run in one transaction: move it to line 1`;
+  if (AFTER_DEPLOY_DIRECTIVE.test(comment.text))
+    return atTop
+      ? '-- lockstep:after-deploy counts only as a whole line at the top of the file, from its first character: as it is, the file would run before the deploy'
+      : `-- lockstep:after-deploy counts only at the top of the file (its first lines, with -- lockstep:no-transaction); here on line ${line} it would be ignored and the file run before the deploy: move it to line 1`;
+  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction" and "-- lockstep:after-deploy", exactly so, as whole lines at the top of the file, and "-- lockstep:allow <rule> <reason>" above a statement`;
 }

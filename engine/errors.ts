@@ -10,6 +10,7 @@ export type EngineErrorCode =
   | 'INVALID_MIGRATION'
   | 'CHECKSUM_MISMATCH'
   | 'OUT_OF_ORDER'
+  | 'PHASE_ORDER'
   | 'DATABASE_AHEAD'
   | 'NO_MIGRATION_FILES'
   | 'LOCK_TIMEOUT'
@@ -143,6 +144,24 @@ export class OutOfOrderError extends LockstepError<EngineErrorCode> {
   }
   protected override details() {
     return { files: this.files, highestApplied: this.highestApplied };
+  }
+}
+
+/**
+ * The after-deploy phase was asked for while before-deploy migrations are pending: the release's before-deploy
+ * phase (and its deploy) has not happened. Nothing was changed.
+ */
+export class PhaseOrderError extends LockstepError<EngineErrorCode> {
+  override readonly name = 'PhaseOrderError';
+  readonly code = 'PHASE_ORDER';
+  constructor(readonly beforeDeploy: readonly string[]) {
+    super(
+      `after-deploy migrations run once no before-deploy migration is pending, and ${beforeDeploy.length} is: ${beforeDeploy.join(', ')} ` +
+        '(run the before-deploy phase and deploy first: lockstep migrate --phase before-deploy)',
+    );
+  }
+  protected override details() {
+    return { beforeDeploy: this.beforeDeploy };
   }
 }
 

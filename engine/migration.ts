@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrationChecksum } from './checksum.ts';
+import { readHeader } from './directives.ts';
 import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from './errors.ts';
 import type { FileLint } from './lint/finding.ts';
 import type { Statement } from './sql-text.ts';
@@ -22,8 +23,10 @@ export interface MigrationFile {
   readonly description: string;
   /** sha256 of the text with line endings and BOM normalized, hex: see ./checksum.ts. */
   readonly checksum: string;
-  /** The file starts with `-- lockstep:no-transaction`. */
+  /** The file starts with `-- lockstep:no-transaction` (./directives.ts). */
   readonly noTransaction: boolean;
+  /** The file starts with `-- lockstep:after-deploy`: it runs after the new version is rolled out (./directives.ts). */
+  readonly afterDeploy?: boolean;
   /** The SQL lockstep runs: the file's text decoded as UTF-8, a leading byte-order mark dropped (another tool's down section cut off). */
   readonly sql: string;
   /**
@@ -52,8 +55,8 @@ export interface FileAnalysis {
 export type Analyzer = (migration: MigrationText) => Promise<FileAnalysis>;
 
 export const FILE_PATTERN = /^(\d+)_([^/\\]+)\.sql$/;
-/** The one directive, as the whole of a file's first line; analyze.ts refuses anything like it anywhere else. */
-export const NO_TRANSACTION_DIRECTIVE = /^--\s*lockstep:no-transaction\s*$/;
+export { NO_TRANSACTION_DIRECTIVE } from './directives.ts';
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 export const MAX_VERSION = 9223372036854775807n; // the history table stores versions as bigint
 
@@ -143,13 +146,14 @@ export function readMigrationFiles(
       problems.push({ file, problem: 'is not valid UTF-8' });
       continue;
     }
-    const firstLine = sql.split(/\r?\n/, 1)[0] ?? '';
+    const header = readHeader(sql);
     const text: MigrationText = {
       version,
       file,
       description: (match[2] as string).replace(/_/g, ' '),
       checksum: migrationChecksum(sql),
-      noTransaction: NO_TRANSACTION_DIRECTIVE.test(firstLine),
+      noTransaction: header.noTransaction,
+      ...(header.afterDeploy ? { afterDeploy: true } : {}),
       sql,
     };
     const clash = byVersion.get(version);

@@ -20,6 +20,8 @@ export interface NewMigrationOptions {
   readonly now: Date;
   /** Start the file with `-- lockstep:no-transaction`. */
   readonly noTransaction?: boolean;
+  /** Start the file with `-- lockstep:after-deploy`. */
+  readonly afterDeploy?: boolean;
   /** Force the numbering instead of following the directory's. */
   readonly numbering?: 'timestamp' | 'sequence';
 }
@@ -67,8 +69,14 @@ export function newMigration(description: string, options: NewMigrationOptions):
   if (BigInt(version) > MAX_VERSION)
     throw new InvalidInputError('version', `${version} is larger than ${MAX_VERSION}`);
   const file = `${version}_${slug}.sql`;
-  const header = options.noTransaction
-    ? '-- lockstep:no-transaction\n-- Runs statement by statement, each on its own: write each one so that running it again is safe.\n'
-    : '';
+  const header =
+    (options.afterDeploy ? '-- lockstep:after-deploy\n' : '') +
+    (options.noTransaction ? '-- lockstep:no-transaction\n' : '') +
+    (options.afterDeploy
+      ? '-- Runs once the new version is rolled out: drop or tighten only what that version no longer uses.\n'
+      : '') +
+    (options.noTransaction
+      ? '-- Runs statement by statement, each on its own: write each one so that running it again is safe.\n'
+      : '');
   return { file, version, content: `${header}-- ${description.trim()}\n\n` };
 }

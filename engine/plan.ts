@@ -1,4 +1,5 @@
 import { checksumMatches } from './checksum.ts';
+import { type MigrationPhase, phaseOf } from './directives.ts';
 import {
   type ChangedMigration,
   ChecksumMismatchError,
@@ -10,6 +11,7 @@ import {
   type MigrationFileProblem,
   NoMigrationFilesError,
   OutOfOrderError,
+  PhaseOrderError,
 } from './errors.ts';
 import { type HistoryRow, IN_DOUBT_STATEMENT } from './history.ts';
 import type { MigrationFile } from './migration-files.ts';
@@ -21,6 +23,8 @@ export interface MigrationRef {
 
 export interface PendingMigration extends MigrationRef {
   readonly noTransaction: boolean;
+  /** Before the new version is deployed, or after its rollout (`-- lockstep:after-deploy`). */
+  readonly phase: MigrationPhase;
   /** An earlier attempt of this non-transactional migration failed at this 1-based statement. */
   readonly failedAtStatement?: number;
 }
@@ -31,14 +35,24 @@ export interface AppliedMigrationInfo extends MigrationRef {
   readonly executionMs: number;
 }
 
+/** Which pending migrations a run applies: one phase, or both (before-deploy ones first, then after-deploy ones). */
+export type PhaseSelection = MigrationPhase | 'all';
+
 /** What a run would do, computed without changing anything. */
 export interface Plan {
+  /** The phase (or both) this plan is for. */
+  readonly phase: PhaseSelection;
   /** Migrations to apply, in order. */
   readonly pending: readonly PendingMigration[];
+  /** Pending migrations of the other phase, which this run leaves pending (in their phase's order). */
+  readonly deferred: readonly PendingMigration[];
   readonly applied: readonly AppliedMigrationInfo[];
   /** Applied migrations whose files were edited since (drift). */
   readonly checksumMismatches: readonly ChangedMigration[];
-  /** Pending migrations older than the highest applied version. */
+  /**
+   * Pending migrations older than what they must follow: a before-deploy one older than the highest applied version,
+   * an after-deploy one older than the highest applied after-deploy version (see {@link computePlan}).
+   */
   readonly outOfOrder: readonly MigrationRef[];
   /** Applied versions with no file in this release: the database is ahead of this code (drift). */
   readonly databaseAhead: readonly MigrationRef[];
@@ -58,17 +72,37 @@ export interface ValidationOptions {
 }
 
 const ref = (version: bigint, file: string): MigrationRef => ({ version: version.toString(), file });
+const otherPhase = (phase: MigrationPhase): MigrationPhase =>
+  phase === 'after-deploy' ? 'before-deploy' : 'after-deploy';
 
-/** Compares the migration files with the history table. */
-export function computePlan(files: readonly MigrationFile[], history: readonly HistoryRow[]): Plan {
+/**
+ * Compares the migration files with the history table, for the run of `phase`.
+ *
+ * The phases' order: before-deploy migrations apply in version order, whatever after-deploy migrations are pending
+ * (those wait for the rollout and never hold the next release back); after-deploy migrations apply in version order
+ * among themselves, once no before-deploy migration is pending ({@link PhaseOrderError} otherwise), so each runs after
+ * the before-deploy migrations of its release, and possibly after a later release's. Hence "out of order": a
+ * before-deploy migration older than any applied version, or an after-deploy one older than an applied after-deploy
+ * one. `all` is both phases in one run, before-deploy ones first: what a run with no deploy in between would do.
+ */
+export function computePlan(
+  files: readonly MigrationFile[],
+  history: readonly HistoryRow[],
+  phase: PhaseSelection = 'all',
+): Plan {
   const rows = new Map(history.map((r) => [r.version, r]));
   const pending: PendingMigration[] = [];
+  const pendingAfter: PendingMigration[] = [];
   const applied: AppliedMigrationInfo[] = [];
   const checksumMismatches: ChangedMigration[] = [];
   let highestApplied: bigint | undefined;
   for (const row of history) {
     if (row.success && (highestApplied === undefined || row.version > highestApplied))
       highestApplied = row.version;
+  }
+  let highestAfterDeploy: bigint | undefined;
+  for (const m of files) {
+    if (m.afterDeploy && rows.get(m.version)?.success) highestAfterDeploy = m.version;
   }
   const outOfOrder: MigrationRef[] = [];
   for (const m of files) {
@@ -92,17 +126,21 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
       }
       continue;
     }
-    pending.push(
+    const filePhase = phaseOf(m);
+    (filePhase === 'after-deploy' ? pendingAfter : pending).push(
       row?.failedStatement != null && row.failedStatement !== IN_DOUBT_STATEMENT
         ? {
             version: m.version.toString(),
             file: m.file,
             noTransaction: m.noTransaction,
+            phase: filePhase,
             failedAtStatement: row.failedStatement,
           }
-        : { version: m.version.toString(), file: m.file, noTransaction: m.noTransaction },
+        : { version: m.version.toString(), file: m.file, noTransaction: m.noTransaction, phase: filePhase },
     );
-    if (highestApplied !== undefined && m.version < highestApplied) outOfOrder.push(ref(m.version, m.file));
+    const mustFollow = filePhase === 'after-deploy' ? highestAfterDeploy : highestApplied;
+    if (phase !== otherPhase(filePhase) && mustFollow !== undefined && m.version < mustFollow)
+      outOfOrder.push(ref(m.version, m.file));
   }
   const inDoubt = history
     .filter((r) => !r.success && r.failedStatement === IN_DOUBT_STATEMENT)
@@ -112,7 +150,16 @@ export function computePlan(files: readonly MigrationFile[], history: readonly H
     .filter((r) => r.success && !known.has(r.version))
     .map((r) => ref(r.version, r.file));
   return {
-    pending,
+    phase,
+    pending:
+      phase === 'all'
+        ? pendingAfter.length > 0
+          ? [...pending, ...pendingAfter]
+          : pending
+        : phase === 'before-deploy'
+          ? pending
+          : pendingAfter,
+    deferred: phase === 'before-deploy' ? pendingAfter : phase === 'after-deploy' ? pending : [],
     applied,
     checksumMismatches,
     outOfOrder,
@@ -134,6 +181,9 @@ export function planProblem(plan: Plan, options: ValidationOptions): LockstepErr
   if (plan.inDoubt.length > 0) return new InDoubtMigrationError(plan.inDoubt);
   if (plan.invalid.length > 0) return new InvalidMigrationError(plan.invalid);
   if (plan.checksumMismatches.length > 0) return new ChecksumMismatchError(plan.checksumMismatches);
+  // The after-deploy phase runs once the before-deploy one is complete: not past what the deploy depends on.
+  if (plan.phase === 'after-deploy' && plan.deferred.length > 0)
+    return new PhaseOrderError(plan.deferred.map((m) => m.file));
   if (plan.outOfOrder.length > 0 && !options.allowOutOfOrder) {
     return new OutOfOrderError(
       plan.outOfOrder.map((m) => m.file),

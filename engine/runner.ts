@@ -35,8 +35,10 @@ export interface EngineDeps {
 
 export interface MigrateResult {
   readonly applied: readonly AppliedMigration[];
-  /** What is still pending after this run. */
+  /** What is still pending after this run, of the phase it ran. */
   readonly pending: readonly PendingMigration[];
+  /** Pending migrations of the other phase, left for their run (`-- lockstep:after-deploy` ones, after a before-deploy run). */
+  readonly deferred: readonly PendingMigration[];
   /** The run stopped early because of the deadline; run again to continue. */
   readonly incomplete: boolean;
   readonly databaseAhead: Plan['databaseAhead'];
@@ -53,12 +55,12 @@ export interface StatusResult {
 export async function plan(
   deps: EngineDeps,
   files: readonly MigrationFile[],
-  options: Pick<EngineOptions, 'historyTable'> = {},
+  options: Pick<EngineOptions, 'historyTable' | 'phase'> = {},
 ): Promise<Plan> {
   const history = new HistoryTable(options.historyTable ?? ENGINE_DEFAULTS.historyTable);
   const rows = await readHistory(deps.session, history).catch(rethrowConnectionLoss);
   await refuseForeignHistory(deps.session, rows);
-  const p = computePlan(files, rows ?? []);
+  const p = computePlan(files, rows ?? [], options.phase ?? ENGINE_DEFAULTS.phase);
   if (p.pending.length === 0) return p;
   const { problems } = await analyzePending(pendingFiles(p, files));
   return { ...p, invalid: problems };
@@ -68,7 +70,7 @@ export async function plan(
 export async function status(
   deps: EngineDeps,
   files: readonly MigrationFile[],
-  options: Pick<EngineOptions, 'historyTable'> = {},
+  options: Pick<EngineOptions, 'historyTable' | 'phase'> = {},
 ): Promise<StatusResult> {
   const { applied, pending, databaseAhead } = await plan(deps, files, options);
   return { applied, pending, databaseAhead };
@@ -108,7 +110,7 @@ async function runMigrations(
   // 1. One round trip: when everything is applied and nothing drifted, that is all a run costs.
   const rows = await readHistory(run.session, history);
   await refuseForeignHistory(run.session, rows);
-  const before = computePlan(files, rows ?? []);
+  const before = computePlan(files, rows ?? [], settings.phase);
   const problem = planProblem(before, settings);
   if (problem) throw problem;
   if (before.pending.length === 0) return result([], before, false);
@@ -174,7 +176,7 @@ async function applyPending(
     run.emit({ type: 'history-created', table: run.history.display });
     rows = [];
   }
-  const current = computePlan(files, rows);
+  const current = computePlan(files, rows, run.settings.phase);
   const problem = planProblem(current, run.settings);
   if (problem) throw problem;
 
@@ -249,7 +251,14 @@ function result(applied: readonly AppliedMigration[], p: Plan, incomplete: boole
   }
   if (p.outOfOrder.length > 0)
     warnings.push(`applied out of order: ${p.outOfOrder.map((m) => m.file).join(', ')}`);
-  return { applied, pending: p.pending, incomplete, databaseAhead: p.databaseAhead, warnings };
+  return {
+    applied,
+    pending: p.pending,
+    deferred: p.deferred,
+    incomplete,
+    databaseAhead: p.databaseAhead,
+    warnings,
+  };
 }
 
 async function createHistory(session: SqlSession, history: HistoryTable): Promise<void> {

@@ -1,7 +1,12 @@
 import { InvalidInputError } from './errors.ts';
-import type { ValidationOptions } from './plan.ts';
+import type { PhaseSelection, ValidationOptions } from './plan.ts';
 
 export interface EngineOptions extends ValidationOptions {
+  /**
+   * Which pending migrations to apply: `before-deploy` ones, `after-deploy` ones (`-- lockstep:after-deploy`, once no
+   * before-deploy one is pending), or `all`, before-deploy ones first. @default 'all'
+   */
+  readonly phase?: PhaseSelection;
   /** Recorded as `applied_by`: a release label such as a tag, commit or pipeline execution id. */
   readonly appliedBy: string;
   /** `<schema>.<table>` holding the history; also keys the advisory lock. @default 'lockstep.schema_history' */
@@ -25,6 +30,7 @@ export interface EngineOptions extends ValidationOptions {
 /** What an option left out means. */
 export const ENGINE_DEFAULTS = {
   historyTable: 'lockstep.schema_history',
+  phase: 'all',
   lockWaitMs: 300_000,
   lockTimeoutMs: 5_000,
   statementTimeoutMs: 0,
@@ -46,6 +52,8 @@ const WHOLE_NUMBERS = [
   'deadlineMarginMs',
 ] as const;
 
+const PHASES: readonly PhaseSelection[] = ['before-deploy', 'after-deploy', 'all'];
+
 /** Applies the defaults and rejects a bad option by name, before anything runs. */
 export function resolveSettings(options: EngineOptions): Settings {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -55,6 +63,11 @@ export function resolveSettings(options: EngineOptions): Settings {
     if (!Number.isInteger(value) || value < 0)
       throw new InvalidInputError(key, `must be a whole number ≥ 0, got ${value}`);
   }
+  if (!PHASES.includes(s.phase))
+    throw new InvalidInputError(
+      'phase',
+      `must be one of ${PHASES.join(', ')}, got ${JSON.stringify(s.phase)}`,
+    );
   if (s.lockTimeoutMs === 0)
     throw new InvalidInputError(
       'lockTimeoutMs',

@@ -131,7 +131,7 @@ async function runEngine(
       }
     }
     case 'plan': {
-      const p = await plan({ session }, files, { historyTable });
+      const p = await plan({ session }, files, { historyTable, phase: options.engine.phase });
       const problem = planProblem(p, options.engine);
       // The lint of what would run, with the live database: shown, never a reason to exit non-zero here.
       const lint = problem ? undefined : await lintPending(files, p, session);

@@ -8,6 +8,7 @@ import { type Outcome, outcomeOf, succeeded } from '../report.ts';
 export interface RawNewOptions {
   readonly dir: string;
   readonly noTransaction?: boolean;
+  readonly afterDeploy?: boolean;
   readonly sequence?: boolean;
   readonly timestamp?: boolean;
   readonly json?: boolean;
@@ -27,6 +28,7 @@ export function run(
       existing,
       now: deps.now(),
       noTransaction: raw.noTransaction ?? false,
+      afterDeploy: raw.afterDeploy ?? false,
       ...(raw.sequence
         ? { numbering: 'sequence' as const }
         : raw.timestamp

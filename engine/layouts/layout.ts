@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrationChecksum } from '../checksum.ts';
+import { readHeader } from '../directives.ts';
 import { InvalidInputError, InvalidMigrationError, type MigrationFileProblem } from '../errors.ts';
 import { MAX_VERSION, type MigrationText } from '../migration.ts';
 
@@ -113,6 +114,8 @@ export function layoutMigration(fields: {
     description: fields.description,
     checksum: migrationChecksum(sql),
     noTransaction: fields.noTransaction,
+    // A lockstep directive at the top of another tool's file counts as it does in a lockstep file.
+    ...(readHeader(sql).afterDeploy ? { afterDeploy: true } : {}),
     sql,
     toolId: fields.toolId,
     source: fields.source,

@@ -10,6 +10,7 @@ import type { FileLint, Finding } from './finding.ts';
 import { readLiveContext } from './live-context.ts';
 import { releaseLint } from './release.ts';
 import { type FailOn, failing, LINT_DEFAULTS, type LintThresholds, reportFindings } from './report.ts';
+import { beforeDeployOnly } from './rules.ts';
 
 export interface LintReport {
   readonly findings: readonly Finding[];
@@ -25,8 +26,12 @@ export interface LintReleaseOptions {
   readonly thresholds?: LintThresholds;
 }
 
-/** `pending` in run order; `session` for the live context (none: static findings only). */
-export async function lintRelease<M extends Pick<MigrationText, 'file' | 'sql'>>(
+/**
+ * `pending` in version order; `session` for the live context (none: static findings only). The release runs its
+ * before-deploy files, deploys, then its after-deploy ones (`-- lockstep:after-deploy`): the lint reads them in that
+ * order, and a rule whose harm is to the version running during the rollout does not apply after it.
+ */
+export async function lintRelease<M extends Pick<MigrationText, 'file' | 'sql' | 'afterDeploy'>>(
   pending: readonly M[],
   lintOf: (m: M) => Promise<FileLint> | FileLint,
   session: SqlSession | undefined,
@@ -35,7 +40,11 @@ export async function lintRelease<M extends Pick<MigrationText, 'file' | 'sql'>>
   const thresholds = options.thresholds ?? LINT_DEFAULTS;
   const failOn = options.failOn ?? 'error';
   const lints: FileLint[] = [];
-  for (const m of pending) lints.push(await lintOf(m));
+  const runOrder = [...pending.filter((m) => !m.afterDeploy), ...pending.filter((m) => m.afterDeploy)];
+  for (const m of runOrder) {
+    const lint = await lintOf(m);
+    lints.push(m.afterDeploy ? afterTheRollout(lint) : lint);
+  }
   const release = releaseLint(lints);
   const live =
     session && (release.locks.length > 0 || release.findings.length > 0)
@@ -49,4 +58,10 @@ export async function lintRelease<M extends Pick<MigrationText, 'file' | 'sql'>>
 export function unsafeMigrationError(report: LintReport): UnsafeMigrationError | undefined {
   const counted = failing(report.findings, report.failOn);
   return counted.length > 0 ? new UnsafeMigrationError(counted, report.failOn) : undefined;
+}
+
+/** A file's lint as it runs after the rollout: without the findings about the version the rollout replaces. */
+function afterTheRollout(lint: FileLint): FileLint {
+  const findings = lint.findings.filter((f) => !beforeDeployOnly(f.rule));
+  return findings.length === lint.findings.length ? lint : { ...lint, findings };
 }

@@ -17,6 +17,12 @@ export interface Rule {
   readonly severity: Severity | 'scaled';
   readonly effect: string;
   readonly safe: string;
+  /**
+   * The harm is to the app version that runs during the rollout only: a `-- lockstep:after-deploy` migration runs once
+   * every task runs the new version, so the rule does not apply to it. (A rename is not one: it breaks the new version
+   * too, which must use one name or the other.)
+   */
+  readonly beforeDeployOnly?: true;
 }
 
 export const RULES = {
@@ -124,13 +130,15 @@ export const RULES = {
     severity: 'error',
     effect:
       'drops a column the app version still running during the rollout may read or write: its queries fail until every task runs the new version',
-    safe: 'stop using the column in one release, drop it in the next (after that version is fully deployed)',
+    safe: 'stop using the column in this release and drop it after the deploy: a `-- lockstep:after-deploy` file',
+    beforeDeployOnly: true,
   },
   'drop-table': {
     severity: 'error',
     effect:
       'drops a table the app version still running during the rollout may use: its queries fail until every task runs the new version',
-    safe: 'stop using the table in one release, drop it in the next (after that version is fully deployed)',
+    safe: 'stop using the table in this release and drop it after the deploy: a `-- lockstep:after-deploy` file',
+    beforeDeployOnly: true,
   },
   'lock-timeout-off': {
     severity: 'error',
@@ -166,3 +174,7 @@ export const RULES = {
 export type RuleId = keyof typeof RULES;
 
 export const isRuleId = (id: string): id is RuleId => Object.hasOwn(RULES, id);
+
+/** Whether rule `id` is about the version the rollout replaces only ({@link Rule.beforeDeployOnly}). */
+export const beforeDeployOnly = (id: string): boolean =>
+  isRuleId(id) && (RULES[id] as Rule).beforeDeployOnly === true;

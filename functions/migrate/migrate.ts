@@ -8,6 +8,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
+import type { MigrationPhase } from '../../engine/directives.ts';
 import { lintRelease, unsafeMigrationError } from '../../engine/lint/lint-release.ts';
 import { type FailOn, LINT_DEFAULTS, type LintThresholds } from '../../engine/lint/report.ts';
 import type { MigrationFile } from '../../engine/migration.ts';
@@ -47,6 +48,8 @@ export interface MigrateDeps extends ConnectDeps {
 
 export interface MigrateEvent {
   readonly mode: 'plan' | 'apply';
+  /** The phase an `apply` runs: the state machine applies before-deploy migrations, deploys, then after-deploy ones. */
+  readonly phase?: MigrationPhase;
   readonly executionId: string;
   readonly release: ReleaseInput;
 }
@@ -78,7 +81,10 @@ export function sampleNames(names: readonly string[]): NameSample {
 
 export interface PlanOutput {
   readonly mode: 'plan';
+  /** Pending migrations of both phases. */
   readonly pendingCount: number;
+  /** How many of them run after the rollout (`-- lockstep:after-deploy`): the state machine runs that phase when > 0. */
+  readonly afterDeployCount: number;
   readonly pending: NameSample;
   readonly databaseAhead: NameSample;
   /** Pending migrations and snapshots not skipped: the state machine takes a snapshot first. */
@@ -91,6 +97,7 @@ export interface PlanOutput {
 
 export interface ApplyOutput {
   readonly mode: 'apply';
+  readonly phase: MigrationPhase;
   /** The files this invocation applied (every one is in the log, with its duration). */
   readonly applied: NameSample;
   readonly appliedCount: number;
@@ -102,6 +109,7 @@ export interface ApplyOutput {
 
 const eventSchema = z.object({
   mode: z.enum(['plan', 'apply']),
+  phase: z.optional(z.enum(['before-deploy', 'after-deploy'])),
   executionId: z.string().check(z.minLength(1)),
   release: releaseInputSchema,
 });
@@ -123,6 +131,10 @@ export async function runMigrate(
   if (event.mode === 'apply' && release.options.dryRun) {
     throw new InvalidInputError('release.options.dryRun', 'a dry run only plans; apply was not expected');
   }
+  // Named, never defaulted: an after-deploy migration run before the deploy is the harm the phase exists to prevent.
+  if (event.mode === 'apply' && event.phase === undefined) {
+    throw new InvalidInputError('phase', 'apply needs the phase it runs: before-deploy or after-deploy');
+  }
   const files = await loadReleaseMigrations(deps, release);
   const client = await connectToDatabase(deps, deps.config.target, `lockstep ${release.release}`);
   try {
@@ -138,6 +150,7 @@ export async function runMigrate(
       return {
         mode: 'plan',
         pendingCount: p.pending.length,
+        afterDeployCount: p.pending.filter((m) => m.phase === 'after-deploy').length,
         pending: sampleNames(pending),
         databaseAhead: sampleNames(databaseAhead),
         needsSnapshot: p.pending.length > 0 && !release.options.skipSnapshot,
@@ -168,6 +181,7 @@ export async function runMigrate(
       files,
       {
         ...deps.config.engine,
+        phase: event.phase,
         appliedBy: release.release,
         deadline: deps.now() + limits.remainingMs - RETURN_MARGIN_MS,
       },
@@ -175,6 +189,7 @@ export async function runMigrate(
     for (const warning of result.warnings) deps.log.warn(warning);
     return {
       mode: 'apply',
+      phase: event.phase ?? 'before-deploy',
       applied: sampleNames(result.applied.map((m) => m.file)),
       appliedCount: result.applied.length,
       pendingCount: result.pending.length,

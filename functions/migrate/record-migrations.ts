@@ -5,6 +5,8 @@
  * {@link RECORD_BUDGET_BYTES}, keeping the first entries (applied first) and saying how many there were. The full
  * list is always in the database's history table (`applied_by` is the release label) and in the plan's log line.
  */
+
+import type { MigrationPhase } from '../../engine/directives.ts';
 import type { MigrationFile } from '../../engine/migration.ts';
 import type { PendingMigration } from '../../engine/plan.ts';
 
@@ -14,13 +16,17 @@ export interface RecordedMigration {
   readonly file: string;
   /** The checksum the history table records (engine/checksum.ts). */
   readonly checksum: string;
+  /** Applied before the deploy, or after the rollout (`-- lockstep:after-deploy`). */
+  readonly phase: MigrationPhase;
 }
 
 export interface RecordedMigrations {
-  /** When lockstep's SQL migrations run: always before the new image is deployed. */
-  readonly phase: 'pre-deploy';
+  /** When they run: before the new image is deployed, after its rollout, or some of each. */
+  readonly phase: MigrationPhase | 'both';
   /** How many were pending: the list may hold fewer. */
   readonly count: number;
+  /** How many of them run after the rollout. */
+  readonly afterDeployCount: number;
   /** True when the list was cut to fit {@link RECORD_BUDGET_BYTES}. */
   readonly truncated: boolean;
   readonly migrations: readonly RecordedMigration[];
@@ -42,14 +48,26 @@ export function recordMigrations(
   const migrations: RecordedMigration[] = [];
   let bytes = 0;
   for (const m of pending) {
-    const entry = { version: m.version, file: m.file, checksum: checksums.get(m.version) ?? '' };
+    const entry = {
+      version: m.version,
+      file: m.file,
+      checksum: checksums.get(m.version) ?? '',
+      phase: m.phase,
+    };
     bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
     if (bytes > budget) break;
     migrations.push(entry);
   }
+  const afterDeployCount = pending.filter((m) => m.phase === 'after-deploy').length;
   return {
-    phase: 'pre-deploy',
+    phase:
+      afterDeployCount === 0
+        ? 'before-deploy'
+        : afterDeployCount === pending.length
+          ? 'after-deploy'
+          : 'both',
     count: pending.length,
+    afterDeployCount,
     truncated: migrations.length < pending.length,
     migrations,
   };

@@ -16,6 +16,7 @@ export {
   LockTimeoutError,
   MigrationFailedError,
   OutOfOrderError,
+  PhaseOrderError,
   UnsafeMigrationError,
 } from '../../engine/errors.ts';
 
@@ -435,6 +436,7 @@ export const ERROR_POLICY = {
   InvalidMigrationError: 'final',
   ChecksumMismatchError: 'final',
   OutOfOrderError: 'final',
+  PhaseOrderError: 'final',
   DatabaseAheadError: 'final',
   NoMigrationFilesError: 'final',
   // A self-managed migration's outcome is unknown, or another tool's history needs adopting: a person decides.

@@ -7,7 +7,10 @@
  *                             ├─ nothing pending ──────────────────────────────┐
  *                             ├─ no snapshot wanted ─────────────┐             │
  *                             └─ Create snapshot → Wait ⇄ status ┴→ Migrate ⟲ ─┴→ Start deploy → Wait ⇄ status
- *                                                                                 → Prune snapshots → Released
+ *        → After-deploy migrations? ─┬─ some (-- lockstep:after-deploy) → Migrate after deploy ⟲ ─┐
+ *                                    └─ none ─────────────────────────────────────────────────────┴→ Prune snapshots
+ *                                                                                                    → Released
+ *   (Migrate applies the before-deploy migrations only; the after-deploy ones wait for the rollout to complete.)
  *   Any failure → Alert: <step> → Format alert → Send alert → Release failed (the execution ends FAILED).
  *
  * Command mode (`migrationTask` set; no Plan, no Migrate):
@@ -265,13 +268,25 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         migrate: step({
           state: STATE.migrate,
           fn: migrateFunction(),
-          payload: { mode: 'apply', ...releaseArgs },
+          payload: { mode: 'apply', phase: 'before-deploy', ...releaseArgs },
           resultPath: '$.migrate',
           timeout: migrateTimeout,
           consequence:
             'Migrations completed before the failure stay applied. A failed migration that ran in a transaction was rolled back whole; ' +
             'in a -- lockstep:no-transaction file, the statements before the failing one stay applied (the Cause names the file and line). ' +
             `Nothing was deployed.${restoreHint}`,
+        }),
+        migrateAfterDeploy: step({
+          state: STATE.migrateAfterDeploy,
+          fn: migrateFunction(),
+          payload: { mode: 'apply', phase: 'after-deploy', ...releaseArgs },
+          resultPath: '$.afterDeploy',
+          timeout: migrateTimeout,
+          consequence:
+            'The new version is already deployed and serving: the failure is in the after-deploy phase (-- lockstep:after-deploy migrations), ' +
+            'which runs once the rollout is complete. The before-deploy migrations and the deploy stay as they are. After-deploy migrations ' +
+            'completed before the failure stay applied; a failed one that ran in a transaction was rolled back whole. Fix the migration and release ' +
+            'again (only what is pending runs), or run lockstep migrate --phase after-deploy against the database. Restoring the snapshot would also undo the before-deploy migrations the new version needs.',
         }),
       } as const);
   const startDeploy = step({
@@ -368,12 +383,26 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     });
     afterRollout = prune.next(finish);
   }
+  // The SQL flow's after-deploy phase: `-- lockstep:after-deploy` migrations, once every task runs the new version.
+  const rolledOutNext: sfn.IChainable =
+    mode.kind === 'sql'
+      ? new sfn.Choice(scope, STATE.afterDeployRoute, { stateName: STATE.afterDeployRoute })
+          .when(
+            sfn.Condition.numberGreaterThan('$.plan.afterDeployCount', 0),
+            mode.migrateAfterDeploy.next(
+              new sfn.Choice(scope, STATE.migratedAfterDeploy, { stateName: STATE.migratedAfterDeploy })
+                .when(sfn.Condition.booleanEquals('$.afterDeploy.incomplete', true), mode.migrateAfterDeploy)
+                .otherwise(afterRollout),
+            ),
+          )
+          .otherwise(afterRollout)
+      : afterRollout;
   const deploy = startDeploy
     .next(waitRollout)
     .next(rolloutStatus)
     .next(
       new sfn.Choice(scope, STATE.rolledOut, { stateName: STATE.rolledOut })
-        .when(sfn.Condition.booleanEquals('$.rollout.done', true), afterRollout)
+        .when(sfn.Condition.booleanEquals('$.rollout.done', true), rolledOutNext)
         .otherwise(waitRollout),
     );
 

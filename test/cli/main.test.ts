@@ -146,6 +146,41 @@ describe('lockstep migrate', () => {
     assert.match(plan.stderr, /ChecksumMismatchError/);
   });
 
+  it('--phase before-deploy leaves the after-deploy file, plan shows both phases, --phase after-deploy runs it', async () => {
+    const db = await database();
+    const dir = await dirWith({
+      '0001_create_a.sql': 'CREATE TABLE a (id int, old text);\n',
+      '0002_drop_old.sql': '-- lockstep:after-deploy\nALTER TABLE a DROP COLUMN old;\n',
+      '0003_create_b.sql': 'CREATE TABLE b (id int);\n',
+    });
+
+    const plan = await runCli(['plan', '--dir', dir], { databaseUrl: db.url });
+    const early = await runCli(['migrate', '--dir', dir, '--phase', 'after-deploy'], { databaseUrl: db.url });
+    const before = await runCli(['migrate', '--dir', dir, '--phase', 'before-deploy'], {
+      databaseUrl: db.url,
+    });
+    const versionsBetween = await historyVersions(db);
+    const afterRun = await runCli(['migrate', '--dir', dir, '--phase', 'after-deploy'], {
+      databaseUrl: db.url,
+    });
+
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /3 pending migrations:\n {2}before the deploy \(2\):\n {4}0001_create_a\.sql\n {4}0003_create_b\.sql\n {2}after the deploy \(1, -- lockstep:after-deploy\):\n {4}0002_drop_old\.sql/,
+    );
+    assert.equal(early.code, 5, early.stderr);
+    assert.match(early.stderr, /PhaseOrderError: .*0001_create_a\.sql, 0003_create_b\.sql/);
+    assert.equal(before.code, 0, before.stderr);
+    assert.match(
+      before.stdout,
+      /1 after-deploy migration left for after the deploy \(lockstep migrate --phase after-deploy\): 0002_drop_old\.sql/,
+    );
+    assert.deepEqual(versionsBetween, ['1', '3']);
+    assert.equal(afterRun.code, 0, afterRun.stderr);
+    assert.deepEqual(await historyVersions(db), ['1', '2', '3']);
+  });
+
   it('exits 6 when --max-duration stops the run between migrations, and a re-run finishes', async () => {
     const db = await database();
     const dir = await dirWith({

@@ -33,6 +33,7 @@ describe('parseOptions', () => {
         lockRetries: 5,
         allowOutOfOrder: false,
         refuseDatabaseAhead: false,
+        phase: 'all',
       },
     });
   });
@@ -147,5 +148,17 @@ describe('database URLs', () => {
         'DATABASE_URL',
       );
     }
+  });
+});
+
+describe('--phase', () => {
+  const context = { env: {}, hostname: 'build-7', now: 0 };
+  it('takes before-deploy, after-deploy or all, and names the flag for anything else', () => {
+    for (const phase of ['before-deploy', 'after-deploy', 'all'] as const)
+      assert.equal(parseOptions({ phase }, context).engine.phase, phase);
+    assert.throws(() => parseOptions({ phase: 'post-deploy' }, context), {
+      name: 'InvalidInputError',
+      message: /--phase: must be one of before-deploy, after-deploy, all, got "post-deploy"/,
+    });
   });
 });

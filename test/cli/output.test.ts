@@ -29,9 +29,17 @@ describe('Output', () => {
 describe('formatPlan', () => {
   it('lists pending migrations and every kind of drift', () => {
     const text = formatPlan({
+      phase: 'all',
+      deferred: [],
       pending: [
-        { version: '3', file: '0003_c.sql', noTransaction: false },
-        { version: '4', file: '0004_d.sql', noTransaction: true, failedAtStatement: 2 },
+        { version: '3', file: '0003_c.sql', noTransaction: false, phase: 'before-deploy' },
+        {
+          version: '4',
+          file: '0004_d.sql',
+          noTransaction: true,
+          phase: 'before-deploy',
+          failedAtStatement: 2,
+        },
       ],
       applied: [],
       checksumMismatches: [

@@ -73,6 +73,14 @@ describe('parseRecord', () => {
     assert.equal(r.taskDefinitionAfter, 'arn:aws:ecs:eu-west-1:123456789012:task-definition/app:8');
     assert.equal(r.snapshotTime, '2026-12-02T10:15:00Z');
     assert.equal(r.migrationsState, 'applied');
+    // Written before after-deploy migrations existed: read in today's shape, every one before the deploy.
+    assert.deepEqual(r.migrations, {
+      phase: 'before-deploy',
+      count: 1,
+      afterDeployCount: 0,
+      truncated: false,
+      migrations: [{ version: '1', file: '0001_a.sql', checksum: 'c1', phase: 'before-deploy' }],
+    });
     assert.match(formatRecord(r), /0001_a\.sql {2}c1/);
   });
 

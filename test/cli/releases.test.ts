@@ -56,7 +56,7 @@ describe('lockstep releases (installed)', () => {
     assert.match(run.stdout, /^release {6}r1$/m);
     assert.match(run.stdout, /^outcome {6}SUCCEEDED$/m);
     assert.match(run.stdout, /^revision {5}before \S+:1\n {13}after {2}\S+:2$/m);
-    assert.match(run.stdout, /^migrations {3}\d+ pre-deploy \(applied\)$/m);
+    assert.match(run.stdout, /^migrations {3}\d+ before the deploy \(applied\)$/m);
     assert.match(run.stdout, /^ {2}0001_\S+\.sql {2}[0-9a-f]{64}$/m);
     assert.match(run.stdout, /^snapshot {5}lockstep-\S+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$/m);
   });

@@ -196,14 +196,56 @@ describe('validation of pending migrations, against PostgreSQL', () => {
     ]);
     assert.match(
       problems[0] ?? '',
-      /counts only as the file's first line; here on line 2 it would be ignored/,
+      /counts only at the top of the file \(its first lines, with -- lockstep:after-deploy\); here on line 2 it would be ignored/,
     );
     assert.match(
       problems[2] ?? '',
-      /"-- lockstep: no-transaction" is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file.s first line/,
+      /"-- lockstep: no-transaction" is not a lockstep directive: the only ones are "-- lockstep:no-transaction" and "-- lockstep:after-deploy", exactly so, as whole lines at the top of the file/,
     );
-    assert.match(problems[7] ?? '', /counts only as the whole first line, from its first character/);
+    assert.match(
+      problems[7] ?? '',
+      /counts only as a whole line at the top of the file, from its first character/,
+    );
     await assertUntouched(client);
+  });
+
+  test('-- lockstep:after-deploy counts at the top of the file, with -- lockstep:no-transaction in either order; anywhere else it is refused', async () => {
+    const files: Record<string, string> = {
+      '0001_after_comment.sql': '-- drop the old column\n-- lockstep:after-deploy\nCREATE TABLE a (id int);',
+      '0002_indented.sql': '  -- lockstep:after-deploy\nCREATE TABLE a (id int);',
+      '0003_misspelled.sql': '-- lockstep:after_deploy\nCREATE TABLE a (id int);',
+    };
+    const problems = await refused(session, files);
+    assert.deepEqual(problems.map(at), [
+      '0001_after_comment.sql:2:1',
+      '0002_indented.sql:1:3',
+      '0003_misspelled.sql:1:1',
+    ]);
+    assert.match(
+      problems[0] ?? '',
+      /counts only at the top of the file .*here on line 2 it would be ignored and the file run before the deploy/,
+    );
+    assert.match(
+      problems[1] ?? '',
+      /counts only as a whole line at the top of the file, from its first character/,
+    );
+    assert.match(problems[2] ?? '', /is not a lockstep directive/);
+    await assertUntouched(client);
+
+    const both = migrations({
+      '0001_a.sql':
+        '-- lockstep:after-deploy\r\n-- lockstep:no-transaction\r\nCREATE INDEX CONCURRENTLY i ON t (id);',
+      '0002_b.sql':
+        '-- lockstep:no-transaction\n-- lockstep:after-deploy\n-- then a comment\nCREATE INDEX CONCURRENTLY j ON t (id);',
+    });
+    assert.deepEqual(
+      both.map((m) => [m.afterDeploy, m.noTransaction]),
+      [
+        [true, true],
+        [true, true],
+      ],
+    );
+    for (const m of both) assert.deepEqual((await m.analyze()).problems, []);
   });
 
   test('the directive is found on the first line after a byte-order mark and with CRLF line ends', async () => {

@@ -19,6 +19,7 @@ const samples: Record<string, engineErrors.LockstepError> = {
   InvalidMigrationError: new engineErrors.InvalidMigrationError([{ file: 'x.sql', problem: 'bad' }]),
   ChecksumMismatchError: new engineErrors.ChecksumMismatchError([]),
   OutOfOrderError: new engineErrors.OutOfOrderError([], '1'),
+  PhaseOrderError: new engineErrors.PhaseOrderError(['0003_add_column.sql']),
   DatabaseAheadError: new engineErrors.DatabaseAheadError([]),
   NoMigrationFilesError: new engineErrors.NoMigrationFilesError(3, '0003_c.sql'),
   LockTimeoutError: new engineErrors.LockTimeoutError(1, undefined),

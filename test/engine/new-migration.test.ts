@@ -45,6 +45,21 @@ describe('newMigration', () => {
     assert.equal(parsed?.noTransaction, true);
   });
 
+  test('an after-deploy file starts with its directive (and no-transaction), and the engine reads both', async () => {
+    const next = newMigration('drop old index', {
+      existing: [],
+      now,
+      noTransaction: true,
+      afterDeploy: true,
+    });
+    assert.ok(next.content.startsWith('-- lockstep:after-deploy\n-- lockstep:no-transaction\n'));
+    const [parsed] = parseMigrationFiles([
+      [next.file, Buffer.from(`${next.content}DROP INDEX CONCURRENTLY i;\n`)],
+    ]);
+    assert.deepEqual([parsed?.afterDeploy, parsed?.noTransaction], [true, true]);
+    assert.deepEqual((await parsed?.analyze())?.problems, []);
+  });
+
   test('a description with nothing to name the file by is refused, naming it', () => {
     assert.throws(() => newMigration('—!?', { existing: [], now }), {
       name: 'InvalidInputError',

@@ -11,6 +11,7 @@ import {
   LockTimeoutError,
   MigrationFailedError,
   OutOfOrderError,
+  PhaseOrderError,
 } from '../../engine/errors.ts';
 import { HistoryTable } from '../../engine/history.ts';
 import { type MigrationFile, parseMigrationFiles } from '../../engine/migration-files.ts';
@@ -692,6 +693,80 @@ describe('migrate', () => {
       );
       assert.match(result.warnings.join('\n'), /applied out of order: 0002_create_orders\.sql/);
       assert.ok(skipped);
+    } finally {
+      await done();
+    }
+  });
+
+  test('expand, deploy, contract: before-deploy runs leave the after-deploy file; the after-deploy run drops the column', async () => {
+    const { client, session, done } = await fresh();
+    try {
+      const release = migrations({
+        '0001_create.sql': 'CREATE TABLE people (id int PRIMARY KEY, fullname text);',
+        '0002_drop_fullname.sql': '-- lockstep:after-deploy\nALTER TABLE people DROP COLUMN fullname;',
+        '0003_add_names.sql': 'ALTER TABLE people ADD COLUMN given text, ADD COLUMN family text;',
+      });
+      const columns = async () =>
+        (
+          await client.query(
+            "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) AS c FROM information_schema.columns WHERE table_name = 'people'",
+          )
+        ).rows[0].c;
+
+      await assert.rejects(
+        migrate({ session }, release, { ...options, phase: 'after-deploy' }),
+        (err: unknown) => err instanceof PhaseOrderError && err.beforeDeploy.length === 2,
+      );
+      const expand = await migrate({ session }, release, { ...options, phase: 'before-deploy' });
+      assert.deepEqual(
+        expand.applied.map((a) => a.file),
+        ['0001_create.sql', '0003_add_names.sql'],
+      );
+      assert.deepEqual(
+        expand.deferred.map((m) => m.file),
+        ['0002_drop_fullname.sql'],
+      );
+      assert.equal(
+        await columns(),
+        'id,fullname,given,family',
+        'the old column stays for the running version',
+      );
+      const again = await migrate({ session }, release, { ...options, phase: 'before-deploy' });
+      assert.deepEqual(again.applied, [], 'a second before-deploy run is a no-op');
+
+      const contract = await migrate({ session }, release, { ...options, phase: 'after-deploy' });
+      assert.deepEqual(
+        contract.applied.map((a) => a.file),
+        ['0002_drop_fullname.sql'],
+      );
+      assert.deepEqual(contract.warnings, [], 'not out of order: it follows no applied after-deploy file');
+      assert.equal(await columns(), 'id,given,family');
+      const status = await plan({ session }, release);
+      assert.deepEqual(status.pending, []);
+    } finally {
+      await done();
+    }
+  });
+
+  test('phase all applies before-deploy files first, then after-deploy ones', async () => {
+    const { session, done } = await fresh();
+    try {
+      const release = migrations({
+        '0001_create.sql': 'CREATE TABLE things (id int PRIMARY KEY, old text);',
+        '0002_drop_old.sql': '-- lockstep:after-deploy\nALTER TABLE things DROP COLUMN old;',
+        '0003_add.sql': 'ALTER TABLE things ADD COLUMN new text;',
+      });
+      const events: string[] = [];
+      const result = await migrate(
+        { session, onEvent: (e) => e.type === 'migration-applied' && events.push(e.migration.file) },
+        release,
+        options,
+      );
+      assert.deepEqual(events, ['0001_create.sql', '0003_add.sql', '0002_drop_old.sql']);
+      assert.deepEqual(
+        result.applied.map((a) => a.file),
+        events,
+      );
     } finally {
       await done();
     }

@@ -211,6 +211,8 @@ describe('recipes', () => {
     assert.deepEqual(job.spec?.template.spec?.containers[0]?.command, [
       'lockstep',
       'migrate',
+      '--phase',
+      'before-deploy',
       '--dir',
       '/app/migrations',
       '--release',

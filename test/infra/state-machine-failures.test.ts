@@ -157,7 +157,10 @@ describe('release state machine, failing', () => {
         message,
         /0004_drop_email\.sql:1:1 error drop-column: ALTER TABLE accounts DROP COLUMN email/,
       );
-      assert.match(message, /safe: stop using the column in one release, drop it in the next/);
+      assert.match(
+        message,
+        /safe: stop using the column in this release and drop it after the deploy: a `-- lockstep:after-deploy` file/,
+      );
       assert.equal(release.aws.rds.calls().length, 0, 'no snapshot');
       assert.deepEqual(await appliedFiles(), Object.keys(FIXTURE_MIGRATIONS));
       assertServiceUntouched();

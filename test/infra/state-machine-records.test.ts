@@ -104,13 +104,15 @@ describe('release records', () => {
     assert.ok(record.updatedAt >= record.startedAt, 'ended after it started');
     assert.equal(record.migrationsState, 'applied');
     assert.deepEqual(record.migrations, {
-      phase: 'pre-deploy',
+      phase: 'before-deploy',
       count: 3,
+      afterDeployCount: 0,
       truncated: false,
       migrations: Object.entries(FIXTURE_MIGRATIONS).map(([file, sql]) => ({
         version: String(Number(file.slice(0, 4))),
         file,
         checksum: migrationChecksum(sql),
+        phase: 'before-deploy',
       })),
     });
   });

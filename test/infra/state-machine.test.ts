@@ -132,6 +132,7 @@ describe('release state machine', () => {
       STATE.waitRollout,
       STATE.rolloutStatus,
       STATE.rolledOut,
+      STATE.afterDeployRoute,
       STATE.prune,
       STATE.unlock,
       STATE.released,
@@ -150,6 +151,7 @@ describe('release state machine', () => {
     const migrateCall = run.calls.find((c) => c.state === STATE.migrate);
     assert.deepEqual(migrateCall?.input, {
       mode: 'apply',
+      phase: 'before-deploy',
       executionId: run.executionArn,
       release: normalized,
     });
@@ -213,6 +215,7 @@ describe('release state machine', () => {
     await handlerOf(release.handlers, 'migrate')(
       {
         mode: 'apply',
+        phase: 'before-deploy',
         executionId: 'arn:aws:states:eu-west-1:123456789012:execution:m:earlier',
         release: normalized,
       },
@@ -231,6 +234,7 @@ describe('release state machine', () => {
       STATE.waitRollout,
       STATE.rolloutStatus,
       STATE.rolledOut,
+      STATE.afterDeployRoute,
       STATE.prune,
       STATE.unlock,
       STATE.released,

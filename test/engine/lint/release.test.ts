@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { lintFile } from '../../../engine/lint/lint-file.ts';
+import { lintRelease } from '../../../engine/lint/lint-release.ts';
 import { releaseLint } from '../../../engine/lint/release.ts';
 import { failing, LINT_DEFAULTS, reportFindings } from '../../../engine/lint/report.ts';
 
@@ -64,5 +65,41 @@ describe('release context', () => {
       ['index-not-concurrent'],
     );
     assert.deepEqual(failing(findings, 'error'), []);
+  });
+});
+
+describe('the phase a file runs in', () => {
+  it('dropping what the old version uses is an error before the deploy and fine after it; a rename is not', async () => {
+    const files = [
+      { file: '0001_drop_before.sql', sql: 'ALTER TABLE people DROP COLUMN fullname;' },
+      {
+        file: '0002_drop_after.sql',
+        sql: '-- lockstep:after-deploy\nALTER TABLE people DROP COLUMN nickname;\nDROP TABLE old_people;',
+        afterDeploy: true,
+      },
+      {
+        file: '0003_rename_after.sql',
+        sql: '-- lockstep:after-deploy\nALTER TABLE people RENAME COLUMN email TO mail;',
+        afterDeploy: true,
+      },
+    ];
+    const report = await lintRelease(files, (m) => lintFile(m), undefined);
+    assert.deepEqual(
+      report.findings.map((f) => `${f.file}:${f.line} ${f.rule}`),
+      ['0001_drop_before.sql:1 drop-column', '0003_rename_after.sql:2 rename-column'],
+    );
+  });
+
+  it('reads the release in the order it runs: an after-deploy file sees what a later before-deploy file created', async () => {
+    const files = [
+      {
+        file: '0001_index_after.sql',
+        sql: '-- lockstep:after-deploy\nCREATE INDEX audit_at ON audit (at);',
+        afterDeploy: true,
+      },
+      { file: '0002_create.sql', sql: 'CREATE TABLE audit (at timestamptz);' },
+    ];
+    const report = await lintRelease(files, (m) => lintFile(m), undefined);
+    assert.deepEqual(report.findings, [], 'audit is created before the deploy, so indexing it after is fine');
   });
 });

@@ -35,6 +35,7 @@ const realWrite = process.stdout.write.bind(process.stdout);
 
 const event = (mode: 'plan' | 'apply', overrides: Record<string, unknown> = {}) => ({
   mode,
+  ...(mode === 'apply' ? { phase: 'before-deploy' } : {}),
   executionId: 'arn:aws:states:eu-west-1:123456789012:execution:lockstep:rel-1',
   release: {
     release: 'v1.0.0',
@@ -119,20 +120,24 @@ describe('migrate handler', () => {
       pending: { count: 2, first: ['0001_create_accounts.sql', '0002_add_name.sql'], last: [] },
       databaseAhead: { count: 0, first: [], last: [] },
       needsSnapshot: true,
+      afterDeployCount: 0,
       record: {
-        phase: 'pre-deploy',
+        phase: 'before-deploy',
         count: 2,
+        afterDeployCount: 0,
         truncated: false,
         migrations: [
           {
             version: '1',
             file: '0001_create_accounts.sql',
             checksum: migrationChecksum(MIGRATIONS['0001_create_accounts.sql']),
+            phase: 'before-deploy',
           },
           {
             version: '2',
             file: '0002_add_name.sql',
             checksum: migrationChecksum(MIGRATIONS['0002_add_name.sql']),
+            phase: 'before-deploy',
           },
         ],
       },
