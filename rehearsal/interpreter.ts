@@ -11,10 +11,13 @@ import {
   type DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalDefinition, TaskKind } from './definition.ts';
 import { LOCAL_ACCOUNT as PLACEHOLDER } from './stand-ins/account.ts';
+import type { LocalTaskTokens } from './stand-ins/task-tokens.ts';
 
 /** The part of a Lambda context the handlers read. */
 export interface LambdaContext {
@@ -111,6 +114,37 @@ export async function putItemAsStepFunctions(dynamodb: DynamoDBClient, params: u
   }
 }
 
+/** The DynamoDB UpdateItem integration (the approval gate's token taken off the lock item), errors named as Step Functions names them. */
+export async function updateItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
+  try {
+    const { $metadata: _, ...out } = await dynamodb.send(
+      new UpdateItemCommand(params as UpdateItemCommandInput),
+    );
+    return out;
+  } catch (err) {
+    const e = err as Error;
+    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
+  }
+}
+
+/**
+ * A `.waitForTaskToken` Task state: `request` (the call that hands the token on: the approval function) and then the
+ * wait for SendTaskSuccess or SendTaskFailure on it. A failed request fails the state at once, as on AWS; the state's
+ * TimeoutSeconds is the interpreter's (States.Timeout).
+ */
+export async function awaitTaskToken(
+  tokens: LocalTaskTokens,
+  params: unknown,
+  request: () => Promise<unknown>,
+): Promise<unknown> {
+  const token = tokens.tokenIn(params);
+  if (!token) throw new Error('the state passes no task token ($$.Task.Token) to what it calls');
+  const decided = tokens.wait(token);
+  await request();
+  tokens.announce(token);
+  return decided;
+}
+
 export interface LocalRunOptions {
   /** What each Task state calls, by its kind; `sns` states are published through {@link publishAsSns}. */
   readonly invoke: (state: string, kind: TaskKind, params: unknown) => Promise<unknown>;
@@ -119,6 +153,8 @@ export interface LocalRunOptions {
   readonly waitMs?: number | ((state: string) => number);
   /** Each event as it happens (for progress output). */
   readonly onEvent?: (event: ExecutionEvent) => void;
+  /** Where `$$.Task.Token` comes from (the approval gate); every task still open is closed when the run ends. */
+  readonly taskTokens?: LocalTaskTokens;
 }
 
 export interface LocalRun {
@@ -211,6 +247,13 @@ export async function runLocally(
           return new Date().toISOString();
         },
       },
+      // A new token each time a state's parameters read it, as Step Functions gives each task its own.
+      Task: {
+        get Token() {
+          if (!options.taskTokens) throw new Error('this run issues no task tokens: pass taskTokens');
+          return options.taskTokens.issue();
+        },
+      },
     },
   });
   stop = () => execution.abort();
@@ -233,6 +276,7 @@ export async function runLocally(
     failed = true;
   }
   await collected;
+  options.taskTokens?.closeAll();
   if (overLimit) {
     const { state, what, bytes } = overLimit;
     const limitEvent: ExecutionEvent = {
