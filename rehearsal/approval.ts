@@ -74,11 +74,12 @@ export function localApprovalGate(
   plan: ApprovalPlan,
   deps: LocalGateDeps,
 ): (params: unknown, request: () => Promise<unknown>) => Promise<unknown> {
-  return (params, request) =>
-    awaitTaskToken(deps.tokens, params, async () => {
+  return async (params, request) => {
+    let deciding: Promise<void> = Promise.resolve();
+    const decided = awaitTaskToken(deps.tokens, params, async () => {
       const out = await request();
       const token = deps.tokens.tokenIn(params) as string;
-      void decide(plan, deps).catch((err: Error) => {
+      deciding = decide(plan, deps).catch((err: Error) => {
         try {
           deps.tokens.sendTaskFailure({ taskToken: token, error: err.name, cause: err.message });
         } catch {
@@ -87,6 +88,13 @@ export function localApprovalGate(
       });
       return out;
     });
+    // The decision's own line is printed before the state ends, whichever way it ends.
+    try {
+      return await decided;
+    } finally {
+      await deciding;
+    }
+  };
 }
 
 async function decide(plan: ApprovalPlan, deps: LocalGateDeps): Promise<void> {
