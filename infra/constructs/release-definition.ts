@@ -21,6 +21,13 @@
  *        → Start deploy (the revision registered) → … as above ←────────────────────────────────────────┘ │
  *   (no pending check: Register revision → [snapshot] → Run migration task, as the arrow on the right)
  *
+ * With the approval gate (`approval`; ./approval-gate.ts), every way into Migrate (command mode: into Run migration
+ * task) passes through it, after the snapshot when one is taken; nothing pending and dry runs do not:
+ *   … → Await approval ─┬─ approved (SendTaskSuccess) → Clear approval token → Migrate | Run migration task
+ *       (.waitForTaskToken: the token on the lock item, the notification sent)
+ *                       ├─ States.Timeout → Approval timed out → Alert: await approval → the failure path
+ *                       └─ rejected (ReleaseRejectedError), or the request failed → Alert: await approval → …
+ *
  * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
  * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
  * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.
