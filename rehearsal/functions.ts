@@ -21,7 +21,7 @@ import { migrationTaskHandler } from '../functions/migration-task/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
 import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
-import type { Handler } from './interpreter.ts';
+import { type Handler, invokeAsLambda, type LambdaContext } from './interpreter.ts';
 import { LocalLogs } from './stand-ins/logs.ts';
 
 /** The AWS clients the four functions use between them. */
@@ -85,17 +85,22 @@ export function localEnvironments(
   };
 }
 
-/** The handler of the function a `.waitForTaskToken` state names by ARN (its FunctionName parameter). */
-export function handlerForArn(
+/**
+ * The Lambda Invoke of a `.waitForTaskToken` state (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its parameters
+ * `FunctionName` and `Payload`): the function it names by ARN, invoked with the payload.
+ */
+export function invokeNamedFunction(
   local: LocalDefinition,
   handlers: PerFunction<Handler>,
-  functionArn: unknown,
-): Handler {
+  params: unknown,
+  context: LambdaContext,
+): Promise<unknown> {
+  const { FunctionName, Payload } = params as { FunctionName?: unknown; Payload?: unknown };
   const name = (Object.keys(local.functionArns) as ReleaseFunctionName[]).find(
-    (fn) => local.functionArns[fn] === functionArn,
+    (fn) => local.functionArns[fn] === FunctionName,
   );
-  if (!name) throw new Error(`the definition invokes ${String(functionArn)}, which is no release function`);
-  return handlerOf(handlers, name);
+  if (!name) throw new Error(`the definition invokes ${String(FunctionName)}, which is no release function`);
+  return invokeAsLambda(handlerOf(handlers, name), Payload, context);
 }
 
 /** The handler a Task state of `kind` invokes; throws if this stack has no such function. */

@@ -87,15 +87,10 @@ export function publishAsSns(params: unknown, deliver: (alert: Alert) => void): 
   return { MessageId: randomBytes(16).toString('hex') };
 }
 
-/**
- * The DynamoDB DeleteItem integration (the state machine's release-lock states): the call itself, its errors
- * named `DynamoDB.<exception>` as Step Functions names them.
- */
-export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
+/** A DynamoDB integration's call: the output without its metadata, errors named `DynamoDB.<exception>` as Step Functions names them. */
+async function dynamoAsStepFunctions(send: () => Promise<{ $metadata: unknown }>): Promise<unknown> {
   try {
-    const { $metadata: _, ...out } = await dynamodb.send(
-      new DeleteItemCommand(params as DeleteItemCommandInput),
-    );
+    const { $metadata: _, ...out } = await send();
     return out;
   } catch (err) {
     const e = err as Error;
@@ -103,29 +98,17 @@ export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params
   }
 }
 
-/** The DynamoDB PutItem integration (the release-record states), its errors named as Step Functions names them. */
-export async function putItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
-  try {
-    const { $metadata: _, ...out } = await dynamodb.send(new PutItemCommand(params as PutItemCommandInput));
-    return out;
-  } catch (err) {
-    const e = err as Error;
-    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
-  }
-}
+/** The DynamoDB DeleteItem integration (the state machine's release-lock states). */
+export const deleteItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new DeleteItemCommand(params as DeleteItemCommandInput)));
 
-/** The DynamoDB UpdateItem integration (the approval gate's token taken off the lock item), errors named as Step Functions names them. */
-export async function updateItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
-  try {
-    const { $metadata: _, ...out } = await dynamodb.send(
-      new UpdateItemCommand(params as UpdateItemCommandInput),
-    );
-    return out;
-  } catch (err) {
-    const e = err as Error;
-    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
-  }
-}
+/** The DynamoDB PutItem integration (the release-record states). */
+export const putItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new PutItemCommand(params as PutItemCommandInput)));
+
+/** The DynamoDB UpdateItem integration (the approval gate's token taken off the lock item). */
+export const updateItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new UpdateItemCommand(params as UpdateItemCommandInput)));
 
 /**
  * A `.waitForTaskToken` Task state: `request` (the call that hands the token on: the approval function) and then the

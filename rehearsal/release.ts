@@ -33,7 +33,7 @@ import {
 } from './approval.ts';
 import type { ReleaseFunctionName } from './definition.ts';
 import { cachedReleaseDefinition } from './definition-cache.ts';
-import { handlerForArn, handlerOf, localFunctions } from './functions.ts';
+import { handlerOf, invokeNamedFunction, localFunctions } from './functions.ts';
 import {
   type Alert,
   deleteItemAsStepFunctions,
@@ -306,17 +306,7 @@ async function rehearse(
                   : kind === 'dynamodbUpdate'
                     ? updateItemAsStepFunctions(clients.dynamodb, params)
                     : kind === 'awaitToken' && gate
-                      ? gate(params, () => {
-                          const { FunctionName, Payload } = params as {
-                            FunctionName?: unknown;
-                            Payload?: unknown;
-                          };
-                          return invokeAsLambda(
-                            handlerForArn(local, handlers, FunctionName),
-                            Payload,
-                            FULL_TIME,
-                          );
-                        })
+                      ? gate(params, () => invokeNamedFunction(local, handlers, params, FULL_TIME))
                       : invokeAsLambda(handlerOf(handlers, kind as ReleaseFunctionName), params, FULL_TIME),
         onEvent: (event) => {
           const name = event.state?.name;

@@ -53,7 +53,12 @@ import {
   PLACEHOLDER,
   synthesizeReleaseDefinition,
 } from '../../rehearsal/definition.ts';
-import { handlerForArn, handlerOf, localEnvironments, localFunctions } from '../../rehearsal/functions.ts';
+import {
+  handlerOf,
+  invokeNamedFunction,
+  localEnvironments,
+  localFunctions,
+} from '../../rehearsal/functions.ts';
 import {
   type Alert,
   awaitTaskToken,
@@ -373,17 +378,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
                   : kind === 'dynamodbUpdate'
                     ? updateItemAsStepFunctions(dynamo.client, p)
                     : kind === 'awaitToken'
-                      ? awaitTaskToken(tokens, p, () => {
-                          const { FunctionName, Payload } = p as {
-                            FunctionName?: unknown;
-                            Payload?: unknown;
-                          };
-                          return invokeAsLambda(
-                            handlerForArn(definition, handlers, FunctionName),
-                            Payload,
-                            context,
-                          );
-                        })
+                      ? awaitTaskToken(tokens, p, () => invokeNamedFunction(definition, handlers, p, context))
                       : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
