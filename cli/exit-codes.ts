@@ -22,7 +22,8 @@ import type { ExecErrorCode } from './exec/errors.ts';
  * |       | a self-managed migration in doubt (`InDoubtMigrationError`), another tool's history and none |
  * |       | of lockstep's (`ForeignHistoryError`), `adopt` refused (`AdoptRefusedError`);                  |
  * |       | `publish`: the release was already published with other files                                 |
- * |       | (`ManifestMismatchError`)                                                                      |
+ * |       | (`ManifestMismatchError`); `approve`/`reject`: the execution is not waiting for approval     |
+ * |       | (`ApprovalNotPendingError`)                                                                    |
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
@@ -59,8 +60,11 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** Exhaustive for the engine and `exec`: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
   Record<EngineErrorCode | ExecErrorCode, ExitCode> &
-    Partial<Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS', ExitCode>>
+    Partial<
+      Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS' | 'APPROVAL_NOT_PENDING', ExitCode>
+    >
 > = {
+  APPROVAL_NOT_PENDING: ExitCode.ValidationFailed,
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   RELEASE_FAILED: ExitCode.ReleaseFailed,
   REHEARSAL_IN_PROGRESS: ExitCode.LockTimeout,
@@ -95,7 +99,8 @@ export function exitCodeFor(err: unknown): ExitCode {
           | ExecErrorCode
           | ReleaseErrorCode
           | 'RELEASE_FAILED'
-          | 'REHEARSAL_IN_PROGRESS')
+          | 'REHEARSAL_IN_PROGRESS'
+          | 'APPROVAL_NOT_PENDING')
       : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }

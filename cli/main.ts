@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { addAdoptOptions, type RawAdoptOptions } from './adopt-options.ts';
+import { addApprovalOptions, type RawApprovalOptions } from './approval-options.ts';
 import { addBaselineOptions, type RawBaselineOptions } from './baseline-options.ts';
 import type { RawNewOptions } from './commands/new.ts';
 import type { ReleaseOptions } from './commands/rehearsal.ts';
@@ -197,6 +198,31 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
     finish('start', raw.json, await run(raw, output));
   });
 
+  // The approval gate's decision: the command and the AWS SDK are loaded only when it runs.
+  const decisionDeps = async () => {
+    const { awsDecisionClients } = await import('./commands/decision-clients.ts');
+    return { clients: awsDecisionClients, env: process.env, now: () => new Date() };
+  };
+  addApprovalOptions(
+    program
+      .command('approve')
+      .description('let a release waiting at its approval gate go on: it migrates, then deploys'),
+    false,
+  ).action(async (execution: string, raw: RawApprovalOptions) => {
+    const { run } = await import('./commands/approve.ts');
+    finish('approve', raw.json, await run(execution, raw, await decisionDeps()));
+  });
+  addApprovalOptions(
+    program
+      .command('reject')
+      .description(
+        'stop a release waiting at its approval gate: it fails with your reason, changing nothing',
+      ),
+    true,
+  ).action(async (execution: string, raw: RawApprovalOptions) => {
+    const { run } = await import('./commands/reject.ts');
+    finish('reject', raw.json, await run(execution, raw, await decisionDeps()));
+  });
   program
     .command('release')
     .description(
@@ -220,9 +246,17 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
     .option('--release <label>', 'release label (default: local-<timestamp>)')
     .option('--fail-at <step>', 'rehearse a failure at snapshot, migrate or deploy')
     .option('--run <command>', 'start this command (with DATABASE_URL) only if the release succeeded')
+    .option(
+      '--approval',
+      'with the approval gate (-c approval=true): pause before migrating and ask here, y/n (and a reason)',
+    )
+    .option('--approve', 'with --approval: approve at the gate without asking (scripts)')
+    .option('--reject <reason>', 'with --approval: reject at the gate with this reason, without asking')
     .action(async (raw: ReleaseOptions) => {
       const rehearsal = await import('./commands/rehearsal.ts');
-      finish('release', false, await rehearsal.release(raw, output));
+      const { terminalPrompt } = await import('./terminal-prompt.ts');
+      const deps = { ask: terminalPrompt(), approver: osUser() };
+      finish('release', false, await rehearsal.release(raw, output, deps));
     });
   program
     .command('snapshots')

@@ -42,8 +42,12 @@ export interface ReleaseRecord {
   readonly migrationsState: MigrationsState;
   /** The step that failed, its error and cause, when the outcome is FAILED. */
   readonly failure: { readonly step: string; readonly error: string; readonly cause: string } | undefined;
-  /** Who approved it, with an approval gate (none exists yet). */
+  /**
+   * Who approved it at the approval gate (the caller's identity ARN), and when; `undefined` without a gate or before
+   * the decision. A rejection is the failure: ReleaseRejectedError, its cause naming who and why.
+   */
   readonly approvedBy: string | undefined;
+  readonly approvedAt: string | undefined;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -64,6 +68,7 @@ const str = (value: unknown): string | undefined => (typeof value === 'string' &
 const BEFORE_MIGRATING = new Set([
   'Preflight',
   'Plan',
+  'Await approval',
   'Register revision',
   'Create snapshot',
   'Snapshot status',
@@ -84,6 +89,8 @@ export function parseRecord(item: Item): ReleaseRecord {
   const snapshotId = text(item, 'snapshotId');
   const stamp = /-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})-[a-z0-9]+$/i.exec(snapshotId);
   const input = object(json(item, 'input'));
+  // The gate's decision as SendTaskSuccess gave it (JSON text; absent without a gate).
+  const approval = object(json(item, 'approval'));
   return {
     database: text(item, RECORD.partitionKey),
     recordKey: text(item, RECORD.sortKey),
@@ -105,7 +112,8 @@ export function parseRecord(item: Item): ReleaseRecord {
     migrations,
     migrationsState: migrationsState(outcome, failure?.step, migrations),
     failure,
-    approvedBy: str(item.approvedBy?.S),
+    approvedBy: str(approval.approvedBy),
+    approvedAt: str(approval.approvedAt),
   };
 }
 
@@ -245,6 +253,7 @@ export function formatRecord(r: ReleaseRecord): string {
     `started      ${r.startedAt}`,
     `${r.outcome === 'RUNNING' ? 'updated ' : 'ended   '}     ${r.updatedAt}`,
     `execution    ${r.executionArn}`,
+    ...(r.approvedBy ? [`approved     by ${r.approvedBy}${r.approvedAt ? ` at ${r.approvedAt}` : ''}`] : []),
     `snapshot     ${r.snapshotId ? `${r.snapshotId}${r.snapshotTime ? ` (${r.snapshotTime})` : ''}` : 'none taken'}`,
     `revision     before ${r.taskDefinitionBefore ?? '-'}`,
     `             after  ${r.taskDefinitionAfter ?? '-'}`,

@@ -3,7 +3,7 @@
  * unacknowledged finding fails the synth. Works offline, with no AWS account: no lookups, an environment-agnostic
  * stack. Context: `migrationsSource` (`bundled` | `s3`), `migrationCommand` (command mode: the migration command, one
  * string split as infra/command-words.ts says, e.g. `-c migrationCommand="python manage.py migrate"`), `pendingCheckCommand` (with
- * it: the pending check, split the same way, e.g. `-c pendingCheckCommand="python manage.py migrate --check"`), `withPipeline` (`true` adds the example pipeline),
+ * it: the pending check, split the same way, e.g. `-c pendingCheckCommand="python manage.py migrate --check"`), `withPipeline` (`true` adds the example pipeline), `approval` (`true` adds the approval gate),
  * `alertEmails` (comma-separated), `stackName`.
  */
 import { dirname, resolve } from 'node:path';
@@ -12,7 +12,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { contextCommands } from './command-words.ts';
 import { ReleaseImageStack } from './release-image-stack.ts';
-import { defaultImageParameterName, ReleaseStack } from './release-stack.ts';
+import { approvalContext, defaultImageParameterName, ReleaseStack } from './release-stack.ts';
 
 export function createApp(app = new App()): {
   app: App;
@@ -48,6 +48,7 @@ export function createApp(app = new App()): {
     ...(migrationCommand ? { migrationCommand } : {}),
     ...(pendingCheckCommand ? { pendingCheckCommand } : {}),
     withPipeline: withPipeline === 'true',
+    approval: approvalContext(app.node.tryGetContext('approval')),
     repoRoot: resolve(dirname(fileURLToPath(import.meta.url)), '..'),
     alertEmails: emails,
     description: 'lockstep: snapshot, migrate, then deploy — or halt and alert',

@@ -2,7 +2,7 @@
  * An example stack: a VPC, an RDS for PostgreSQL instance, an ECS Fargate service, and the ReleaseFlow that
  * releases to them. Context: `migrationsSource` = `bundled` (default) or `s3`; `withPipeline` = `true` adds an
  * example CodePipeline whose release stage invokes the state machine; `migrationCommand` (and optionally
- * `pendingCheckCommand`) for command mode.
+ * `pendingCheckCommand`) for command mode; `approval` = `true` adds the approval gate.
  */
 import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
@@ -39,6 +39,8 @@ export interface ReleaseStackProps extends StackProps {
   readonly repoRoot: string;
   /** Addresses that receive alerts. @default - none */
   readonly alertEmails?: readonly string[];
+  /** The approval gate (ReleaseFlowProps.approval, its default timeout): `-c approval=true`. @default false */
+  readonly approval?: boolean;
   /** Add an example CodePipeline whose Release stage runs the state machine. @default false */
   readonly withPipeline?: boolean;
   /**
@@ -46,6 +48,14 @@ export interface ReleaseStackProps extends StackProps {
    * (./release-image-stack.ts creates it). @default `/lockstep/<stack name>/app-image`
    */
   readonly imageParameterName?: string;
+}
+
+/** The `approval` context (`cdk synth -c approval=true`, the rehearsal's `--approval`) as a boolean. */
+export function approvalContext(value: unknown): boolean {
+  const text = String(value ?? 'false');
+  if (text !== 'true' && text !== 'false')
+    throw new Error(`context approval must be "true" or "false", got "${text}"`);
+  return text === 'true';
 }
 
 /** Where the example keeps the app's current image, unless told otherwise. */
@@ -195,6 +205,7 @@ export class ReleaseStack extends Stack {
           ? MigrationsSource.s3(this.migrationsBucket, 'migrations')
           : MigrationsSource.bundled(join(props.repoRoot, 'migrations')),
       alertEmails: props.alertEmails ?? [],
+      ...(props.approval ? { approval: {} } : {}),
     });
 
     // A release on every pushed version tag; `latest` never releases.
@@ -212,6 +223,12 @@ export class ReleaseStack extends Stack {
       value: this.releaseFlow.recordsTable.tableName,
       description: 'Every release’s record: lockstep releases --table <this>',
     });
+    if (props.approval)
+      new CfnOutput(this, 'ReleaseLockTable', {
+        value: this.releaseFlow.lockTable.tableName,
+        description:
+          'Where a release waiting at the approval gate keeps its task token: lockstep approve|reject <execution> --lock-table <this>',
+      });
     new CfnOutput(this, 'ImageParameterName', {
       value: this.imageParameterName,
       description:

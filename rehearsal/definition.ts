@@ -13,22 +13,44 @@ import type { IConstruct } from 'constructs';
 import { contextCommands } from '../infra/command-words.ts';
 import type { ReleaseFlow } from '../infra/constructs/release-flow.ts';
 import { packageRoot } from '../infra/package-root.ts';
-import { ReleaseStack } from '../infra/release-stack.ts';
+import { approvalContext, ReleaseStack } from '../infra/release-stack.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 import { LOCAL_RECORDS_TABLE } from './stand-ins/records.ts';
 
-/** The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function (command mode). */
-export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'migrationTask';
+/**
+ * The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function
+ * (command mode), and the approval function with an approval gate.
+ */
+export type ReleaseFunctionName =
+  | 'preflight'
+  | 'snapshot'
+  | 'migrate'
+  | 'deploy'
+  | 'migrationTask'
+  | 'approval';
 /** A value per release function: migrate's only in the SQL flow, the migration-task function's only in command mode. */
-export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask'>, T> & {
+export type PerFunction<T> = Record<
+  Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask' | 'approval'>,
+  T
+> & {
   readonly migrate?: T;
   readonly migrationTask?: T;
+  readonly approval?: T;
 };
 /**
  * What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem (the release lock), DynamoDB PutItem
- * (`record`: the release record), or ECS RunTask.sync (command mode).
+ * (`record`: the release record), ECS RunTask.sync (command mode), or, with an approval gate, Lambda Invoke
+ * .waitForTaskToken (`awaitToken`: the approval function, then the wait for a decision) and DynamoDB UpdateItem
+ * (`dynamodbUpdate`: the token taken off the lock item).
  */
-export type TaskKind = ReleaseFunctionName | 'sns' | 'dynamodb' | 'record' | 'ecsRunTask';
+export type TaskKind =
+  | ReleaseFunctionName
+  | 'sns'
+  | 'dynamodb'
+  | 'record'
+  | 'ecsRunTask'
+  | 'awaitToken'
+  | 'dynamodbUpdate';
 
 /** An Amazon States Language definition, as JSON. */
 export interface AslDefinition {
@@ -50,7 +72,7 @@ export interface LocalDefinitionOptions {
   readonly context?: Record<string, unknown>;
   /**
    * Builds the stack to synthesize in `app` and returns its ReleaseFlow. @default - the example ReleaseStack, in
-   * command mode when the context has `migrationCommand`
+   * command mode when the context has `migrationCommand`, with the approval gate when it has `approval: 'true'`
    */
   readonly build?: (app: App) => ReleaseFlow;
 }
@@ -86,6 +108,8 @@ const DYNAMODB_DELETE_ITEM = 'arn:aws:states:::dynamodb:deleteItem';
 const DYNAMODB_PUT_ITEM = 'arn:aws:states:::dynamodb:putItem';
 const RECORDS_TABLE_NAME = LOCAL_RECORDS_TABLE;
 const ECS_RUN_TASK_SYNC = 'arn:aws:states:::ecs:runTask.sync';
+const LAMBDA_INVOKE_WAIT_FOR_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+const DYNAMODB_UPDATE_ITEM = 'arn:aws:states:::dynamodb:updateItem';
 const LOCK_TABLE_NAME = 'ReleaseLocks';
 const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   preflight: 'Preflight',
@@ -93,6 +117,7 @@ const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   migrate: 'Migrate',
   deploy: 'Deploy',
   migrationTask: 'MigrationTask',
+  approval: 'Approval',
 };
 
 const repoRoot = packageRoot();
@@ -118,13 +143,12 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
         migrationCommand: a.node.tryGetContext('migrationCommand'),
         pendingCheckCommand: a.node.tryGetContext('pendingCheckCommand'),
       });
-      return new ReleaseStack(
-        a,
-        'LockstepRelease',
-        migrationCommand
+      return new ReleaseStack(a, 'LockstepRelease', {
+        ...(migrationCommand
           ? { repoRoot, migrationCommand, ...(pendingCheckCommand ? { pendingCheckCommand } : {}) }
-          : { repoRoot, migrationsSource: 'bundled' },
-      ).releaseFlow;
+          : { repoRoot, migrationsSource: 'bundled' as const }),
+        approval: approvalContext(a.node.tryGetContext('approval')),
+      }).releaseFlow;
     });
   const flow = build(app);
   const stack = Stack.of(flow);
@@ -180,6 +204,8 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   byArn.set(DYNAMODB_DELETE_ITEM, 'dynamodb');
   byArn.set(DYNAMODB_PUT_ITEM, 'record');
   byArn.set(ECS_RUN_TASK_SYNC, 'ecsRunTask');
+  byArn.set(LAMBDA_INVOKE_WAIT_FOR_TOKEN, 'awaitToken');
+  byArn.set(DYNAMODB_UPDATE_ITEM, 'dynamodbUpdate');
   const taskStates: Record<string, TaskKind> = {};
   const waitStates: string[] = [];
   const retryStates: string[] = [];

@@ -12,14 +12,16 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SFNClient } from '@aws-sdk/client-sfn';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import { approvalHandler } from '../functions/approval/setup.ts';
 import { deployHandler } from '../functions/deploy/setup.ts';
 import { migrateHandler } from '../functions/migrate/setup.ts';
 import { migrationTaskHandler } from '../functions/migration-task/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
 import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
-import type { Handler } from './interpreter.ts';
+import { type Handler, invokeAsLambda, type LambdaContext } from './interpreter.ts';
 import { LocalLogs } from './stand-ins/logs.ts';
 
 /** The AWS clients the four functions use between them. */
@@ -33,6 +35,8 @@ export interface FunctionClients {
   readonly ssm: SSMClient;
   /** Where the migration-task function reads a failed command's output. @default - a stand-in with no streams */
   readonly logs?: CloudWatchLogsClient;
+  /** Where the approval function publishes its notification (only with an approval gate). */
+  readonly sns?: SNSClient;
 }
 
 export interface LocalDatabaseEndpoint {
@@ -77,7 +81,26 @@ export function localEnvironments(
     ...(local.environments.migrate ? { migrate: env('migrate', migrate) } : {}),
     deploy: env('deploy'),
     ...(local.environments.migrationTask ? { migrationTask: env('migrationTask') } : {}),
+    ...(local.environments.approval ? { approval: env('approval', named) } : {}),
   };
+}
+
+/**
+ * The Lambda Invoke of a `.waitForTaskToken` state (`arn:aws:states:::lambda:invoke.waitForTaskToken`, its parameters
+ * `FunctionName` and `Payload`): the function it names by ARN, invoked with the payload.
+ */
+export function invokeNamedFunction(
+  local: LocalDefinition,
+  handlers: PerFunction<Handler>,
+  params: unknown,
+  context: LambdaContext,
+): Promise<unknown> {
+  const { FunctionName, Payload } = params as { FunctionName?: unknown; Payload?: unknown };
+  const name = (Object.keys(local.functionArns) as ReleaseFunctionName[]).find(
+    (fn) => local.functionArns[fn] === FunctionName,
+  );
+  if (!name) throw new Error(`the definition invokes ${String(FunctionName)}, which is no release function`);
+  return invokeAsLambda(handlerOf(handlers, name), Payload, context);
 }
 
 /** The handler a Task state of `kind` invokes; throws if this stack has no such function. */
@@ -110,5 +133,22 @@ export function localFunctions(
           ),
         }
       : {}),
+    ...(env.approval
+      ? {
+          approval: approvalHandler(
+            env.approval,
+            {
+              dynamodb: clients.dynamodb,
+              sns: required(clients.sns, 'the approval function publishes: pass clients.sns'),
+            },
+            setup,
+          ),
+        }
+      : {}),
   };
+}
+
+function required<T>(value: T | undefined, problem: string): T {
+  if (value === undefined) throw new Error(problem);
+  return value;
 }

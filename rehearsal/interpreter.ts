@@ -11,10 +11,13 @@ import {
   type DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import type { LocalDefinition, TaskKind } from './definition.ts';
 import { LOCAL_ACCOUNT as PLACEHOLDER } from './stand-ins/account.ts';
+import type { LocalTaskTokens } from './stand-ins/task-tokens.ts';
 
 /** The part of a Lambda context the handlers read. */
 export interface LambdaContext {
@@ -84,15 +87,10 @@ export function publishAsSns(params: unknown, deliver: (alert: Alert) => void): 
   return { MessageId: randomBytes(16).toString('hex') };
 }
 
-/**
- * The DynamoDB DeleteItem integration (the state machine's release-lock states): the call itself, its errors
- * named `DynamoDB.<exception>` as Step Functions names them.
- */
-export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
+/** A DynamoDB integration's call: the output without its metadata, errors named `DynamoDB.<exception>` as Step Functions names them. */
+async function dynamoAsStepFunctions(send: () => Promise<{ $metadata: unknown }>): Promise<unknown> {
   try {
-    const { $metadata: _, ...out } = await dynamodb.send(
-      new DeleteItemCommand(params as DeleteItemCommandInput),
-    );
+    const { $metadata: _, ...out } = await send();
     return out;
   } catch (err) {
     const e = err as Error;
@@ -100,15 +98,34 @@ export async function deleteItemAsStepFunctions(dynamodb: DynamoDBClient, params
   }
 }
 
-/** The DynamoDB PutItem integration (the release-record states), its errors named as Step Functions names them. */
-export async function putItemAsStepFunctions(dynamodb: DynamoDBClient, params: unknown): Promise<unknown> {
-  try {
-    const { $metadata: _, ...out } = await dynamodb.send(new PutItemCommand(params as PutItemCommandInput));
-    return out;
-  } catch (err) {
-    const e = err as Error;
-    throw Object.assign(new Error(e.message), { name: `DynamoDB.${e.name}` });
-  }
+/** The DynamoDB DeleteItem integration (the state machine's release-lock states). */
+export const deleteItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new DeleteItemCommand(params as DeleteItemCommandInput)));
+
+/** The DynamoDB PutItem integration (the release-record states). */
+export const putItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new PutItemCommand(params as PutItemCommandInput)));
+
+/** The DynamoDB UpdateItem integration (the approval gate's token taken off the lock item). */
+export const updateItemAsStepFunctions = (dynamodb: DynamoDBClient, params: unknown): Promise<unknown> =>
+  dynamoAsStepFunctions(() => dynamodb.send(new UpdateItemCommand(params as UpdateItemCommandInput)));
+
+/**
+ * A `.waitForTaskToken` Task state: `request` (the call that hands the token on: the approval function) and then the
+ * wait for SendTaskSuccess or SendTaskFailure on it. A failed request fails the state at once, as on AWS; the state's
+ * TimeoutSeconds is the interpreter's (States.Timeout).
+ */
+export async function awaitTaskToken(
+  tokens: LocalTaskTokens,
+  params: unknown,
+  request: () => Promise<unknown>,
+): Promise<unknown> {
+  const token = tokens.tokenIn(params);
+  if (!token) throw new Error('the state passes no task token ($$.Task.Token) to what it calls');
+  const decided = tokens.wait(token);
+  await request();
+  tokens.announce(token);
+  return decided;
 }
 
 export interface LocalRunOptions {
@@ -119,6 +136,8 @@ export interface LocalRunOptions {
   readonly waitMs?: number | ((state: string) => number);
   /** Each event as it happens (for progress output). */
   readonly onEvent?: (event: ExecutionEvent) => void;
+  /** Where `$$.Task.Token` comes from (the approval gate); every task still open is closed when the run ends. */
+  readonly taskTokens?: LocalTaskTokens;
 }
 
 export interface LocalRun {
@@ -211,6 +230,13 @@ export async function runLocally(
           return new Date().toISOString();
         },
       },
+      // A new token each time a state's parameters read it, as Step Functions gives each task its own.
+      Task: {
+        get Token() {
+          if (!options.taskTokens) throw new Error('this run issues no task tokens: pass taskTokens');
+          return options.taskTokens.issue();
+        },
+      },
     },
   });
   stop = () => execution.abort();
@@ -233,6 +259,7 @@ export async function runLocally(
     failed = true;
   }
   await collected;
+  options.taskTokens?.closeAll();
   if (overLimit) {
     const { state, what, bytes } = overLimit;
     const limitEvent: ExecutionEvent = {

@@ -25,8 +25,15 @@ import { InvalidInputError } from '../engine/errors.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { TAG_RELEASE, tagValue } from '../functions/snapshot/snapshot.ts';
 import { bundleMigrations } from '../infra/constructs/bundled-migrations.ts';
+import {
+  type ApprovalPlan,
+  localApprovalGate,
+  parseApprovalPlan,
+  type RehearsalApprovalOptions,
+} from './approval.ts';
+import type { ReleaseFunctionName } from './definition.ts';
 import { cachedReleaseDefinition } from './definition-cache.ts';
-import { handlerOf, localFunctions } from './functions.ts';
+import { handlerOf, invokeNamedFunction, localFunctions } from './functions.ts';
 import {
   type Alert,
   deleteItemAsStepFunctions,
@@ -35,6 +42,7 @@ import {
   publishAsSns,
   putItemAsStepFunctions,
   runLocally,
+  updateItemAsStepFunctions,
 } from './interpreter.ts';
 import { takeRehearsalLock } from './lock.ts';
 import {
@@ -52,13 +60,15 @@ import { LocalRds, PostgresSnapshots } from './stand-ins/rds.ts';
 import { localRecordsTable } from './stand-ins/records.ts';
 import { NoS3Client } from './stand-ins/s3.ts';
 import { LocalSecrets } from './stand-ins/secrets.ts';
+import { localTopicClient } from './stand-ins/sns.ts';
 import { LocalParameters } from './stand-ins/ssm.ts';
+import { LocalTaskTokens } from './stand-ins/task-tokens.ts';
 import { localCertificate } from './tls.ts';
 
 export const FAIL_AT = ['snapshot', 'migrate', 'deploy'] as const;
 export type FailAt = (typeof FAIL_AT)[number];
 
-export interface LocalReleaseOptions {
+export interface LocalReleaseOptions extends RehearsalApprovalOptions {
   /** The SQL migrations. @default './migrations' (none with `command`) */
   readonly dir?: string | undefined;
   /** Command mode: the migration command, one string as `cdk synth -c migrationCommand=…` takes it. */
@@ -74,6 +84,8 @@ export interface LocalReleaseOptions {
   readonly cwd: string;
   readonly print: (line: string) => void;
   readonly now: () => Date;
+  /** Who approves or rejects at the gate (`--approval`): a user name. @default 'rehearsal' */
+  readonly approver?: string | undefined;
 }
 
 export interface LocalReleaseResult {
@@ -151,13 +163,14 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
   // Up front, before a database starts: a bad command, a missing directory or a file the engine would refuse is a
   // usage error now, not an alert from the migrate step later.
   const command = parseMigrationCommand(options);
+  const approval = parseApprovalPlan(options);
   const dir = command ? undefined : resolve(options.cwd, options.dir ?? 'migrations');
   if (dir) await loadMigrations(dir);
 
   return withLocalDatabase(options.cwd, print, async (db) => {
     const unlock = await takeRehearsalLock(db.server.url, `release --local ${release}`);
     try {
-      return await rehearse(options, db, { failAt, release, image, dir, command });
+      return await rehearse(options, db, { failAt, release, image, dir, command, approval });
     } finally {
       await unlock();
     }
@@ -167,7 +180,7 @@ export async function releaseLocal(options: LocalReleaseOptions): Promise<LocalR
 async function rehearse(
   options: LocalReleaseOptions,
   { server, caFile, appUrl }: LocalDatabase,
-  { failAt, release, image, dir, command }: RehearsalPlan,
+  { failAt, release, image, dir, command, approval }: RehearsalPlan,
 ): Promise<LocalReleaseResult> {
   const print = options.print;
   const scratch = mkdtempSync(join(tmpdir(), 'lockstep-release-'));
@@ -183,10 +196,10 @@ async function rehearse(
 
     const cacheDir = join(options.cwd, '.lockstep', 'cache');
     const cached = await cachedReleaseDefinition(cacheDir, {
-      context: command ? commandContext(command) : {},
+      context: { ...(command ? commandContext(command) : {}), ...(approval ? { approval: 'true' } : {}) },
       onSynthesize: () =>
         print(
-          `synthesizing the release state machine (infra/)${command ? ' in command mode' : ''}; kept in .lockstep/cache …`,
+          `synthesizing the release state machine (infra/)${command ? ' in command mode' : ''}${approval ? ' with its approval gate' : ''}; kept in .lockstep/cache …`,
         ),
     });
     const local =
@@ -232,6 +245,13 @@ async function rehearse(
     const locks = new LocalDynamoTable(local.lockTableName, 'lockId');
     const records = localRecordsTable(options.cwd, local.recordsTableName).client();
     const parameters = new LocalParameters();
+    // The approval function's notification is printed when it is sent: the person at the terminal decides on it.
+    const notifications: Alert[] = [];
+    const sns = localTopicClient((notification) => {
+      notifications.push(notification);
+      printBlock(print, 'NOTIFICATION', notification);
+    });
+    const tokens = new LocalTaskTokens();
     const clients = {
       sfn: executions.client(),
       s3: new NoS3Client(),
@@ -240,7 +260,19 @@ async function rehearse(
       secrets: secrets.client(),
       ecs: ecs.client(),
       ssm: parameters.client(),
+      sns,
     };
+    const gate =
+      approval &&
+      localApprovalGate(approval, {
+        tokens,
+        locks: clients.dynamodb,
+        lockTable: local.lockTableName,
+        executionArn,
+        approver: options.approver ?? 'rehearsal',
+        now: options.now,
+        print,
+      });
     const handlers = localFunctions(local, clients, {
       database: { host: 'localhost', port: server.port, caFile, identifier: DATABASE },
       migrationsDir,
@@ -261,6 +293,7 @@ async function rehearse(
       {
         executionName,
         waitMs: 200,
+        taskTokens: tokens,
         invoke: (_state, kind, params) =>
           kind === 'sns'
             ? Promise.resolve(publishAsSns(params, (alert) => alerts.push(alert)))
@@ -270,9 +303,11 @@ async function rehearse(
                 ? putItemAsStepFunctions(records, params)
                 : kind === 'ecsRunTask'
                   ? services.runTaskSync(params)
-                  : invokeAsLambda(handlerOf(handlers, kind), params, {
-                      getRemainingTimeInMillis: () => 15 * 60_000,
-                    }),
+                  : kind === 'dynamodbUpdate'
+                    ? updateItemAsStepFunctions(clients.dynamodb, params)
+                    : kind === 'awaitToken' && gate
+                      ? gate(params, () => invokeNamedFunction(local, handlers, params, FULL_TIME))
+                      : invokeAsLambda(handlerOf(handlers, kind as ReleaseFunctionName), params, FULL_TIME),
         onEvent: (event) => {
           const name = event.state?.name;
           if (!name) return;
@@ -289,14 +324,7 @@ async function rehearse(
       },
     );
 
-    for (const alert of alerts) {
-      print('');
-      print('!'.repeat(78));
-      print(`ALERT  ${alert.subject ?? ''}`);
-      print('!'.repeat(78));
-      print(alert.message);
-      print('!'.repeat(78));
-    }
+    for (const alert of alerts) printBlock(print, 'ALERT', alert);
     const output = (run.output ?? {}) as {
       snapshot?: { snapshotId?: string };
       plan?: { pendingCount?: number };
@@ -359,6 +387,19 @@ async function rehearse(
   }
 }
 
+/** What a Lambda with the migrate function's 15 minutes has left when invoked. */
+const FULL_TIME = { getRemainingTimeInMillis: () => 15 * 60_000 };
+
+/** An alert (or the approval notification) as the rehearsal prints it, between rules. */
+function printBlock(print: (line: string) => void, label: string, alert: Alert): void {
+  print('');
+  print('!'.repeat(78));
+  print(`${label}  ${alert.subject ?? ''}`);
+  print('!'.repeat(78));
+  print(alert.message);
+  print('!'.repeat(78));
+}
+
 interface RehearsalPlan {
   readonly failAt: FailAt | undefined;
   readonly release: string;
@@ -366,6 +407,8 @@ interface RehearsalPlan {
   /** The SQL migrations, resolved; undefined in command mode. */
   readonly dir: string | undefined;
   readonly command: MigrationCommand | undefined;
+  /** How the approval gate is decided; undefined without `--approval`. */
+  readonly approval: ApprovalPlan | undefined;
 }
 
 /** `--fail-at migrate` in command mode: the task runs a command that fails in its place, saying so. */

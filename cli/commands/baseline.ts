@@ -3,7 +3,6 @@
  * applied, without running them, on a database built without any tool (see engine/baseline.ts). It says what that
  * means and asks first: on a terminal, the version typed back; elsewhere `--yes`.
  */
-import { createInterface } from 'node:readline/promises';
 import { type BaselineResult, baseline, baselineFiles } from '../../engine/baseline.ts';
 import { InvalidInputError } from '../../engine/errors.ts';
 import { loadProject } from '../../engine/migration-files.ts';
@@ -20,18 +19,7 @@ export interface BaselineDeps extends RunDeps {
   readonly ask?: ((question: string) => Promise<string>) | undefined;
 }
 
-/** Asks on this process's terminal, or undefined without one. */
-export function terminalPrompt(): BaselineDeps['ask'] {
-  if (!process.stdin.isTTY) return undefined;
-  return async (question) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      return await rl.question(question);
-    } finally {
-      rl.close();
-    }
-  };
-}
+export { terminalPrompt } from '../terminal-prompt.ts';
 
 function parseVersion(value: string | undefined): bigint {
   if (!value || !/^\d{1,18}$/.test(value))

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { InvalidInputError } from '../../engine/errors.ts';
 import type { Output } from '../output.ts';
 import { type Outcome, outcomeOf, succeeded } from '../report.ts';
+import type { Ask } from '../terminal-prompt.ts';
 
 type Rehearsal = typeof import('../../rehearsal/commands.ts');
 
@@ -34,13 +35,24 @@ export interface ReleaseOptions {
   readonly release?: string;
   readonly failAt?: string;
   readonly run?: string;
+  readonly approval?: boolean;
+  readonly approve?: boolean;
+  readonly reject?: string;
 }
 
-export function release(raw: ReleaseOptions, output: Output): Promise<Outcome> {
+/** What `release --local` takes from the process: the terminal to ask at the approval gate, and who answers. */
+export interface ReleaseDeps {
+  readonly ask: Ask | undefined;
+  readonly approver: string | undefined;
+}
+
+export function release(raw: ReleaseOptions, output: Output, deps: ReleaseDeps): Promise<Outcome> {
   return outcomeOf(async () => {
     const local = await loadRehearsal();
     await local.releaseLocal({
       ...raw,
+      ask: deps.ask,
+      approver: deps.approver,
       cwd: process.cwd(),
       print: (line) => output.note(line),
       now: () => new Date(),

@@ -38,7 +38,9 @@ export type ReleaseErrorCode =
   | 'MIGRATION_TASK_NOT_STARTED'
   | 'MIGRATION_TASK_NOT_PLACED'
   | 'MIGRATION_TASK_TIMEOUT'
-  | 'PENDING_CHECK_FAILED';
+  | 'PENDING_CHECK_FAILED'
+  | 'RELEASE_REJECTED'
+  | 'RELEASE_LOCK_LOST';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -399,6 +401,45 @@ export class PendingCheckFailedError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/**
+ * Someone rejected the release at its approval gate (`lockstep reject`): the name is what SendTaskFailure reports as
+ * the gate's error, and the message its Cause, naming who rejected it, when and why. Nothing was migrated or deployed.
+ */
+export class ReleaseRejectedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ReleaseRejectedError';
+  readonly code = 'RELEASE_REJECTED';
+  constructor(
+    readonly rejectedBy: string,
+    readonly rejectedAt: string,
+    readonly reason: string,
+  ) {
+    super(`rejected by ${rejectedBy} at ${rejectedAt}: ${reason}`);
+  }
+  protected override details() {
+    return { rejectedBy: this.rejectedBy, rejectedAt: this.rejectedAt, reason: this.reason };
+  }
+}
+
+/**
+ * The execution no longer holds its database's release lock where it expected to (the approval gate stores its task
+ * token on the lock item): the lock expired and another release took it. Nothing more is done in this release.
+ */
+export class ReleaseLockLostError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'ReleaseLockLostError';
+  readonly code = 'RELEASE_LOCK_LOST';
+  constructor(
+    readonly executionArn: string,
+    readonly lockId: string,
+  ) {
+    super(
+      `the release lock of ${lockId} is no longer held by ${executionArn} (it expired and another release took it, or it was deleted); nothing more is done in this release`,
+    );
+  }
+  protected override details() {
+    return { executionArn: this.executionArn, lockId: this.lockId };
+  }
+}
+
 /** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
 export interface RetryRule {
   readonly intervalSeconds: number;
@@ -460,6 +501,9 @@ export const ERROR_POLICY = {
   PendingCheckFailedError: 'final',
   // The plan step's lint found what would lock, rewrite or break production: a human decides, not a retry.
   UnsafeMigrationError: 'final',
+  // A person said no at the approval gate; asking again is a new release.
+  ReleaseRejectedError: 'final',
+  ReleaseLockLostError: 'final',
 } as const satisfies Readonly<Record<string, RetryRule | 'final'>>;
 
 /** Error names the state machine retries with backoff. Everything else fails the release at once. */

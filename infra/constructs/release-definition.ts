@@ -24,6 +24,13 @@
  *        → Start deploy (the revision registered) → … as above ←────────────────────────────────────────┘ │
  *   (no pending check: Register revision → [snapshot] → Run migration task, as the arrow on the right)
  *
+ * With the approval gate (`approval`; ./approval-gate.ts), every way into Migrate (command mode: into Run migration
+ * task) passes through it, after the snapshot when one is taken; nothing pending and dry runs do not:
+ *   … → Await approval ─┬─ approved (SendTaskSuccess) → Clear approval token → Migrate | Run migration task
+ *       (.waitForTaskToken: the token on the lock item, the notification sent)
+ *                       ├─ States.Timeout → Approval timed out → Alert: await approval → the failure path
+ *                       └─ rejected (ReleaseRejectedError), or the request failed → Alert: await approval → …
+ *
  * Every Lambda step is one entry of a list ({@link StepSpec}): its state, function, payload and what a failure
  * there means. Its Retry comes from the error contract (ERROR_POLICY and AWS_RETRIES in
  * functions/shared/errors.ts), its Catch leads to the one failure path. A new step is a new entry.
@@ -36,6 +43,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { AWS_RETRIES, ERROR_POLICY, type RetryRule } from '../../functions/shared/errors.ts';
+import { buildApprovalGate } from './approval-gate.ts';
 import {
   buildMigrationTaskStates,
   buildPendingCheckStates,
@@ -80,6 +88,11 @@ export interface ReleaseDefinitionProps {
     readonly launch: ServiceLaunch;
     readonly check: lambda.IFunction;
   };
+  /**
+   * The approval gate (./approval-gate.ts): after plan, lint and snapshot, right before the migration, the release
+   * waits up to `timeout` for `lockstep approve` or `lockstep reject`. Undefined: no gate.
+   */
+  readonly approval?: { readonly fn: lambda.IFunction; readonly timeout: Duration };
 }
 
 import { STATE } from './state-names.ts';
@@ -157,7 +170,12 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
               .addCatch(next, { resultPath: '$.alertError' })
               .next(next),
           );
-    return recordRelease(scope, label, { table, database, source, onError }, next);
+    return recordRelease(
+      scope,
+      label,
+      { table, database, source, onError, approval: props.approval !== undefined },
+      next,
+    );
   };
 
   // ---- the failure path: describe the failure, build the alert, publish it, record it, end FAILED
@@ -227,6 +245,29 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       resultPath: '$.error',
     });
     return task;
+  };
+
+  /** The approval gate before `next`, telling the approver `summary` too; `next` itself without a gate. */
+  const gate: Gate = (summary, next) => {
+    const approval = props.approval;
+    if (!approval) return next;
+    const consequence =
+      'Nothing was migrated or deployed: the release stopped at its approval gate. ReleaseRejectedError: someone rejected it ' +
+      `(the Cause says who, when and why); States.Timeout: no one decided within ${approval.timeout.toHumanString()}.` +
+      (props.snapshots ? ' The snapshot, if one was taken, is kept.' : '');
+    return buildApprovalGate(
+      scope,
+      {
+        fn: approval.fn,
+        timeout: approval.timeout,
+        payload: { 'release.$': '$.release', 'snapshotId.$': '$.snapshot.snapshotId', ...summary },
+        lockTable: props.lockTable,
+        lockKeyPath: '$.database',
+        retries: taskRetries(),
+        onFailure: describeFailure(STATE.awaitApproval, consequence, true),
+      },
+      next,
+    );
   };
 
   const restoreHint = props.snapshots ? ' Restore from the snapshot only if the applied ones must go.' : '';
@@ -422,11 +463,13 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
           functionTimeout,
           deploy,
           dryRunEnd,
+          gate,
         }),
       ),
     );
 
   const { plan, migrate } = mode;
+  const approved = gate({ 'plan.$': '$.plan' }, migrate);
   migrate.next(
     new sfn.Choice(scope, STATE.migrated, { stateName: STATE.migrated })
       .when(sfn.Condition.booleanEquals('$.migrate.incomplete', true), migrate)
@@ -453,10 +496,10 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
 
   if (props.snapshots) {
     route
-      .when(sfn.Condition.booleanEquals('$.plan.needsSnapshot', false), migrate)
-      .otherwise(snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, migrate));
+      .when(sfn.Condition.booleanEquals('$.plan.needsSnapshot', false), approved)
+      .otherwise(snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, approved));
   } else {
-    route.otherwise(migrate);
+    route.otherwise(approved);
   }
 
   return preflight.next(started(plan)).next(route);
@@ -570,7 +613,11 @@ interface CommandFlowParts {
   readonly deploy: sfn.IChainable;
   /** The dry run's end, recorded. */
   readonly dryRunEnd: (end: sfn.IChainable) => sfn.IChainable;
+  readonly gate: Gate;
 }
+
+/** The approval gate before `next` (telling the approver `summary` as well), or `next` alone when there is none. */
+type Gate = (summary: Record<string, unknown>, next: sfn.IChainable) => sfn.IChainable;
 
 /**
  * Command mode after preflight: Route (dry run ends here) → Register revision → snapshot → Run migration task →
@@ -613,9 +660,22 @@ function commandMigration(
   );
   check.next(deploy);
 
-  let migration: sfn.IChainable = run;
+  const pendingCheckSummary = migrationTask.spec.pendingCheck
+    ? { 'pendingCheck.$': '$.pendingCheck.summary' }
+    : {};
+  const approved = parts.gate(
+    {
+      command: {
+        command: migrationTask.spec.command.map(shellWord).join(' '),
+        'taskDefinitionArn.$': '$.revision.taskDefinitionArn',
+        ...pendingCheckSummary,
+      },
+    },
+    run,
+  );
+  let migration: sfn.IChainable = approved;
   if (props.snapshots) {
-    migration = snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, run);
+    migration = snapshotThen(scope, props, { step, releaseArgs, functionTimeout }, approved);
   }
   const pendingCheck = migrationTask.spec.pendingCheck;
   if (pendingCheck) migration = pendingCheckThen(scope, migrationTask, pendingCheck, parts, migration);
@@ -683,4 +743,9 @@ function pendingCheckThen(
       .otherwise(pending),
   );
   return run;
+}
+
+/** A word of the command as a person would type it: quoted when it holds a space or a quote. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }

@@ -207,6 +207,16 @@ export interface MigrationLintOptions {
   readonly longTransaction?: Duration;
 }
 
+/** The approval gate (README, "Approval gate"). */
+export interface ApprovalOptions {
+  /**
+   * How long a release waits for `lockstep approve` or `lockstep reject`; then it fails with an alert, having migrated
+   * and deployed nothing. The release holds its lock while it waits, so a later release queues behind it (for up to
+   * 30 minutes). The release timeout must cover it. @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+}
+
 export interface ReleaseFlowProps {
   /** The database to back up and migrate. */
   readonly database: ReleaseDatabase;
@@ -285,6 +295,13 @@ export interface ReleaseFlowProps {
   readonly deployPollInterval?: Duration;
   /** How long the ECS rollout may take before the release fails. @default Duration.minutes(30) */
   readonly deployTimeout?: Duration;
+  /**
+   * Pause every release that has something to migrate after plan, lint and snapshot, until someone runs `lockstep
+   * approve <execution>` (it migrates, then deploys) or `lockstep reject <execution> --reason "…"` (it fails, changing
+   * nothing). The alert topic gets the notification; {@link ReleaseFlow.grantDecide} gives the approvers what they
+   * need. @default - no gate
+   */
+  readonly approval?: ApprovalOptions;
   /** Also publish to the topic when a release succeeds. @default false */
   readonly notifyOnSuccess?: boolean;
   /** The whole release's limit; past it the execution times out (and the alarm fires). @default Duration.hours(6) */
@@ -304,12 +321,21 @@ export interface ReleaseFunctions {
   readonly deploy: lambda.IFunction;
   /** Command mode only: the verdict on the migration task, which stops one that timed out. */
   readonly migrationTask?: lambda.IFunction;
+  /** With `approval` only: stores the gate's task token on the lock item and sends the notification. */
+  readonly approval?: lambda.IFunction;
 }
 
 /** The functions as this construct builds them (their roles are theirs alone). */
 type FunctionSet = {
-  readonly [name in Exclude<keyof ReleaseFunctions, 'migrate' | 'migrationTask'>]: nodejs.NodejsFunction;
-} & { readonly migrate?: nodejs.NodejsFunction; readonly migrationTask?: nodejs.NodejsFunction };
+  readonly [name in Exclude<
+    keyof ReleaseFunctions,
+    'migrate' | 'migrationTask' | 'approval'
+  >]: nodejs.NodejsFunction;
+} & {
+  readonly migrate?: nodejs.NodejsFunction;
+  readonly migrationTask?: nodejs.NodejsFunction;
+  readonly approval?: nodejs.NodejsFunction;
+};
 
 /** Where the migrate function runs. */
 interface MigrateNetwork {
@@ -581,12 +607,27 @@ export class ReleaseFlow extends Construct {
           }),
         )
       : undefined;
+    const approval = settings.approval
+      ? new nodejs.NodejsFunction(
+          this,
+          'Approval',
+          common('approval', {
+            environment: {
+              LOCK_TABLE: this.lockTable.tableName,
+              DB_IDENTIFIER: props.database.identifier,
+              ALERT_TOPIC_ARN: this.alertTopic.topicArn,
+              APPROVAL_TIMEOUT_SECONDS: String(settings.approval.timeout.toSeconds()),
+            },
+          }),
+        )
+      : undefined;
     return {
       preflight,
       snapshot,
       ...(migrate ? { migrate } : {}),
       deploy,
       ...(migrationTask ? { migrationTask } : {}),
+      ...(approval ? { approval } : {}),
     };
   }
 
@@ -630,6 +671,44 @@ export class ReleaseFlow extends Construct {
     if (fns.migrationTask && task)
       grantMigrationTask(fns.migrationTask, props.service, task.containerName, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
+    if (fns.approval) this.grantApprovalRequest(fns.approval, props, xray);
+  }
+
+  /**
+   * The approval function: UpdateItem on the lock table (the token, on the item its execution holds) and Publish to the
+   * alert topic (and its key). Nothing else: it never reads the token back, nor decides.
+   */
+  private grantApprovalRequest(fn: lambda.Function, props: ReleaseFlowProps, xray: string): void {
+    this.lockTable.grant(fn, 'dynamodb:UpdateItem');
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [this.alertTopic.topicArn] }),
+    );
+    (props.alertTopicKey ?? this.alertTopic.masterKey)?.grant(fn, 'kms:Decrypt', 'kms:GenerateDataKey');
+    acknowledgeWildcard(fn.role, '*', xray);
+  }
+
+  /**
+   * Lets `grantee` decide at the approval gate (`lockstep approve` / `lockstep reject`): read the lock table, where the
+   * waiting release's task token is (dynamodb:Scan, consistent), and send the decision (states:SendTaskSuccess and
+   * states:SendTaskFailure). Those two actions have no resource-level permissions (Service Authorization Reference,
+   * AWS Step Functions: no resource type for SendTaskSuccess or SendTaskFailure, so "you must specify all resources
+   * ("*")"): holding a token is what lets someone decide, which is why only the lock table holds it. Who decided is
+   * sts:GetCallerIdentity, which needs no permission.
+   */
+  grantDecide(grantee: iam.IGrantable): iam.Grant {
+    const read = this.lockTable.grant(grantee, 'dynamodb:Scan');
+    const decide = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      resourceArns: ['*'],
+    });
+    if (Construct.isConstruct(grantee))
+      acknowledgeWildcard(
+        grantee,
+        '*',
+        'states:SendTaskSuccess and states:SendTaskFailure support no resource-level permissions; a task token, kept only in the release-lock table, is what lets someone decide (lockstep ReleaseFlow.grantDecide).',
+      );
+    return read.combine(decide);
   }
 
   /** The state machine (./release-definition.ts) with its execution log group, allowed to alert. */
@@ -671,6 +750,9 @@ export class ReleaseFlow extends Construct {
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,
           notifyOnSuccess: settings.notifyOnSuccess,
+          ...(settings.approval && this.functions.approval
+            ? { approval: { fn: this.functions.approval, timeout: settings.approval.timeout } }
+            : {}),
           migrateTimeout: settings.migrateTimeout,
           functionTimeout: Duration.seconds(60),
         }),
@@ -1123,6 +1205,7 @@ function resolveSettings(props: ReleaseFlowProps) {
     deployTimeout: props.deployTimeout ?? Duration.minutes(30),
     notifyOnSuccess: props.notifyOnSuccess ?? false,
     releaseTimeout: props.releaseTimeout ?? Duration.hours(6),
+    approval: props.approval ? { timeout: props.approval.timeout ?? Duration.hours(1) } : undefined,
     logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
   };
   const migrationTask = props.migrations.command
@@ -1180,12 +1263,18 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail('lint.smallTable', 'must not be larger than lint.largeTable');
   if (s.migrateMemorySize < 128 || s.migrateMemorySize > 10240)
     fail('migrateMemorySize', 'must be 128–10240 MB');
+  if (s.approval) {
+    const seconds = s.approval.timeout.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds) || seconds < 60)
+      fail('approval.timeout', 'must be a whole number of seconds, at least a minute');
+  }
   // A release may first wait for the one before it (ReleaseInProgressError's retries in ERROR_POLICY).
   const lockQueue = ERROR_POLICY.ReleaseInProgressError;
   const longest =
     lockQueue.intervalSeconds * lockQueue.maxAttempts +
     snapshot.timeout.toSeconds() * (snapshot.enabled ? 1 : 0) +
     s.deployTimeout.toSeconds() +
+    (s.approval?.timeout.toSeconds() ?? 0) +
     (migrationTask
       ? migrationTask.timeout.toSeconds() + (migrationTask.pendingCheck?.timeout.toSeconds() ?? 0)
       : s.migrateTimeout.toSeconds());
@@ -1193,8 +1282,8 @@ function resolveSettings(props: ReleaseFlowProps) {
     fail(
       'releaseTimeout',
       migrationTask
-        ? `must be longer than the wait for an earlier release (30 min) and the snapshot, ${migrationTask.pendingCheck ? 'pending check, ' : ''}migration command and deploy timeouts together`
-        : 'must be longer than the wait for an earlier release (30 min) and the snapshot, migrate and deploy timeouts together',
+        ? `must be longer than the wait for an earlier release (30 min) and the snapshot, ${migrationTask.pendingCheck ? 'pending check, ' : ''}${s.approval ? 'approval, ' : ''}migration command and deploy timeouts together`
+        : `must be longer than the wait for an earlier release (30 min) and the snapshot, ${s.approval ? 'approval, ' : ''}migrate and deploy timeouts together`,
     );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;

@@ -107,6 +107,11 @@ export interface RecordStateProps {
   readonly source: RecordSource;
   /** Where a failed write goes (its error in `$.recordError`); the successful one goes to `next`. */
   readonly onError: sfn.IChainable;
+  /**
+   * With an approval gate: the decision (`$.approval`, SendTaskSuccess's output: who approved, when) is recorded as
+   * `approval`, JSON text, `null` before the gate. A rejection is the failure's error and Cause. @default false
+   */
+  readonly approval?: boolean;
 }
 
 /**
@@ -129,7 +134,7 @@ export function recordRelease(
   const view = new sfn.Pass(scope, `Record view (${label})`, {
     stateName: `Record view (${label})`,
     parameters: {
-      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify(ABSENT)}'), $, false)`,
+      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify(props.approval ? { ...ABSENT, approval: null } : ABSENT)}'), $, false)`,
     },
     outputPath: '$.view',
   });
@@ -160,6 +165,7 @@ export function recordRelease(
       plan: json('$.plan'),
       deployment: json('$.deploy'),
       revision: json('$.revision'),
+      ...(props.approval ? { approval: json('$.approval') } : {}),
       // Read as plain paths, not through States.JsonToString: a Cause is often JSON text itself (Lambda's error).
       ...(source.failure
         ? {

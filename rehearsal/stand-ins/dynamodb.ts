@@ -1,7 +1,8 @@
 /**
  * DynamoDB for the rehearsal's release lock: one table in memory, keyed by a string partition key, with the
  * PutItem, GetItem and DeleteItem that preflight's lock and the state machine's unlock states send, conditions
- * included (`attribute_exists`/`attribute_not_exists`, comparisons, AND/OR). The tests run the same lock on
+ * included (`attribute_exists`/`attribute_not_exists`, comparisons, AND/OR); and, for the approval gate, UpdateItem
+ * (`SET a = :a, …` or `REMOVE a, …`, conditioned) and a Scan filtered the same way (`lockstep approve`). The tests run the same lock on
  * dynalite, a real DynamoDB implementation, and test/rehearsal/stand-ins.test.ts checks this one agrees with it.
  */
 import {
@@ -15,6 +16,10 @@ import {
   PutItemCommand,
   type PutItemCommandInput,
   ResourceNotFoundException,
+  ScanCommand,
+  type ScanCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { LOCAL_CLIENT_CONFIG, notImplemented } from './account.ts';
 
@@ -54,19 +59,60 @@ export class LocalDynamoTable {
     return {};
   }
 
+  updateItem(input: UpdateItemCommandInput) {
+    const key = this.keyOf(input.TableName, input.Key ?? {});
+    const current = this.items.get(key);
+    this.check(current, input);
+    const item = structuredClone(current ?? input.Key ?? {});
+    const expression = (input.UpdateExpression ?? '').trim();
+    const set = /^SET\s+(.+)$/i.exec(expression);
+    const remove = /^REMOVE\s+(.+)$/i.exec(expression);
+    const name = (token: string) => input.ExpressionAttributeNames?.[token] ?? token;
+    if (set) {
+      for (const assignment of (set[1] ?? '').split(',')) {
+        const [target, value] = assignment.split('=').map((part) => part.trim());
+        const attribute = input.ExpressionAttributeValues?.[value ?? ''];
+        if (!target || !attribute) throw new Error(`the local DynamoDB does not understand "${assignment}"`);
+        item[name(target)] = structuredClone(attribute);
+      }
+    } else if (remove) {
+      for (const target of (remove[1] ?? '').split(',')) delete item[name(target.trim())];
+    } else throw new Error(`the local DynamoDB does not understand the update "${expression}"`);
+    this.items.set(key, item);
+    return {};
+  }
+
+  scan(input: ScanCommandInput) {
+    this.checkTable(input.TableName);
+    const filter = input.FilterExpression;
+    const items = [...this.items.values()].filter(
+      (item) =>
+        !filter ||
+        evaluate(filter, item, {
+          ExpressionAttributeNames: input.ExpressionAttributeNames,
+          ExpressionAttributeValues: input.ExpressionAttributeValues,
+        }),
+    );
+    return { Items: items.map((item) => structuredClone(item)), Count: items.length };
+  }
+
   client(): DynamoDBClient {
     return new LocalDynamoClient(this);
   }
 
   private keyOf(table: string | undefined, item: Item): string {
+    this.checkTable(table);
+    const key = item[this.partitionKey]?.S;
+    if (key === undefined) throw new Error(`the key ${this.partitionKey} must be a string`);
+    return key;
+  }
+
+  private checkTable(table: string | undefined): void {
     if (table !== this.tableName)
       throw new ResourceNotFoundException({
         message: `Requested resource not found: ${table}`,
         $metadata: {},
       });
-    const key = item[this.partitionKey]?.S;
-    if (key === undefined) throw new Error(`the key ${this.partitionKey} must be a string`);
-    return key;
   }
 
   private check(current: Item | undefined, condition: Condition): void {
@@ -126,6 +172,8 @@ class LocalDynamoClient extends DynamoDBClient {
     if (command instanceof PutItemCommand) return { ...this.table.putItem(command.input), ...meta };
     if (command instanceof GetItemCommand) return { ...this.table.getItem(command.input), ...meta };
     if (command instanceof DeleteItemCommand) return { ...this.table.deleteItem(command.input), ...meta };
+    if (command instanceof UpdateItemCommand) return { ...this.table.updateItem(command.input), ...meta };
+    if (command instanceof ScanCommand) return { ...this.table.scan(command.input), ...meta };
     throw notImplemented('DynamoDB', command);
   }) as DynamoDBClient['send'];
 }

@@ -76,6 +76,12 @@ const samples: Record<string, engineErrors.LockstepError> = {
     { taskArn: 'arn', consoleUrl: undefined },
     true,
   ),
+  ReleaseRejectedError: new releaseErrors.ReleaseRejectedError(
+    'arn:aws:iam::123456789012:user/alice',
+    '2026-01-01T00:00:00.000Z',
+    'not during the sale',
+  ),
+  ReleaseLockLostError: new releaseErrors.ReleaseLockLostError('arn:aws:states:x', 'database'),
   PendingCheckFailedError: new releaseErrors.PendingCheckFailedError(
     'it ran past its timeout of 600 s and was stopped (StopTask)',
     { taskArn: 'arn', consoleUrl: undefined },

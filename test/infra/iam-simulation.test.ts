@@ -22,13 +22,19 @@ const REGION = 'eu-west-1';
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
 
 /** A synthesized example stack with every reference resolved to a concrete, plausible value. */
-function synthesize(migrationsSource: 'bundled' | 's3', migrationCommand?: readonly string[]) {
+function synthesize(
+  migrationsSource: 'bundled' | 's3',
+  migrationCommand?: readonly string[],
+  options: { approval?: boolean; extend?: (stack: ReleaseStack) => void } = {},
+) {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new ReleaseStack(app, 'Example', {
     repoRoot,
     migrationsSource,
     ...(migrationCommand ? { migrationCommand } : {}),
+    ...(options.approval ? { approval: true } : {}),
   });
+  options.extend?.(stack);
   const template = app.synth().getStackArtifact(stack.artifactId).template as { Resources: Resources };
   const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as CfnElement);
   const names = new Map<string, string>();
@@ -781,5 +787,80 @@ describe('IAM in command mode, simulated against the synthesized policies', () =
         'ImplicitlyDenied',
       );
     });
+  });
+});
+
+describe('IAM with the approval gate, simulated against the synthesized policies', () => {
+  let approvers: iam.Role | undefined;
+  const e = synthesize('bundled', undefined, {
+    approval: true,
+    extend: (stack) => {
+      approvers = new iam.Role(stack, 'Approvers', { assumedBy: new iam.AccountRootPrincipal() });
+      stack.releaseFlow.grantDecide(approvers);
+    },
+  });
+  const principal = 'arn:aws:iam::123456789012:role/fn';
+  const approvalRole = () => e.policiesOf(e.flow.functions.approval?.role);
+  const lockTable = () => e.arnOf(e.flow.lockTable);
+  const topic = () => e.nameOf(e.flow.alertTopic);
+  const key = () => e.arnOf(e.flow.node.findChild('AlertKey'));
+
+  test('the approval function sends only what the table lists', () => {
+    const source = readFileSync(resolve(repoRoot, 'functions/approval/approval.ts'), 'utf8');
+    const commands = [...source.matchAll(/new (\w+Command)\(/g)].map((m) => m[1]).sort();
+    assert.deepEqual(commands, ['PublishCommand', 'UpdateItemCommand']);
+  });
+
+  test('the approval function may store the token on the lock item and publish the notification with the key', async () => {
+    assert.equal(await decide(principal, approvalRole(), 'dynamodb:UpdateItem', lockTable()), 'Allowed');
+    const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
+    assert.equal(await decide(principal, approvalRole(), 'sns:Publish', topic(), {}, topicPolicy), 'Allowed');
+    const keyPolicy = e.resourcePolicyOf('AWS::KMS::Key', 'KeyPolicy');
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'])
+      assert.equal(await decide(principal, approvalRole(), action, key(), {}, keyPolicy), 'Allowed', action);
+  });
+
+  test('the approval function may not read the token back, take or drop the lock, touch the records, or decide', async () => {
+    for (const action of ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:PutItem', 'dynamodb:DeleteItem'])
+      assert.equal(await decide(principal, approvalRole(), action, lockTable()), 'ImplicitlyDenied', action);
+    assert.equal(
+      await decide(principal, approvalRole(), 'dynamodb:UpdateItem', e.arnOf(e.flow.recordsTable)),
+      'ImplicitlyDenied',
+    );
+    for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure'])
+      assert.equal(await decide(principal, approvalRole(), action, '*'), 'ImplicitlyDenied', action);
+  });
+
+  test('the state machine may invoke the approval function and take the token off the lock item', async () => {
+    const machine = e.policiesOf(e.flow.stateMachine.role);
+    const states = 'arn:aws:iam::123456789012:role/states';
+    const fn = e.flow.functions.approval;
+    assert.ok(fn);
+    assert.equal(await decide(states, machine, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
+    assert.equal(await decide(states, machine, 'dynamodb:UpdateItem', lockTable()), 'Allowed');
+    assert.equal(
+      await decide(states, machine, 'dynamodb:UpdateItem', e.arnOf(e.flow.recordsTable)),
+      'ImplicitlyDenied',
+    );
+  });
+
+  test('grantDecide: an approver may read the lock table and send the decision, and nothing more', async () => {
+    const approver = e.policiesOf(approvers);
+    const who = 'arn:aws:iam::123456789012:role/approvers';
+    assert.equal(await decide(who, approver, 'dynamodb:Scan', lockTable()), 'Allowed');
+    // SendTaskSuccess and SendTaskFailure have no resource type: they are authorized on "*".
+    for (const action of ['states:SendTaskSuccess', 'states:SendTaskFailure'])
+      assert.equal(await decide(who, approver, action, '*'), 'Allowed', action);
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'])
+      assert.equal(await decide(who, approver, action, lockTable()), 'ImplicitlyDenied', action);
+    assert.equal(
+      await decide(who, approver, 'dynamodb:Scan', e.arnOf(e.flow.recordsTable)),
+      'ImplicitlyDenied',
+    );
+    assert.equal(
+      await decide(who, approver, 'states:StartExecution', e.nameOf(e.flow.stateMachine)),
+      'ImplicitlyDenied',
+    );
+    assert.equal(await decide(who, approver, 'states:StopExecution', '*'), 'ImplicitlyDenied');
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -42,6 +43,11 @@ describe('cdk-nag AwsSolutions', () => {
         pendingCheckCommand: 'python manage.py migrate --check',
       },
     ],
+    ['the approval gate', { approval: 'true' }],
+    [
+      'a migration command and the approval gate',
+      { migrationCommand: 'python manage.py migrate', approval: 'true' },
+    ],
   ];
   for (const [what, context] of variants) {
     test(`the example stack with ${what} has no unacknowledged finding`, () => {
@@ -50,6 +56,17 @@ describe('cdk-nag AwsSolutions', () => {
       assert.doesNotThrow(() => app.synth());
     });
   }
+
+  test('a role granted the approval decision has no unacknowledged finding', () => {
+    const { app, stack } = exampleApp({ approval: 'true' });
+    const approvers = new iam.Role(stack, 'Approvers', { assumedBy: new iam.AccountRootPrincipal() });
+    stack.releaseFlow.grantDecide(approvers);
+    assert.doesNotThrow(() => app.synth());
+  });
+
+  test('context approval is true or false', () => {
+    assert.throws(() => exampleApp({ approval: 'yes' }), /context approval must be "true" or "false"/);
+  });
 
   test('context migrationCommand is split into words, and excludes migrationsSource', () => {
     assert.throws(

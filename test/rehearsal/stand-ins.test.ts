@@ -14,6 +14,8 @@ import {
   GetItemCommand,
   PutItemCommand,
   ResourceNotFoundException,
+  ScanCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -157,6 +159,118 @@ describe('the local DynamoDB agrees with dynalite on the release lock’s calls'
       'ConditionalCheckFailedException',
       'ConditionalCheckFailedException',
       ResourceNotFoundException.name,
+    ]);
+  });
+});
+
+/** The approval gate's calls on the lock item: the token stored (conditioned), found by a Scan, taken off. */
+async function approvalScript(dynamodb: DynamoDBClient, table: string): Promise<string[]> {
+  const outcomes: string[] = [];
+  // Attributes in name order: the services need not list them alike.
+  const canonical = (item: Record<string, unknown> | undefined) =>
+    item ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => a.localeCompare(b))) : null;
+  const step = async (work: () => Promise<unknown>) => {
+    try {
+      const out = (await work()) as { Items?: Record<string, unknown>[] };
+      outcomes.push(out.Items ? JSON.stringify(out.Items.map(canonical)) : 'ok');
+    } catch (err) {
+      outcomes.push((err as Error).name);
+    }
+  };
+  const item = async () =>
+    JSON.stringify(
+      canonical(
+        (
+          await dynamodb.send(
+            new GetItemCommand({ TableName: table, Key: { lockId: { S: 'app' } }, ConsistentRead: true }),
+          )
+        ).Item,
+      ),
+    );
+  const store = (owner: string) =>
+    dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { lockId: { S: 'app' } },
+        UpdateExpression: 'SET approvalToken = :token, approvalDeadline = :deadline',
+        ConditionExpression: '#owner = :execution',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: {
+          ':token': { S: `token-of-${owner.slice(-1)}` },
+          ':deadline': { S: '2026-01-01T01:00:00Z' },
+          ':execution': { S: owner },
+        },
+      }),
+    );
+  const scan = (owner: string) =>
+    dynamodb.send(
+      new ScanCommand({
+        TableName: table,
+        ConsistentRead: true,
+        FilterExpression: '#owner = :execution',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':execution': { S: owner } },
+      }),
+    );
+  await step(() => store(A)); // no lock item yet: the condition fails
+  await step(() =>
+    dynamodb.send(new PutItemCommand({ TableName: table, Item: { lockId: { S: 'app' }, owner: { S: A } } })),
+  );
+  await step(() => store(B)); // not B's lock
+  await step(() => store(A));
+  outcomes.push(await item());
+  await step(() => scan(A));
+  await step(() => scan(B));
+  await step(() =>
+    dynamodb.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { lockId: { S: 'app' } },
+        UpdateExpression: 'REMOVE approvalToken, approvalDeadline',
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':owner': { S: A } },
+      }),
+    ),
+  );
+  outcomes.push(await item());
+  await step(() => scan(A));
+  return outcomes;
+}
+
+describe('the local DynamoDB agrees with dynalite on the approval gate’s calls', () => {
+  let dynamo: LocalDynamo;
+  before(async () => {
+    dynamo = await startDynamo();
+    await dynamo.createLockTable('ApprovalLocks');
+  });
+  after(async () => dynamo?.close());
+
+  test('the same outcomes and items, step by step', async () => {
+    const real = await approvalScript(dynamo.client, 'ApprovalLocks');
+    const local = await approvalScript(
+      new LocalDynamoTable('ApprovalLocks', 'lockId').client(),
+      'ApprovalLocks',
+    );
+    assert.deepEqual(local, real);
+    const stored = {
+      approvalDeadline: { S: '2026-01-01T01:00:00Z' },
+      approvalToken: { S: 'token-of-a' },
+      lockId: { S: 'app' },
+      owner: { S: A },
+    };
+    const cleared = { lockId: { S: 'app' }, owner: { S: A } };
+    assert.deepEqual(real, [
+      'ConditionalCheckFailedException',
+      'ok',
+      'ConditionalCheckFailedException',
+      'ok',
+      JSON.stringify(stored),
+      JSON.stringify([stored]),
+      '[]',
+      'ok',
+      JSON.stringify(cleared),
+      JSON.stringify([cleared]),
     ]);
   });
 });

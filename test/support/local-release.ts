@@ -41,6 +41,7 @@ import {
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
@@ -52,9 +53,15 @@ import {
   PLACEHOLDER,
   synthesizeReleaseDefinition,
 } from '../../rehearsal/definition.ts';
-import { handlerOf, localEnvironments, localFunctions } from '../../rehearsal/functions.ts';
+import {
+  handlerOf,
+  invokeNamedFunction,
+  localEnvironments,
+  localFunctions,
+} from '../../rehearsal/functions.ts';
 import {
   type Alert,
+  awaitTaskToken,
   deleteItemAsStepFunctions,
   type Handler,
   invokeAsLambda,
@@ -62,6 +69,7 @@ import {
   publishAsSns,
   putItemAsStepFunctions,
   runLocally,
+  updateItemAsStepFunctions,
 } from '../../rehearsal/interpreter.ts';
 import { withMigrationTimeout } from '../../rehearsal/migration-command.ts';
 import { LOCAL_ACCOUNT, LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
@@ -70,6 +78,7 @@ import { LocalLogs } from '../../rehearsal/stand-ins/logs.ts';
 import { LocalRds, MemorySnapshots } from '../../rehearsal/stand-ins/rds.ts';
 import { LocalSecrets } from '../../rehearsal/stand-ins/secrets.ts';
 import { LocalParameters } from '../../rehearsal/stand-ins/ssm.ts';
+import { LocalTaskTokens } from '../../rehearsal/stand-ins/task-tokens.ts';
 import { LOCAL_CREDENTIALS, type LocalDynamo, startDynamo } from './dynalite.ts';
 
 /**
@@ -130,6 +139,10 @@ export interface LocalReleaseSetup {
   readonly migrationTimeoutSeconds?: number;
   /** Command mode's pending check, given as `-c pendingCheckCommand` (a JSON array). @default - none */
   readonly pendingCheckCommand?: readonly string[];
+  /** The example stack with its approval gate (`-c approval=true`). @default false */
+  readonly approval?: boolean;
+  /** With `approval`: the gate's TimeoutSeconds for these runs (the function's notification says the same). */
+  readonly approvalTimeoutSeconds?: number;
 }
 
 const mockAws = () => ({
@@ -139,6 +152,7 @@ const mockAws = () => ({
   sfn: mockClient(SFNClient),
   secrets: mockClient(SecretsManagerClient),
   ssm: mockClient(SSMClient),
+  sns: mockClient(SNSClient),
 });
 /** The aws-sdk-client-mock stubs of the four clients the functions use. */
 export type AwsMocks = ReturnType<typeof mockAws>;
@@ -218,6 +232,8 @@ export interface LocalRelease {
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
   clearLock(): Promise<void>;
+  /** The approval gate's task tokens: `nextWait()` resolves when a run waits for a decision; decide through `client()`. */
+  readonly tokens: LocalTaskTokens;
   /** Starts an execution with `input` and runs it to its end. */
   runRelease(input: unknown, options?: RunReleaseOptions): Promise<ReleaseRun>;
 }
@@ -231,20 +247,25 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
   const { migrationCommand, migrationTimeoutSeconds, pendingCheckCommand } = setup;
-  const synthesized = synthesizeReleaseDefinition(
-    migrationCommand
-      ? {
-          context: {
+  const synthesized = synthesizeReleaseDefinition({
+    context: {
+      ...(migrationCommand
+        ? {
             migrationCommand: JSON.stringify(migrationCommand),
             ...(pendingCheckCommand ? { pendingCheckCommand: JSON.stringify(pendingCheckCommand) } : {}),
-          },
-        }
-      : {},
-  );
-  const definition =
+          }
+        : {}),
+      ...(setup.approval ? { approval: 'true' } : {}),
+    },
+  });
+  const timed =
     migrationTimeoutSeconds === undefined
       ? synthesized
       : withMigrationTimeout(synthesized, migrationTimeoutSeconds);
+  const definition =
+    setup.approvalTimeoutSeconds === undefined
+      ? timed
+      : withApprovalTimeout(timed, setup.approvalTimeoutSeconds);
   const url = new URL(setup.databaseUrl);
   const dynamo = await startDynamo();
   await dynamo.createLockTable(definition.lockTableName);
@@ -275,9 +296,13 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
       ecs: new ECSClient(LOCAL_CLIENT_CONFIG),
       ssm: new SSMClient(LOCAL_CLIENT_CONFIG),
       logs: new CloudWatchLogsClient(LOCAL_CLIENT_CONFIG),
+      sns: new SNSClient(LOCAL_CLIENT_CONFIG),
     },
     options,
   );
+  const tokens = new LocalTaskTokens();
+  // The approval function's own notifications go to the alerts of the run in progress.
+  let published: Alert[] = [];
   const snapshots = new MemorySnapshots(TARGET.dbIdentifier);
   const rds = new LocalRds({ account: LOCAL_ACCOUNT, instance: TARGET.dbIdentifier, store: snapshots });
   const ecs = new LocalEcsService({
@@ -317,6 +342,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     aws.ssm.on(GetParameterCommand).callsFake((input) => parameters.getParameter(input));
     // Every execution a lock names is still running unless a test says otherwise.
     aws.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+    aws.sns.on(PublishCommand).callsFake((input) => publishAsSns(input, (alert) => published.push(alert)));
   };
   reset();
 
@@ -328,6 +354,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     }
     const name = options.executionName ?? `release-${randomBytes(4).toString('hex')}`;
     const alerts: Alert[] = [];
+    published = alerts;
     const calls: TaskCall[] = [];
     const attempts = new Map<string, number>();
     for (const state of Object.keys(options.tasks ?? {})) {
@@ -336,6 +363,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     }
     const run = await runLocally(definition, input, {
       executionName: name,
+      taskTokens: tokens,
       waitMs: (state) => options.waits?.[state] ?? 0,
       invoke: async (state, kind, params) => {
         const invoke = async (p: unknown, context: LambdaContext = FULL_TIME) =>
@@ -347,7 +375,11 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
                 ? putItemAsStepFunctions(dynamo.client, p)
                 : kind === 'ecsRunTask'
                   ? ecs.runTaskSync(p, state === STATE.runPendingCheck ? 'pendingCheck' : 'migration')
-                  : invokeAsLambda(handlerOf(handlers, kind), p, context);
+                  : kind === 'dynamodbUpdate'
+                    ? updateItemAsStepFunctions(dynamo.client, p)
+                    : kind === 'awaitToken'
+                      ? awaitTaskToken(tokens, p, () => invokeNamedFunction(definition, handlers, p, context))
+                      : invokeAsLambda(handlerOf(handlers, kind), p, context);
         const attempt = (attempts.get(state) ?? 0) + 1;
         attempts.set(state, attempt);
         const override = options.tasks?.[state];
@@ -381,7 +413,37 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
-  return { definition, dynamo, handlers, aws, rds, snapshots, ecs, logs, reset, clearLock, runRelease };
+  return {
+    definition,
+    dynamo,
+    handlers,
+    aws,
+    rds,
+    snapshots,
+    ecs,
+    logs,
+    reset,
+    clearLock,
+    runRelease,
+    tokens,
+  };
+}
+
+/** The approval gate's TimeoutSeconds, and the approval function's word for it, set to `seconds`. */
+function withApprovalTimeout(local: LocalDefinition, seconds: number): LocalDefinition {
+  const definition = structuredClone(local.definition);
+  const state = definition.States[STATE.awaitApproval];
+  const approval = local.environments.approval;
+  if (!state || !approval) throw new Error('the definition has no approval gate: set approval');
+  definition.States[STATE.awaitApproval] = { ...state, TimeoutSeconds: seconds };
+  return {
+    ...local,
+    definition,
+    environments: {
+      ...local.environments,
+      approval: { ...approval, APPROVAL_TIMEOUT_SECONDS: String(seconds) },
+    },
+  };
 }
 
 /** The release-record states (infra/constructs/release-records.ts) and their alert's. */
