@@ -5,6 +5,7 @@
  * migrate function receives files already checked and split.
  */
 import type { MigrationFileProblem } from './errors.ts';
+import { BACKWARD_COMPATIBLE_DIRECTIVE } from './lint/compatibility.ts';
 import { ALLOW_DIRECTIVE } from './lint/suppressions.ts';
 import { type FileAnalysis, type MigrationText, NO_TRANSACTION_DIRECTIVE } from './migration.ts';
 import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
@@ -132,11 +133,17 @@ function directiveProblem(m: MigrationText, comment: SqlComment, index: TextInde
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   // The lint's suppression (./lint/suppressions.ts), above any statement; the lint checks its rule and reason.
   if (ALLOW_DIRECTIVE.test(comment.text)) return undefined;
+  // The rollback's declaration (./lint/compatibility.ts), anywhere between statements; its reason is the point.
+  const declared = BACKWARD_COMPATIBLE_DIRECTIVE.exec(comment.text);
+  if (declared)
+    return declared[1]?.trim()
+      ? undefined
+      : '-- lockstep:backward-compatible needs a reason after it (why the app version before this migration works after it): without one it declares nothing';
   const { line } = index.lineColumn(comment.start);
   if (line === 1 && m.noTransaction) return undefined;
   if (NO_TRANSACTION_DIRECTIVE.test(comment.text) && line === 1)
     return '-- lockstep:no-transaction counts only as the whole first line, from its first character: as it is, the file would run in one transaction';
   if (NO_TRANSACTION_DIRECTIVE.test(comment.text))
     return `-- lockstep:no-transaction counts only as the file's first line; here on line ${line} it would be ignored and the file run in one transaction: move it to line 1`;
-  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file's first line, and "-- lockstep:allow <rule> <reason>" above a statement`;
+  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction", exactly so, as the file's first line, "-- lockstep:allow <rule> <reason>" above a statement, and "-- lockstep:backward-compatible <reason>"`;
 }
