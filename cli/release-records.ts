@@ -44,6 +44,8 @@ export interface ReleaseRecord {
   readonly failure: { readonly step: string; readonly error: string; readonly cause: string } | undefined;
   /** Who approved it, with an approval gate (none exists yet). */
   readonly approvedBy: string | undefined;
+  /** A rollback's record (its input is functions/shared/rollback-input.ts's): where to, and whether it restored. */
+  readonly rollback: { readonly toRecordKey: string; readonly restored: boolean } | undefined;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -61,7 +63,7 @@ const object = (value: unknown): Record<string, unknown> =>
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
 
 /** Steps before any migration runs, and after all of them ran. */
-const BEFORE_MIGRATING = new Set([
+export const BEFORE_MIGRATING = new Set([
   'Preflight',
   'Plan',
   'Register revision',
@@ -106,6 +108,10 @@ export function parseRecord(item: Item): ReleaseRecord {
     migrationsState: migrationsState(outcome, failure?.step, migrations),
     failure,
     approvedBy: str(item.approvedBy?.S),
+    rollback:
+      typeof input.rollback === 'string'
+        ? { toRecordKey: str(object(input.to).recordKey) ?? '', restored: Boolean(input.restore) }
+        : undefined,
   };
 }
 
