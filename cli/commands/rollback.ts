@@ -14,6 +14,7 @@ import { type Outcome, outcomeOf, succeeded } from '../report.ts';
 import { decideRollback, refusal, rollbackInput, startRollback } from '../rollback.ts';
 import type { RawRollbackOptions } from '../rollback-options.ts';
 import { formatPlan } from '../rollback-plan.ts';
+import { checkStateMachineArn } from '../start.ts';
 import { loadRehearsal } from './rehearsal.ts';
 
 export interface RollbackDeps {
@@ -32,6 +33,11 @@ export interface RollbackDeps {
 
 export function run(raw: RawRollbackOptions, deps: RollbackDeps): Promise<Outcome> {
   return outcomeOf(async () => {
+    // Checked before anything is read or asked (a dry run starts nothing and needs none).
+    const stateMachine =
+      raw.local || raw.dryRun
+        ? undefined
+        : checkStateMachineArn(raw.stateMachine ?? deps.env.LOCKSTEP_ROLLBACK_STATE_MACHINE);
     const records = recordsSource(raw, deps);
     let plan: Awaited<ReturnType<typeof decideRollback>>;
     try {
@@ -80,7 +86,7 @@ export function run(raw: RawRollbackOptions, deps: RollbackDeps): Promise<Outcom
           pollMs: deps.pollMs ?? 2000,
           now: deps.now,
         },
-        raw.stateMachine ?? deps.env.LOCKSTEP_ROLLBACK_STATE_MACHINE,
+        stateMachine,
         input,
         { follow: raw.follow },
       );
