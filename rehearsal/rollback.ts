@@ -63,13 +63,19 @@ export function rollbackLocal(options: LocalRollbackOptions): Promise<LocalRollb
           '--to',
           `the local service has no revision ${revision} (was .lockstep/deploy.json removed since ${input.to.release}?)`,
         );
+      const snapshots = localSnapshots(server);
+      if (input.restore && !(await snapshots.list()).some((s) => s.id === input.restore?.snapshotId))
+        throw new InvalidInputError(
+          '--restore-database',
+          `the local snapshot ${input.restore.snapshotId} is gone (lockstep snapshots --local lists those there are)`,
+        );
       const record = new RollbackRecord(options, ecs.taskDefinitionArn);
       record.write('RUNNING');
       let step = 'Restore';
       try {
         if (input.restore) {
           print(`restoring the local database from ${input.restore.snapshotId} …`);
-          await localSnapshots(server).restore(input.restore.snapshotId);
+          await snapshots.restore(input.restore.snapshotId);
         }
         step = 'Rollout status';
         print(`redeploying ${revision} …`);

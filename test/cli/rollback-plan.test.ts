@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ExitCode, exitCodeFor } from '../../cli/exit-codes.ts';
 import { parseRecord, type ReleaseRecord } from '../../cli/release-records.ts';
+import { refusal } from '../../cli/rollback.ts';
 import { formatPlan, type KnownFile, planRollback, RestoreRequiredError } from '../../cli/rollback-plan.ts';
 import { InvalidInputError } from '../../engine/errors.ts';
 import { classifyMigration } from '../../engine/lint/compatibility.ts';
@@ -226,6 +228,25 @@ describe('planRollback', () => {
     assert.match(
       new RestoreRequiredError(plan).message,
       /run again with --restore-database to restore lockstep-shop-20260301100205-abc2/,
+    );
+  });
+
+  test('refused with exit 10: a restore without --restore-database, and --restore-database with no snapshot to restore', async () => {
+    const noSnapshot = [rec(2, 'v2', { files: ['0003_drop_legacy.sql'] }), V1];
+    const needed = refusal(planRollback(noSnapshot, 'v1', await files()), {});
+    const unavailable = refusal(planRollback(noSnapshot, 'v1', await files(), true), {
+      restoreDatabase: true,
+    });
+    assert.deepEqual(
+      [needed, unavailable].map((e) => [e?.name, exitCodeFor(e)]),
+      [
+        ['RestoreRequiredError', ExitCode.RollbackNeedsRestore],
+        ['RestoreUnavailableError', ExitCode.RollbackNeedsRestore],
+      ],
+    );
+    assert.match(
+      needed?.message ?? '',
+      /lockstep's records hold no snapshot to restore: v2, the first release/,
     );
   });
 
