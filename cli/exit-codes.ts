@@ -30,6 +30,9 @@ import type { ExecErrorCode } from './exec/errors.ts';
  * | 8     | `start --follow`: the release ended FAILED, TIMED_OUT or ABORTED (`ReleaseFailedError`)       |
  * | 9     | `lint`: a finding at or above `--fail-on` that no `-- lockstep:allow` accepts                 |
  * |       | (`UnsafeMigrationError`)                                                                       |
+ * | 10    | `rollback`: the database must be restored and `--restore-database` was not given          |
+ * |       | (`RestoreRequiredError`), or no snapshot in the records fits (`RestoreUnavailableError`);   |
+ * |       | nothing was changed                                                                        |
  * | 124   | `exec`: the command ran past `--timeout` and was stopped (`CommandTimeoutError`)              |
  * | 126   | `exec`: the command exists but cannot be run (`CommandNotExecutableError`)                    |
  * | 127   | `exec`: the command was not found (`CommandNotFoundError`)                                    |
@@ -50,6 +53,7 @@ export const ExitCode = {
   CannotConnect: 7,
   ReleaseFailed: 8,
   UnsafeMigration: 9,
+  RollbackNeedsRestore: 10,
   CommandTimedOut: 124,
   CommandNotExecutable: 126,
   CommandNotFound: 127,
@@ -57,16 +61,24 @@ export const ExitCode = {
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The codes of the errors cli/ and the rehearsal define. */
+type CliErrorCode =
+  | 'RELEASE_FAILED'
+  | 'REHEARSAL_IN_PROGRESS'
+  | 'RESTORE_REQUIRED'
+  | 'RESTORE_UNAVAILABLE'
+  | 'APPROVAL_NOT_PENDING';
+
 /** Exhaustive for the engine and `exec`: a new {@link EngineErrorCode} does not compile until it has an exit code. */
 const EXIT_CODE_BY_ERROR: Readonly<
   Record<EngineErrorCode | ExecErrorCode, ExitCode> &
-    Partial<
-      Record<ReleaseErrorCode | 'RELEASE_FAILED' | 'REHEARSAL_IN_PROGRESS' | 'APPROVAL_NOT_PENDING', ExitCode>
-    >
+    Partial<Record<ReleaseErrorCode | CliErrorCode, ExitCode>>
 > = {
   APPROVAL_NOT_PENDING: ExitCode.ValidationFailed,
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   RELEASE_FAILED: ExitCode.ReleaseFailed,
+  RESTORE_REQUIRED: ExitCode.RollbackNeedsRestore,
+  RESTORE_UNAVAILABLE: ExitCode.RollbackNeedsRestore,
   REHEARSAL_IN_PROGRESS: ExitCode.LockTimeout,
   INVALID_INPUT: ExitCode.UsageError,
   MIGRATION_FAILED: ExitCode.MigrationFailed,
@@ -94,13 +106,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
 export function exitCodeFor(err: unknown): ExitCode {
   const code =
     err instanceof LockstepError
-      ? (err.code as
-          | EngineErrorCode
-          | ExecErrorCode
-          | ReleaseErrorCode
-          | 'RELEASE_FAILED'
-          | 'REHEARSAL_IN_PROGRESS'
-          | 'APPROVAL_NOT_PENDING')
+      ? (err.code as EngineErrorCode | ExecErrorCode | ReleaseErrorCode | CliErrorCode)
       : undefined;
   return (code && EXIT_CODE_BY_ERROR[code]) ?? ExitCode.InternalError;
 }

@@ -20,6 +20,7 @@ import { errorJson, errorText, Output } from './output.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
 import { addReleasesOptions, type RawReleasesOptions } from './releases-options.ts';
 import { jsonDocument, jsonHead, type Outcome, report } from './report.ts';
+import { addRollbackOptions, type RawRollbackOptions } from './rollback-options.ts';
 import { Shutdown } from './shutdown.ts';
 import { addStartOptions, type RawStartOptions } from './start-options.ts';
 
@@ -300,6 +301,17 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
     const raw = command.optsWithGlobals<RawReleasesOptions>();
     const { releases, deps } = await releasesDeps();
     finish('releases show', raw.json, await releases.show(release, raw, deps));
+  });
+  addRollbackOptions(
+    program
+      .command('rollback')
+      .description(
+        'run an earlier release’s image again: image only when what ran since is backward compatible, else with the database restored (--restore-database)',
+      ),
+  ).action(async (raw: RawRollbackOptions) => {
+    const { run, awsClients } = await import('./commands/rollback.ts');
+    const deps = { output, env: process.env, cwd: process.cwd(), now: () => new Date(), ...awsClients };
+    finish('rollback', raw.json, await run(raw, deps));
   });
   program
     .command('diagram')

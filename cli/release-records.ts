@@ -48,6 +48,8 @@ export interface ReleaseRecord {
    */
   readonly approvedBy: string | undefined;
   readonly approvedAt: string | undefined;
+  /** A rollback's record (its input is functions/shared/rollback-input.ts's): where to, and whether it restored. */
+  readonly rollback: { readonly toRecordKey: string; readonly restored: boolean } | undefined;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -65,7 +67,7 @@ const object = (value: unknown): Record<string, unknown> =>
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
 
 /** Steps before any migration runs, and after all of them ran. */
-const BEFORE_MIGRATING = new Set([
+export const BEFORE_MIGRATING = new Set([
   'Preflight',
   'Plan',
   'Await approval',
@@ -114,6 +116,10 @@ export function parseRecord(item: Item): ReleaseRecord {
     failure,
     approvedBy: str(approval.approvedBy),
     approvedAt: str(approval.approvedAt),
+    rollback:
+      typeof input.rollback === 'string'
+        ? { toRecordKey: str(object(input.to).recordKey) ?? '', restored: Boolean(input.restore) }
+        : undefined,
   };
 }
 

@@ -66,11 +66,16 @@ export function consoleUrl(executionArn: string): string {
   return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
 
-export async function startRelease(deps: StartDeps, raw: RawStartOptions): Promise<StartResult> {
-  const stateMachineArn = raw.stateMachine ?? '';
-  if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/.test(stateMachineArn)) {
+/** A Step Functions state machine's ARN, as `--state-machine` must give it. */
+export function checkStateMachineArn(value: string | undefined): string {
+  const arn = value ?? '';
+  if (!/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]{1,80}$/.test(arn))
     throw new InvalidInputError('--state-machine', 'must be a Step Functions state machine ARN');
-  }
+  return arn;
+}
+
+export async function startRelease(deps: StartDeps, raw: RawStartOptions): Promise<StartResult> {
+  const stateMachineArn = checkStateMachineArn(raw.stateMachine);
   const rawInput: Record<string, unknown> = { image: raw.image };
   if (raw.release !== undefined) rawInput.release = raw.release;
   if (raw.migrations !== undefined) rawInput.migrations = raw.migrations;
@@ -104,7 +109,7 @@ export async function startRelease(deps: StartDeps, raw: RawStartOptions): Promi
 const TERMINAL = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionTimedOut', 'ExecutionAborted']);
 
 /** Prints the execution's history as it grows, until it ends; throws {@link ReleaseFailedError} unless it succeeded. */
-async function follow(
+export async function follow(
   deps: StartDeps,
   executionArn: string,
   release: string,

@@ -7,6 +7,7 @@
 
 import { AFTER_DEPLOY_DIRECTIVE, NO_TRANSACTION_DIRECTIVE, readHeader } from './directives.ts';
 import type { MigrationFileProblem } from './errors.ts';
+import { BACKWARD_COMPATIBLE_DIRECTIVE } from './lint/compatibility.ts';
 import { ALLOW_DIRECTIVE } from './lint/suppressions.ts';
 import type { FileAnalysis, MigrationText } from './migration.ts';
 import { type ParsedStatement, SqlSyntaxError, splitStatements } from './sql-parser.ts';
@@ -139,6 +140,12 @@ function directiveProblem(headerLines: number, comment: SqlComment, index: TextI
   if (!LOOKS_LIKE_DIRECTIVE.test(comment.text)) return undefined;
   // The lint's suppression (./lint/suppressions.ts), above any statement; the lint checks its rule and reason.
   if (ALLOW_DIRECTIVE.test(comment.text)) return undefined;
+  // The rollback's declaration (./lint/compatibility.ts), anywhere between statements; its reason is the point.
+  const declared = BACKWARD_COMPATIBLE_DIRECTIVE.exec(comment.text);
+  if (declared)
+    return declared[1]?.trim()
+      ? undefined
+      : '-- lockstep:backward-compatible needs a reason after it (why the app version before this migration works after it): without one it declares nothing';
   const { line } = index.lineColumn(comment.start);
   if (line <= headerLines) return undefined;
   // Right below the directives (or on line 1), yet not one of them: indented, most likely.
@@ -151,5 +158,5 @@ function directiveProblem(headerLines: number, comment: SqlComment, index: TextI
     return atTop
       ? '-- lockstep:after-deploy counts only as a whole line at the top of the file, from its first character: as it is, the file would run before the deploy'
       : `-- lockstep:after-deploy counts only at the top of the file (its first lines, with -- lockstep:no-transaction); here on line ${line} it would be ignored and the file run before the deploy: move it to line 1`;
-  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction" and "-- lockstep:after-deploy", exactly so, as whole lines at the top of the file, and "-- lockstep:allow <rule> <reason>" above a statement`;
+  return `${JSON.stringify(comment.text.slice(0, 60))} is not a lockstep directive: the only ones are "-- lockstep:no-transaction" and "-- lockstep:after-deploy", exactly so, as whole lines at the top of the file, "-- lockstep:allow <rule> <reason>" above a statement, and "-- lockstep:backward-compatible <reason>"`;
 }

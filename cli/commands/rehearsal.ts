@@ -15,7 +15,7 @@ type Rehearsal = typeof import('../../rehearsal/commands.ts');
 /** Set to true by the bundler when it builds dist/cli.cjs. */
 declare const LOCKSTEP_BUNDLED: boolean;
 
-async function loadRehearsal(): Promise<Rehearsal> {
+export async function loadRehearsal(): Promise<Rehearsal> {
   if (typeof LOCKSTEP_BUNDLED !== 'undefined' && LOCKSTEP_BUNDLED) {
     // A path the bundler cannot follow: the rehearsal stays out of dist/cli.cjs, which every command loads.
     const bundle = join(__dirname, 'rehearsal.cjs');

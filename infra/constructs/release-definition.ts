@@ -100,6 +100,12 @@ import { STATE } from './state-names.ts';
 export { STATE };
 
 /**
+ * What a failure alert tells you to run when migrations may have been applied and a snapshot was taken (README,
+ * "Rolling back"). Inside a States.Format literal too: no quote, brace or backslash.
+ */
+const ROLLBACK_HINT =
+  'lockstep rollback --to <the release before this one> --dry-run says whether the image still running works with what was applied; with --restore-database it restores the snapshot of this release if that must go.';
+/**
  * Every Retry a Lambda task gets, from the error contract: AWS's transient errors, then each retried lockstep
  * error, names with the same rule sharing one retrier. A name the table calls `final` has none: it is caught.
  */
@@ -270,7 +276,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     );
   };
 
-  const restoreHint = props.snapshots ? ' Restore from the snapshot only if the applied ones must go.' : '';
+  const restoreHint = props.snapshots ? ` ${ROLLBACK_HINT}` : '';
   const preflight = step({
     state: STATE.preflight,
     fn: props.preflight,
@@ -359,7 +365,8 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     timeout: functionTimeout,
     consequence:
       'The migrations are applied; ECS rolled back or the rollout stalled — unless the error is ImageNotRecordedError: ' +
-      'then the new image runs, but the image parameter the stack reads still names the previous one.',
+      'then the new image runs, but the image parameter the stack reads still names the previous one. ' +
+      'lockstep rollback --to <the release before this one> --dry-run says whether the image ECS went back to works with the migrations.',
   });
   const waitRollout = new sfn.Wait(scope, STATE.waitRollout, {
     stateName: STATE.waitRollout,
@@ -647,7 +654,7 @@ function commandMigration(
     functionTimeout,
   );
   for (const retry of taskRetries()) check.addRetry(retry);
-  const restoreHint = props.snapshots ? ' Restore from the snapshot only if what it applied must go.' : '';
+  const restoreHint = props.snapshots ? ` ${ROLLBACK_HINT}` : '';
   check.addCatch(
     describeFailure(
       STATE.checkMigrationTask,

@@ -33,7 +33,7 @@ test('every lockstep command the README shows exists in the installed command, w
   const shown = new Set(
     [
       ...readme.matchAll(
-        /lockstep (migrate|plan|status|repair|adopt|baseline|publish|start|release|snapshots|restore|diagram|new|exec|lint|approve|reject)\b/g,
+        /lockstep (migrate|plan|status|repair|adopt|baseline|publish|start|release|snapshots|restore|rollback|diagram|new|exec|lint|approve|reject)\b/g,
       ),
     ].map((m) => m[1] as string),
   );

@@ -221,6 +221,10 @@ describe('release state machine, failing', () => {
       assertHaltedAt(run, STATE.migrate, 'MigrationFailedError', snapshotId);
       assert.match(run.alerts[0]?.message ?? '', /0004_broken\.sql:2:8/);
       assert.match(run.alerts[0]?.message ?? '', /Nothing was deployed/);
+      assert.match(
+        run.alerts[0]?.message ?? '',
+        /lockstep rollback --to <the release before this one> --dry-run says whether the image still running works with what was applied; with --restore-database it restores the snapshot of this release/,
+      );
       assert.ok(!run.states.includes(STATE.startDeploy));
       assert.equal(release.aws.ecs.commandCalls(RegisterTaskDefinitionCommand).length, 0);
       assertServiceUntouched();
@@ -258,6 +262,10 @@ describe('release state machine, failing', () => {
 
     assertHaltedAt(run, STATE.rolloutStatus, 'DeploymentFailedError', snapshotOf(run));
     assert.match(run.alerts[0]?.message ?? '', /circuit breaker/);
+    assert.match(
+      run.alerts[0]?.message ?? '',
+      /lockstep rollback --to <the release before this one> --dry-run says whether the image ECS went back to works/,
+    );
     assert.ok(!run.states.includes(STATE.prune));
   });
 
