@@ -54,6 +54,8 @@ export interface PreflightOutput {
 /** What the rollback state machine's preflight returns: `release` is what its deploy steps are given. */
 export interface RollbackPreflightOutput extends PreflightOutput {
   readonly rollback: RollbackInput;
+  /** The snapshot restored from, or "none" (image only): what the record and the alerts name. */
+  readonly snapshot: { readonly snapshotId: string };
 }
 
 const eventSchema = z.object({
@@ -156,6 +158,7 @@ async function rollbackPreflight(
     },
     executionId: event.execution.id,
     database: deps.config.database,
+    snapshot: { snapshotId: rollback.restore?.snapshotId ?? 'none' },
   };
 }
 

@@ -107,6 +107,11 @@ export interface RecordStateProps {
   readonly source: RecordSource;
   /** Where a failed write goes (its error in `$.recordError`); the successful one goes to `next`. */
   readonly onError: sfn.IChainable;
+  /**
+   * The rollback state machine's records (./rollback-definition.ts): marked `flow: rollback`, with what was restored
+   * and renamed (`$.restore`, JSON; null for an image-only rollback or before the restore). @default - a release's
+   */
+  readonly flow?: 'rollback';
 }
 
 /**
@@ -129,7 +134,7 @@ export function recordRelease(
   const view = new sfn.Pass(scope, `Record view (${label})`, {
     stateName: `Record view (${label})`,
     parameters: {
-      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify(ABSENT)}'), $, false)`,
+      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify(props.flow === 'rollback' ? { ...ABSENT, restore: null } : ABSENT)}'), $, false)`,
     },
     outputPath: '$.view',
   });
@@ -160,6 +165,9 @@ export function recordRelease(
       plan: json('$.plan'),
       deployment: json('$.deploy'),
       revision: json('$.revision'),
+      ...(props.flow === 'rollback'
+        ? { flow: tasks.DynamoAttributeValue.fromString('rollback'), restore: json('$.restore') }
+        : {}),
       // Read as plain paths, not through States.JsonToString: a Cause is often JSON text itself (Lambda's error).
       ...(source.failure
         ? {
