@@ -44,6 +44,20 @@ export interface ReleaseRecord {
   readonly failure: { readonly step: string; readonly error: string; readonly cause: string } | undefined;
   /** Who approved it, with an approval gate (none exists yet). */
   readonly approvedBy: string | undefined;
+  /** A rollback's record (the rollback state machine, issue 16): what it went back to, and what it restored. */
+  readonly rollback: RollbackRecord | undefined;
+}
+
+/** What a rollback record adds: its input, and the restore and rename names once the restore started. */
+export interface RollbackRecord {
+  readonly to: { readonly release: string; readonly recordKey: string; readonly taskDefinitionArn: string };
+  /** The snapshot restored from; undefined for an image-only rollback. */
+  readonly snapshotId: string | undefined;
+  readonly requestedBy: string;
+  readonly reason: string;
+  /** Where the snapshot was restored, and what the original was renamed to (kept). */
+  readonly restored: string | undefined;
+  readonly aside: string | undefined;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -106,6 +120,24 @@ export function parseRecord(item: Item): ReleaseRecord {
     migrationsState: migrationsState(outcome, failure?.step, migrations),
     failure,
     approvedBy: str(item.approvedBy?.S),
+    rollback:
+      text(item, 'flow') === 'rollback' ? rollbackOf(input, object(json(item, 'restore'))) : undefined,
+  };
+}
+
+function rollbackOf(input: Record<string, unknown>, restore: Record<string, unknown>): RollbackRecord {
+  const to = object(input.to);
+  return {
+    to: {
+      release: str(to.release) ?? '',
+      recordKey: str(to.recordKey) ?? '',
+      taskDefinitionArn: str(to.taskDefinitionArn) ?? '',
+    },
+    snapshotId: str(object(input.restore).snapshotId),
+    requestedBy: str(input.requestedBy) ?? '',
+    reason: str(input.reason) ?? '',
+    restored: str(restore.restored),
+    aside: str(restore.aside),
   };
 }
 
@@ -221,6 +253,16 @@ export function formatRecord(r: ReleaseRecord): string {
     `             after  ${r.taskDefinitionAfter ?? '-'}`,
     `migrations   ${m ? `${m.count} ${m.phase} (${r.migrationsState})${m.truncated ? `, ${m.migrations.length} listed: the rest are in the history table` : ''}` : r.migrationsState}`,
     ...(m?.migrations ?? []).map((x) => `  ${x.file}  ${x.checksum}`),
+    ...(r.rollback
+      ? [
+          `rollback to  ${r.rollback.to.release} (${r.rollback.to.recordKey}), asked by ${r.rollback.requestedBy}: ${r.rollback.reason}`,
+          ...(r.rollback.restored
+            ? [
+                `restored     ${r.rollback.restored} from ${r.rollback.snapshotId}; the original kept as ${r.rollback.aside}`,
+              ]
+            : []),
+        ]
+      : []),
     ...(r.failure ? ['', `cause        ${r.failure.cause}`] : []),
   ];
   return lines.join('\n');

@@ -17,12 +17,25 @@ import { ReleaseStack } from '../infra/release-stack.ts';
 import { LOCAL_ACCOUNT } from './stand-ins/account.ts';
 import { LOCAL_RECORDS_TABLE } from './stand-ins/records.ts';
 
-/** The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function (command mode). */
-export type ReleaseFunctionName = 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'migrationTask';
+/**
+ * The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function
+ * (command mode); and the rollback state machine's restore function.
+ */
+export type ReleaseFunctionName =
+  | 'preflight'
+  | 'snapshot'
+  | 'migrate'
+  | 'deploy'
+  | 'migrationTask'
+  | 'restore';
 /** A value per release function: migrate's only in the SQL flow, the migration-task function's only in command mode. */
-export type PerFunction<T> = Record<Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask'>, T> & {
+export type PerFunction<T> = Record<
+  Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask' | 'restore'>,
+  T
+> & {
   readonly migrate?: T;
   readonly migrationTask?: T;
+  readonly restore?: T;
 };
 /**
  * What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem (the release lock), DynamoDB PutItem
@@ -53,6 +66,8 @@ export interface LocalDefinitionOptions {
    * command mode when the context has `migrationCommand`
    */
   readonly build?: (app: App) => ReleaseFlow;
+  /** Which of the construct's state machines: the release, or the rollback (issue 16). @default 'release' */
+  readonly machine?: 'release' | 'rollback';
 }
 
 export interface LocalDefinition {
@@ -93,6 +108,7 @@ const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   migrate: 'Migrate',
   deploy: 'Deploy',
   migrationTask: 'MigrationTask',
+  restore: 'Restore',
 };
 
 const repoRoot = packageRoot();
@@ -152,7 +168,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   arns.set(logicalId(flow.lockTable), LOCK_TABLE_NAME);
   arns.set(logicalId(flow.recordsTable), RECORDS_TABLE_NAME);
 
-  const machineId = logicalId(flow.stateMachine);
+  const machineId = logicalId(options.machine === 'rollback' ? flow.rollbackStateMachine : flow.stateMachine);
   const machine = template.Resources[machineId];
   if (!machine) throw new Error(`the template has no state machine ${machineId}`);
   const properties = machine.Properties as { DefinitionString: unknown; StateMachineName?: unknown };

@@ -17,6 +17,7 @@ import { deployHandler } from '../functions/deploy/setup.ts';
 import { migrateHandler } from '../functions/migrate/setup.ts';
 import { migrationTaskHandler } from '../functions/migration-task/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
+import { restoreHandler } from '../functions/restore/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
 import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
 import type { Handler } from './interpreter.ts';
@@ -77,6 +78,7 @@ export function localEnvironments(
     ...(local.environments.migrate ? { migrate: env('migrate', migrate) } : {}),
     deploy: env('deploy'),
     ...(local.environments.migrationTask ? { migrationTask: env('migrationTask') } : {}),
+    ...(local.environments.restore ? { restore: env('restore', named) } : {}),
   };
 }
 
@@ -110,5 +112,6 @@ export function localFunctions(
           ),
         }
       : {}),
+    ...(env.restore ? { restore: restoreHandler(env.restore, clients, setup) } : {}),
   };
 }

@@ -1,92 +1,95 @@
 /**
- * The rollback state machine's input (issue 16), as `lockstep rollback --to <release>` starts it: the contract
- * between the CLI, which decides image-only or restore from the release records, and the AWS rollback flow
- * (infra/constructs/rollback-definition.ts), which validates it in preflight before anything changes.
+ * The rollback state machine's input (issue 16): what `lockstep rollback` starts it with, and what the rollback flow
+ * reads. One contract, here, imported by both sides (cli/ and the construct's flow; neither imports the other):
  *
- *   { "rollback": "rollback-to-v1.3.0",
- *     "to": { "release": "v1.3.0", "recordKey": "<start>#<execution>", "image": "<image>", "taskDefinitionArn": "<arn>" },
- *     "restore": null | { "snapshotId": "<snapshot>", "snapshotCreatedAt": "<ISO time>" },
- *     "requestedBy": "<caller identity ARN>", "reason": "<text>" }
+ * ```json
+ * { "rollback": "rollback-to-v1.3.0",
+ *   "to": { "release": "v1.3.0", "recordKey": "<the target record's sort key>", "image": "<image>",
+ *           "taskDefinitionArn": "<the target release's task-definition revision after it released>" },
+ *   "restore": null | { "snapshotId": "<snapshot id>", "snapshotCreatedAt": "<ISO time>" },
+ *   "requestedBy": "<caller identity ARN>", "reason": "<text>" }
+ * ```
+ *
+ * The flow holds the release lock throughout; restores `restore.snapshotId` when it is set (the snapshot taken by the
+ * first release after the target: it holds the database as the target release left it); redeploys
+ * `to.taskDefinitionArn`; writes a record of the rollback (its `input` attribute is this input, which is how
+ * `lockstep releases` tells a rollback from a release); alerts on failure.
  */
 import * as z from 'zod/mini';
 import { parseEvent } from './events.ts';
 import { RELEASE_LABEL, RELEASE_LABEL_RULE } from './release-label.ts';
 
 export interface RollbackTarget {
-  /** The release rolled back to. */
+  /** The release rolled back to, as its record names it. */
   readonly release: string;
   /** Its record's sort key, `<start time>#<execution name>`. */
   readonly recordKey: string;
-  /** The image it ran. */
+  /** The image it released. */
   readonly image: string;
-  /** The task-definition revision the service ran once it was released. */
+  /** The task-definition revision the service ran after it released: what the rollback redeploys. */
   readonly taskDefinitionArn: string;
 }
 
 export interface RollbackRestore {
-  /** The snapshot to restore the database from (the one taken before the first release rolled back). */
+  /** The RDS snapshot (DB snapshot, or cluster snapshot for Aurora) to restore. */
   readonly snapshotId: string;
-  /** When it was taken: what the database goes back to. */
+  /** When it was taken (ISO 8601): data written after it is lost by the restore. */
   readonly snapshotCreatedAt: string;
 }
 
 export interface RollbackInput {
-  /** The rollback's own label: its record's `release`, and the label the deploy function logs. */
+  /** This rollback's label, e.g. `rollback-to-v1.3.0`. */
   readonly rollback: string;
   readonly to: RollbackTarget;
-  /** `null`: image only, the database keeps its schema and data. */
+  /** `null`: image only, the database keeps its schema. */
   readonly restore: RollbackRestore | null;
-  /** Who asked for it: the caller's identity ARN. */
+  /** The ARN of the identity that asked for it (STS GetCallerIdentity). */
   readonly requestedBy: string;
   readonly reason: string;
 }
 
 const label = z.string().check(z.regex(RELEASE_LABEL, RELEASE_LABEL_RULE));
-const text = (max: number) =>
-  z
-    .string()
-    .check(z.minLength(1, 'must not be empty'), z.maxLength(max, `must be at most ${max} characters`));
+const nonEmpty = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 const TASK_DEFINITION_ARN =
   /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition\/[A-Za-z0-9_-]{1,255}:\d+$/;
-/** An RDS DB snapshot or DB cluster snapshot identifier (RDS API Reference: 1-255 letters, digits, hyphens). */
-const SNAPSHOT_ID = /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 export const rollbackInputSchema = z.strictObject({
   rollback: label,
   to: z.strictObject({
     release: label,
-    recordKey: text(400),
-    image: text(1024),
+    recordKey: nonEmpty(400),
+    image: nonEmpty(1024),
     taskDefinitionArn: z
       .string()
       .check(
         z.regex(
           TASK_DEFINITION_ARN,
-          'must be an ECS task-definition revision ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>)',
+          'must be an ECS task-definition revision ARN (…:task-definition/family:N)',
         ),
       ),
   }),
   restore: z.nullable(
     z.strictObject({
+      // RDS identifiers: 1-255 letters, digits and hyphens (a shared or copied snapshot may be named by ARN).
       snapshotId: z
         .string()
         .check(
-          z.maxLength(255, 'must be at most 255 characters'),
-          z.regex(SNAPSHOT_ID, 'must be an RDS snapshot identifier (letters, digits and single hyphens)'),
+          z.regex(
+            /^(arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(cluster-)?snapshot:)?[A-Za-z][A-Za-z0-9-]{0,254}$/,
+            'must be an RDS snapshot identifier',
+          ),
         ),
-      snapshotCreatedAt: z.iso.datetime({
-        offset: true,
-        error: 'must be an ISO 8601 date and time, such as 2024-05-06T07:08:09Z',
-      }),
+      snapshotCreatedAt: z
+        .string()
+        .check(z.regex(ISO_TIME, 'must be an ISO 8601 UTC time such as 2026-01-31T12:00:00Z')),
     }),
   ),
-  requestedBy: z
-    .string()
-    .check(z.regex(/^arn:aws[a-z-]*:(?:iam|sts)::\d{12}:.+$/, 'must be an IAM or STS ARN')),
-  reason: text(1000),
+  requestedBy: nonEmpty(2048),
+  reason: nonEmpty(1024),
 });
 
-/** Validates a rollback input; throws InvalidInputError naming the first bad field (`to.taskDefinitionArn`…). */
+/** Validates a rollback input; throws InvalidInputError naming the first bad field (`to.taskDefinitionArn`). */
 export function parseRollbackInput(raw: unknown): RollbackInput {
   return parseEvent(rollbackInputSchema, raw, 'input');
 }

@@ -130,6 +130,8 @@ export interface LocalReleaseSetup {
   readonly migrationTimeoutSeconds?: number;
   /** Command mode's pending check, given as `-c pendingCheckCommand` (a JSON array). @default - none */
   readonly pendingCheckCommand?: readonly string[];
+  /** Which state machine `runRelease` executes: the release, or the rollback (issue 16). @default 'release' */
+  readonly machine?: 'release' | 'rollback';
 }
 
 const mockAws = () => ({
@@ -231,16 +233,17 @@ const FULL_TIME: LambdaContext = { getRemainingTimeInMillis: () => 900_000 };
  */
 export async function createLocalRelease(setup: LocalReleaseSetup): Promise<LocalRelease> {
   const { migrationCommand, migrationTimeoutSeconds, pendingCheckCommand } = setup;
-  const synthesized = synthesizeReleaseDefinition(
-    migrationCommand
+  const synthesized = synthesizeReleaseDefinition({
+    ...(migrationCommand
       ? {
           context: {
             migrationCommand: JSON.stringify(migrationCommand),
             ...(pendingCheckCommand ? { pendingCheckCommand: JSON.stringify(pendingCheckCommand) } : {}),
           },
         }
-      : {},
-  );
+      : {}),
+    ...(setup.machine ? { machine: setup.machine } : {}),
+  });
   const definition =
     migrationTimeoutSeconds === undefined
       ? synthesized

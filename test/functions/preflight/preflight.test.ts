@@ -297,7 +297,7 @@ describe('preflight', () => {
         { restore: { snapshotCreatedAt: '2026-11-21T10:00:00Z' } },
         'restore.snapshotId',
       ],
-      ['a caller that is not an ARN', { requestedBy: 'alice' }, 'requestedBy'],
+      ['no caller', { requestedBy: '' }, 'requestedBy'],
       ['an unknown field', { force: true }, 'input'],
     ];
     for (const [what, extra, field] of bad) {
