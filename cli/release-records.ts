@@ -33,6 +33,12 @@ export interface ReleaseRecord {
   readonly snapshotId: string | undefined;
   /** The time in the snapshot's identifier (lockstep names snapshots `<prefix>-<db>-<YYYYMMDDHHMMSS>-<suffix>`). */
   readonly snapshotTime: string | undefined;
+  /**
+   * A rollback's restore on AWS (the rollback state machine's record, `flow: rollback`): where the snapshot was
+   * restored, and the identifier the original was renamed to and kept as. `undefined` before the restore started,
+   * for an image-only rollback, and for a release.
+   */
+  readonly restoredAs: { readonly restored: string; readonly aside: string } | undefined;
   /** The revision the service ran before (`undefined` when the release did not reach its deploy). */
   readonly taskDefinitionBefore: string | undefined;
   /** The revision it was pointed at (command mode: the one registered, even when deploy was not reached). */
@@ -44,20 +50,8 @@ export interface ReleaseRecord {
   readonly failure: { readonly step: string; readonly error: string; readonly cause: string } | undefined;
   /** Who approved it, with an approval gate (none exists yet). */
   readonly approvedBy: string | undefined;
-  /** A rollback's record (the rollback state machine, issue 16): what it went back to, and what it restored. */
-  readonly rollback: RollbackRecord | undefined;
-}
-
-/** What a rollback record adds: its input, and the restore and rename names once the restore started. */
-export interface RollbackRecord {
-  readonly to: { readonly release: string; readonly recordKey: string; readonly taskDefinitionArn: string };
-  /** The snapshot restored from; undefined for an image-only rollback. */
-  readonly snapshotId: string | undefined;
-  readonly requestedBy: string;
-  readonly reason: string;
-  /** Where the snapshot was restored, and what the original was renamed to (kept). */
-  readonly restored: string | undefined;
-  readonly aside: string | undefined;
+  /** A rollback's record (its input is functions/shared/rollback-input.ts's): where to, and whether it restored. */
+  readonly rollback: { readonly toRecordKey: string; readonly restored: boolean } | undefined;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -75,7 +69,7 @@ const object = (value: unknown): Record<string, unknown> =>
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
 
 /** Steps before any migration runs, and after all of them ran. */
-const BEFORE_MIGRATING = new Set([
+export const BEFORE_MIGRATING = new Set([
   'Preflight',
   'Plan',
   'Register revision',
@@ -113,6 +107,7 @@ export function parseRecord(item: Item): ReleaseRecord {
     snapshotTime: stamp
       ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}Z`
       : undefined,
+    restoredAs: restoredAs(item),
     taskDefinitionBefore:
       str(deployment.previousTaskDefinitionArn) ?? str(revision.previousTaskDefinitionArn),
     taskDefinitionAfter: str(deployment.taskDefinitionArn) ?? str(revision.taskDefinitionArn),
@@ -121,24 +116,19 @@ export function parseRecord(item: Item): ReleaseRecord {
     failure,
     approvedBy: str(item.approvedBy?.S),
     rollback:
-      text(item, 'flow') === 'rollback' ? rollbackOf(input, object(json(item, 'restore'))) : undefined,
+      typeof input.rollback === 'string'
+        ? { toRecordKey: str(object(input.to).recordKey) ?? '', restored: Boolean(input.restore) }
+        : undefined,
   };
 }
 
-function rollbackOf(input: Record<string, unknown>, restore: Record<string, unknown>): RollbackRecord {
-  const to = object(input.to);
-  return {
-    to: {
-      release: str(to.release) ?? '',
-      recordKey: str(to.recordKey) ?? '',
-      taskDefinitionArn: str(to.taskDefinitionArn) ?? '',
-    },
-    snapshotId: str(object(input.restore).snapshotId),
-    requestedBy: str(input.requestedBy) ?? '',
-    reason: str(input.reason) ?? '',
-    restored: str(restore.restored),
-    aside: str(restore.aside),
-  };
+/** What the rollback state machine restored and renamed (`restore`, JSON), when it got that far. */
+function restoredAs(item: Item): ReleaseRecord['restoredAs'] {
+  if (text(item, 'flow') !== 'rollback') return undefined;
+  const restore = object(json(item, 'restore'));
+  const restored = str(restore.restored);
+  const aside = str(restore.aside);
+  return restored && aside ? { restored, aside } : undefined;
 }
 
 function migrationsState(
@@ -253,15 +243,8 @@ export function formatRecord(r: ReleaseRecord): string {
     `             after  ${r.taskDefinitionAfter ?? '-'}`,
     `migrations   ${m ? `${m.count} ${m.phase} (${r.migrationsState})${m.truncated ? `, ${m.migrations.length} listed: the rest are in the history table` : ''}` : r.migrationsState}`,
     ...(m?.migrations ?? []).map((x) => `  ${x.file}  ${x.checksum}`),
-    ...(r.rollback
-      ? [
-          `rollback to  ${r.rollback.to.release} (${r.rollback.to.recordKey}), asked by ${r.rollback.requestedBy}: ${r.rollback.reason}`,
-          ...(r.rollback.restored
-            ? [
-                `restored     ${r.rollback.restored} from ${r.rollback.snapshotId}; the original kept as ${r.rollback.aside}`,
-              ]
-            : []),
-        ]
+    ...(r.restoredAs
+      ? [`restored     into ${r.restoredAs.restored}; the original kept as ${r.restoredAs.aside}`]
       : []),
     ...(r.failure ? ['', `cause        ${r.failure.cause}`] : []),
   ];

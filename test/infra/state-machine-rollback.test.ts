@@ -168,11 +168,8 @@ describe('rollback state machine: DB instance', () => {
     assert.equal(record.image, TARGET.initialImage);
     assert.equal(record.snapshotId, SNAPSHOT);
     assert.equal(record.taskDefinitionAfter, target);
-    assert.deepEqual(record.rollback, {
-      to: { release: 'v1.3.0', recordKey: '2026-11-20T09:00:00.000Z#v1-3-0', taskDefinitionArn: target },
-      snapshotId: SNAPSHOT,
-      requestedBy: 'arn:aws:sts::123456789012:assumed-role/deployer/alice',
-      reason: 'v1.4.0 corrupts orders',
+    assert.deepEqual(record.rollback, { toRecordKey: '2026-11-20T09:00:00.000Z#v1-3-0', restored: true });
+    assert.deepEqual(record.restoredAs, {
       restored: (run.output as { restore: { restored: string } }).restore.restored,
       aside: asideId,
     });
@@ -194,7 +191,8 @@ describe('rollback state machine: DB instance', () => {
     const record = await recordOf(local, run);
     assert.equal(record.outcome, 'SUCCEEDED');
     assert.equal(record.snapshotId, undefined);
-    assert.equal(record.rollback?.restored, undefined);
+    assert.deepEqual(record.rollback, { toRecordKey: '2026-11-20T09:00:00.000Z#v1-3-0', restored: false });
+    assert.equal(record.restoredAs, undefined);
   });
 
   test('a release holding the lock refuses the rollback at once: nothing restored, the lock stays the release’s', async () => {
