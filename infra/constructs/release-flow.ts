@@ -44,7 +44,7 @@ import { dependencyLockFile, packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
-import { acknowledgeWildcard } from './nag.ts';
+import { acknowledgeWildcard, STATE_MACHINE_WILDCARD_REASON } from './nag.ts';
 import { knownNonCheck } from './pending-check-commands.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import { createReleaseRecordsTable } from './release-records.ts';
@@ -746,13 +746,7 @@ export class ReleaseFlow extends Construct {
         'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the release functions (the migration-task function in command mode) are named.',
       );
     }
-    acknowledgeWildcard(
-      stateMachine.role,
-      '*',
-      'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
-        'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
-        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
-    );
+    acknowledgeWildcard(stateMachine.role, '*', STATE_MACHINE_WILDCARD_REASON);
     return stateMachine;
   }
 

@@ -319,14 +319,6 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     '$.restoreStatus',
     restored,
   );
-  const renameStatus = (state: string, consequence: string) =>
-    step(
-      state,
-      props.restore,
-      { action: 'renameStatus', ...restoreArgs, 'rename.$': '$.rename' },
-      '$.renameStatus',
-      consequence,
-    );
   const switched = new sfn.Pass(scope, STATE.switched, {
     stateName: STATE.switched,
     parameters: {
@@ -339,32 +331,52 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     },
     resultPath: '$.switched',
   }).next(deploy);
-  const renameRestored = poll(
-    step(
-      STATE.renameRestored,
-      props.restore,
-      { action: 'renameRestored', ...restoreArgs },
-      '$.rename',
-      HALF_SWITCHED_RESTORED,
-    ),
-    wait(STATE.waitRenameRestored, props.pollInterval),
-    renameStatus(STATE.renameRestoredStatus, HALF_SWITCHED_RESTORED),
-    STATE.restoredRenamed,
-    '$.renameStatus.done',
+  /** One half of the switch: rename → Wait ⇄ rename status → `next`; a failure at either says what `consequence` does. */
+  const renameThen = (
+    action: 'renameOriginal' | 'renameRestored',
+    states: {
+      readonly rename: string;
+      readonly wait: string;
+      readonly status: string;
+      readonly done: string;
+    },
+    consequence: string,
+    next: sfn.IChainable,
+  ) =>
+    poll(
+      step(states.rename, props.restore, { action, ...restoreArgs }, '$.rename', consequence),
+      wait(states.wait, props.pollInterval),
+      step(
+        states.status,
+        props.restore,
+        { action: 'renameStatus', ...restoreArgs, 'rename.$': '$.rename' },
+        '$.renameStatus',
+        consequence,
+      ),
+      states.done,
+      '$.renameStatus.done',
+      next,
+    );
+  const renameRestored = renameThen(
+    'renameRestored',
+    {
+      rename: STATE.renameRestored,
+      wait: STATE.waitRenameRestored,
+      status: STATE.renameRestoredStatus,
+      done: STATE.restoredRenamed,
+    },
+    HALF_SWITCHED_RESTORED,
     switched,
   );
-  const renameOriginal = poll(
-    step(
-      STATE.renameOriginal,
-      props.restore,
-      { action: 'renameOriginal', ...restoreArgs },
-      '$.rename',
-      HALF_SWITCHED_ORIGINAL,
-    ),
-    wait(STATE.waitRenameOriginal, props.pollInterval),
-    renameStatus(STATE.renameOriginalStatus, HALF_SWITCHED_ORIGINAL),
-    STATE.originalRenamed,
-    '$.renameStatus.done',
+  const renameOriginal = renameThen(
+    'renameOriginal',
+    {
+      rename: STATE.renameOriginal,
+      wait: STATE.waitRenameOriginal,
+      status: STATE.renameOriginalStatus,
+      done: STATE.originalRenamed,
+    },
+    HALF_SWITCHED_ORIGINAL,
     renameRestored,
   );
   const switchThen = props.confirmSwitch ? props.confirmSwitch(scope, renameOriginal) : renameOriginal;

@@ -19,7 +19,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { acknowledgeWildcard } from './nag.ts';
+import { acknowledgeWildcard, STATE_MACHINE_WILDCARD_REASON } from './nag.ts';
 import { buildRollbackDefinition, type RollbackDefinitionProps } from './rollback-definition.ts';
 
 /** How the rollback state machine restores and switches; see the README's "Rolling back". */
@@ -218,12 +218,6 @@ export function createRollbackStateMachine(scope: Construct, props: RollbackMach
       `${fn.functionArn}:*`,
       'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the preflight, restore and deploy functions are named.',
     );
-  acknowledgeWildcard(
-    stateMachine.role,
-    '*',
-    'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
-      'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
-      '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
-  );
+  acknowledgeWildcard(stateMachine.role, '*', STATE_MACHINE_WILDCARD_REASON);
   return stateMachine;
 }

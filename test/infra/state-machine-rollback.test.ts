@@ -80,6 +80,16 @@ async function lockOwner(local: LocalRelease): Promise<string | undefined> {
   return out.Item?.owner?.S;
 }
 
+/** `state` returns a deadline already past, so the status after it times out at its first look. */
+const pastDeadline = (state: string) => ({
+  tasks: {
+    [state]: async (input: unknown, invoke: (input: unknown) => Promise<unknown>) => ({
+      ...((await invoke(input)) as object),
+      waitUntil: new Date(Date.now() - 1000).toISOString(),
+    }),
+  },
+});
+
 before(async () => {
   db = await freshDatabase();
   dir = await migrationsDir(FIXTURE_MIGRATIONS);
@@ -257,15 +267,7 @@ describe('rollback state machine: DB instance', () => {
 
     test('the restore not available by its deadline: nothing switched, the restored copy named and kept', async () => {
       fake.restoreStatuses = ['creating'];
-      const run = await local.runRelease(rollbackInput(target, true), {
-        tasks: {
-          // The deadline has passed by the first look.
-          [STATE.restore]: async (input, invoke) => ({
-            ...((await invoke(input)) as object),
-            waitUntil: new Date(Date.now() - 1000).toISOString(),
-          }),
-        },
-      });
+      const run = await local.runRelease(rollbackInput(target, true), pastDeadline(STATE.restore));
       const message = await failedRun(run, STATE.restoreStatus);
       assert.equal(run.error, 'RestoreTimeoutError');
       assert.match(message, /the copy restored from the snapshot, database-restored-\d{14}, is kept/);
@@ -307,14 +309,7 @@ describe('rollback state machine: DB instance', () => {
 
     test('the original’s rename not visible by its deadline: the alert says where the data may be and both commands', async () => {
       fake.renameLooks = 1000;
-      const run = await local.runRelease(rollbackInput(target, true), {
-        tasks: {
-          [STATE.renameOriginal]: async (input, invoke) => ({
-            ...((await invoke(input)) as object),
-            waitUntil: new Date(Date.now() - 1000).toISOString(),
-          }),
-        },
-      });
+      const run = await local.runRelease(rollbackInput(target, true), pastDeadline(STATE.renameOriginal));
       const message = await failedRun(run, STATE.renameOriginalStatus);
       assert.equal(run.error, 'RenameTimeoutError');
       assert.match(
