@@ -33,6 +33,12 @@ export interface ReleaseRecord {
   readonly snapshotId: string | undefined;
   /** The time in the snapshot's identifier (lockstep names snapshots `<prefix>-<db>-<YYYYMMDDHHMMSS>-<suffix>`). */
   readonly snapshotTime: string | undefined;
+  /**
+   * A rollback's restore on AWS (the rollback state machine's record, `flow: rollback`): where the snapshot was
+   * restored, and the identifier the original was renamed to and kept as. `undefined` before the restore started,
+   * for an image-only rollback, and for a release.
+   */
+  readonly restoredAs: { readonly restored: string; readonly aside: string } | undefined;
   /** The revision the service ran before (`undefined` when the release did not reach its deploy). */
   readonly taskDefinitionBefore: string | undefined;
   /** The revision it was pointed at (command mode: the one registered, even when deploy was not reached). */
@@ -108,6 +114,7 @@ export function parseRecord(item: Item): ReleaseRecord {
     snapshotTime: stamp
       ? `${stamp[1]}-${stamp[2]}-${stamp[3]}T${stamp[4]}:${stamp[5]}:${stamp[6]}Z`
       : undefined,
+    restoredAs: restoredAs(item),
     taskDefinitionBefore:
       str(deployment.previousTaskDefinitionArn) ?? str(revision.previousTaskDefinitionArn),
     taskDefinitionAfter: str(deployment.taskDefinitionArn) ?? str(revision.taskDefinitionArn),
@@ -141,6 +148,15 @@ function recordedMigrations(value: unknown): RecordedMigrations | undefined {
     truncated: r.truncated === true,
     migrations,
   };
+}
+
+/** What the rollback state machine restored and renamed (`restore`, JSON), when it got that far. */
+function restoredAs(item: Item): ReleaseRecord['restoredAs'] {
+  if (text(item, 'flow') !== 'rollback') return undefined;
+  const restore = object(json(item, 'restore'));
+  const restored = str(restore.restored);
+  const aside = str(restore.aside);
+  return restored && aside ? { restored, aside } : undefined;
 }
 
 function migrationsState(
@@ -267,6 +283,9 @@ export function formatRecord(r: ReleaseRecord): string {
     ...(m?.migrations ?? []).map(
       (x) => `  ${x.file}  ${x.checksum}${x.phase === 'after-deploy' ? '  after the deploy' : ''}`,
     ),
+    ...(r.restoredAs
+      ? [`restored     into ${r.restoredAs.restored}; the original kept as ${r.restoredAs.aside}`]
+      : []),
     ...(r.failure ? ['', `cause        ${r.failure.cause}`] : []),
   ];
   return lines.join('\n');

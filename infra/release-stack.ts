@@ -219,6 +219,10 @@ export class ReleaseStack extends Stack {
       description: 'Push version-tagged images (v*, release-*) here to release them',
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.releaseFlow.stateMachine.stateMachineArn });
+    // `lockstep rollback` starts this one (issue 16).
+    new CfnOutput(this, 'RollbackStateMachineArn', {
+      value: this.releaseFlow.rollbackStateMachine.stateMachineArn,
+    });
     new CfnOutput(this, 'ReleaseRecordsTable', {
       value: this.releaseFlow.recordsTable.tableName,
       description: 'Every release’s record: lockstep releases --table <this>',

@@ -19,7 +19,7 @@ import { LOCAL_RECORDS_TABLE } from './stand-ins/records.ts';
 
 /**
  * The functions a Task state can invoke: three always, then migrate (the SQL flow) or the migration-task function
- * (command mode), and the approval function with an approval gate.
+ * (command mode), the approval function with an approval gate, and the rollback state machine's restore function.
  */
 export type ReleaseFunctionName =
   | 'preflight'
@@ -27,15 +27,17 @@ export type ReleaseFunctionName =
   | 'migrate'
   | 'deploy'
   | 'migrationTask'
-  | 'approval';
+  | 'approval'
+  | 'restore';
 /** A value per release function: migrate's only in the SQL flow, the migration-task function's only in command mode. */
 export type PerFunction<T> = Record<
-  Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask' | 'approval'>,
+  Exclude<ReleaseFunctionName, 'migrate' | 'migrationTask' | 'approval' | 'restore'>,
   T
 > & {
   readonly migrate?: T;
   readonly migrationTask?: T;
   readonly approval?: T;
+  readonly restore?: T;
 };
 /**
  * What a Task state calls: a release function, SNS Publish, DynamoDB DeleteItem (the release lock), DynamoDB PutItem
@@ -75,6 +77,8 @@ export interface LocalDefinitionOptions {
    * command mode when the context has `migrationCommand`, with the approval gate when it has `approval: 'true'`
    */
   readonly build?: (app: App) => ReleaseFlow;
+  /** Which of the construct's state machines: the release, or the rollback (issue 16). @default 'release' */
+  readonly machine?: 'release' | 'rollback';
 }
 
 export interface LocalDefinition {
@@ -118,6 +122,7 @@ const FUNCTION_NAMES: Readonly<Record<ReleaseFunctionName, string>> = {
   deploy: 'Deploy',
   migrationTask: 'MigrationTask',
   approval: 'Approval',
+  restore: 'Restore',
 };
 
 const repoRoot = packageRoot();
@@ -176,7 +181,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   arns.set(logicalId(flow.lockTable), LOCK_TABLE_NAME);
   arns.set(logicalId(flow.recordsTable), RECORDS_TABLE_NAME);
 
-  const machineId = logicalId(flow.stateMachine);
+  const machineId = logicalId(options.machine === 'rollback' ? flow.rollbackStateMachine : flow.stateMachine);
   const machine = template.Resources[machineId];
   if (!machine) throw new Error(`the template has no state machine ${machineId}`);
   const properties = machine.Properties as { DefinitionString: unknown; StateMachineName?: unknown };

@@ -19,6 +19,7 @@ import { deployHandler } from '../functions/deploy/setup.ts';
 import { migrateHandler } from '../functions/migrate/setup.ts';
 import { migrationTaskHandler } from '../functions/migration-task/setup.ts';
 import { preflightHandler } from '../functions/preflight/setup.ts';
+import { restoreHandler } from '../functions/restore/setup.ts';
 import { snapshotHandler } from '../functions/snapshot/setup.ts';
 import type { LocalDefinition, PerFunction, ReleaseFunctionName } from './definition.ts';
 import { type Handler, invokeAsLambda, type LambdaContext } from './interpreter.ts';
@@ -82,6 +83,7 @@ export function localEnvironments(
     deploy: env('deploy'),
     ...(local.environments.migrationTask ? { migrationTask: env('migrationTask') } : {}),
     ...(local.environments.approval ? { approval: env('approval', named) } : {}),
+    ...(local.environments.restore ? { restore: env('restore', named) } : {}),
   };
 }
 
@@ -145,6 +147,7 @@ export function localFunctions(
           ),
         }
       : {}),
+    ...(env.restore ? { restore: restoreHandler(env.restore, clients, setup) } : {}),
   };
 }
 

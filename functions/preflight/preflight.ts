@@ -1,7 +1,8 @@
 /**
  * The first step of every release: validate and normalize the input (before any AWS call), take the database's
  * release lock (./release-lock.ts; refused while another execution holds it), and make sure this release's
- * migrations exist — giving the lock back if they do not.
+ * migrations exist — giving the lock back if they do not. The rollback state machine (issue 16) starts with it too
+ * (`flow: "rollback"`): its input validated, the same lock taken, but never waited for (./rollback.ts).
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -9,12 +10,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import * as z from 'zod/mini';
-import { InvalidInputError } from '../shared/errors.ts';
+import { InvalidInputError, ReleaseInProgressError, RollbackRefusedError } from '../shared/errors.ts';
 import { parseEvent } from '../shared/events.ts';
 import { invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
 import { assertPublished, type S3Location } from '../shared/migrations-s3.ts';
 import { type MigrationsSource, parseReleaseInput, type ReleaseInput } from '../shared/release-input.ts';
+import { parseRollbackInput, type RollbackInput } from '../shared/rollback-input.ts';
 import { acquireReleaseLock, type ReleaseLockConfig, releaseReleaseLock } from './release-lock.ts';
 
 export interface PreflightConfig {
@@ -37,6 +39,8 @@ export interface PreflightDeps {
 
 /** What the state machine passes: the raw release input and its own context object's fields. */
 export interface PreflightEvent {
+  /** The rollback state machine's preflight; absent, a release's. */
+  readonly flow?: 'rollback';
   readonly input: unknown;
   readonly execution: { readonly id: string; readonly startTime: string; readonly stateMachineArn: string };
 }
@@ -47,7 +51,15 @@ export interface PreflightOutput {
   readonly database: string;
 }
 
+/** What the rollback state machine's preflight returns: `release` is what its deploy steps are given. */
+export interface RollbackPreflightOutput extends PreflightOutput {
+  readonly rollback: RollbackInput;
+  /** The snapshot restored from, or "none" (image only): what the record and the alerts name. */
+  readonly snapshot: { readonly snapshotId: string };
+}
+
 const eventSchema = z.object({
+  flow: z.optional(z.literal('rollback')),
   input: z.unknown(),
   execution: z.object({
     id: z.string().check(z.startsWith('arn:')),
@@ -58,6 +70,7 @@ const eventSchema = z.object({
 
 export async function preflight(deps: PreflightDeps, rawEvent: unknown): Promise<PreflightOutput> {
   const event = parseEvent(eventSchema, rawEvent);
+  if (event.flow === 'rollback') return rollbackPreflight(deps, event);
   const { execution } = event;
   // 1. Bad input is rejected here, naming the field, before anything touches AWS.
   const release = parseReleaseInput(event.input, { migrations: deps.config.defaultMigrations });
@@ -99,6 +112,54 @@ export async function preflight(deps: PreflightDeps, rawEvent: unknown): Promise
     ...release.options,
   });
   return { release, executionId: execution.id, database: deps.config.database };
+}
+
+/**
+ * The rollback's preflight: its input validated (before any AWS call), then the release lock taken, which it holds
+ * to its end. A release or another rollback holding it refuses the rollback at once, naming it: unlike a release, a
+ * rollback does not queue behind one (someone is deciding, and what runs now may change that decision).
+ */
+async function rollbackPreflight(
+  deps: PreflightDeps,
+  event: { readonly input: unknown; readonly execution: { readonly id: string } },
+): Promise<RollbackPreflightOutput> {
+  const rollback = parseRollbackInput(event.input);
+  const lock = deps.lock;
+  if (lock) {
+    try {
+      await acquireReleaseLock(
+        { dynamodb: lock.dynamodb, sfn: deps.sfn, log: deps.log, now: deps.now ?? (() => new Date()) },
+        lock.config,
+        event.execution.id,
+      );
+    } catch (err) {
+      if (!(err instanceof ReleaseInProgressError)) throw err;
+      throw new RollbackRefusedError(
+        `the rollback was refused: another release or rollback holds the release lock of ${deps.config.database}: ` +
+          `${err.otherExecutionArn}${err.otherStartedAt ? ` (started ${err.otherStartedAt})` : ''}. Nothing was changed. ` +
+          `Let it end, or stop it (aws stepfunctions stop-execution --execution-arn ${err.otherExecutionArn}), then start the rollback again`,
+        { cause: err },
+      );
+    }
+  }
+  deps.log.info('rollback preflight passed', {
+    to: rollback.to.release,
+    restore: rollback.restore?.snapshotId ?? 'none',
+    requestedBy: rollback.requestedBy,
+  });
+  return {
+    rollback,
+    // What the deploy steps take: the rollback's label, the target's image (recorded in the image parameter once live).
+    release: {
+      release: rollback.rollback,
+      image: rollback.to.image,
+      migrations: deps.config.defaultMigrations,
+      options: { skipSnapshot: true, dryRun: false },
+    },
+    executionId: event.execution.id,
+    database: deps.config.database,
+    snapshot: { snapshotId: rollback.restore?.snapshotId ?? 'none' },
+  };
 }
 
 /** The Lambda handler over these deps: ./handler.ts wires the AWS ones, the local rehearsal its stand-ins. */

@@ -76,3 +76,19 @@ export const ecsService = z
 export const containerName = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a container name (letters, digits, "-" and "_")'));
+
+/** DB_KIND: whether DB_IDENTIFIER names an RDS DB instance or a DB cluster (snapshot, restore). */
+export const dbKind = z.enum(
+  ['instance', 'cluster'],
+  'must be "instance" (an RDS DB instance) or "cluster" (a DB cluster)',
+);
+/** DB_IDENTIFIER: an RDS DB instance or DB cluster identifier. */
+export const dbIdentifier = z
+  .string()
+  .check(
+    z.regex(
+      /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/,
+      'must be an RDS DB instance or cluster identifier: letters, digits and single hyphens, starting with a letter',
+    ),
+    z.maxLength(63, 'must be at most 63 characters'),
+  );

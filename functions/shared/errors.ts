@@ -40,7 +40,12 @@ export type ReleaseErrorCode =
   | 'MIGRATION_TASK_TIMEOUT'
   | 'PENDING_CHECK_FAILED'
   | 'RELEASE_REJECTED'
-  | 'RELEASE_LOCK_LOST';
+  | 'RELEASE_LOCK_LOST'
+  | 'ROLLBACK_REFUSED'
+  | 'RESTORE_FAILED'
+  | 'RESTORE_TIMEOUT'
+  | 'RENAME_TIMEOUT'
+  | 'SWITCH_CONFLICT';
 
 /** An environment variable is missing or malformed: a deployment mistake, found at cold start. */
 export class ConfigError extends LockstepError<ReleaseErrorCode> {
@@ -440,6 +445,83 @@ export class ReleaseLockLostError extends LockstepError<ReleaseErrorCode> {
   }
 }
 
+/**
+ * A rollback refused before it changed anything: another release or rollback holds the database's release lock, the
+ * snapshot is not this database's or cannot be restored from, or the identifiers lockstep would give are taken.
+ */
+export class RollbackRefusedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'RollbackRefusedError';
+  readonly code = 'ROLLBACK_REFUSED';
+}
+
+/**
+ * The database restored from the snapshot ended in a state it does not leave by itself (failed, incompatible-…).
+ * The original database is untouched and still serves the app; the restored one is left for inspection.
+ */
+export class RestoreFailedError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'RestoreFailedError';
+  readonly code = 'RESTORE_FAILED';
+  constructor(
+    readonly restored: string,
+    readonly status: string,
+  ) {
+    super(
+      `the database restored from the snapshot, ${restored}, is "${status}" and will not become available: nothing was switched, ` +
+        `the original still serves the app. ${restored} is kept for inspection: delete it when done`,
+    );
+  }
+  protected override details() {
+    return { restored: this.restored, status: this.status };
+  }
+}
+
+/** The restored database was not available by the deadline the restore step set. Nothing was switched. */
+export class RestoreTimeoutError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'RestoreTimeoutError';
+  readonly code = 'RESTORE_TIMEOUT';
+  constructor(
+    readonly restored: string,
+    readonly status: string,
+    readonly waitedUntil: string,
+  ) {
+    super(
+      `the database restored from the snapshot, ${restored}, was not available in time (still "${status}" after waiting until ${waitedUntil}): ` +
+        'nothing was switched, the original still serves the app. RDS may still finish the restore: it is left in place',
+    );
+  }
+  protected override details() {
+    return { restored: this.restored, status: this.status, waitedUntil: this.waitedUntil };
+  }
+}
+
+/** A rename of the switch was not visible (the new identifier available) by its deadline. */
+export class RenameTimeoutError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'RenameTimeoutError';
+  readonly code = 'RENAME_TIMEOUT';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly status: string,
+    readonly waitedUntil: string,
+  ) {
+    super(
+      `renaming ${from} to ${to} was not done in time (${status} after waiting until ${waitedUntil}); RDS may still complete it`,
+    );
+  }
+  protected override details() {
+    return { from: this.from, to: this.to, status: this.status, waitedUntil: this.waitedUntil };
+  }
+}
+
+/**
+ * The identifiers are not where the switch left them: the database's identifier is held by something that is neither
+ * the original nor the restored database, or neither of them can be found. Nothing more is renamed: a person looks.
+ */
+export class SwitchConflictError extends LockstepError<ReleaseErrorCode> {
+  override readonly name = 'SwitchConflictError';
+  readonly code = 'SWITCH_CONFLICT';
+}
+
 /** How Step Functions retries one error: the first wait, the attempts after the first failure, the growth. */
 export interface RetryRule {
   readonly intervalSeconds: number;
@@ -499,6 +581,13 @@ export const ERROR_POLICY = {
   MigrationTaskTimeoutError: 'final',
   // The check's RunTask state retried placement already (RUN_TASK_RETRY); a check that gave no answer is not retried.
   PendingCheckFailedError: 'final',
+  // The rollback (issue 16): refused before anything changed, or the restore or a rename went wrong. A person decides;
+  // each step is safe to start again (the restore is adopted, a rename done is seen as done).
+  RollbackRefusedError: 'final',
+  RestoreFailedError: 'final',
+  RestoreTimeoutError: 'final',
+  RenameTimeoutError: 'final',
+  SwitchConflictError: 'final',
   // The plan step's lint found what would lock, rewrite or break production: a human decides, not a retry.
   UnsafeMigrationError: 'final',
   // A person said no at the approval gate; asking again is a new release.

@@ -1,6 +1,6 @@
 /** The snapshot function's environment, read once at cold start. */
 import * as z from 'zod/mini';
-import { type Env, positiveInt, readConfig } from '../shared/config.ts';
+import { dbIdentifier, dbKind, type Env, positiveInt, readConfig } from '../shared/config.ts';
 import type { SnapshotConfig } from './snapshot.ts';
 
 /** At most this long, so every identifier keeps room for (part of) the database name. */
@@ -8,19 +8,8 @@ const MAX_PREFIX_LENGTH = 30;
 
 /** The environment variables, as `readConfig` takes them. */
 export const snapshotEnv = {
-  DB_KIND: z.enum(
-    ['instance', 'cluster'],
-    'must be "instance" (an RDS DB instance) or "cluster" (a DB cluster)',
-  ),
-  DB_IDENTIFIER: z
-    .string()
-    .check(
-      z.regex(
-        /^[A-Za-z](?:[A-Za-z0-9]|-(?!-))*$/,
-        'must be an RDS DB instance or cluster identifier: letters, digits and single hyphens, starting with a letter',
-      ),
-      z.maxLength(63, 'must be at most 63 characters'),
-    ),
+  DB_KIND: dbKind,
+  DB_IDENTIFIER: dbIdentifier,
   SNAPSHOT_PREFIX: z._default(
     z
       .string()

@@ -47,6 +47,7 @@ import {
 import { parseEvent } from '../shared/events.ts';
 import { describeError, invocationKeys, runHandler } from '../shared/handler.ts';
 import type { Log } from '../shared/logger.ts';
+import { TAG_EXECUTION, TAG_MANAGED, TAG_RELEASE, tagValue } from '../shared/rds-tags.ts';
 import { type ReleaseInput, releaseInputSchema } from '../shared/release-input.ts';
 import { isPastWaitUntil, waitUntilAfter, waitUntilSchema } from '../shared/wait-until.ts';
 
@@ -186,20 +187,7 @@ function isOwnIdentifier(config: SnapshotConfig, snapshotId: string): boolean {
   );
 }
 
-export const TAG_MANAGED = 'lockstep:managed';
-export const TAG_RELEASE = 'lockstep:release';
-export const TAG_EXECUTION = 'lockstep:execution';
-const MAX_TAG_VALUE_LENGTH = 256;
-
-/**
- * A valid RDS tag value: characters RDS rejects (it allows letters, digits, spaces and `_ . : / = + - @`)
- * become `_`, then at most 256 characters, never splitting a character.
- */
-export function tagValue(text: string): string {
-  return Array.from(text.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '_'))
-    .slice(0, MAX_TAG_VALUE_LENGTH)
-    .join('');
-}
+export { TAG_EXECUTION, TAG_MANAGED, TAG_RELEASE, tagValue } from '../shared/rds-tags.ts';
 
 function snapshotTags(event: SnapshotEvent): Tag[] {
   return [

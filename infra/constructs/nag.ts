@@ -34,3 +34,9 @@ function flattenReference(node: unknown): string {
   if (o.Ref) return `<${flattenReference(o.Ref)}>`;
   return JSON.stringify(node);
 }
+
+/** Why a state machine's role has `*`: what Step Functions' logging and tracing need (both state machines). */
+export const STATE_MACHINE_WILDCARD_REASON =
+  'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
+  'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
+  '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.';

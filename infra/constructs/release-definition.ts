@@ -135,9 +135,9 @@ export function taskRetries(): sfn.RetryProps[] {
  * States.JsonMerge's second object wins on a shared key (Amazon States Language, "Intrinsic functions":
  * "States.JsonMerge … merge two JSON objects into a single object"; a shallow merge keeps the second's value).
  */
-const CAUGHT_ERROR = `States.JsonMerge(States.StringToJson('{"Error":"unknown","Cause":"(Step Functions gave no cause)"}'), $.error, false)`;
+export const CAUGHT_ERROR = `States.JsonMerge(States.StringToJson('{"Error":"unknown","Cause":"(Step Functions gave no cause)"}'), $.error, false)`;
 
-const executionLink = (arnPath: string) =>
+export const executionLink = (arnPath: string) =>
   `States.Format('https://{}.console.aws.amazon.com/states/home?region={}#/v2/executions/details/{}', '${Aws.REGION}', '${Aws.REGION}', ${arnPath})`;
 
 /** One Lambda step of the release. */
@@ -567,7 +567,7 @@ function snapshotThen(
  * another release took over is not ours to delete, and one left behind is taken over by the next preflight
  * (its owner no longer runs) or expires with the release timeout.
  */
-function releaseLock(
+export function releaseLock(
   scope: Construct,
   name: string,
   table: dynamodb.ITable,
@@ -590,7 +590,7 @@ function releaseLock(
 }
 
 /** An SNS Publish of the alert built in `$.alert`, retried a little (SNS and KMS have their moments). */
-function publishAlert(scope: Construct, name: string, topic: sns.ITopic): tasks.SnsPublish {
+export function publishAlert(scope: Construct, name: string, topic: sns.ITopic): tasks.SnsPublish {
   const publish = new tasks.SnsPublish(scope, name, {
     stateName: name,
     topic,

@@ -44,7 +44,7 @@ import { dependencyLockFile, packageRoot } from '../package-root.ts';
 import { bundleMigrationsSync } from './bundled-migrations.ts';
 import { classifySubnets } from './migrate-subnets.ts';
 import { type MigrationTaskSpec, migrationTaskPolicy, serviceLaunch } from './migration-task-steps.ts';
-import { acknowledgeWildcard } from './nag.ts';
+import { acknowledgeWildcard, STATE_MACHINE_WILDCARD_REASON } from './nag.ts';
 import { knownNonCheck } from './pending-check-commands.ts';
 import { buildReleaseDefinition } from './release-definition.ts';
 import { createReleaseRecordsTable } from './release-records.ts';
@@ -55,6 +55,14 @@ import {
   pipelineAction,
 } from './release-triggers.ts';
 import { imageFromParameter, readsImageFrom } from './released-image.ts';
+import {
+  createRollbackStateMachine,
+  grantRestore,
+  type ResolvedRollback,
+  type RollbackSettings,
+  resolveRollback,
+  restoreEnvironment,
+} from './rollback-flow.ts';
 
 const repoRoot = packageRoot();
 
@@ -308,6 +316,11 @@ export interface ReleaseFlowProps {
   readonly releaseTimeout?: Duration;
   /** Retention of the state machine's and functions' logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The rollback state machine's restore and switch (README, "Rolling back"); it shares `releaseTimeout`.
+   * @default - polled every 30 s; the restore may take 3 h, each rename 30 min; the AWS managed key aws/rds
+   */
+  readonly rollback?: RollbackSettings;
 }
 
 export interface ReleaseFunctions {
@@ -323,6 +336,8 @@ export interface ReleaseFunctions {
   readonly migrationTask?: lambda.IFunction;
   /** With `approval` only: stores the gate's task token on the lock item and sends the notification. */
   readonly approval?: lambda.IFunction;
+  /** The rollback's restore and rename steps (functions/restore). */
+  readonly restore: lambda.IFunction;
 }
 
 /** The functions as this construct builds them (their roles are theirs alone). */
@@ -344,6 +359,8 @@ interface MigrateNetwork {
 }
 
 const SNAPSHOT_PREFIX = 'lockstep';
+const XRAY =
+  'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
 /** How every function is bundled: minified CommonJS for the runtime's Node, the AWS SDK left to the runtime. */
 const BUNDLING: nodejs.BundlingOptions = {
   minify: true,
@@ -356,6 +373,13 @@ const BUNDLING: nodejs.BundlingOptions = {
 export class ReleaseFlow extends Construct {
   /** The release state machine (Standard): start it with the release input. */
   public readonly stateMachine: sfn.StateMachine;
+  /**
+   * The rollback state machine (Standard; issue 16): `lockstep rollback` starts it with the rollback input
+   * (functions/shared/rollback-input.ts). It takes the same release lock, so no release runs during a rollback.
+   */
+  public readonly rollbackStateMachine: sfn.StateMachine;
+  /** Fires when a rollback execution fails, times out or is aborted. */
+  public readonly rollbackFailureAlarm: cloudwatch.Alarm;
   /** Where failure alerts (and, if asked, success notices) are published. */
   public readonly alertTopic: sns.ITopic;
   /** The functions the state machine chains: four; in command mode the migration-task function instead of migrate. */
@@ -393,6 +417,8 @@ export class ReleaseFlow extends Construct {
         : undefined;
     // The state machine's name is fixed here, so preflight may describe its executions without a dependency cycle.
     const stateMachineName = Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
+    const rollbackName = `${Names.uniqueResourceName(this, { maxLength: 71, separator: '-' })}-rollback`;
+    const rollback = resolveRollback(props.rollback, settings);
 
     this.lockTable = this.createLockTable();
     this.recordsTable = createReleaseRecordsTable(this, 'ReleaseRecords');
@@ -408,12 +434,30 @@ export class ReleaseFlow extends Construct {
         'vpcSubnets and vpcEndpoints are ignored in command mode: no lockstep function runs in the VPC (the migration task runs in the service’s network)',
       );
     this.migrateSecurityGroup = network?.securityGroup;
-    const functions = this.createFunctions(props, settings, network, bundledMigrations);
+    const functions = this.createFunctions(props, settings, network, bundledMigrations, rollback);
     this.functions = functions;
-    this.grantFunctions(props, settings, functions, stateMachineName);
+    this.grantFunctions(props, settings, functions, [stateMachineName, rollbackName]);
+    grantRestore(functions.restore, props.database, rollback, SNAPSHOT_PREFIX, XRAY);
 
     this.stateMachine = this.createStateMachine(props, settings, stateMachineName);
-    this.failureAlarm = this.createFailureAlarm();
+    this.failureAlarm = this.createFailureAlarm(this.stateMachine, 'FailureAlarm', 'release');
+    this.rollbackStateMachine = createRollbackStateMachine(this, {
+      name: rollbackName,
+      functions: { preflight: functions.preflight, restore: functions.restore, deploy: functions.deploy },
+      alertTopic: this.alertTopic,
+      alertKey: props.alertTopicKey ?? this.alertTopic.masterKey,
+      lockTable: this.lockTable,
+      records: { table: this.recordsTable, database: props.database.identifier },
+      settings: rollback,
+      deployPollInterval: settings.deployPollInterval,
+      timeout: settings.releaseTimeout,
+      logRetention: settings.logRetention,
+    });
+    this.rollbackFailureAlarm = this.createFailureAlarm(
+      this.rollbackStateMachine,
+      'RollbackFailureAlarm',
+      'rollback',
+    );
   }
 
   /**
@@ -501,6 +545,7 @@ export class ReleaseFlow extends Construct {
     settings: Settings,
     network: MigrateNetwork | undefined,
     bundledMigrations: string | undefined,
+    rollback: ResolvedRollback,
   ): FunctionSet {
     const common = (name: string, extra: Partial<nodejs.NodejsFunctionProps> = {}) =>
       this.functionProps(name, settings, extra);
@@ -590,6 +635,11 @@ export class ReleaseFlow extends Construct {
         },
       }),
     );
+    const restore = new nodejs.NodejsFunction(
+      this,
+      'Restore',
+      common('restore', { environment: restoreEnvironment(props.database, rollback) }),
+    );
     const task = settings.migrationTask;
     const migrationTask = task
       ? new nodejs.NodejsFunction(
@@ -628,6 +678,7 @@ export class ReleaseFlow extends Construct {
       deploy,
       ...(migrationTask ? { migrationTask } : {}),
       ...(approval ? { approval } : {}),
+      restore,
     };
   }
 
@@ -636,12 +687,11 @@ export class ReleaseFlow extends Construct {
     props: ReleaseFlowProps,
     settings: Settings,
     fns: FunctionSet,
-    stateMachineName: string,
+    stateMachineNames: readonly string[],
   ): void {
     const { preflight, snapshot, migrate, deploy } = fns;
     const stack = Stack.of(this);
-    const xray =
-      'X-Ray PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions.';
+    const xray = XRAY;
     acknowledgeWildcard(preflight.role, '*', xray);
     acknowledgeWildcard(snapshot.role, '*', xray);
     if (migrate) grantMigrate(migrate, props, xray);
@@ -650,21 +700,24 @@ export class ReleaseFlow extends Construct {
         grantMigrationsRead(fn, props.migrations.bucket, props.migrations.prefix);
     }
     this.lockTable.grant(preflight, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem');
-    // Whether the lock's owner still runs: any execution of this state machine, named per release.
-    const executions = stack.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    // Whether the lock's owner still runs: any execution of the release or the rollback state machine (both take it).
+    const executions = stateMachineNames.map((name) =>
+      stack.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${name}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    );
     preflight.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }),
     );
-    acknowledgeWildcard(
-      preflight.role,
-      executions,
-      'Preflight asks whether the execution holding the release lock still runs; executions are named per release, and only this state machine’s may be described.',
-    );
+    for (const arn of executions)
+      acknowledgeWildcard(
+        preflight.role,
+        arn,
+        'Preflight asks whether the execution holding the release lock still runs; executions are named per release or rollback, and only this construct’s two state machines’ may be described.',
+      );
     grantSnapshots(snapshot, props.database, stack);
     grantDeploy(deploy, props.service, stack, xray);
     const task = settings.migrationTask;
@@ -775,26 +828,20 @@ export class ReleaseFlow extends Construct {
         'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the release functions (the migration-task function in command mode) are named.',
       );
     }
-    acknowledgeWildcard(
-      stateMachine.role,
-      '*',
-      'CloudWatch Logs delivery (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ' +
-        'ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and X-Ray tracing ' +
-        '(PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) support no resource-level permissions.',
-    );
+    acknowledgeWildcard(stateMachine.role, '*', STATE_MACHINE_WILDCARD_REASON);
     return stateMachine;
   }
 
   /** Fires on failed, timed-out and aborted executions, including failures no Catch sees; notifies the topic. */
-  private createFailureAlarm(): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, 'FailureAlarm', {
-      alarmDescription: 'A lockstep release execution failed, timed out or was aborted.',
+  private createFailureAlarm(machine: sfn.StateMachine, id: string, what: string): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      alarmDescription: `A lockstep ${what} execution failed, timed out or was aborted.`,
       metric: new cloudwatch.MathExpression({
         expression: 'failed + timedOut + aborted',
         usingMetrics: {
-          failed: this.stateMachine.metricFailed({ statistic: 'Sum' }),
-          timedOut: this.stateMachine.metricTimedOut({ statistic: 'Sum' }),
-          aborted: this.stateMachine.metricAborted({ statistic: 'Sum' }),
+          failed: machine.metricFailed({ statistic: 'Sum' }),
+          timedOut: machine.metricTimedOut({ statistic: 'Sum' }),
+          aborted: machine.metricAborted({ statistic: 'Sum' }),
         },
         period: Duration.minutes(1),
       }),

@@ -112,6 +112,11 @@ export interface RecordStateProps {
    * `approval`, JSON text, `null` before the gate. A rejection is the failure's error and Cause. @default false
    */
   readonly approval?: boolean;
+  /**
+   * The rollback state machine's records (./rollback-definition.ts): marked `flow: rollback`, with what was restored
+   * and renamed (`$.restore`, JSON; null for an image-only rollback or before the restore). @default - a release's
+   */
+  readonly flow?: 'rollback';
 }
 
 /**
@@ -134,7 +139,7 @@ export function recordRelease(
   const view = new sfn.Pass(scope, `Record view (${label})`, {
     stateName: `Record view (${label})`,
     parameters: {
-      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify(props.approval ? { ...ABSENT, approval: null } : ABSENT)}'), $, false)`,
+      'view.$': `States.JsonMerge(States.StringToJson('${JSON.stringify({ ...ABSENT, ...(props.approval ? { approval: null } : {}), ...(props.flow === 'rollback' ? { restore: null } : {}) })}'), $, false)`,
     },
     outputPath: '$.view',
   });
@@ -166,6 +171,9 @@ export function recordRelease(
       deployment: json('$.deploy'),
       revision: json('$.revision'),
       ...(props.approval ? { approval: json('$.approval') } : {}),
+      ...(props.flow === 'rollback'
+        ? { flow: tasks.DynamoAttributeValue.fromString('rollback'), restore: json('$.restore') }
+        : {}),
       // Read as plain paths, not through States.JsonToString: a Cause is often JSON text itself (Lambda's error).
       ...(source.failure
         ? {

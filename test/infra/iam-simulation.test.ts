@@ -178,7 +178,7 @@ async function decide(
 
 type Example = ReturnType<typeof synthesize>;
 interface Call {
-  readonly fn: 'preflight' | 'snapshot' | 'migrate' | 'deploy';
+  readonly fn: 'preflight' | 'snapshot' | 'migrate' | 'deploy' | 'restore';
   /** The SDK command (or paginator) the code sends. */
   readonly command: string;
   /** The IAM action AWS authorizes it by. */
@@ -194,6 +194,10 @@ const db = (e: Example) => rdsArn(`db:${e.nameOf(e.stack.node.findChild('Databas
 const ownSnapshot = (e: Example) =>
   rdsArn(`snapshot:lockstep-${e.nameOf(e.stack.node.findChild('Database'))}-20260101000000-abcd1234`);
 const bucketArn = (e: Example) => `arn:aws:s3:::${e.nameOf(e.stack.migrationsBucket as IConstruct)}`;
+const dbName = (e: Example) => e.nameOf(e.stack.node.findChild('Database'));
+/** What a rollback restores into and renames the original to (functions/restore/names.ts). */
+const restoredDb = (e: Example) => rdsArn(`db:${dbName(e)}-restored-20261122100000`);
+const asideDb = (e: Example) => rdsArn(`db:${dbName(e)}-before-20261122100000`);
 const family = (e: Example) => (e.stack.node.findChild('AppTask') as unknown as { family: string }).family;
 
 /** Every AWS call the functions make, with the resource it names. */
@@ -358,6 +362,45 @@ const CALLS: readonly Call[] = [
     action: 'ssm:PutParameter',
     resource: (e) => `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${e.stack.imageParameterName}`,
   },
+  // restore (the rollback's)
+  ...[db, restoredDb, asideDb].map(
+    (resource): Call => ({
+      fn: 'restore',
+      command: 'DescribeDBInstancesCommand',
+      action: 'rds:DescribeDBInstances',
+      resource,
+    }),
+  ),
+  {
+    fn: 'restore',
+    command: 'DescribeDBSnapshotsCommand',
+    action: 'rds:DescribeDBSnapshots',
+    resource: ownSnapshot,
+  },
+  ...[
+    restoredDb,
+    ownSnapshot,
+    () => rdsArn('subgrp:shop-db-subnets'),
+    () => rdsArn('pg:shop-postgres17'),
+    () => rdsArn('og:default:postgres-17'),
+  ].map(
+    (resource): Call => ({
+      fn: 'restore',
+      command: 'RestoreDBInstanceFromDBSnapshotCommand',
+      action: 'rds:RestoreDBInstanceFromDBSnapshot',
+      resource,
+    }),
+  ),
+  {
+    fn: 'restore',
+    command: 'RestoreDBInstanceFromDBSnapshotCommand',
+    action: 'rds:AddTagsToResource',
+    resource: restoredDb,
+  },
+  // The switch: the original steps aside, the restored one takes its identifier.
+  { fn: 'restore', command: 'ModifyDBInstanceCommand', action: 'rds:ModifyDBInstance', resource: db },
+  { fn: 'restore', command: 'ModifyDBInstanceCommand', action: 'rds:ModifyDBInstance', resource: restoredDb },
+  { fn: 'restore', command: 'ModifyDBInstanceCommand', action: 'rds:ModifyDBInstance', resource: asideDb },
 ];
 
 /** Commands in the functions' code that are not theirs to send (the CLI's publish shares the S3 module). */
@@ -369,6 +412,9 @@ const CLUSTER_VARIANTS = new Set([
   'paginateDescribeDBClusterSnapshots',
   'DeleteDBClusterSnapshotCommand',
   'DescribeDBClustersCommand',
+  'RestoreDBClusterFromSnapshotCommand',
+  'ModifyDBClusterCommand',
+  'CreateDBInstanceCommand',
 ]);
 const SOURCES: Readonly<Record<Call['fn'], readonly string[]>> = {
   preflight: [
@@ -383,6 +429,7 @@ const SOURCES: Readonly<Record<Call['fn'], readonly string[]>> = {
   ],
   snapshot: ['functions/snapshot/snapshot.ts'],
   deploy: ['functions/deploy/deploy.ts', 'functions/deploy/record-image.ts'],
+  restore: ['functions/restore/restore.ts', 'functions/restore/rds-databases.ts'],
 };
 
 describe('IAM, simulated against the synthesized policies', () => {
@@ -425,9 +472,15 @@ describe('IAM, simulated against the synthesized policies', () => {
     const e = bundled;
     const policies = e.policiesOf(e.flow.stateMachine.role);
     const principal = 'arn:aws:iam::123456789012:role/states';
-    for (const fn of Object.values(e.flow.functions)) {
+    const { restore, ...releaseFunctions } = e.flow.functions;
+    for (const fn of Object.values(releaseFunctions)) {
       assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
     }
+    // The restore function is the rollback's alone.
+    assert.equal(
+      await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(restore)),
+      'ImplicitlyDenied',
+    );
     // The lock states give the release lock back.
     assert.equal(
       await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
@@ -448,6 +501,40 @@ describe('IAM, simulated against the synthesized policies', () => {
     }
   });
 
+  test('the rollback state machine may invoke preflight, restore and deploy, hold the lock, record and alert; nothing else', async () => {
+    const e = bundled;
+    const policies = e.policiesOf(e.flow.rollbackStateMachine.role);
+    const principal = 'arn:aws:iam::123456789012:role/rollback';
+    const { preflight, restore, deploy, snapshot, migrate } = e.flow.functions;
+    for (const fn of [preflight, restore, deploy])
+      assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
+    for (const fn of [snapshot, migrate])
+      assert.equal(
+        await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn as IConstruct)),
+        'ImplicitlyDenied',
+      );
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
+      'Allowed',
+    );
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:PutItem', e.arnOf(e.flow.recordsTable)),
+      'Allowed',
+    );
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.recordsTable)),
+      'ImplicitlyDenied',
+    );
+    const topicPolicy = e.resourcePolicyOf('AWS::SNS::TopicPolicy', 'PolicyDocument');
+    assert.equal(
+      await decide(principal, policies, 'sns:Publish', e.nameOf(e.flow.alertTopic), {}, topicPolicy),
+      'Allowed',
+    );
+    const keyPolicy = e.resourcePolicyOf('AWS::KMS::Key', 'KeyPolicy');
+    const key = e.arnOf(e.flow.node.findChild('AlertKey'));
+    assert.equal(await decide(principal, policies, 'kms:GenerateDataKey', key, {}, keyPolicy), 'Allowed');
+  });
+
   test('the failure alarm and the dropped-push alarm may publish to the topic and use its key; another alarm may not', async () => {
     const e = bundled;
     const topic = e.nameOf(e.flow.alertTopic);
@@ -456,7 +543,7 @@ describe('IAM, simulated against the synthesized policies', () => {
     const key = e.arnOf(e.flow.node.findChild('AlertKey'));
     const alarms = e.flow.node.children.filter((c) => c.node.id.startsWith('ImagePushDropped'));
     assert.equal(alarms.length, 1);
-    for (const alarm of [e.flow.failureAlarm, ...alarms]) {
+    for (const alarm of [e.flow.failureAlarm, e.flow.rollbackFailureAlarm, ...alarms]) {
       const context = { 'aws:SourceArn': e.arnOf(alarm), 'aws:SourceAccount': ACCOUNT };
       assert.equal(
         await decide('cloudwatch.amazonaws.com', [], 'sns:Publish', topic, context, topicPolicy),
@@ -496,6 +583,30 @@ describe('IAM, simulated against the synthesized policies', () => {
   describe('denied', () => {
     const snapshotRole = () => bundled.policiesOf(bundled.flow.functions.snapshot.role);
     const principal = 'arn:aws:iam::123456789012:role/fn';
+
+    test('the restore function deletes nothing, touches no other database and restores only lockstep’s snapshots', async () => {
+      const e = bundled;
+      const policies = e.policiesOf(e.flow.functions.restore.role);
+      const denied: Array<[string, string]> = [
+        ['rds:DeleteDBInstance', db(e)],
+        ['rds:DeleteDBInstance', asideDb(e)],
+        ['rds:DeleteDBInstance', restoredDb(e)],
+        ['rds:DeleteDBSnapshot', ownSnapshot(e)],
+        ['rds:ModifyDBInstance', rdsArn('db:billing-db')],
+        ['rds:DescribeDBInstances', rdsArn('db:billing-db')],
+        ['rds:RestoreDBInstanceFromDBSnapshot', rdsArn('db:billing-db-copy')],
+        ['rds:RestoreDBInstanceFromDBSnapshot', rdsArn('snapshot:nightly-manual-backup')],
+        ['rds:RebootDBInstance', db(e)],
+        ['rds:CreateDBInstance', restoredDb(e)],
+        ['rds:ModifyDBCluster', rdsArn(`cluster:${dbName(e)}`)],
+      ];
+      for (const [action, resource] of denied)
+        assert.equal(
+          await decide(principal, policies, action, resource),
+          'ImplicitlyDenied',
+          `${action} ${resource}`,
+        );
+    });
 
     test('deleting a snapshot lockstep does not manage', async () => {
       const theirs = rdsArn('snapshot:nightly-manual-backup');

@@ -339,19 +339,21 @@ describe('IAM scopes', () => {
     assert.equal(grantsOf(preflight, 'secretsmanager:GetSecretValue').length, 0);
   });
 
-  test('preflight may take the release lock and describe this state machine’s executions, and no other', () => {
+  test('preflight may take the release lock and describe the release’s and the rollback’s executions, and no other', () => {
     const { template, flow } = exampleStack();
     const statements = statementsOf(template, flow.functions.preflight.role);
-    const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(flow.stateMachine)];
-    const name = machine?.Properties.StateMachineName as string;
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const name = machines[logicalId(flow.stateMachine)]?.Properties.StateMachineName as string;
+    const rollback = machines[logicalId(flow.rollbackStateMachine)]?.Properties.StateMachineName as string;
 
     assert.deepEqual(grantsOf(statements, 'states:DescribeExecution'), [
       {
         Action: ['states:DescribeExecution'],
-        Resource: [ARN('states', `execution:${name}:*`)],
+        Resource: [ARN('states', `execution:${name}:*`), ARN('states', `execution:${rollback}:*`)],
         Condition: undefined,
       },
     ]);
+    assert.equal(rollback, `${name}-rollback`);
     assert.deepEqual(grantsOf(statements, 'dynamodb:PutItem'), [
       {
         Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
@@ -376,7 +378,9 @@ describe('IAM scopes', () => {
     const { template, flow } = exampleStack();
     const statements = statementsOf(template, flow.stateMachine.role);
     const invoked = grantsOf(statements, 'lambda:InvokeFunction').flatMap((s) => s.Resource);
-    const functions = Object.values(flow.functions).map((fn) => `<${logicalId(fn)}.Arn>`);
+    // The restore function is the rollback state machine's alone.
+    const { restore: _, ...releaseFunctions } = flow.functions;
+    const functions = Object.values(releaseFunctions).map((fn) => `<${logicalId(fn)}.Arn>`);
 
     assert.deepEqual(invoked.sort(), [...functions, ...functions.map((f) => `${f}:*`)].sort());
     assert.deepEqual(grantsOf(statements, 'sns:Publish'), [
@@ -644,11 +648,17 @@ describe('alerts', () => {
     assert.deepEqual(grantsOf(statements, 'kms:GenerateDataKey')[0]?.Resource, [
       'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     ]);
+    // The rollback state machine publishes its alerts with the same key.
+    assert.deepEqual(
+      grantsOf(statementsOf(template, flow.rollbackStateMachine.role), 'kms:GenerateDataKey')[0]?.Resource,
+      ['arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+    );
     const warnings = Annotations.fromStack(stack).findWarning(
       '*',
       Match.stringLikeRegexp('alertTopic is imported'),
     );
-    assert.equal(warnings.length, 1);
+    // One per alarm: the release's and the rollback's.
+    assert.equal(warnings.length, 2);
   });
 
   test('the alarm sums failed, timed-out and aborted executions and notifies the topic', () => {
@@ -1023,6 +1033,7 @@ describe('command mode (MigrationsSource.command)', () => {
       'deploy',
       'migrationTask',
       'preflight',
+      'restore',
       'snapshot',
     ]);
     assert.equal(flow.migrateSecurityGroup, undefined);

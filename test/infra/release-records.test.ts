@@ -57,14 +57,18 @@ describe('release records table', () => {
     assert.equal(resource?.UpdateReplacePolicy, 'Retain');
   });
 
-  test('the state machine puts records, and no role may do more with the table', () => {
+  test('the two state machines put records, and no role may do more with the table', () => {
     const policies = template.findResources('AWS::IAM::Policy');
     const onRecords = Object.values(policies).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
         .filter((s) => JSON.stringify(s.Resource).includes(`"${id}"`))
         .map((s) => [p.Properties.Roles, s.Action]),
     );
-    const machineRole = stack.getLogicalId(flow.stateMachine.role.node.defaultChild as CfnElement);
-    assert.deepEqual(onRecords, [[[{ Ref: machineRole }], 'dynamodb:PutItem']]);
+    const roleOf = (machine: typeof flow.stateMachine) =>
+      stack.getLogicalId(machine.role.node.defaultChild as CfnElement);
+    assert.deepEqual(onRecords, [
+      [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
+      [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
+    ]);
   });
 });

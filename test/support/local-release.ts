@@ -143,6 +143,8 @@ export interface LocalReleaseSetup {
   readonly approval?: boolean;
   /** With `approval`: the gate's TimeoutSeconds for these runs (the function's notification says the same). */
   readonly approvalTimeoutSeconds?: number;
+  /** Which state machine `runRelease` executes: the release, or the rollback (issue 16). @default 'release' */
+  readonly machine?: 'release' | 'rollback';
 }
 
 const mockAws = () => ({
@@ -257,6 +259,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
         : {}),
       ...(setup.approval ? { approval: 'true' } : {}),
     },
+    ...(setup.machine ? { machine: setup.machine } : {}),
   });
   const timed =
     migrationTimeoutSeconds === undefined

@@ -11,6 +11,7 @@ import {
   InvalidInputError,
   MigrationsNotFoundError,
   ReleaseInProgressError,
+  RollbackRefusedError,
 } from '../../../functions/shared/errors.ts';
 import { publishMigrations } from '../../../functions/shared/migrations-s3.ts';
 import { type LocalDynamo, startDynamo } from '../../support/dynalite.ts';
@@ -231,5 +232,83 @@ describe('preflight', () => {
       assert.equal(err.field, 'execution');
       return true;
     });
+  });
+
+  describe('the rollback state machine’s preflight', () => {
+    const ROLLBACK =
+      'arn:aws:states:eu-west-1:123456789012:execution:lockstep-shop-rollback:rollback-to-v1-3-0';
+    const rollbackInput = (extra: Record<string, unknown> = {}) => ({
+      rollback: 'rollback-to-v1.3.0',
+      to: {
+        release: 'v1.3.0',
+        recordKey: '2026-11-20T09:00:00.000Z#v1-3-0',
+        image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api:v1.3.0',
+        taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-api:41',
+      },
+      restore: {
+        snapshotId: 'lockstep-shop-db-20261121100000-v1-4-0',
+        snapshotCreatedAt: '2026-11-21T10:00:00Z',
+      },
+      requestedBy: 'arn:aws:sts::123456789012:assumed-role/deployer/alice',
+      reason: 'v1.4.0 corrupts orders',
+      ...extra,
+    });
+    const rollbackEvent = (input: unknown) => ({
+      flow: 'rollback',
+      input,
+      execution: { id: ROLLBACK, startTime: started.toISOString(), stateMachineArn: STATE_MACHINE },
+    });
+
+    test('validates the input, takes the lock and gives the deploy steps the target’s image under the rollback’s label', async () => {
+      const out = await preflight(deps, rollbackEvent(rollbackInput()));
+      assert.deepEqual(out.release, {
+        release: 'rollback-to-v1.3.0',
+        image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop/api:v1.3.0',
+        migrations: 'bundled',
+        options: { skipSnapshot: true, dryRun: false },
+      });
+      assert.equal(out.database, 'shop-db');
+      assert.equal((out as { rollback?: { to: { release: string } } }).rollback?.to.release, 'v1.3.0');
+      assert.equal(await lockOwner(), ROLLBACK);
+    });
+
+    test('a release holding the lock refuses the rollback at once, naming the release', async () => {
+      await preflight(deps, event({ image: IMAGE }));
+      await assert.rejects(
+        preflight(deps, rollbackEvent(rollbackInput({ restore: null }))),
+        (err: unknown) => {
+          assert.ok(err instanceof RollbackRefusedError, String(err));
+          assert.match(err.message, /holds the release lock of shop-db: .*:v1-4-2/);
+          assert.match(err.message, /aws stepfunctions stop-execution --execution-arn arn:.*:v1-4-2/);
+          return true;
+        },
+      );
+      assert.equal(await lockOwner(), SELF);
+    });
+
+    const bad: Array<[string, Record<string, unknown>, string]> = [
+      [
+        'a task definition that is not an ARN',
+        { to: { ...rollbackInput().to, taskDefinitionArn: 'shop-api:41' } },
+        'to.taskDefinitionArn',
+      ],
+      [
+        'a restore without its snapshot',
+        { restore: { snapshotCreatedAt: '2026-11-21T10:00:00Z' } },
+        'restore.snapshotId',
+      ],
+      ['no caller', { requestedBy: '' }, 'requestedBy'],
+      ['an unknown field', { force: true }, 'input'],
+    ];
+    for (const [what, extra, field] of bad) {
+      test(`rejects ${what} naming ${field}, before taking the lock`, async () => {
+        await assert.rejects(preflight(deps, rollbackEvent(rollbackInput(extra))), (err: unknown) => {
+          assert.ok(err instanceof InvalidInputError, String(err));
+          assert.equal(err.field, field);
+          return true;
+        });
+        assert.equal(await lockOwner(), undefined);
+      });
+    }
   });
 });
