@@ -732,6 +732,7 @@ describe('state machine', () => {
     assert.deepEqual(tasks.map(([name]) => name).sort(), [
       'Create snapshot',
       'Migrate',
+      'Migrate after deploy',
       'Plan',
       'Preflight',
       'Prune snapshots',
