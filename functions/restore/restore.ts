@@ -199,7 +199,11 @@ export async function restoreSnapshot(
     );
 
   const original = await db.find(rds, names.database);
-  if (!original) throw refuse(`there is no ${db.noun} ${names.database} in this account and region`);
+  if (!original)
+    throw new RollbackRefusedError(
+      `the rollback was refused: there is no ${db.noun} ${names.database} in this account and region. Nothing was changed. ` +
+        'If an earlier rollback stopped half-way, its alert names the instance or cluster that holds the data and the command that renames it back',
+    );
   const snapshot = await db.findSnapshot(rds, event.snapshotId);
   if (!snapshot) throw refuse(`there is no snapshot ${event.snapshotId} of a ${db.noun}`);
   if (snapshot.source?.toLowerCase() !== names.database)

@@ -103,6 +103,23 @@ const samples: Record<string, engineErrors.LockstepError> = {
     'it ran past its timeout of 600 s and was stopped (StopTask)',
     { taskArn: 'arn', consoleUrl: undefined },
   ),
+  RollbackRefusedError: new releaseErrors.RollbackRefusedError('a release holds the lock'),
+  RestoreFailedError: new releaseErrors.RestoreFailedError(
+    'db-restored-20260101000000',
+    'incompatible-parameters',
+  ),
+  RestoreTimeoutError: new releaseErrors.RestoreTimeoutError(
+    'db-restored-20260101000000',
+    'creating',
+    '2026-01-01T03:00:00Z',
+  ),
+  RenameTimeoutError: new releaseErrors.RenameTimeoutError(
+    'db',
+    'db-before-20260101000000',
+    'renaming',
+    '2026-01-01T03:30:00Z',
+  ),
+  SwitchConflictError: new releaseErrors.SwitchConflictError('db is held by another DB instance'),
 };
 
 // Step Functions Retry/Catch match on `name`: it must be the class name, as a literal no minifier renames.
