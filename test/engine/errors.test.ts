@@ -82,23 +82,6 @@ const samples: Record<string, engineErrors.LockstepError> = {
     'not during the sale',
   ),
   ReleaseLockLostError: new releaseErrors.ReleaseLockLostError('arn:aws:states:x', 'database'),
-  RollbackRefusedError: new releaseErrors.RollbackRefusedError('another release holds the lock'),
-  RestoreFailedError: new releaseErrors.RestoreFailedError(
-    'app-db-restored-20261202',
-    'incompatible-parameters',
-  ),
-  RestoreTimeoutError: new releaseErrors.RestoreTimeoutError(
-    'app-db-restored-20261202',
-    'creating',
-    '2026-12-02T18:00:00Z',
-  ),
-  RenameTimeoutError: new releaseErrors.RenameTimeoutError(
-    'app-db',
-    'app-db-before-20261202',
-    'renaming',
-    '2026-12-02T18:00:00Z',
-  ),
-  SwitchConflictError: new releaseErrors.SwitchConflictError('app-db is held by another instance'),
   PendingCheckFailedError: new releaseErrors.PendingCheckFailedError(
     'it ran past its timeout of 600 s and was stopped (StopTask)',
     { taskArn: 'arn', consoleUrl: undefined },
