@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type pg from 'pg';
 import { listRecords } from '../../cli/release-records.ts';
@@ -35,17 +34,6 @@ async function columns(table: string): Promise<string[]> {
     [table],
   );
   return rows.map((r: { column_name: string }) => r.column_name);
-}
-
-async function lockOwner(): Promise<string | undefined> {
-  const out = await release.dynamo.client.send(
-    new GetItemCommand({
-      TableName: release.definition.lockTableName,
-      Key: { lockId: { S: TARGET.dbIdentifier } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item?.owner?.S;
 }
 
 async function appliedFiles(): Promise<string[]> {
@@ -187,7 +175,7 @@ describe('release state machine, after-deploy migrations', () => {
         assert.equal(release.ecs.image, releaseInput().image);
         assert.deepEqual(await appliedFiles(), [...Object.keys(FIXTURE_MIGRATIONS), '0004_add_nickname.sql']);
         assert.deepEqual(await columns('accounts'), ['id', 'email', 'name', 'nickname']);
-        assert.equal(await lockOwner(), undefined, 'the release lock is given back');
+        assert.equal(await release.lockOwner(), undefined, 'the release lock is given back');
 
         const [record] = await listRecords(release.dynamo.client, release.definition.recordsTableName, {
           database: TARGET.dbIdentifier,

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DBInstance } from '@aws-sdk/client-rds';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { listRecords, type ReleaseRecord } from '../../cli/release-records.ts';
@@ -67,17 +67,6 @@ async function recordOf(local: LocalRelease, run: ReleaseRun): Promise<ReleaseRe
   const record = records.find((r) => r.executionArn === run.executionArn);
   assert.ok(record, `a record of ${run.executionArn}`);
   return record;
-}
-
-async function lockOwner(local: LocalRelease): Promise<string | undefined> {
-  const out = await local.dynamo.client.send(
-    new GetItemCommand({
-      TableName: local.definition.lockTableName,
-      Key: { lockId: { S: TARGET.dbIdentifier } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item?.owner?.S;
 }
 
 /** `state` returns a deadline already past, so the status after it times out at its first look. */
@@ -163,7 +152,7 @@ describe('rollback state machine: DB instance', () => {
     assert.equal(holder(asideId)?.DbiResourceId, RECORDED.instance.DbiResourceId);
     assert.equal(local.ecs.taskDefinitionArn, target);
     assert.equal(local.ecs.image, TARGET.initialImage);
-    assert.equal(await lockOwner(local), undefined);
+    assert.equal(await local.lockOwner(), undefined);
 
     assert.equal(run.alerts.length, 1);
     assert.equal(run.alerts[0]?.subject, 'lockstep: rollback complete');
@@ -226,7 +215,7 @@ describe('rollback state machine: DB instance', () => {
     // Refused, not queued: preflight ran once.
     assert.equal(run.calls.filter((c) => c.state === STATE.preflight).length, 1);
     assert.equal(local.aws.rds.calls().length, 0);
-    assert.equal(await lockOwner(local), RELEASE_EXECUTION);
+    assert.equal(await local.lockOwner(), RELEASE_EXECUTION);
     assert.equal(run.alerts[0]?.subject, 'lockstep: rollback failed at preflight');
     assert.match(run.alerts[0]?.message ?? '', /holds the release lock of database: .*:v1-5-0/);
     assert.match(run.alerts[0]?.message ?? '', /The rollback was refused before anything was changed/);
@@ -239,7 +228,7 @@ describe('rollback state machine: DB instance', () => {
     assert.equal(run.error, 'InvalidInputError');
     assert.match(run.alerts[0]?.message ?? '', /Rollback \(input not validated\)/);
     assert.match(run.cause ?? '', /to\.recordKey/);
-    assert.equal(await lockOwner(local), undefined);
+    assert.equal(await local.lockOwner(), undefined);
   });
 
   describe('a failure at each step alerts, gives the lock back and records it', () => {
@@ -247,7 +236,7 @@ describe('rollback state machine: DB instance', () => {
       assert.equal(run.status, 'FAILED');
       assert.equal(run.alerts.length, 1, JSON.stringify(run.alerts));
       assert.equal(run.alerts[0]?.subject, `lockstep: rollback failed at ${step.toLowerCase()}`);
-      assert.equal(await lockOwner(local), undefined);
+      assert.equal(await local.lockOwner(), undefined);
       const record = await recordOf(local, run);
       assert.equal(record.outcome, 'FAILED');
       assert.equal(record.failure?.step, step);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import {
   CreateDBSnapshotCommand,
@@ -51,17 +51,6 @@ function outputsOf<T>(run: ReleaseRun, state: string): T[] {
 }
 
 /** Who holds the database's release lock now. */
-async function lockOwner(): Promise<string | undefined> {
-  const out = await release.dynamo.client.send(
-    new GetItemCommand({
-      TableName: release.definition.lockTableName,
-      Key: { lockId: { S: TARGET.dbIdentifier } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Item?.owner?.S;
-}
-
 /** Another execution takes the release lock, as its preflight would. */
 async function holdLock(owner: string): Promise<void> {
   await release.dynamo.client.send(
@@ -205,7 +194,7 @@ describe('release state machine', () => {
     assert.equal(release.ecs.image, IMAGE);
 
     // Preflight took the database's release lock, and the end of the release gave it back.
-    assert.equal(await lockOwner(), undefined);
+    assert.equal(await release.lockOwner(), undefined);
     t.diagnostic(
       `full release: ${run.states.length} state transitions (two snapshot polls, two rollout polls)`,
     );
@@ -260,7 +249,7 @@ describe('release state machine', () => {
       STATE.unlockDryRun,
       STATE.dryRun,
     ]);
-    assert.equal(await lockOwner(), undefined, 'the lock is given back');
+    assert.equal(await release.lockOwner(), undefined, 'the lock is given back');
     assert.deepEqual(
       outputsOf<{ pendingCount: number }>(run, STATE.plan).map((p) => p.pendingCount),
       [3],
@@ -406,7 +395,7 @@ describe('release state machine', () => {
       preflights.map((c) => c.error ?? 'ok'),
       ['ReleaseInProgressError', 'ReleaseInProgressError', 'ReleaseInProgressError', 'ok'],
     );
-    assert.equal(await lockOwner(), undefined, 'given back at the end');
+    assert.equal(await release.lockOwner(), undefined, 'given back at the end');
   });
 
   test('a release still blocked after 30 retries fails at preflight with ReleaseInProgressError, leaving the lock to its owner', async () => {
@@ -430,7 +419,7 @@ describe('release state machine', () => {
       STATE.failed,
     ]);
     assert.ok(run.alerts[0]?.message.includes(older), 'the alert names the running release');
-    assert.equal(await lockOwner(), older);
+    assert.equal(await release.lockOwner(), older);
     assert.equal(release.aws.rds.calls().length, 0);
     assert.equal(release.aws.ecs.calls().length, 0);
   });
@@ -440,7 +429,7 @@ describe('release state machine', () => {
     const run = await release.runRelease(releaseInput());
     assert.equal(run.status, 'FAILED');
     assert.ok(run.states.includes(STATE.unlockFailed), run.states.join(' → '));
-    assert.equal(await lockOwner(), undefined);
+    assert.equal(await release.lockOwner(), undefined);
   });
 
   test('preflight rejects a malformed input: one alert naming preflight, no RDS or ECS call, FAILED', async () => {

@@ -84,6 +84,6 @@ describe('lockstep release --local --approval (installed)', () => {
     assert.match(run.stderr, /the service now runs local\/app:a1/);
     const show = await lockstep(['releases', 'show', 'a2', '--local'], 60_000);
     assert.match(show.stdout, /^outcome {6}FAILED at Await approval: ReleaseRejectedError$/m);
-    assert.match(show.stdout, /^migrations {3}1 pre-deploy \(none applied\)$/m);
+    assert.match(show.stdout, /^migrations {3}1 before the deploy \(none applied\)$/m);
   });
 });

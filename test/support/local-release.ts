@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -234,6 +234,8 @@ export interface LocalRelease {
   reset(): void;
   /** Deletes the database's release lock, whoever holds it. Call it in beforeEach too. */
   clearLock(): Promise<void>;
+  /** Which execution holds the database's release lock, read consistently; undefined when none does. */
+  lockOwner(): Promise<string | undefined>;
   /** The approval gate's task tokens: `nextWait()` resolves when a run waits for a decision; decide through `client()`. */
   readonly tokens: LocalTaskTokens;
   /** Starts an execution with `input` and runs it to its end. */
@@ -416,6 +418,17 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     );
   };
 
+  const lockOwner = async () => {
+    const out = await dynamo.client.send(
+      new GetItemCommand({
+        TableName: definition.lockTableName,
+        Key: { lockId: { S: TARGET.dbIdentifier } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.owner?.S;
+  };
+
   return {
     definition,
     dynamo,
@@ -427,6 +440,7 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     logs,
     reset,
     clearLock,
+    lockOwner,
     runRelease,
     tokens,
   };
