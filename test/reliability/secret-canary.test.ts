@@ -264,6 +264,7 @@ describe('the secret canary', () => {
       };
       const event = (mode: 'plan' | 'apply') => ({
         mode,
+        ...(mode === 'apply' ? { phase: 'before-deploy' } : {}),
         executionId: 'arn:aws:states:eu-west-1:123456789012:execution:lockstep:canary-1',
         release: {
           release: 'canary-1',
