@@ -1,6 +1,7 @@
 /**
  * The approval gate's decision (`lockstep approve` / `lockstep reject`, and the rehearsal's `--approval`): find the
- * task token the waiting execution stored on its release-lock item (functions/approval), learn who is deciding (STS
+ * task token the waiting execution (a release at its gate, or a rollback before its switch) stored on its
+ * release-lock item (functions/approval), learn who is deciding (STS
  * GetCallerIdentity), and send the decision — SendTaskSuccess with who approved and when, or SendTaskFailure with
  * ReleaseRejectedError naming who rejected it, when and why. The token is never printed.
  */
@@ -48,6 +49,8 @@ export interface DecisionRequest {
 
 export interface DecisionResult {
   readonly executionArn: string;
+  /** What waited: a release at its approval gate, or a rollback before its switch (functions/approval's `approvalFor`). */
+  readonly waiting: 'release' | 'rollback';
   readonly decision: 'approved' | 'rejected';
   /** The caller's identity ARN. */
   readonly by: string;
@@ -96,7 +99,7 @@ export const regionOf = (executionArn: string): string => executionArn.split(':'
 
 export async function decideApproval(deps: DecisionDeps, request: DecisionRequest): Promise<DecisionResult> {
   const { executionArn } = request;
-  const token = await findToken(deps.dynamodb, request.lockTable, executionArn);
+  const { token, waiting } = await findToken(deps.dynamodb, request.lockTable, executionArn);
   const identity = await deps.sts.send(new GetCallerIdentityCommand({}));
   const by = identity.Arn ?? 'unknown caller';
   const at = deps.now().toISOString();
@@ -108,14 +111,14 @@ export async function decideApproval(deps: DecisionDeps, request: DecisionReques
           output: JSON.stringify({ approvedBy: by, approvedAt: at }),
         }),
       );
-      return { executionArn, decision: 'approved', by, at };
+      return { executionArn, waiting, decision: 'approved', by, at };
     }
     const { reason } = request.decision;
     const rejection = new ReleaseRejectedError(by, at, reason);
     await deps.sfn.send(
       new SendTaskFailureCommand({ taskToken: token, error: rejection.name, cause: rejection.message }),
     );
-    return { executionArn, decision: 'rejected', by, at, reason };
+    return { executionArn, waiting, decision: 'rejected', by, at, reason };
   } catch (err) {
     const name = (err as { name?: string }).name;
     // API Reference, SendTaskSuccess: "TaskTimedOut: The task token has either expired or the task associated with
@@ -135,7 +138,11 @@ export async function decideApproval(deps: DecisionDeps, request: DecisionReques
 }
 
 /** The token on the lock item `executionArn` holds: one item per database, read consistently. */
-async function findToken(dynamodb: DynamoDBClient, table: string, executionArn: string): Promise<string> {
+async function findToken(
+  dynamodb: DynamoDBClient,
+  table: string,
+  executionArn: string,
+): Promise<{ readonly token: string; readonly waiting: DecisionResult['waiting'] }> {
   let item: Record<string, AttributeValue> | undefined;
   let start: ScanCommandOutput['LastEvaluatedKey'];
   do {
@@ -163,5 +170,5 @@ async function findToken(dynamodb: DynamoDBClient, table: string, executionArn: 
       executionArn,
       'it has not reached its approval gate, or a decision was already made',
     );
-  return token;
+  return { token, waiting: item.approvalFor?.S === 'rollback' ? 'rollback' : 'release' };
 }

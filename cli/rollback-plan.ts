@@ -251,7 +251,8 @@ export function formatPlan(plan: RollbackPlan, where: 'aws' | 'local'): string {
           ...(plan.restore
             ? [
                 `restore ${plan.restore.snapshotId} into a new instance (or cluster) configured as the original; wait until it is available`,
-                'pause for confirmation, then swap: the original is renamed aside (kept), the restored one takes its identifier',
+                'wait for `lockstep approve <execution>` (the alert topic names it; `lockstep reject`, or no decision within rollback.confirmTimeout, switches nothing)',
+                'swap: the original is renamed aside (kept), the restored one takes its identifier',
               ]
             : []),
           `redeploy ${plan.to.taskDefinitionArn} and wait for the rollout`,

@@ -1,6 +1,7 @@
 /**
  * `lockstep approve <execution> [--lock-table <name>]`: let a release waiting at its approval gate go on (it migrates,
- * then deploys), recorded as approved by the caller's identity. Loaded only for it, with the AWS SDK clients it uses.
+ * then deploys), or a rollback waiting before its switch switch to the restored database and redeploy; recorded as
+ * approved by the caller's identity. Loaded only for it, with the AWS SDK clients it uses.
  */
 import { type DecisionRequest, decideApproval, parseDecisionRequest } from '../approval.ts';
 import type { RawApprovalOptions } from '../approval-options.ts';
@@ -15,9 +16,12 @@ export function run(execution: string, raw: RawApprovalOptions, deps: DecisionCl
       { kind: 'approve' },
     );
     const result = await decisionDeps(deps, request, (clients) => decideApproval(clients, request));
-    return succeeded(
-      `approved ${result.executionArn} as ${result.by} (${result.at}): the release goes on to migrate and deploy`,
-      { ...result },
-    );
+    const next =
+      result.waiting === 'rollback'
+        ? 'the rollback goes on to switch to the restored database and redeploy'
+        : 'the release goes on to migrate and deploy';
+    return succeeded(`approved ${result.executionArn} as ${result.by} (${result.at}): ${next}`, {
+      ...result,
+    });
   });
 }

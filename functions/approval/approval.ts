@@ -1,7 +1,9 @@
 /**
  * The approval gate's request (issue 15): invoked by the state machine with `.waitForTaskToken`, it stores the task
  * token on the database's release-lock item — where only `lockstep approve` / `lockstep reject` read it — and then
- * publishes the notification: what the release will do, and exactly how to approve or reject it. The token is never
+ * publishes the notification: what the release will do, and exactly how to approve or reject it. The rollback's
+ * confirmation before its switch (issue 16) is the same gate: its event carries `rollback`, and the item says so
+ * (`approvalFor: rollback`), so that `approve` tells the caller what their decision does. The token is never
  * in the notification: every subscriber of the topic reads that, and a token is all SendTaskSuccess asks for
  * (states:SendTaskSuccess has no resource-level permissions, so whoever holds a token may decide).
  *
@@ -29,8 +31,6 @@ export interface ApprovalConfig {
   readonly lockId: string;
   /** Where the notification goes: the alert topic. */
   readonly topicArn: string;
-  /** How long the gate waits, for the deadline the notification names. */
-  readonly timeoutSeconds: number;
 }
 
 export interface ApprovalDeps {
@@ -47,9 +47,28 @@ const names = z.object({
   last: z.array(z.string()),
 });
 
+const text = z.string().check(z.minLength(1));
+
+/** The rollback's switch, once the copy restored from the snapshot is available (infra/constructs/rollback-definition.ts). */
+const rollbackSwitch = z.object({
+  to: z.object({ release: text, image: text, taskDefinitionArn: text }),
+  requestedBy: text,
+  reason: text,
+  /** When the snapshot was taken: what the live database loses since. */
+  snapshotCreatedAt: text,
+  kind: z.enum(['instance', 'cluster']),
+  database: text,
+  restored: text,
+  aside: text,
+  /** The restored copy's endpoint, to look at it before deciding; null when RDS did not report one. */
+  endpoint: z.nullable(z.string()),
+});
+
 const eventSchema = z.object({
   taskToken: z.string().check(z.minLength(1), z.maxLength(2048)),
   executionId: z.string().check(z.startsWith('arn:')),
+  /** The gate's own timeout (its TimeoutSeconds), for the deadline the notification names. */
+  timeoutSeconds: z.number().check(z.int(), z.positive()),
   release: z.object({ release: z.string(), image: z.string() }),
   snapshotId: z.string(),
   /** The SQL flow's plan: what is pending and what the lint found. */
@@ -68,6 +87,8 @@ const eventSchema = z.object({
       pendingCheck: z.optional(z.string()),
     }),
   ),
+  /** The rollback's confirmation before its switch: what the switch does. */
+  rollback: z.optional(rollbackSwitch),
 });
 
 export type ApprovalEvent = z.infer<typeof eventSchema>;
@@ -87,7 +108,7 @@ export async function requestApproval(deps: ApprovalDeps, rawEvent: unknown): Pr
   const event = parseEvent(eventSchema, rawEvent);
   const { config } = deps;
   const now = deps.now();
-  const deadline = new Date(now.getTime() + config.timeoutSeconds * 1000);
+  const deadline = new Date(now.getTime() + event.timeoutSeconds * 1000);
   // 1. The token goes on the lock item, only while this execution holds the lock: first, so that whoever reads the
   //    notification finds it.
   try {
@@ -96,11 +117,12 @@ export async function requestApproval(deps: ApprovalDeps, rawEvent: unknown): Pr
         TableName: config.lockTable,
         Key: { lockId: { S: config.lockId } },
         UpdateExpression:
-          'SET approvalToken = :token, approvalRequestedAt = :now, approvalDeadline = :deadline',
+          'SET approvalToken = :token, approvalFor = :for, approvalRequestedAt = :now, approvalDeadline = :deadline',
         ConditionExpression: '#owner = :execution',
         ExpressionAttributeNames: { '#owner': 'owner' },
         ExpressionAttributeValues: {
           ':token': { S: event.taskToken },
+          ':for': { S: event.rollback ? 'rollback' : 'release' },
           ':now': { S: now.toISOString() },
           ':deadline': { S: deadline.toISOString() },
           ':execution': { S: event.executionId },
@@ -115,7 +137,7 @@ export async function requestApproval(deps: ApprovalDeps, rawEvent: unknown): Pr
   const { subject, message } = approvalNotification(event, {
     lockTable: config.lockTable,
     database: config.lockId,
-    timeoutSeconds: config.timeoutSeconds,
+    timeoutSeconds: event.timeoutSeconds,
     deadline,
   });
   const published = await deps.sns.send(

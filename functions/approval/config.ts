@@ -1,6 +1,6 @@
 /** The approval function's environment, read once at cold start. */
 import * as z from 'zod/mini';
-import { arn, type Env, positiveInt, readConfig } from '../shared/config.ts';
+import { arn, type Env, readConfig } from '../shared/config.ts';
 import type { ApprovalConfig } from './approval.ts';
 
 export function readApprovalConfig(env: Env): ApprovalConfig {
@@ -9,13 +9,10 @@ export function readApprovalConfig(env: Env): ApprovalConfig {
     // The lock item's key, as preflight takes it: the database identifier.
     DB_IDENTIFIER: z.string().check(z.minLength(1)),
     ALERT_TOPIC_ARN: arn('sns'),
-    // What the gate's task waits before States.Timeout: the notification names the deadline.
-    APPROVAL_TIMEOUT_SECONDS: positiveInt(3600),
   });
   return {
     lockTable: c.LOCK_TABLE,
     lockId: c.DB_IDENTIFIER,
     topicArn: c.ALERT_TOPIC_ARN,
-    timeoutSeconds: c.APPROVAL_TIMEOUT_SECONDS,
   };
 }

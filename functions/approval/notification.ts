@@ -1,6 +1,7 @@
 /**
  * The approval gate's notification: what the release will do (plan and lint, or command mode's command), the snapshot
- * to restore from, and exactly how to approve or reject it, with the deadline. It holds no task token.
+ * to restore from, and exactly how to approve or reject it, with the deadline. A rollback's confirmation before its
+ * switch says instead what the switch does and what the live database loses. It holds no task token.
  */
 import { consoleLink } from '../shared/console-link.ts';
 import type { ApprovalEvent } from './approval.ts';
@@ -15,14 +16,15 @@ export interface NotificationContext {
 /** SNS: a subject is 1-100 printable ASCII characters on one line. */
 const SUBJECT_LIMIT = 100;
 
+const subjectOf = (text: string) => text.replace(/[^\x20-\x7e]/g, '?').slice(0, SUBJECT_LIMIT);
+
 export function approvalNotification(
   event: ApprovalEvent,
   context: NotificationContext,
 ): { subject: string; message: string } {
+  if (event.rollback) return switchNotification(event, event.rollback, context);
   const { release, image } = event.release;
-  const subject = `lockstep: release ${release} awaits approval`
-    .replace(/[^\x20-\x7e]/g, '?')
-    .slice(0, SUBJECT_LIMIT);
+  const subject = subjectOf(`lockstep: release ${release} awaits approval`);
   const execution = event.executionId;
   const table = `--lock-table ${context.lockTable}`;
   const lines = [
@@ -41,6 +43,44 @@ export function approvalNotification(
     `Execution: ${executionLink(execution)}`,
   ];
   return { subject, message: lines.join('\n') };
+}
+
+/** The rollback's pause between "restored and available" and the switch. */
+function switchNotification(
+  event: ApprovalEvent,
+  rollback: NonNullable<ApprovalEvent['rollback']>,
+  context: NotificationContext,
+): { subject: string; message: string } {
+  const label = event.release.release;
+  const noun = rollback.kind === 'instance' ? 'DB instance' : 'DB cluster';
+  const execution = event.executionId;
+  const table = `--lock-table ${context.lockTable}`;
+  const lines = [
+    `Rollback ${label} to release ${rollback.to.release} is waiting for your confirmation before it switches ${noun} ${rollback.database}.`,
+    `Requested by ${rollback.requestedBy}: ${rollback.reason}`,
+    '',
+    `Restored from snapshot ${event.snapshotId} (taken ${rollback.snapshotCreatedAt}): ${rollback.restored} is available.`,
+    rollback.endpoint
+      ? `  Endpoint: ${rollback.endpoint}. Connect to it (the snapshot's credentials) to check the data before you confirm.`
+      : '  RDS reported no endpoint for it yet; describe it to connect and check the data before you confirm.',
+    '',
+    'Confirm (the switch, then the redeploy):',
+    `  1. ${rollback.database} is renamed to ${rollback.aside}: kept, with every change made since ${rollback.snapshotCreatedAt}.`,
+    `  2. ${rollback.restored} is renamed to ${rollback.database}: the endpoint and the secret stay valid, and the app reads the snapshot's data.`,
+    `     Between the two renames ${rollback.database} does not answer: the app cannot reach its database for a few minutes.`,
+    `  3. The service is redeployed with release ${rollback.to.release}'s task definition ${rollback.to.taskDefinitionArn}.`,
+    `  lockstep approve ${execution} ${table}`,
+    `Reject (nothing is switched or deployed; ${rollback.database} keeps serving, ${rollback.restored} is kept for you to delete):`,
+    `  lockstep reject ${execution} ${table} --reason "<why>"`,
+    '',
+    `No decision by ${context.deadline.toISOString()} (${formatDuration(context.timeoutSeconds)} from now) ends the rollback the same way as a rejection, and releases the lock.`,
+    `Deciding needs states:SendTaskSuccess / states:SendTaskFailure and read access to the lock table ${context.lockTable} (README, "Rolling back").`,
+    `Execution: ${executionLink(execution)}`,
+  ];
+  return {
+    subject: subjectOf(`lockstep: rollback ${label} awaits confirmation to switch`),
+    message: lines.join('\n'),
+  };
 }
 
 function whatItWillDo(event: ApprovalEvent): string[] {

@@ -37,6 +37,8 @@ export interface Found {
   /** The identifier a rename already asked for and not yet applied. */
   readonly pendingIdentifier: string | undefined;
   readonly tags: ReadonlyMap<string, string>;
+  /** `host:port` (a cluster's writer endpoint), once RDS reports one. */
+  readonly endpoint: string | undefined;
 }
 
 export interface FoundSnapshot {
@@ -107,6 +109,7 @@ function fromInstance(i: DBInstance, fallback: string): Found {
     status: i.DBInstanceStatus ?? 'unknown',
     pendingIdentifier: i.PendingModifiedValues?.DBInstanceIdentifier,
     tags: tagMap(i.TagList),
+    endpoint: i.Endpoint?.Address && `${i.Endpoint.Address}:${i.Endpoint.Port ?? 5432}`,
   };
 }
 
@@ -117,6 +120,7 @@ function fromCluster(c: DBCluster, fallback: string): Found {
     status: c.Status ?? 'unknown',
     pendingIdentifier: c.PendingModifiedValues?.DBClusterIdentifier,
     tags: tagMap(c.TagList),
+    endpoint: c.Endpoint && `${c.Endpoint}:${c.Port ?? 5432}`,
   };
 }
 

@@ -83,6 +83,8 @@ export interface RestoreStatus {
   readonly available: boolean;
   /** The restored database's status, and its members' (`cluster available; members 1/2 available`). */
   readonly status: string;
+  /** Its endpoint (`host:port`), for a look at its data before the switch; null until RDS reports one. */
+  readonly endpoint: string | null;
 }
 
 export interface RenameStarted {
@@ -296,7 +298,7 @@ export async function restoreStatus(
   log.info('restore status', { restored: state.restored, status, available });
   if (!available && isPastWaitUntil(state.waitUntil, deps.now()))
     throw new RestoreTimeoutError(state.restored, status, state.waitUntil);
-  return { available, status };
+  return { available, status, endpoint: restored.endpoint ?? null };
 }
 
 async function createRestoredMember(

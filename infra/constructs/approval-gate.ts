@@ -37,6 +37,10 @@ export interface ApprovalGateProps {
   readonly retries: readonly sfn.RetryProps[];
   /** Where a rejection, a timeout or a failed request goes, with the error in `$.error`. */
   readonly onFailure: sfn.IChainable;
+  /** The gate's three states. @default - the release's: Await approval, Approval timed out, Clear approval token */
+  readonly states?: { readonly wait: string; readonly timedOut: string; readonly clear: string };
+  /** What waited for, in the timeout's Cause: `No one approved or rejected <what> within …`. @default 'the release' */
+  readonly what?: string;
 }
 
 /** `Await approval` → `Clear approval token` → `next`; the decision (SendTaskSuccess's output) is in `$.approval`. */
@@ -45,13 +49,20 @@ export function buildApprovalGate(
   props: ApprovalGateProps,
   next: sfn.IChainable,
 ): sfn.IChainable {
-  const wait = new tasks.LambdaInvoke(scope, STATE.awaitApproval, {
-    stateName: STATE.awaitApproval,
+  const names = props.states ?? {
+    wait: STATE.awaitApproval,
+    timedOut: STATE.approvalTimedOut,
+    clear: STATE.clearApproval,
+  };
+  const wait = new tasks.LambdaInvoke(scope, names.wait, {
+    stateName: names.wait,
     lambdaFunction: props.fn,
     integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
     payload: sfn.TaskInput.fromObject({
       taskToken: sfn.JsonPath.taskToken,
       'executionId.$': '$$.Execution.Id',
+      // The function names the deadline: the same number as the task's TimeoutSeconds.
+      timeoutSeconds: props.timeout.toSeconds(),
       ...props.payload,
     }),
     retryOnServiceExceptions: false,
@@ -60,11 +71,11 @@ export function buildApprovalGate(
   });
   for (const retry of props.retries) wait.addRetry(retry);
   // States.Timeout comes with no Cause of its own: the alert says what it means here.
-  const timedOut = new sfn.Pass(scope, STATE.approvalTimedOut, {
-    stateName: STATE.approvalTimedOut,
+  const timedOut = new sfn.Pass(scope, names.timedOut, {
+    stateName: names.timedOut,
     parameters: {
       Error: 'States.Timeout',
-      Cause: `No one approved or rejected the release within ${props.timeout.toHumanString()} (the approval timeout).`,
+      Cause: `No one approved or rejected ${props.what ?? 'the release'} within ${props.timeout.toHumanString()} (the approval timeout).`,
     },
     resultPath: '$.error',
   }).next(props.onFailure);
@@ -72,11 +83,11 @@ export function buildApprovalGate(
   wait.addCatch(props.onFailure, { resultPath: '$.error' });
 
   // Decided: the token is closed, and taken off the lock item so that a second `approve` is told so at once.
-  const clear = new tasks.DynamoUpdateItem(scope, STATE.clearApproval, {
-    stateName: STATE.clearApproval,
+  const clear = new tasks.DynamoUpdateItem(scope, names.clear, {
+    stateName: names.clear,
     table: props.lockTable,
     key: { lockId: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt(props.lockKeyPath)) },
-    updateExpression: 'REMOVE approvalToken, approvalRequestedAt, approvalDeadline',
+    updateExpression: 'REMOVE approvalToken, approvalFor, approvalRequestedAt, approvalDeadline',
     conditionExpression: '#owner = :owner',
     expressionAttributeNames: { '#owner': 'owner' },
     expressionAttributeValues: {

@@ -334,22 +334,21 @@ export interface ReleaseFunctions {
   readonly deploy: lambda.IFunction;
   /** Command mode only: the verdict on the migration task, which stops one that timed out. */
   readonly migrationTask?: lambda.IFunction;
-  /** With `approval` only: stores the gate's task token on the lock item and sends the notification. */
-  readonly approval?: lambda.IFunction;
+  /**
+   * Stores an approval gate's task token on the lock item and sends the notification: the release's gate (with
+   * `approval`) and the rollback's confirmation before its switch (always).
+   */
+  readonly approval: lambda.IFunction;
   /** The rollback's restore and rename steps (functions/restore). */
   readonly restore: lambda.IFunction;
 }
 
 /** The functions as this construct builds them (their roles are theirs alone). */
 type FunctionSet = {
-  readonly [name in Exclude<
-    keyof ReleaseFunctions,
-    'migrate' | 'migrationTask' | 'approval'
-  >]: nodejs.NodejsFunction;
+  readonly [name in Exclude<keyof ReleaseFunctions, 'migrate' | 'migrationTask'>]: nodejs.NodejsFunction;
 } & {
   readonly migrate?: nodejs.NodejsFunction;
   readonly migrationTask?: nodejs.NodejsFunction;
-  readonly approval?: nodejs.NodejsFunction;
 };
 
 /** Where the migrate function runs. */
@@ -443,7 +442,12 @@ export class ReleaseFlow extends Construct {
     this.failureAlarm = this.createFailureAlarm(this.stateMachine, 'FailureAlarm', 'release');
     this.rollbackStateMachine = createRollbackStateMachine(this, {
       name: rollbackName,
-      functions: { preflight: functions.preflight, restore: functions.restore, deploy: functions.deploy },
+      functions: {
+        preflight: functions.preflight,
+        restore: functions.restore,
+        deploy: functions.deploy,
+        approval: functions.approval,
+      },
       alertTopic: this.alertTopic,
       alertKey: props.alertTopicKey ?? this.alertTopic.masterKey,
       lockTable: this.lockTable,
@@ -657,27 +661,25 @@ export class ReleaseFlow extends Construct {
           }),
         )
       : undefined;
-    const approval = settings.approval
-      ? new nodejs.NodejsFunction(
-          this,
-          'Approval',
-          common('approval', {
-            environment: {
-              LOCK_TABLE: this.lockTable.tableName,
-              DB_IDENTIFIER: props.database.identifier,
-              ALERT_TOPIC_ARN: this.alertTopic.topicArn,
-              APPROVAL_TIMEOUT_SECONDS: String(settings.approval.timeout.toSeconds()),
-            },
-          }),
-        )
-      : undefined;
+    // The release's gate and the rollback's confirmation: each passes its own timeout in its event.
+    const approval = new nodejs.NodejsFunction(
+      this,
+      'Approval',
+      common('approval', {
+        environment: {
+          LOCK_TABLE: this.lockTable.tableName,
+          DB_IDENTIFIER: props.database.identifier,
+          ALERT_TOPIC_ARN: this.alertTopic.topicArn,
+        },
+      }),
+    );
     return {
       preflight,
       snapshot,
       ...(migrate ? { migrate } : {}),
       deploy,
       ...(migrationTask ? { migrationTask } : {}),
-      ...(approval ? { approval } : {}),
+      approval,
       restore,
     };
   }
@@ -724,7 +726,7 @@ export class ReleaseFlow extends Construct {
     if (fns.migrationTask && task)
       grantMigrationTask(fns.migrationTask, props.service, task.containerName, stack, xray);
     if (props.imageParameter) this.recordImageIn(props.imageParameter, deploy, props);
-    if (fns.approval) this.grantApprovalRequest(fns.approval, props, xray);
+    this.grantApprovalRequest(fns.approval, props, xray);
   }
 
   /**
@@ -803,7 +805,7 @@ export class ReleaseFlow extends Construct {
           snapshotPollInterval: settings.snapshot.pollInterval,
           deployPollInterval: settings.deployPollInterval,
           notifyOnSuccess: settings.notifyOnSuccess,
-          ...(settings.approval && this.functions.approval
+          ...(settings.approval
             ? { approval: { fn: this.functions.approval, timeout: settings.approval.timeout } }
             : {}),
           migrateTimeout: settings.migrateTimeout,
@@ -1324,13 +1326,14 @@ function resolveSettings(props: ReleaseFlowProps) {
     (s.approval?.timeout.toSeconds() ?? 0) +
     (migrationTask
       ? migrationTask.timeout.toSeconds() + (migrationTask.pendingCheck?.timeout.toSeconds() ?? 0)
-      : s.migrateTimeout.toSeconds());
+      : // The SQL flow migrates twice: before the deploy, and its after-deploy migrations after it.
+        2 * s.migrateTimeout.toSeconds());
   if (s.releaseTimeout.toSeconds() <= longest)
     fail(
       'releaseTimeout',
       migrationTask
         ? `must be longer than the wait for an earlier release (30 min) and the snapshot, ${migrationTask.pendingCheck ? 'pending check, ' : ''}${s.approval ? 'approval, ' : ''}migration command and deploy timeouts together`
-        : `must be longer than the wait for an earlier release (30 min) and the snapshot, ${s.approval ? 'approval, ' : ''}migrate and deploy timeouts together`,
+        : `must be longer than the wait for an earlier release (30 min) and the snapshot, ${s.approval ? 'approval, ' : ''}migrate (twice: before and after the deploy) and deploy timeouts together`,
     );
   if (props.migrations.kind === 'bundled') {
     const dir = props.migrations.directory as string;

@@ -5,13 +5,17 @@
  *
  *   Preflight (input checked, the release lock taken: a running release refuses the rollback) → Restore the database?
  *     ├─ restore null ─→ Image only ──────────────────────────────────────────────────────────────────┐
- *     └─ Restore snapshot (new instance/cluster) → Wait ⇄ Restore status → [confirmation]             │
- *          → Rename original aside → Wait ⇄ Original renamed? → Rename restored into place            │
+ *     └─ Restore snapshot (new instance/cluster) → Wait ⇄ Restore status → Confirm switch (a person)  │
+ *          → Clear confirmation token → Rename original aside → Wait ⇄ Original renamed? → Rename restored into place            │
  *          → Wait ⇄ Restored renamed? → Switched ──────────────────────────────────────────────────────┤
  *   Start deploy (the target's task-definition revision) → Wait ⇄ Rollout status ←────────────────────┘
  *     → Release lock → record → Notify rollback → Rolled back
  *   Any failure → Alert: <step> (what state the database is in, what to run) → Release lock (failed) → Format alert
  *     → Send alert → record → Rollback failed.
+ *
+ * Confirm switch is the release's approval gate (./approval-gate.ts): the approval function stores its task token on
+ * the lock item and notifies what the switch will do, with the restored copy's endpoint to check first; `lockstep
+ * approve` lets it switch, `lockstep reject` or the confirmation timeout ends the rollback with nothing switched.
  *
  * The lock is held from preflight to every end. Nothing here deletes anything: the original is renamed aside and
  * kept, a failed restore is left for inspection. Every Lambda step's Retry comes from the error contract
@@ -24,6 +28,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
+import { buildApprovalGate } from './approval-gate.ts';
 import { CAUGHT_ERROR, executionLink, publishAlert, releaseLock, taskRetries } from './release-definition.ts';
 import {
   FAILED_SOURCE,
@@ -54,10 +59,10 @@ export interface RollbackDefinitionProps {
   /** The functions' timeout; their tasks wait a little longer. */
   readonly functionTimeout: Duration;
   /**
-   * The pause between "restored and available" and the switch: given the state that switches, returns the states
-   * that confirm first (an approval gate). @default - none: the switch follows the restore
+   * The pause between "restored and available" and the switch: the approval function (functions/approval) and how
+   * long it waits for a decision before the rollback fails with nothing switched.
    */
-  readonly confirmSwitch?: (scope: Construct, next: sfn.IChainable) => sfn.IChainable;
+  readonly confirm: { readonly fn: lambda.IFunction; readonly timeout: Duration };
 }
 
 /** The rollback's success and failure paths read the record's fields from these paths. */
@@ -379,7 +384,35 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     HALF_SWITCHED_ORIGINAL,
     renameRestored,
   );
-  const switchThen = props.confirmSwitch ? props.confirmSwitch(scope, renameOriginal) : renameOriginal;
+  const switchThen = buildApprovalGate(
+    scope,
+    {
+      fn: props.confirm.fn,
+      timeout: props.confirm.timeout,
+      states: { wait: STATE.confirmSwitch, timedOut: STATE.confirmTimedOut, clear: STATE.clearConfirmation },
+      what: 'the switch to the restored database',
+      payload: {
+        'release.$': '$.release',
+        'snapshotId.$': '$.restore.snapshotId',
+        rollback: {
+          'to.$': '$.rollback.to',
+          'requestedBy.$': '$.rollback.requestedBy',
+          'reason.$': '$.rollback.reason',
+          'snapshotCreatedAt.$': '$.rollback.restore.snapshotCreatedAt',
+          'kind.$': '$.restore.kind',
+          'database.$': '$.restore.database',
+          'restored.$': '$.restore.restored',
+          'aside.$': '$.restore.aside',
+          'endpoint.$': '$.restoreStatus.endpoint',
+        },
+      },
+      lockTable: props.lockTable,
+      lockKeyPath: '$.database',
+      retries: taskRetries(),
+      onFailure: describeFailure(STATE.confirmSwitch, restored, true),
+    },
+    renameOriginal,
+  );
   const restoreThenSwitch = poll(
     restore,
     wait(STATE.waitRestore, props.pollInterval),

@@ -34,6 +34,11 @@ export interface RollbackSettings {
    */
   readonly renameTimeout?: Duration;
   /**
+   * How long the rollback waits, once the restored copy is available, for `lockstep approve` (switch) or `lockstep
+   * reject`; then it ends with nothing switched and the copy kept. @default Duration.hours(1)
+   */
+  readonly confirmTimeout?: Duration;
+  /**
    * The database's KMS key when it is a customer managed key: the restore function may then create grants on it and
    * describe it, through RDS only (kms:ViaService), as RDS requires of whoever restores an encrypted snapshot.
    * @default - none: the AWS managed key aws/rds, which needs no grant
@@ -61,6 +66,7 @@ export function resolveRollback(
     pollInterval: props?.pollInterval ?? Duration.seconds(30),
     restoreTimeout: props?.restoreTimeout ?? Duration.hours(3),
     renameTimeout: props?.renameTimeout ?? Duration.minutes(30),
+    confirmTimeout: props?.confirmTimeout ?? Duration.hours(1),
     databaseKey: props?.databaseKey,
   };
   const fail = (prop: string, problem: string) => {
@@ -70,12 +76,18 @@ export function resolveRollback(
     fail('pollInterval', 'must be at least 1 s and shorter than rollback.renameTimeout');
   if (r.renameTimeout.toSeconds() > r.restoreTimeout.toSeconds())
     fail('renameTimeout', 'must not be longer than rollback.restoreTimeout');
+  const confirm = r.confirmTimeout.toSeconds({ integral: false });
+  if (!Number.isInteger(confirm) || confirm < 60)
+    fail('confirmTimeout', 'must be a whole number of seconds, at least a minute');
   const longest =
-    r.restoreTimeout.toSeconds() + 2 * r.renameTimeout.toSeconds() + limits.deployTimeout.toSeconds();
+    r.restoreTimeout.toSeconds() +
+    confirm +
+    2 * r.renameTimeout.toSeconds() +
+    limits.deployTimeout.toSeconds();
   if (limits.releaseTimeout.toSeconds() <= longest)
     fail(
       'restoreTimeout',
-      'with two renames and the deploy must fit in releaseTimeout (the rollback state machine’s limit, and the release lock’s)',
+      'with the confirmation, two renames and the deploy must fit in releaseTimeout (the rollback state machine’s limit, and the release lock’s)',
     );
   return r;
 }
@@ -172,7 +184,10 @@ export function grantRestore(
 
 export interface RollbackMachineProps {
   readonly name: string;
-  readonly functions: Pick<RollbackDefinitionProps, 'preflight' | 'restore' | 'deploy'>;
+  readonly functions: Pick<RollbackDefinitionProps, 'preflight' | 'restore' | 'deploy'> & {
+    /** Asks for the confirmation before the switch (functions/approval). */
+    readonly approval: lambda.IFunction;
+  };
   readonly alertTopic: sns.ITopic;
   readonly alertKey: kms.IKey | undefined;
   readonly lockTable: dynamodb.ITable;
@@ -181,7 +196,6 @@ export interface RollbackMachineProps {
   readonly deployPollInterval: Duration;
   readonly timeout: Duration;
   readonly logRetention: logs.RetentionDays;
-  readonly confirmSwitch?: RollbackDefinitionProps['confirmSwitch'];
 }
 
 /** The rollback state machine with its execution log group, allowed to alert. */
@@ -197,14 +211,16 @@ export function createRollbackStateMachine(scope: Construct, props: RollbackMach
     stateMachineType: sfn.StateMachineType.STANDARD,
     definitionBody: sfn.DefinitionBody.fromChainable(
       buildRollbackDefinition(new Construct(scope, 'RollbackDefinition'), {
-        ...props.functions,
+        preflight: props.functions.preflight,
+        restore: props.functions.restore,
+        deploy: props.functions.deploy,
+        confirm: { fn: props.functions.approval, timeout: props.settings.confirmTimeout },
         alertTopic: props.alertTopic,
         lockTable: props.lockTable,
         records: props.records,
         pollInterval: props.settings.pollInterval,
         deployPollInterval: props.deployPollInterval,
         functionTimeout: Duration.seconds(60),
-        ...(props.confirmSwitch ? { confirmSwitch: props.confirmSwitch } : {}),
       }),
     ),
     timeout: props.timeout,
@@ -216,7 +232,7 @@ export function createRollbackStateMachine(scope: Construct, props: RollbackMach
     acknowledgeWildcard(
       stateMachine.role,
       `${fn.functionArn}:*`,
-      'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the preflight, restore and deploy functions are named.',
+      'The LambdaInvoke tasks grant the function and its versions and aliases (`<arn>:*`); only the preflight, restore, approval and deploy functions are named.',
     );
   acknowledgeWildcard(stateMachine.role, '*', STATE_MACHINE_WILDCARD_REASON);
   return stateMachine;

@@ -98,11 +98,27 @@ describe('approve and reject', () => {
     assert.equal(sfn.commandCalls(SendTaskSuccessCommand).length, 0);
     assert.deepEqual(outcome.json, {
       executionArn: EXEC,
+      waiting: 'release',
       decision: 'rejected',
       by: ALICE,
       at: NOW.toISOString(),
       reason: 'not during the sale',
     });
+  });
+
+  test('a rollback waiting before its switch: approve and reject say what they do to it', async () => {
+    dynamodb
+      .on(ScanCommand)
+      .resolves({ Items: [lockItem({ approvalToken: { S: TOKEN }, approvalFor: { S: 'rollback' } })] });
+
+    const approved = await approve(EXEC, {}, deps());
+    assert.equal(approved.exitCode, ExitCode.Success, String(approved.error));
+    assert.match(approved.text ?? '', /the rollback goes on to switch to the restored database and redeploy/);
+    assert.equal((approved.json as { waiting?: string }).waiting, 'rollback');
+
+    const rejected = await reject(EXEC, { reason: 'the copy misses orders' }, deps());
+    assert.match(rejected.text ?? '', /The rollback fails without switching or deploying/);
+    assert.doesNotMatch(rejected.text ?? '', /migrating/);
   });
 
   test('the lock item is found on a later page of the scan', async () => {

@@ -44,6 +44,7 @@ describe('the approval gate in command mode', () => {
     assert.deepEqual(gate?.Parameters?.Payload, {
       'taskToken.$': '$$.Task.Token',
       'executionId.$': '$$.Execution.Id',
+      timeoutSeconds: 3600,
       'release.$': '$.release',
       'snapshotId.$': '$.snapshot.snapshotId',
       command: {
@@ -52,33 +53,47 @@ describe('the approval gate in command mode', () => {
         'pendingCheck.$': '$.pendingCheck.summary',
       },
     });
-    assert.equal(environments.approval?.APPROVAL_TIMEOUT_SECONDS, '3600');
+    assert.equal(environments.approval?.APPROVAL_TIMEOUT_SECONDS, undefined, 'the event says it');
   });
 });
 
 describe('the approval prop', () => {
-  test('off by default: no approval function, no gate', () => {
-    const { flow, template } = buildFlowStack();
-    assert.equal(flow.functions.approval, undefined);
-    assert.doesNotMatch(JSON.stringify(template.toJSON()), /waitForTaskToken|Await approval/);
+  test('off by default: no gate in the release; the approval function is there for the rollback’s confirmation', () => {
+    const { flow, stack, template } = buildFlowStack();
+    const machines = template.findResources('AWS::StepFunctions::StateMachine');
+    const release = JSON.stringify(
+      machines[stack.getLogicalId(flow.stateMachine.node.defaultChild as never)],
+    );
+    assert.doesNotMatch(release, /waitForTaskToken|Await approval/);
+    const rollback = JSON.stringify(
+      machines[stack.getLogicalId(flow.rollbackStateMachine.node.defaultChild as never)],
+    );
+    assert.match(rollback, /waitForTaskToken/);
+    assert.match(rollback, /Confirm switch/);
   });
 
-  test('on: the function knows the lock table, the database, the topic and the timeout', () => {
-    const { flow, template } = buildFlowStack({
+  test('on: the gate waits the timeout, and tells the function; the function knows the lock table, the database and the topic', () => {
+    const { flow, stack, template } = buildFlowStack({
       props: () => ({ approval: { timeout: Duration.minutes(90) } }),
     });
-    assert.ok(flow.functions.approval);
-    const variables = Object.values(template.findResources('AWS::Lambda::Function'))
-      .map((f) => f.Properties.Environment?.Variables as Record<string, unknown> | undefined)
-      .find((v) => v?.APPROVAL_TIMEOUT_SECONDS);
+    const fn =
+      template.findResources('AWS::Lambda::Function')[
+        stack.getLogicalId(flow.functions.approval.node.defaultChild as never)
+      ];
+    const variables = fn?.Properties.Environment?.Variables as Record<string, unknown> | undefined;
     assert.deepEqual(Object.keys(variables ?? {}).sort(), [
       'ALERT_TOPIC_ARN',
-      'APPROVAL_TIMEOUT_SECONDS',
       'DB_IDENTIFIER',
       'LOCK_TABLE',
       'POWERTOOLS_LOG_LEVEL',
     ]);
-    assert.equal(variables?.APPROVAL_TIMEOUT_SECONDS, '5400');
+    const release = JSON.stringify(
+      template.findResources('AWS::StepFunctions::StateMachine')[
+        stack.getLogicalId(flow.stateMachine.node.defaultChild as never)
+      ],
+    );
+    assert.match(release, /\\"TimeoutSeconds\\":5400/);
+    assert.match(release, /\\"timeoutSeconds\\":5400/);
   });
 
   test('a timeout under a minute, or one the release timeout cannot cover, fails the synth naming the prop', () => {
@@ -88,7 +103,7 @@ describe('the approval prop', () => {
     );
     assert.throws(
       () => buildFlowStack({ props: () => ({ approval: { timeout: Duration.hours(3) } }) }),
-      /ReleaseFlow: releaseTimeout must be longer than .*approval, migrate and deploy timeouts together/,
+      /ReleaseFlow: releaseTimeout must be longer than .*approval, migrate \(twice: before and after the deploy\) and deploy timeouts together/,
     );
     assert.doesNotThrow(() =>
       buildFlowStack({

@@ -472,15 +472,16 @@ describe('IAM, simulated against the synthesized policies', () => {
     const e = bundled;
     const policies = e.policiesOf(e.flow.stateMachine.role);
     const principal = 'arn:aws:iam::123456789012:role/states';
-    const { restore, ...releaseFunctions } = e.flow.functions;
+    const { restore, approval, ...releaseFunctions } = e.flow.functions;
     for (const fn of Object.values(releaseFunctions)) {
       assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
     }
-    // The restore function is the rollback's alone.
-    assert.equal(
-      await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(restore)),
-      'ImplicitlyDenied',
-    );
+    // The restore function is the rollback's alone; the approval function too, in a stack without the release's gate.
+    for (const fn of [restore, approval])
+      assert.equal(
+        await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)),
+        'ImplicitlyDenied',
+      );
     // The lock states give the release lock back.
     assert.equal(
       await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
@@ -501,12 +502,12 @@ describe('IAM, simulated against the synthesized policies', () => {
     }
   });
 
-  test('the rollback state machine may invoke preflight, restore and deploy, hold the lock, record and alert; nothing else', async () => {
+  test('the rollback state machine may invoke preflight, restore, approval and deploy, hold the lock, record and alert; nothing else', async () => {
     const e = bundled;
     const policies = e.policiesOf(e.flow.rollbackStateMachine.role);
     const principal = 'arn:aws:iam::123456789012:role/rollback';
-    const { preflight, restore, deploy, snapshot, migrate } = e.flow.functions;
-    for (const fn of [preflight, restore, deploy])
+    const { preflight, restore, deploy, approval, snapshot, migrate } = e.flow.functions;
+    for (const fn of [preflight, restore, deploy, approval])
       assert.equal(await decide(principal, policies, 'lambda:InvokeFunction', e.arnOf(fn)), 'Allowed');
     for (const fn of [snapshot, migrate])
       assert.equal(
@@ -515,6 +516,11 @@ describe('IAM, simulated against the synthesized policies', () => {
       );
     assert.equal(
       await decide(principal, policies, 'dynamodb:DeleteItem', e.arnOf(e.flow.lockTable)),
+      'Allowed',
+    );
+    // The confirmation's token is taken off the lock item once decided.
+    assert.equal(
+      await decide(principal, policies, 'dynamodb:UpdateItem', e.arnOf(e.flow.lockTable)),
       'Allowed',
     );
     assert.equal(

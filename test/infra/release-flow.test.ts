@@ -378,8 +378,8 @@ describe('IAM scopes', () => {
     const { template, flow } = exampleStack();
     const statements = statementsOf(template, flow.stateMachine.role);
     const invoked = grantsOf(statements, 'lambda:InvokeFunction').flatMap((s) => s.Resource);
-    // The restore function is the rollback state machine's alone.
-    const { restore: _, ...releaseFunctions } = flow.functions;
+    // The restore function is the rollback state machine's alone, and so is the approval function without a gate.
+    const { restore: _, approval: __, ...releaseFunctions } = flow.functions;
     const functions = Object.values(releaseFunctions).map((fn) => `<${logicalId(fn)}.Arn>`);
 
     assert.deepEqual(invoked.sort(), [...functions, ...functions.map((f) => `${f}:*`)].sort());
@@ -1031,6 +1031,7 @@ describe('command mode (MigrationsSource.command)', () => {
     );
 
     assert.deepEqual(Object.keys(flow.functions).sort(), [
+      'approval',
       'deploy',
       'migrationTask',
       'preflight',

@@ -155,6 +155,22 @@ describe('rollback in the construct', () => {
     assert.match(alarm?.Properties.AlarmDescription, /lockstep rollback execution failed/);
   });
 
+  test('the confirmation before the switch waits rollback.confirmTimeout, an hour by default, and says so to the function', () => {
+    const confirmation = (props: Record<string, unknown>) => {
+      const { template, flow, stack } = buildFlowStack({ props: () => props });
+      const machine = template.findResources('AWS::StepFunctions::StateMachine')[
+        stack.getLogicalId(flow.rollbackStateMachine.node.defaultChild as never)
+      ];
+      return JSON.stringify(machine);
+    };
+    // In the template the definition's quotes are escaped: \"
+    const gate = (seconds: number) => `\\"TimeoutSeconds\\":${seconds},\\"ResultPath\\":\\"$.approval\\"`;
+    assert.ok(confirmation({}).includes(gate(3600)));
+    const longer = confirmation({ rollback: { confirmTimeout: Duration.minutes(45) } });
+    assert.ok(longer.includes(gate(2700)));
+    assert.ok(longer.includes('\\"timeoutSeconds\\":2700'));
+  });
+
   const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
     [
       'a restore that cannot fit in the release timeout',
@@ -170,6 +186,16 @@ describe('rollback in the construct', () => {
       'a rename allowed longer than the restore',
       { rollback: { restoreTimeout: Duration.minutes(10), renameTimeout: Duration.minutes(20) } },
       /rollback\.renameTimeout/,
+    ],
+    [
+      'a confirmation under a minute',
+      { rollback: { confirmTimeout: Duration.seconds(30) } },
+      /rollback\.confirmTimeout must be a whole number of seconds, at least a minute/,
+    ],
+    [
+      'a confirmation that cannot fit in the release timeout',
+      { rollback: { confirmTimeout: Duration.hours(2) } },
+      /rollback\.restoreTimeout with the confirmation, two renames and the deploy must fit in releaseTimeout/,
     ],
   ];
   for (const [what, props, message] of invalid) {

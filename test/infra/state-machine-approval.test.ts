@@ -134,6 +134,7 @@ describe('the approval gate in the synthesized state machine', () => {
     assert.equal(run.status, 'SUCCEEDED', `${run.error}: ${run.cause}`);
     assert.deepEqual(decided, {
       executionArn,
+      waiting: 'release',
       decision: 'approved',
       by: ALICE,
       at: '2026-11-22T10:15:00.000Z',

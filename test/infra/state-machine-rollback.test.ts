@@ -4,15 +4,22 @@
  * release lock and the records on dynalite, ECS on the rehearsal's stand-in, and RDS on {@link FakeRds}, seeded with
  * recorded DescribeDBInstances / DescribeDBClusters responses. An instance restored and switched, an Aurora cluster
  * with its members, an image-only rollback, a failure at each step (each alert naming what holds the data and the
- * command that renames it back), and a release holding the lock refusing the rollback.
+ * command that renames it back), and a release holding the lock refusing the rollback. Between the restore and the
+ * switch the rollback waits for a confirmation, sent by `lockstep approve` / `reject`'s own code (cli/approval.ts)
+ * through the local task tokens: approved, it switches; rejected or not decided in time, nothing is switched.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DBInstance } from '@aws-sdk/client-rds';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { type Decision, type DecisionResult, decideApproval } from '../../cli/approval.ts';
 import { listRecords, type ReleaseRecord } from '../../cli/release-records.ts';
 import { ROLLBACK_STATE as STATE } from '../../infra/constructs/rollback-state-names.ts';
+import { executionArnFor } from '../../rehearsal/interpreter.ts';
+import { LOCAL_CLIENT_CONFIG } from '../../rehearsal/stand-ins/account.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
 import { FakeRds, RECORDED } from '../support/fake-rds.ts';
 import {
@@ -27,8 +34,44 @@ const SNAPSHOT = 'lockstep-database-20261121100000-v140';
 const V140 = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1.4.0';
 const RELEASE_EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:LockstepRelease-Release-X:v1-5-0';
 
+const BOB = 'arn:aws:sts::123456789012:assumed-role/ReleaseApprovers/bob';
+/** Long enough for a decision sent at once, short enough to wait out in the timeout test. */
+const CONFIRM_SECONDS = 4;
+
 let db: TestDatabase;
 let dir: { dir: string; cleanup(): Promise<void> };
+const sts = mockClient(STSClient);
+let runs = 0;
+
+/**
+ * Starts a rollback and, if it comes to wait for its confirmation, sends `decision` there as `lockstep approve` /
+ * `reject` would (none: lets it wait). A run that ends before its confirmation is returned as it ended.
+ */
+async function rollbackDecidedBy(
+  local: LocalRelease,
+  input: unknown,
+  decision: Decision | null,
+  options: Parameters<LocalRelease['runRelease']>[1] = {},
+): Promise<ReleaseRun & { readonly decided?: DecisionResult; readonly waited: boolean }> {
+  const name = `rollback-${++runs}`;
+  const executionArn = executionArnFor(local.definition, name);
+  const waiting = local.tokens.nextWait();
+  const running = local.runRelease(input, { ...options, executionName: name });
+  const waited = await Promise.race([waiting.then(() => true), running.then(() => false)]);
+  const decided =
+    waited && decision
+      ? await decideApproval(
+          {
+            sfn: local.tokens.client(),
+            sts: new STSClient(LOCAL_CLIENT_CONFIG),
+            dynamodb: local.dynamo.client,
+            now: () => new Date('2026-11-22T10:15:00Z'),
+          },
+          { executionArn, lockTable: local.definition.lockTableName, decision },
+        )
+      : undefined;
+  return { ...(await running), ...(decided ? { decided } : {}), waited };
+}
 
 function rollbackInput(target: string, restore: boolean, extra: Record<string, unknown> = {}) {
   return {
@@ -82,8 +125,10 @@ const pastDeadline = (state: string) => ({
 before(async () => {
   db = await freshDatabase();
   dir = await migrationsDir(FIXTURE_MIGRATIONS);
+  sts.on(GetCallerIdentityCommand).resolves({ Arn: BOB, Account: '123456789012' });
 });
 after(async () => {
+  sts.restore();
   await dir.cleanup();
   await db.drop();
 });
@@ -95,7 +140,12 @@ describe('rollback state machine: DB instance', () => {
   const asidePattern = /^database-before-\d{14}$/;
 
   before(async () => {
-    local = await createLocalRelease({ databaseUrl: db.url, migrationsDir: dir.dir, machine: 'rollback' });
+    local = await createLocalRelease({
+      databaseUrl: db.url,
+      migrationsDir: dir.dir,
+      machine: 'rollback',
+      approvalTimeoutSeconds: CONFIRM_SECONDS,
+    });
   });
   after(async () => {
     await local.dynamo.close();
@@ -112,10 +162,40 @@ describe('rollback state machine: DB instance', () => {
 
   const holder = (identifier: string) => fake.peek(identifier) as DBInstance | undefined;
 
-  test('restores the snapshot into a new instance, switches identifiers, redeploys the target, records and notifies', async () => {
-    const run = await local.runRelease(rollbackInput(target, true));
+  test('restores the snapshot into a new instance, waits for a confirmation, switches identifiers, redeploys the target, records and notifies', async () => {
+    let atConfirmation: unknown;
+    const run = await rollbackDecidedBy(
+      local,
+      rollbackInput(target, true),
+      { kind: 'approve' },
+      {
+        tasks: {
+          [STATE.confirmSwitch]: async (input, invoke) => {
+            // Nothing is switched while it waits: the original still holds the identifier.
+            atConfirmation = holder(TARGET.dbIdentifier)?.DbiResourceId;
+            return invoke(input);
+          },
+        },
+      },
+    );
+    assert.equal(run.waited, true);
+    const decided = await decideApproval(
+      {
+        sfn: local.tokens.client(),
+        sts: new STSClient(LOCAL_CLIENT_CONFIG),
+        dynamodb: local.dynamo.client,
+        now: () => new Date(),
+      },
+      {
+        executionArn: run.executionArn,
+        lockTable: local.definition.lockTableName,
+        decision: { kind: 'approve' },
+      },
+    ).catch((err: Error) => err.name);
+    assert.equal(decided, 'ApprovalNotPendingError', 'the confirmation is closed once the rollback ends');
 
     assert.equal(run.status, 'SUCCEEDED', `${run.error}: ${run.cause}`);
+    assert.equal(atConfirmation, RECORDED.instance.DbiResourceId);
     assert.deepEqual(
       run.states.filter((s) => !s.startsWith('Wait')),
       [
@@ -126,6 +206,8 @@ describe('rollback state machine: DB instance', () => {
         STATE.restored,
         STATE.restoreStatus,
         STATE.restored,
+        STATE.confirmSwitch,
+        STATE.clearConfirmation,
         STATE.renameOriginal,
         STATE.renameOriginalStatus,
         STATE.originalRenamed,
@@ -154,16 +236,27 @@ describe('rollback state machine: DB instance', () => {
     assert.equal(local.ecs.image, TARGET.initialImage);
     assert.equal(await local.lockOwner(), undefined);
 
-    assert.equal(run.alerts.length, 1);
-    assert.equal(run.alerts[0]?.subject, 'lockstep: rollback complete');
+    // The confirmation request, then the notice of the rollback.
+    assert.equal(run.alerts.length, 2);
+    const [request, done] = run.alerts;
+    assert.equal(request?.subject, 'lockstep: rollback rollback-to-v1.3.0 awaits confirmation to switch');
+    assert.ok(request?.message.includes(`lockstep approve ${run.executionArn} --lock-table`));
     assert.match(
-      run.alerts[0]?.message ?? '',
-      /the original with the newer data is kept as database-before-\d{14}/,
+      request?.message ?? '',
+      /database-restored-\d{14} is available\.\n {2}Endpoint: database-restored-\d{14}\.c0ffee12\.eu-west-1\.rds\.amazonaws\.com:5432/,
     );
+    assert.match(
+      request?.message ?? '',
+      /database is renamed to database-before-\d{14}: kept, with every change made since 2026-11-21T10:00:00Z/,
+    );
+    assert.equal(done?.subject, 'lockstep: rollback complete');
+    assert.match(done?.message ?? '', /the original with the newer data is kept as database-before-\d{14}/);
 
     const record = await recordOf(local, run);
     assert.equal(record.outcome, 'SUCCEEDED');
     assert.equal(record.release, 'rollback-to-v1.3.0');
+    assert.equal(run.decided?.decision, 'approved');
+    assert.equal(run.decided?.waiting, 'rollback');
     assert.equal(record.image, TARGET.initialImage);
     assert.equal(record.snapshotId, SNAPSHOT);
     assert.equal(record.taskDefinitionAfter, target);
@@ -194,6 +287,56 @@ describe('rollback state machine: DB instance', () => {
     assert.equal(record.restoredAs, undefined);
   });
 
+  test('rejected at the confirmation: nothing switched or deployed, the restored copy named and kept, the lock given back', async () => {
+    const run = await rollbackDecidedBy(local, rollbackInput(target, true), {
+      kind: 'reject',
+      reason: 'the copy misses the refunds',
+    });
+
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'ReleaseRejectedError');
+    assert.equal(run.cause, `rejected by ${BOB} at 2026-11-22T10:15:00.000Z: the copy misses the refunds`);
+    assert.equal(run.decided?.waiting, 'rollback');
+    assert.ok(!run.states.includes(STATE.renameOriginal) && !run.states.includes(STATE.startDeploy));
+    assert.equal(holder(TARGET.dbIdentifier)?.DbiResourceId, RECORDED.instance.DbiResourceId);
+    const restoredId =
+      (run.calls.find((c) => c.state === STATE.restore)?.output as { restored?: string })?.restored ?? '';
+    assert.equal(holder(restoredId)?.DBInstanceStatus, 'available', 'the restored copy is kept');
+    assert.equal(local.ecs.image, V140);
+    assert.equal(await local.lockOwner(), undefined);
+    const alert = run.alerts.find((a) => a.subject?.includes('failed'));
+    assert.equal(alert?.subject, 'lockstep: rollback failed at confirm switch');
+    assert.match(alert?.message ?? '', /Error: ReleaseRejectedError/);
+    assert.match(alert?.message ?? '', /the copy misses the refunds/);
+    assert.ok(
+      alert?.message.includes(
+        `Nothing was switched: database still holds the current data and serves the app; the copy restored from the snapshot, ${restoredId}, is kept`,
+      ),
+    );
+    const record = await recordOf(local, run);
+    assert.equal(record.outcome, 'FAILED');
+    assert.equal(record.failure?.step, STATE.confirmSwitch);
+  });
+
+  test('no confirmation in time: it fails with States.Timeout saying so, nothing switched, the lock given back', async () => {
+    const run = await rollbackDecidedBy(local, rollbackInput(target, true), null);
+
+    assert.equal(run.waited, true);
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error, 'States.Timeout');
+    assert.match(
+      run.cause ?? '',
+      /No one approved or rejected the switch to the restored database within 1 hour \(the approval timeout\)/,
+    );
+    assert.ok(!run.states.includes(STATE.renameOriginal));
+    assert.equal(holder(TARGET.dbIdentifier)?.DbiResourceId, RECORDED.instance.DbiResourceId);
+    assert.equal(await local.lockOwner(), undefined);
+    assert.equal(
+      run.alerts.find((a) => a.subject?.includes('failed'))?.subject,
+      'lockstep: rollback failed at confirm switch',
+    );
+  });
+
   test('a release holding the lock refuses the rollback at once: nothing restored, the lock stays the release’s', async () => {
     await local.dynamo.client.send(
       new PutItemCommand({
@@ -208,7 +351,7 @@ describe('rollback state machine: DB instance', () => {
     );
     local.aws.sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
 
-    const run = await local.runRelease(rollbackInput(target, true));
+    const run = await rollbackDecidedBy(local, rollbackInput(target, true), { kind: 'approve' });
 
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error, 'RollbackRefusedError');
@@ -234,18 +377,20 @@ describe('rollback state machine: DB instance', () => {
   describe('a failure at each step alerts, gives the lock back and records it', () => {
     async function failedRun(run: ReleaseRun, step: string): Promise<string> {
       assert.equal(run.status, 'FAILED');
-      assert.equal(run.alerts.length, 1, JSON.stringify(run.alerts));
-      assert.equal(run.alerts[0]?.subject, `lockstep: rollback failed at ${step.toLowerCase()}`);
+      // One alert, after the confirmation request when the rollback came that far.
+      const alerts = run.alerts.filter((a) => !a.subject?.endsWith('awaits confirmation to switch'));
+      assert.equal(alerts.length, 1, JSON.stringify(run.alerts));
+      assert.equal(alerts[0]?.subject, `lockstep: rollback failed at ${step.toLowerCase()}`);
       assert.equal(await local.lockOwner(), undefined);
       const record = await recordOf(local, run);
       assert.equal(record.outcome, 'FAILED');
       assert.equal(record.failure?.step, step);
-      return run.alerts[0]?.message ?? '';
+      return alerts[0]?.message ?? '';
     }
 
     test('restore refused: a snapshot of another database; nothing created, the original still serves', async () => {
       fake.addSnapshot({ id: SNAPSHOT, source: 'billing-db', status: 'available' });
-      const run = await local.runRelease(rollbackInput(target, true));
+      const run = await rollbackDecidedBy(local, rollbackInput(target, true), { kind: 'approve' });
       const message = await failedRun(run, STATE.restore);
       assert.equal(run.error, 'RollbackRefusedError');
       assert.match(message, /taken of billing-db, not of database/);
@@ -256,7 +401,12 @@ describe('rollback state machine: DB instance', () => {
 
     test('the restore not available by its deadline: nothing switched, the restored copy named and kept', async () => {
       fake.restoreStatuses = ['creating'];
-      const run = await local.runRelease(rollbackInput(target, true), pastDeadline(STATE.restore));
+      const run = await rollbackDecidedBy(
+        local,
+        rollbackInput(target, true),
+        { kind: 'approve' },
+        pastDeadline(STATE.restore),
+      );
       const message = await failedRun(run, STATE.restoreStatus);
       assert.equal(run.error, 'RestoreTimeoutError');
       assert.match(message, /the copy restored from the snapshot, database-restored-\d{14}, is kept/);
@@ -264,19 +414,24 @@ describe('rollback state machine: DB instance', () => {
     });
 
     test('the rename switch failing half-way: the alert names the instance holding the data and the command to rename it back', async () => {
-      const run = await local.runRelease(rollbackInput(target, true), {
-        tasks: {
-          [STATE.renameRestored]: (input, invoke) => {
-            fake.failNext(
-              'ModifyDBInstanceCommand',
-              Object.assign(new Error('not authorized to perform rds:ModifyDBInstance'), {
-                name: 'AccessDenied',
-              }),
-            );
-            return invoke(input);
+      const run = await rollbackDecidedBy(
+        local,
+        rollbackInput(target, true),
+        { kind: 'approve' },
+        {
+          tasks: {
+            [STATE.renameRestored]: (input, invoke) => {
+              fake.failNext(
+                'ModifyDBInstanceCommand',
+                Object.assign(new Error('not authorized to perform rds:ModifyDBInstance'), {
+                  name: 'AccessDenied',
+                }),
+              );
+              return invoke(input);
+            },
           },
         },
-      });
+      );
       const message = await failedRun(run, STATE.renameRestored);
       // The identifier is unused: the original is aside, the restored copy not yet in place.
       assert.equal(holder(TARGET.dbIdentifier), undefined);
@@ -298,7 +453,12 @@ describe('rollback state machine: DB instance', () => {
 
     test('the original’s rename not visible by its deadline: the alert says where the data may be and both commands', async () => {
       fake.renameLooks = 1000;
-      const run = await local.runRelease(rollbackInput(target, true), pastDeadline(STATE.renameOriginal));
+      const run = await rollbackDecidedBy(
+        local,
+        rollbackInput(target, true),
+        { kind: 'approve' },
+        pastDeadline(STATE.renameOriginal),
+      );
       const message = await failedRun(run, STATE.renameOriginalStatus);
       assert.equal(run.error, 'RenameTimeoutError');
       assert.match(
@@ -313,7 +473,7 @@ describe('rollback state machine: DB instance', () => {
 
     test('the redeploy failing after the switch: the alert says the database is the restored copy and where the original is', async () => {
       local.ecs.rollouts = ['IN_PROGRESS', 'FAILED'];
-      const run = await local.runRelease(rollbackInput(target, true));
+      const run = await rollbackDecidedBy(local, rollbackInput(target, true), { kind: 'approve' });
       const message = await failedRun(run, STATE.rolloutStatus);
       assert.equal(run.error, 'DeploymentFailedError');
       assert.match(
@@ -330,7 +490,7 @@ describe('rollback state machine: DB instance', () => {
           name: 'InsufficientDBInstanceCapacityFault',
         }),
       );
-      const run = await local.runRelease(rollbackInput(target, true));
+      const run = await rollbackDecidedBy(local, rollbackInput(target, true), { kind: 'approve' });
       const message = await failedRun(run, STATE.restore);
       assert.match(message, /Error: InsufficientDBInstanceCapacityFault/);
       assert.equal(run.calls.filter((c) => c.state === STATE.restore).length, 1);
@@ -368,7 +528,7 @@ describe('rollback state machine: Aurora cluster', () => {
   });
 
   test('restores the cluster, creates its members as the original’s, switches the cluster identifier and redeploys', async () => {
-    const run = await local.runRelease(rollbackInput(target, true));
+    const run = await rollbackDecidedBy(local, rollbackInput(target, true), { kind: 'approve' });
 
     assert.equal(run.status, 'SUCCEEDED', `${run.error}: ${run.cause}`);
     const restored = fake.peek(TARGET.dbIdentifier) as {

@@ -70,6 +70,7 @@ describe('the rehearsal’s approval gate', () => {
       executionId: EXEC,
       release: { release: 'r1', image: 'local/app:r1' },
       snapshotId: 'lockstep-app-1',
+      timeoutSeconds: 3600,
     };
     const request = () =>
       requestApproval(
@@ -81,7 +82,6 @@ describe('the rehearsal’s approval gate', () => {
             lockTable: 'ReleaseLocks',
             lockId: 'app',
             topicArn: 'arn:aws:sns:eu-west-1:123456789012:Alerts',
-            timeoutSeconds: 3600,
           },
           now: () => new Date('2026-11-22T10:00:00Z'),
         },

@@ -47,6 +47,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
+import { ROLLBACK_STATE } from '../../infra/constructs/rollback-state-names.ts';
 import {
   type LocalDefinition,
   type PerFunction,
@@ -141,7 +142,10 @@ export interface LocalReleaseSetup {
   readonly pendingCheckCommand?: readonly string[];
   /** The example stack with its approval gate (`-c approval=true`). @default false */
   readonly approval?: boolean;
-  /** With `approval`: the gate's TimeoutSeconds for these runs (the function's notification says the same). */
+  /**
+   * With `approval`, or the rollback machine: the gate's (the confirmation's) TimeoutSeconds for these runs; the
+   * function's notification says the same.
+   */
   readonly approvalTimeoutSeconds?: number;
   /** Which state machine `runRelease` executes: the release, or the rollback (issue 16). @default 'release' */
   readonly machine?: 'release' | 'rollback';
@@ -446,21 +450,19 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
   };
 }
 
-/** The approval gate's TimeoutSeconds, and the approval function's word for it, set to `seconds`. */
+/** The approval gate's TimeoutSeconds (the rollback's: its confirmation's), and the approval function's word for it. */
 function withApprovalTimeout(local: LocalDefinition, seconds: number): LocalDefinition {
   const definition = structuredClone(local.definition);
-  const state = definition.States[STATE.awaitApproval];
-  const approval = local.environments.approval;
-  if (!state || !approval) throw new Error('the definition has no approval gate: set approval');
-  definition.States[STATE.awaitApproval] = { ...state, TimeoutSeconds: seconds };
-  return {
-    ...local,
-    definition,
-    environments: {
-      ...local.environments,
-      approval: { ...approval, APPROVAL_TIMEOUT_SECONDS: String(seconds) },
-    },
+  const name = [STATE.awaitApproval, ROLLBACK_STATE.confirmSwitch].find((n) => definition.States[n]);
+  const state = name && definition.States[name];
+  if (!name || !state) throw new Error('the definition has no approval gate: set approval');
+  const parameters = state.Parameters as { Payload: Record<string, unknown> };
+  definition.States[name] = {
+    ...state,
+    TimeoutSeconds: seconds,
+    Parameters: { ...parameters, Payload: { ...parameters.Payload, timeoutSeconds: seconds } },
   };
+  return { ...local, definition };
 }
 
 /** The release-record states (infra/constructs/release-records.ts) and their alert's. */

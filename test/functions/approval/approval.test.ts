@@ -21,6 +21,7 @@ const sqlEvent = (extra: Record<string, unknown> = {}) => ({
   release: { release: 'v1.4.2', image: 'shop/api:v1.4.2', migrations: 'bundled' },
   database: 'shop-db',
   snapshotId: 'lockstep-shop-db-20261122095500-ab12',
+  timeoutSeconds: 3600,
   plan: {
     mode: 'plan',
     pendingCount: 2,
@@ -64,7 +65,7 @@ describe('approval request', () => {
       dynamodb: dynamo.client,
       sns: new SNSClient({ region: 'eu-west-1' }),
       log: { debug() {}, info() {}, warn() {}, error() {} },
-      config: { lockTable: table, lockId: 'shop-db', topicArn: TOPIC, timeoutSeconds: 3600 },
+      config: { lockTable: table, lockId: 'shop-db', topicArn: TOPIC },
       now: () => now,
     };
   });
@@ -116,6 +117,72 @@ describe('approval request', () => {
     assert.match(message, /Snapshot: none taken by this release/);
   });
 
+  test('the rollback’s confirmation says what the switch does and what the live database loses; the item says it is a rollback’s', async () => {
+    await holdLock(SELF);
+    const { plan: _, ...event } = sqlEvent({
+      release: { release: 'rollback-to-v1.3.0', image: 'shop/api:v1.3.0' },
+      snapshotId: 'lockstep-shop-db-20261121100000-v140',
+      timeoutSeconds: 5400,
+      rollback: {
+        to: {
+          release: 'v1.3.0',
+          recordKey: '2026-11-20T09:00:00.000Z#v1-3-0',
+          image: 'shop/api:v1.3.0',
+          taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/app:7',
+        },
+        requestedBy: 'arn:aws:sts::123456789012:assumed-role/deployer/alice',
+        reason: 'v1.4.0 corrupts orders',
+        snapshotCreatedAt: '2026-11-21T10:00:00Z',
+        kind: 'instance',
+        database: 'shop-db',
+        restored: 'shop-db-restored-20261122100000',
+        aside: 'shop-db-before-20261122100000',
+        endpoint: 'shop-db-restored-20261122100000.abc.eu-west-1.rds.amazonaws.com:5432',
+      },
+    });
+
+    const out = await requestApproval(deps, event);
+
+    assert.equal(out.deadline, '2026-11-22T11:30:00.000Z');
+    const item = await lockItem();
+    assert.equal(item?.approvalToken?.S, TOKEN);
+    assert.equal(item?.approvalFor?.S, 'rollback');
+    const input = sns.commandCalls(PublishCommand)[0]?.args[0].input;
+    assert.equal(input?.Subject, 'lockstep: rollback rollback-to-v1.3.0 awaits confirmation to switch');
+    const message = String(input?.Message);
+    assert.match(
+      message,
+      /^Rollback rollback-to-v1\.3\.0 to release v1\.3\.0 is waiting for your confirmation before it switches DB instance shop-db\./,
+    );
+    assert.match(
+      message,
+      /Requested by arn:aws:sts::123456789012:assumed-role\/deployer\/alice: v1\.4\.0 corrupts orders/,
+    );
+    assert.match(
+      message,
+      /shop-db-restored-20261122100000 is available\.\n {2}Endpoint: shop-db-restored-20261122100000\.abc\.eu-west-1\.rds\.amazonaws\.com:5432/,
+    );
+    assert.match(
+      message,
+      /shop-db is renamed to shop-db-before-20261122100000: kept, with every change made since 2026-11-21T10:00:00Z/,
+    );
+    assert.match(message, /task definition arn:aws:ecs:eu-west-1:123456789012:task-definition\/app:7/);
+    assert.ok(message.includes(`lockstep approve ${SELF} --lock-table ${table}`));
+    assert.ok(message.includes(`lockstep reject ${SELF} --lock-table ${table} --reason "<why>"`));
+    assert.match(
+      message,
+      /No decision by 2026-11-22T11:30:00\.000Z \(1 hour 30 minutes from now\) ends the rollback/,
+    );
+    assert.ok(!message.includes(TOKEN));
+    assert.doesNotMatch(message, /migrates, then deploys/);
+  });
+
+  test('a release’s request marks the item as a release’s', async () => {
+    await holdLock(SELF);
+    await requestApproval(deps, sqlEvent());
+    assert.equal((await lockItem())?.approvalFor?.S, 'release');
+  });
+
   test('a lock another release holds now is not written to, and nothing is published', async () => {
     await holdLock(OTHER);
 
@@ -157,15 +224,13 @@ describe('approval config', () => {
     LOCK_TABLE: 'Locks',
     DB_IDENTIFIER: 'shop-db',
     ALERT_TOPIC_ARN: TOPIC,
-    APPROVAL_TIMEOUT_SECONDS: '5400',
   };
 
-  test('reads the lock table, the lock key, the topic and the timeout', () => {
+  test('reads the lock table, the lock key and the topic (each gate sends its own timeout)', () => {
     assert.deepEqual(readApprovalConfig(env), {
       lockTable: 'Locks',
       lockId: 'shop-db',
       topicArn: TOPIC,
-      timeoutSeconds: 5400,
     });
   });
 
