@@ -317,6 +317,14 @@ export interface ReleaseFlowProps {
   /** Retention of the state machine's and functions' logs. @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * An existing release-records table to write to instead of creating one: the table a deployment of this construct
+   * left behind (records are retained when the stack is deleted), so that a redeployed stack keeps its history and
+   * `lockstep rollback` can still decide from it. Import it by name (`dynamodb.Table.fromTableName`); it must have the
+   * key schema and indexes this construct gives its own (README, "The release record").
+   * @default - a new table, retained when the stack is deleted
+   */
+  readonly recordsTable?: dynamodb.ITable;
+  /**
    * The rollback state machine's restore and switch (README, "Rolling back"); it shares `releaseTimeout`.
    * @default - polled every 30 s; the restore may take 3 h, each rename 30 min; the AWS managed key aws/rds
    */
@@ -399,9 +407,9 @@ export class ReleaseFlow extends Construct {
   public readonly lockTable: dynamodb.Table;
   /**
    * The release records: one item per execution, newest first per database, kept when the stack is deleted
-   * (./release-records.ts). `lockstep releases --table <name>` lists them.
+   * (./release-records.ts), or the one `props.recordsTable` names. `lockstep releases --table <name>` lists them.
    */
-  public readonly recordsTable: dynamodb.Table;
+  public readonly recordsTable: dynamodb.ITable;
 
   constructor(scope: Construct, id: string, props: ReleaseFlowProps) {
     super(scope, id);
@@ -420,7 +428,7 @@ export class ReleaseFlow extends Construct {
     const rollback = resolveRollback(props.rollback, settings);
 
     this.lockTable = this.createLockTable();
-    this.recordsTable = createReleaseRecordsTable(this, 'ReleaseRecords');
+    this.recordsTable = props.recordsTable ?? createReleaseRecordsTable(this, 'ReleaseRecords');
     this.alertTopic = props.alertTopic ?? this.createTopic();
     for (const email of props.alertEmails ?? [])
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(email));

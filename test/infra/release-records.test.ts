@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CfnElement } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { buildFlowStack } from '../support/flow-stack.ts';
 
 describe('release records table', () => {
@@ -70,5 +71,44 @@ describe('release records table', () => {
       [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
       [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
     ]);
+  });
+});
+
+describe('an existing release-records table (recordsTable)', () => {
+  const { stack, flow, template } = buildFlowStack({
+    props: (s) => ({ recordsTable: dynamodb.Table.fromTableName(s, 'Kept', 'lockstep-records-kept') }),
+  });
+
+  test('no table is created for the records; both state machines write the one given, and only put', () => {
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    assert.equal(tables.length, 1, 'only the release-lock table');
+    assert.deepEqual(tables[0]?.Properties.KeySchema, [{ AttributeName: 'lockId', KeyType: 'HASH' }]);
+    const kept = JSON.stringify({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':dynamodb:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':table/lockstep-records-kept',
+        ],
+      ],
+    });
+    const onKept = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+        .filter((s) => JSON.stringify(s.Resource).includes(kept))
+        .map((s) => [p.Properties.Roles, s.Action]),
+    );
+    const roleOf = (machine: typeof flow.stateMachine) =>
+      stack.getLogicalId(machine.role.node.defaultChild as CfnElement);
+    assert.deepEqual(onKept, [
+      [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
+      [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
+    ]);
+    for (const machine of Object.values(template.findResources('AWS::StepFunctions::StateMachine')))
+      assert.ok(JSON.stringify(machine).includes('\\"TableName\\":\\"lockstep-records-kept\\"'));
   });
 });
