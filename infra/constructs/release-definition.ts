@@ -51,6 +51,7 @@ import {
   type PendingCheckSpec,
   type ServiceLaunch,
 } from './migration-task-steps.ts';
+import { readableCause } from './readable-cause.ts';
 import {
   DYNAMODB_RETRY,
   FAILED_SOURCE,
@@ -204,7 +205,9 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     },
     resultPath: '$.alert',
   }).next(sendAlert);
-  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, formatAlert);
+  // The Cause as a person reads it (a Lambda error's message, not its JSON document), for the alert and what follows.
+  const readable = readableCause(scope, formatAlert);
+  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, readable);
   /** The state a step's Catch leads to: what failed, where, and what it means, for the alert and the Fail state. */
   const describeFailure = (step: string, consequence: string | DynamicConsequence, released: boolean) =>
     new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
@@ -232,7 +235,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       },
       resultPath: '$.failure',
       // Preflight gives the lock back itself when it fails after taking it.
-    }).next(released ? unlockFailed : formatAlert);
+    }).next(released ? unlockFailed : readable);
 
   const step = (spec: StepSpec): tasks.LambdaInvoke => {
     const task = new tasks.LambdaInvoke(scope, spec.state, {

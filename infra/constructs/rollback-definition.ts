@@ -29,6 +29,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { buildApprovalGate } from './approval-gate.ts';
+import { readableCause } from './readable-cause.ts';
 import { CAUGHT_ERROR, executionLink, publishAlert, releaseLock, taskRetries } from './release-definition.ts';
 import {
   FAILED_SOURCE,
@@ -132,7 +133,9 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     },
     resultPath: '$.alert',
   }).next(sendAlert);
-  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, formatAlert);
+  // The Cause as a person reads it (a Lambda error's message, not its JSON document), for the alert and what follows.
+  const readable = readableCause(scope, formatAlert);
+  const unlockFailed = releaseLock(scope, STATE.unlockFailed, props.lockTable, readable);
   const describeFailure = (step: string, consequence: string, validated: boolean) =>
     new sfn.Pass(scope, `Alert: ${step.toLowerCase()}`, {
       stateName: `Alert: ${step.toLowerCase()}`,
@@ -162,7 +165,7 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
       },
       resultPath: '$.failure',
       // A refused preflight holds no lock: it took none, or the lock is another execution's.
-    }).next(validated ? unlockFailed : formatAlert);
+    }).next(validated ? unlockFailed : readable);
 
   const step = (
     state: string,

@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { ClientException, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CreateDBSnapshotCommand, SnapshotQuotaExceededFault } from '@aws-sdk/client-rds';
 import type pg from 'pg';
+import { READABLE_CAUSE } from '../../infra/constructs/readable-cause.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
 import { type Alert, publishAsSns, runLocally } from '../../rehearsal/interpreter.ts';
 import { freshDatabase, migrationsDir, type TestDatabase } from '../support/database.ts';
@@ -305,7 +306,14 @@ describe('release state machine, failing', () => {
     // The interpreter always gives a Cause, so start where the Catch lands, with the error as Step Functions
     // reports a task timeout: no Cause field.
     const all = release.definition.definition.States;
-    const path = ['Alert: migrate', STATE.unlockFailed, STATE.formatAlert, STATE.sendAlert, STATE.failed];
+    const path = [
+      'Alert: migrate',
+      STATE.unlockFailed,
+      ...Object.values(READABLE_CAUSE),
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+    ];
     path.push(...Object.keys(all).filter((name) => /record.* \(failed\)$/i.test(name)));
     const States = Object.fromEntries(path.map((name) => [name, all[name] as (typeof all)[string]]));
     const local = { ...release.definition, definition: { StartAt: 'Alert: migrate', States } };
@@ -331,6 +339,78 @@ describe('release state machine, failing', () => {
     assert.equal(alerts.length, 1);
     assert.match(alerts[0]?.message ?? '', /Error: States\.Timeout\nCause: \(Step Functions gave no cause\)/);
     assert.match(alerts[0]?.message ?? '', /Snapshot to restore from: lockstep-app-db-1/);
+  });
+
+  /** The failure path from `Alert: migrate` on, alone, started with `error` as the Catch would put it. */
+  async function alertFor(error: { Error: string; Cause?: unknown }) {
+    const all = release.definition.definition.States;
+    const path = [
+      'Alert: migrate',
+      STATE.unlockFailed,
+      ...Object.values(READABLE_CAUSE),
+      STATE.formatAlert,
+      STATE.sendAlert,
+      STATE.failed,
+      ...Object.keys(all).filter((name) => /record.* \(failed\)$/i.test(name)),
+    ];
+    const States = Object.fromEntries(path.map((name) => [name, all[name] as (typeof all)[string]]));
+    const local = { ...release.definition, definition: { StartAt: 'Alert: migrate', States } };
+    const alerts: Alert[] = [];
+    const run = await runLocally(
+      local,
+      {
+        executionId: 'arn:aws:states:eu-west-1:123456789012:execution:m:x',
+        release: { release: LABEL, image: IMAGE },
+        database: TARGET.dbIdentifier,
+        snapshot: { snapshotId: 'lockstep-app-db-1' },
+        error,
+      },
+      {
+        invoke: async (_state, kind, params) =>
+          kind === 'sns' ? publishAsSns(params, (a) => alerts.push(a)) : {},
+      },
+    );
+    assert.equal(run.status, 'FAILED');
+    assert.equal(alerts.length, 1, `${run.error}: ${run.cause}`);
+    return { run, message: alerts[0]?.message ?? '' };
+  }
+
+  test('a Lambda error’s Cause reaches the alert and the execution as its message, with its newlines, not as JSON', async () => {
+    const failure = new Error(
+      '0002_b.sql failed at line 3:\n  ALTER TABLE accounts ADD COLUMN x int NOT NULL\n"quoted"',
+    );
+    failure.name = 'MigrationFailedError';
+    const document = JSON.stringify({
+      errorType: failure.name,
+      errorMessage: failure.message,
+      trace: (failure.stack ?? '').split('\n'),
+    });
+
+    const { run, message } = await alertFor({ Error: 'MigrationFailedError', Cause: document });
+
+    assert.ok(message.includes(`Error: MigrationFailedError\nCause: ${failure.message}\n`), message);
+    // (The Input line repeats the execution's input, which here is the caught error itself.)
+    assert.doesNotMatch(message.slice(0, message.indexOf('\nInput: ')), /errorType|"trace"|\n\s+at /);
+    assert.equal(run.error, 'MigrationFailedError');
+    assert.equal(run.cause, failure.message);
+  });
+
+  test('a Cause that only looks like a Lambda error document is left as it is, never parsed', async () => {
+    const cut = JSON.stringify({ errorType: 'X', errorMessage: 'y', trace: ['X: y', '    at z'] }).slice(
+      0,
+      -8,
+    );
+    const causes = [
+      'rejected by arn:aws:iam::1:user/a at 2026-11-22T10:15:00Z: {"errorType":"x","errorMessage":"y","trace":["z"]}',
+      cut,
+      '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 60.00 seconds"}',
+      '{"taskArn":"arn:aws:ecs:eu-west-1:1:task/c/abc","stopCode":"EssentialContainerExited"}',
+    ];
+    for (const cause of causes) {
+      const { run, message } = await alertFor({ Error: 'SomeError', Cause: cause });
+      assert.ok(message.includes(`Cause: ${cause}\n`), message);
+      assert.equal(run.cause, cause);
+    }
   });
 
   test('a migrate failure alert says what stays applied, for transactional and no-transaction files alike', async () => {

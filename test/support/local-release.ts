@@ -46,6 +46,7 @@ import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/cl
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { bundleMigrations } from '../../infra/constructs/bundled-migrations.ts';
+import { READABLE_CAUSE } from '../../infra/constructs/readable-cause.ts';
 import { STATE } from '../../infra/constructs/release-definition.ts';
 import { ROLLBACK_STATE } from '../../infra/constructs/rollback-state-names.ts';
 import {
@@ -209,11 +210,14 @@ export interface ReleaseRun {
   readonly output?: unknown;
   /**
    * Every state entered, in order (a retried state once per entry, not per attempt), except the release-record
-   * states, which are bookkeeping beside every path: those are in {@link recordStates}.
+   * states and the failure path's readable-cause states, which are bookkeeping beside every path: those are in
+   * {@link recordStates} and {@link causeStates}.
    */
   readonly states: readonly string[];
   /** The release-record states entered (`Record view (…)`, `Record release (…)`, their alert), in order. */
   readonly recordStates: readonly string[];
+  /** The failure path's readable-cause states entered (infra/constructs/readable-cause.ts), in order. */
+  readonly causeStates: readonly string[];
   /** Messages published by SNS Publish states. */
   readonly alerts: readonly Alert[];
   /** Every Task state invocation, in order, retries included. */
@@ -405,8 +409,9 @@ export async function createLocalRelease(setup: LocalReleaseSetup): Promise<Loca
     const entered = run.events.filter((e) => e.type === 'StateEntered').map((e) => e.state?.name as string);
     return {
       ...run,
-      states: entered.filter((name) => !isRecordState(name)),
+      states: entered.filter((name) => !isRecordState(name) && !isCauseState(name)),
       recordStates: entered.filter(isRecordState),
+      causeStates: entered.filter(isCauseState),
       alerts,
       calls,
       events: run.events as unknown as ExecutionEvent[],
@@ -464,6 +469,9 @@ function withApprovalTimeout(local: LocalDefinition, seconds: number): LocalDefi
   };
   return { ...local, definition };
 }
+
+/** The failure path's readable-cause states (infra/constructs/readable-cause.ts). */
+const isCauseState = (name: string) => (Object.values(READABLE_CAUSE) as string[]).includes(name);
 
 /** The release-record states (infra/constructs/release-records.ts) and their alert's. */
 const isRecordState = (name: string) =>
