@@ -10,6 +10,7 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
+import { LockstepError } from '../engine/errors.ts';
 import { STATE } from '../infra/constructs/state-names.ts';
 import { approvalCommands } from './approval-hint.ts';
 
@@ -40,6 +41,30 @@ export interface FollowResult {
   readonly cause?: string;
   /** The record's key, as the state machine writes it. */
   readonly recordKey?: string;
+}
+
+/** The followed execution ended FAILED, TIMED_OUT or ABORTED: the release's or the rollback's own error says which. */
+export abstract class ExecutionFailedError<Code extends string> extends LockstepError<Code> {
+  constructor(
+    noun: FollowedFlow['noun'],
+    readonly executionArn: string,
+    readonly status: string,
+    readonly executionError: string | undefined,
+    readonly executionCause: string | undefined,
+    after = '',
+  ) {
+    super(
+      `the ${noun} ${status}${executionError ? `: ${executionError}` : ''}${executionCause ? ` — ${executionCause}` : ''} (${executionArn})${after}`,
+    );
+  }
+  protected override details() {
+    return {
+      executionArn: this.executionArn,
+      status: this.status,
+      error: this.executionError,
+      cause: this.executionCause,
+    };
+  }
 }
 
 const TERMINAL = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionTimedOut', 'ExecutionAborted']);

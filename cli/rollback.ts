@@ -7,11 +7,11 @@
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type ExecutionStatus, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { InvalidInputError, LockstepError } from '../engine/errors.ts';
+import { InvalidInputError } from '../engine/errors.ts';
 import { classifyMigration } from '../engine/lint/compatibility.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { parseRollbackInput, type RollbackInput } from '../functions/shared/rollback-input.ts';
-import { type FollowDeps, follow } from './follow.ts';
+import { ExecutionFailedError, type FollowDeps, follow } from './follow.ts';
 import { findRecord, listRecords } from './release-records.ts';
 import type { RawRollbackOptions } from './rollback-options.ts';
 import {
@@ -80,26 +80,18 @@ export function rollbackInput(
 }
 
 /** The rollback execution ended FAILED, TIMED_OUT or ABORTED (its error and the alert are printed). */
-export class RollbackFailedError extends LockstepError<'ROLLBACK_FAILED'> {
+export class RollbackFailedError extends ExecutionFailedError<'ROLLBACK_FAILED'> {
   override readonly name = 'RollbackFailedError';
   readonly code = 'ROLLBACK_FAILED';
-  constructor(
-    readonly executionArn: string,
-    readonly status: string,
-    readonly executionError: string | undefined,
-    readonly executionCause: string | undefined,
-  ) {
+  constructor(executionArn: string, status: string, error: string | undefined, cause: string | undefined) {
     super(
-      `the rollback ${status}${executionError ? `: ${executionError}` : ''}${executionCause ? ` — ${executionCause}` : ''} (${executionArn}); the alert above says what state the database and the service are in`,
+      'rollback',
+      executionArn,
+      status,
+      error,
+      cause,
+      '; the alert above says what state the database and the service are in',
     );
-  }
-  protected override details() {
-    return {
-      executionArn: this.executionArn,
-      status: this.status,
-      error: this.executionError,
-      cause: this.executionCause,
-    };
   }
 }
 

@@ -3,32 +3,17 @@
  * ending with the execution's result — and, on failure, the alert: which step, what error, which snapshot.
  */
 import { type ExecutionStatus, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { InvalidInputError, LockstepError } from '../engine/errors.ts';
+import { InvalidInputError } from '../engine/errors.ts';
 import { parseReleaseInput, type ReleaseInput } from '../functions/shared/release-input.ts';
-import { type FollowDeps, follow } from './follow.ts';
+import { ExecutionFailedError, type FollowDeps, follow } from './follow.ts';
 import type { RawStartOptions } from './start-options.ts';
 
 /** The release ended FAILED, TIMED_OUT or ABORTED (its execution's error and the alert are printed). */
-export class ReleaseFailedError extends LockstepError<'RELEASE_FAILED'> {
+export class ReleaseFailedError extends ExecutionFailedError<'RELEASE_FAILED'> {
   override readonly name = 'ReleaseFailedError';
   readonly code = 'RELEASE_FAILED';
-  constructor(
-    readonly executionArn: string,
-    readonly status: string,
-    readonly executionError: string | undefined,
-    readonly executionCause: string | undefined,
-  ) {
-    super(
-      `the release ${status}${executionError ? `: ${executionError}` : ''}${executionCause ? ` — ${executionCause}` : ''} (${executionArn})`,
-    );
-  }
-  protected override details() {
-    return {
-      executionArn: this.executionArn,
-      status: this.status,
-      error: this.executionError,
-      cause: this.executionCause,
-    };
+  constructor(executionArn: string, status: string, error: string | undefined, cause: string | undefined) {
+    super('release', executionArn, status, error, cause);
   }
 }
 
