@@ -27,7 +27,8 @@ import type { ExecErrorCode } from './exec/errors.ts';
  * | 6     | incomplete: `--max-duration` stopped the run between migrations; what ran stays applied,      |
  * |       | run again to continue                                                                          |
  * | 7     | cannot connect to PostgreSQL, or lost the connection (`DatabaseUnavailableError`)             |
- * | 8     | `start --follow`: the release ended FAILED, TIMED_OUT or ABORTED (`ReleaseFailedError`)       |
+ * | 8     | `start --follow`, `release --local`: the release ended FAILED, TIMED_OUT or ABORTED           |
+ * |       | (`ReleaseFailedError`); `rollback --follow`: the rollback did (`RollbackFailedError`)         |
  * | 9     | `lint`: a finding at or above `--fail-on` that no `-- lockstep:allow` accepts                 |
  * |       | (`UnsafeMigrationError`)                                                                       |
  * | 10    | `rollback`: the database must be restored and `--restore-database` was not given          |
@@ -64,6 +65,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** The codes of the errors cli/ and the rehearsal define. */
 type CliErrorCode =
   | 'RELEASE_FAILED'
+  | 'ROLLBACK_FAILED'
   | 'REHEARSAL_IN_PROGRESS'
   | 'RESTORE_REQUIRED'
   | 'RESTORE_UNAVAILABLE'
@@ -77,6 +79,7 @@ const EXIT_CODE_BY_ERROR: Readonly<
   APPROVAL_NOT_PENDING: ExitCode.ValidationFailed,
   MANIFEST_MISMATCH: ExitCode.ValidationFailed,
   RELEASE_FAILED: ExitCode.ReleaseFailed,
+  ROLLBACK_FAILED: ExitCode.ReleaseFailed,
   RESTORE_REQUIRED: ExitCode.RollbackNeedsRestore,
   RESTORE_UNAVAILABLE: ExitCode.RollbackNeedsRestore,
   REHEARSAL_IN_PROGRESS: ExitCode.LockTimeout,

@@ -196,7 +196,7 @@ run it; 128+N when lockstep itself got signal N (passed on to the command).`,
     program.command('start').description('start a release on AWS; with --follow, watch it to the end'),
   ).action(async (raw: RawStartOptions) => {
     const { run } = await import('./commands/start.ts');
-    finish('start', raw.json, await run(raw, output));
+    finish('start', raw.json, await run(raw, output, process.env));
   });
 
   // The approval gate's decision: the command and the AWS SDK are loaded only when it runs.

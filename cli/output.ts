@@ -212,24 +212,27 @@ function aheadLines(databaseAhead: Plan['databaseAhead']): string[] {
   return databaseAhead.map((m) => `  ${m.file} (version ${m.version})`);
 }
 
-export function formatPlan(plan: Plan): string {
+/**
+ * The pending migrations: a flat list, or, when a run of both phases has after-deploy ones, a section per phase that
+ * has any (before the deploy, then after it).
+ */
+function pendingSection(plan: Plan): string[] {
+  if (plan.pending.length === 0) return ['nothing pending'];
+  const heading = `${plural(plan.pending.length, 'pending migration')}${plan.phase === 'all' ? '' : ` (${plan.phase})`}:`;
   const before = plan.pending.filter((m) => m.phase === 'before-deploy');
   const after = plan.pending.filter((m) => m.phase === 'after-deploy');
-  const lines =
-    plan.pending.length === 0
-      ? ['nothing pending']
-      : after.length === 0 || plan.phase !== 'all'
-        ? [
-            `${plural(plan.pending.length, 'pending migration')}${plan.phase === 'all' ? '' : ` (${plan.phase})`}:`,
-            ...pendingLines(plan.pending),
-          ]
-        : [
-            `${plural(plan.pending.length, 'pending migration')}:`,
-            `  before the deploy (${before.length}):`,
-            ...pendingLines(before).map((l) => `  ${l}`),
-            `  after the deploy (${after.length}, -- lockstep:after-deploy):`,
-            ...pendingLines(after).map((l) => `  ${l}`),
-          ];
+  if (plan.phase !== 'all' || after.length === 0) return [heading, ...pendingLines(plan.pending)];
+  const section = (title: string, migrations: Plan['pending']) =>
+    migrations.length === 0 ? [] : [`  ${title}:`, ...pendingLines(migrations).map((l) => `  ${l}`)];
+  return [
+    heading,
+    ...section(`before the deploy (${before.length})`, before),
+    ...section(`after the deploy (${after.length}, -- lockstep:after-deploy)`, after),
+  ];
+}
+
+export function formatPlan(plan: Plan): string {
+  const lines = pendingSection(plan);
   const left = deferredLine(plan.deferred);
   if (left) lines.push(left);
   const drift = [

@@ -1,16 +1,17 @@
 /**
  * `lockstep rollback --to <release>`: read the records, classify what ran since from `--dir`, decide
  * (./rollback-plan.ts), and on AWS start the rollback state machine with the contract input
- * (functions/shared/rollback-input.ts), following it as `lockstep start --follow` does. The rehearsal's rollback is
+ * (functions/shared/rollback-input.ts), following it as `lockstep start --follow` does (./follow.ts). The rehearsal's rollback is
  * rehearsal/rollback.ts.
  */
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type ExecutionStatus, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { type ExecutionStatus, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../engine/errors.ts';
 import { classifyMigration } from '../engine/lint/compatibility.ts';
 import { loadMigrations } from '../engine/migration-files.ts';
 import { parseRollbackInput, type RollbackInput } from '../functions/shared/rollback-input.ts';
+import { ExecutionFailedError, type FollowDeps, follow } from './follow.ts';
 import { findRecord, listRecords } from './release-records.ts';
 import type { RawRollbackOptions } from './rollback-options.ts';
 import {
@@ -20,7 +21,7 @@ import {
   RestoreUnavailableError,
   type RollbackPlan,
 } from './rollback-plan.ts';
-import { checkStateMachineArn, consoleUrl, executionName, follow } from './start.ts';
+import { checkStateMachineArn, consoleUrl, executionName } from './start.ts';
 
 /** How many records back a rollback looks: the target must be among this database's newest. */
 const RECORDS_READ = 1000;
@@ -78,11 +79,23 @@ export function rollbackInput(
   });
 }
 
-export interface RollbackStartDeps {
-  readonly sfn: SFNClient;
-  readonly print: (line: string) => void;
-  readonly sleep: (ms: number) => Promise<void>;
-  readonly pollMs: number;
+/** The rollback execution ended FAILED, TIMED_OUT or ABORTED (its error and the alert are printed). */
+export class RollbackFailedError extends ExecutionFailedError<'ROLLBACK_FAILED'> {
+  override readonly name = 'RollbackFailedError';
+  readonly code = 'ROLLBACK_FAILED';
+  constructor(executionArn: string, status: string, error: string | undefined, cause: string | undefined) {
+    super(
+      'rollback',
+      executionArn,
+      status,
+      error,
+      cause,
+      '; the alert above says what state the database and the service are in',
+    );
+  }
+}
+
+export interface RollbackStartDeps extends FollowDeps {
   readonly now: () => Date;
 }
 
@@ -98,7 +111,7 @@ export async function startRollback(
   deps: RollbackStartDeps,
   stateMachine: string | undefined,
   input: RollbackInput,
-  options: { readonly follow?: boolean | undefined },
+  options: { readonly follow?: boolean | undefined; readonly recordsTable?: string | undefined },
 ): Promise<RollbackStarted> {
   const stateMachineArn = checkStateMachineArn(stateMachine);
   const stamp = deps.now().toISOString().replace(/\D/g, '').slice(0, 14);
@@ -111,6 +124,12 @@ export async function startRollback(
   deps.print(`started ${name}: ${executionArn}`);
   deps.print(`console: ${url}`);
   if (!options.follow) return { executionArn, name, consoleUrl: url };
-  const { status } = await follow(deps, executionArn, input.rollback);
-  return { executionArn, name, consoleUrl: url, status };
+  const ended = await follow(deps, executionArn, {
+    noun: 'rollback',
+    label: input.rollback,
+    recordsTable: options.recordsTable,
+  });
+  if (ended.status !== 'SUCCEEDED')
+    throw new RollbackFailedError(executionArn, ended.status, ended.error, ended.cause);
+  return { executionArn, name, consoleUrl: url, status: ended.status };
 }

@@ -91,7 +91,7 @@ export function computePlan(
   phase: PhaseSelection = 'all',
 ): Plan {
   const rows = new Map(history.map((r) => [r.version, r]));
-  const pending: PendingMigration[] = [];
+  const pendingBefore: PendingMigration[] = [];
   const pendingAfter: PendingMigration[] = [];
   const applied: AppliedMigrationInfo[] = [];
   const checksumMismatches: ChangedMigration[] = [];
@@ -127,7 +127,7 @@ export function computePlan(
       continue;
     }
     const filePhase = phaseOf(m);
-    (filePhase === 'after-deploy' ? pendingAfter : pending).push(
+    (filePhase === 'after-deploy' ? pendingAfter : pendingBefore).push(
       row?.failedStatement != null && row.failedStatement !== IN_DOUBT_STATEMENT
         ? {
             version: m.version.toString(),
@@ -151,15 +151,7 @@ export function computePlan(
     .map((r) => ref(r.version, r.file));
   return {
     phase,
-    pending:
-      phase === 'all'
-        ? pendingAfter.length > 0
-          ? [...pending, ...pendingAfter]
-          : pending
-        : phase === 'before-deploy'
-          ? pending
-          : pendingAfter,
-    deferred: phase === 'before-deploy' ? pendingAfter : phase === 'after-deploy' ? pending : [],
+    ...selectPhase(phase, pendingBefore, pendingAfter),
     applied,
     checksumMismatches,
     outOfOrder,
@@ -168,6 +160,22 @@ export function computePlan(
     invalid: [],
     inDoubt,
   };
+}
+
+/** What a run of `phase` applies, in order, and the other phase's pending migrations it leaves. */
+function selectPhase(
+  phase: PhaseSelection,
+  before: readonly PendingMigration[],
+  after: readonly PendingMigration[],
+): Pick<Plan, 'pending' | 'deferred'> {
+  switch (phase) {
+    case 'all':
+      return { pending: [...before, ...after], deferred: [] };
+    case 'before-deploy':
+      return { pending: before, deferred: after };
+    case 'after-deploy':
+      return { pending: after, deferred: before };
+  }
 }
 
 /** The error a migrate run would refuse with, if any; nothing has been changed when this is checked. */

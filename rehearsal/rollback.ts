@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { ReleaseFailedError } from '../cli/start.ts';
+import { RollbackFailedError } from '../cli/rollback.ts';
 import { InvalidInputError } from '../engine/errors.ts';
 import type { RollbackInput } from '../functions/shared/rollback-input.ts';
 import { RECORD, type RecordOutcome } from '../infra/release-record-keys.ts';
@@ -112,7 +112,7 @@ async function waitForRollout(ecs: LocalEcsService, pollMs: number): Promise<voi
     if (primary?.rolloutState === 'COMPLETED' && primary.taskDefinition === ecs.taskDefinitionArn) return;
     const failed = service?.deployments?.find((d) => d.rolloutState === 'FAILED');
     if (failed)
-      throw new ReleaseFailedError(
+      throw new RollbackFailedError(
         'local',
         'FAILED',
         'RolloutFailedError',
@@ -120,7 +120,7 @@ async function waitForRollout(ecs: LocalEcsService, pollMs: number): Promise<voi
       );
     await new Promise((r) => setTimeout(r, pollMs));
   }
-  throw new ReleaseFailedError(
+  throw new RollbackFailedError(
     'local',
     'FAILED',
     'RolloutTimeoutError',

@@ -85,10 +85,11 @@ export function run(raw: RawRollbackOptions, deps: RollbackDeps): Promise<Outcom
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           pollMs: deps.pollMs ?? 2000,
           now: deps.now,
+          lockTable: deps.env.LOCKSTEP_LOCK_TABLE,
         },
         stateMachine,
         input,
-        { follow: raw.follow },
+        { follow: raw.follow, recordsTable: raw.table ?? deps.env.LOCKSTEP_RECORDS_TABLE },
       );
       return succeeded(
         raw.follow ? `rolled back to ${plan.target.release}` : `rollback to ${plan.target.release} started`,

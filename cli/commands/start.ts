@@ -5,7 +5,7 @@ import { type Outcome, outcomeOf, succeeded } from '../report.ts';
 import { startRelease } from '../start.ts';
 import type { RawStartOptions } from '../start-options.ts';
 
-export function run(raw: RawStartOptions, output: Output): Promise<Outcome> {
+export function run(raw: RawStartOptions, output: Output, env: NodeJS.ProcessEnv): Promise<Outcome> {
   return outcomeOf(async () => {
     const result = await startRelease(
       {
@@ -13,6 +13,8 @@ export function run(raw: RawStartOptions, output: Output): Promise<Outcome> {
         print: (line) => output.note(line),
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
         pollMs: 2000,
+        // For the approve/reject commands printed at the approval gate; else read from the state machine.
+        lockTable: env.LOCKSTEP_LOCK_TABLE,
       },
       raw,
     );

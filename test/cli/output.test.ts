@@ -66,3 +66,59 @@ describe('formatPlan', () => {
     );
   });
 });
+
+describe('formatPlan by phase', () => {
+  const migration = (version: string, phase: 'before-deploy' | 'after-deploy') => ({
+    version,
+    file: `000${version}_m.sql`,
+    noTransaction: false,
+    phase,
+  });
+  const plan = (pending: ReturnType<typeof migration>[]): Parameters<typeof formatPlan>[0] => ({
+    phase: 'all',
+    deferred: [],
+    pending,
+    applied: [],
+    checksumMismatches: [],
+    outOfOrder: [],
+    databaseAhead: [],
+    highestApplied: undefined,
+    invalid: [],
+    inDoubt: [],
+  });
+
+  it('shows only the after-deploy section when only after-deploy migrations are pending', () => {
+    const text = formatPlan(plan([migration('2', 'after-deploy'), migration('3', 'after-deploy')]));
+
+    assert.equal(
+      text,
+      [
+        '2 pending migrations:',
+        '  after the deploy (2, -- lockstep:after-deploy):',
+        '    0002_m.sql',
+        '    0003_m.sql',
+        'drift: none',
+      ].join('\n'),
+    );
+  });
+
+  it('shows both sections when both phases are pending, and a flat list when none is after the deploy', () => {
+    const both = formatPlan(plan([migration('1', 'before-deploy'), migration('2', 'after-deploy')]));
+    const beforeOnly = formatPlan(plan([migration('1', 'before-deploy')]));
+    const none = formatPlan(plan([]));
+
+    assert.equal(
+      both,
+      [
+        '2 pending migrations:',
+        '  before the deploy (1):',
+        '    0001_m.sql',
+        '  after the deploy (1, -- lockstep:after-deploy):',
+        '    0002_m.sql',
+        'drift: none',
+      ].join('\n'),
+    );
+    assert.equal(beforeOnly, ['1 pending migration:', '  0001_m.sql', 'drift: none'].join('\n'));
+    assert.equal(none, ['nothing pending', 'drift: none'].join('\n'));
+  });
+});

@@ -11,13 +11,20 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { run } from '../../cli/commands/rollback.ts';
 import { ExitCode } from '../../cli/exit-codes.ts';
 import { Output } from '../../cli/output.ts';
+import { RollbackFailedError } from '../../cli/rollback.ts';
 import type { RawRollbackOptions } from '../../cli/rollback-options.ts';
 import { loadMigrations } from '../../engine/migration-files.ts';
+import { ROLLBACK_STATE } from '../../infra/constructs/rollback-state-names.ts';
 import { LocalRecordsTable } from '../../rehearsal/stand-ins/records.ts';
 
 const TABLE = 'ReleaseRecords';
@@ -169,6 +176,96 @@ describe('lockstep rollback (AWS)', () => {
       /snapshot {3}lockstep-shop-20260301100201-v2, taken 2026-03-01T10:02:01Z by v2/,
     );
     assert.deepEqual([started().length, callerAsked], [0, 0]);
+  });
+
+  test('--follow of a rollback that fails reports a failed rollback, its alert and record, and exits 8', async () => {
+    const executionArn = `${SM.replace(':stateMachine:', ':execution:')}:rollback-to-v2-20260301113000`;
+    const at = (s: number) => new Date(Date.UTC(2026, 2, 1, 11, 30, s));
+    const message = 'Rollback rollback-to-v2 (to release v2, image …) FAILED at step Start deploy.';
+    sfn.on(GetExecutionHistoryCommand).resolves({
+      events: [
+        {
+          id: 1,
+          type: 'TaskStateEntered',
+          timestamp: at(0),
+          stateEnteredEventDetails: { name: 'Start deploy' },
+        },
+        {
+          id: 2,
+          type: 'TaskFailed',
+          timestamp: at(1),
+          taskFailedEventDetails: {
+            resourceType: 'lambda',
+            resource: 'invoke',
+            error: 'DeployFailedError',
+            cause: 'service shop not found',
+          },
+        },
+        {
+          id: 3,
+          type: 'PassStateExited',
+          timestamp: at(1),
+          stateExitedEventDetails: {
+            name: ROLLBACK_STATE.formatAlert,
+            output: JSON.stringify({ alert: { message } }),
+          },
+        },
+        {
+          id: 4,
+          type: 'FailStateEntered',
+          timestamp: at(2),
+          stateEnteredEventDetails: { name: ROLLBACK_STATE.failed },
+        },
+        {
+          id: 5,
+          type: 'ExecutionFailed',
+          timestamp: at(2),
+          executionFailedEventDetails: { error: 'DeployFailedError' },
+        },
+      ],
+    });
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'FAILED',
+      error: 'DeployFailedError',
+      cause: 'service shop not found',
+      executionArn,
+      stateMachineArn: SM,
+      startDate: at(0),
+    });
+    const err: string[] = [];
+    const output = new Output(new PassThrough(), { write: (text: string) => err.push(text) });
+
+    const outcome = await run(
+      { dir: join(dir, 'migrations'), to: 'v2', follow: true },
+      {
+        output,
+        env: { LOCKSTEP_RECORDS_TABLE: TABLE, LOCKSTEP_ROLLBACK_STATE_MACHINE: SM },
+        cwd: dir,
+        now: () => at(0),
+        dynamodb: () => new DynamoDBClient({ region: 'eu-west-1' }),
+        sfn: () => new SFNClient({ region: 'eu-west-1' }),
+        callerArn: async () => CALLER,
+      },
+    );
+    output.flush();
+
+    assert.equal(outcome.exitCode, ExitCode.ReleaseFailed);
+    assert.ok(outcome.error instanceof RollbackFailedError);
+    assert.match(
+      outcome.error.message,
+      /^the rollback FAILED: DeployFailedError — service shop not found \(arn:/,
+    );
+    const printed = err.join('').split('\n');
+    const end = printed.slice(printed.indexOf(`→ ${ROLLBACK_STATE.failed}`));
+    assert.deepEqual(end.slice(0, 5), [
+      `→ ${ROLLBACK_STATE.failed}`,
+      'rollback failed',
+      `record: ${at(0).toISOString()}#rollback-to-v2-20260301113000 (lockstep releases show rollback-to-v2 --table ${TABLE})`,
+      '',
+      'ALERT',
+    ]);
+    assert.ok(printed.includes(message));
+    assert.doesNotMatch(err.join(''), /\brelease (failed|succeeded)\b/);
   });
 
   test('without a table, or with a state machine that is no ARN, a usage error before anything starts', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import {
   DescribeExecutionCommand,
+  DescribeStateMachineForExecutionCommand,
   ExecutionAlreadyExists,
   GetExecutionHistoryCommand,
   SFNClient,
@@ -11,6 +12,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ExitCode, exitCodeFor } from '../../cli/exit-codes.ts';
 import { executionName, ReleaseFailedError, startRelease } from '../../cli/start.ts';
 import { InvalidInputError } from '../../engine/errors.ts';
+import { STATE } from '../../infra/constructs/state-names.ts';
+import { synthesizeReleaseDefinition } from '../../rehearsal/definition.ts';
 
 const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:Release-StateMachine';
 const EXEC = 'arn:aws:states:eu-west-1:123456789012:execution:Release-StateMachine:v1.4.2';
@@ -121,6 +124,10 @@ describe('lockstep start', () => {
   });
 
   test('--follow on a failed release prints the alert and exits 8', async () => {
+    const failure = {
+      step: 'Migrate',
+      error: { Error: 'MigrationFailedError', Cause: 'migration 4 failed' },
+    };
     const alert = {
       alert: {
         subject: 'lockstep: release failed at migrate',
@@ -141,6 +148,8 @@ describe('lockstep start', () => {
             cause: 'migration 4 failed at 0004_x.sql:2:1',
           },
         },
+        // As the definition builds them: `Alert: <step>` describes the failure in $.failure; `Format alert` writes
+        // the alert into $.alert (asserted against the synthesized definition below).
         {
           id: 3,
           type: 'PassStateEntered',
@@ -151,10 +160,22 @@ describe('lockstep start', () => {
           id: 4,
           type: 'PassStateExited',
           timestamp: t(1),
-          stateExitedEventDetails: { name: 'Alert: migrate', output: JSON.stringify(alert) },
+          stateExitedEventDetails: { name: 'Alert: migrate', output: JSON.stringify({ failure }) },
         },
         {
           id: 5,
+          type: 'PassStateEntered',
+          timestamp: t(1),
+          stateEnteredEventDetails: { name: STATE.formatAlert },
+        },
+        {
+          id: 6,
+          type: 'PassStateExited',
+          timestamp: t(1),
+          stateExitedEventDetails: { name: STATE.formatAlert, output: JSON.stringify({ failure, ...alert }) },
+        },
+        {
+          id: 7,
           type: 'ExecutionFailed',
           timestamp: t(2),
           executionFailedEventDetails: { error: 'MigrationFailedError' },
@@ -184,6 +205,129 @@ describe('lockstep start', () => {
       out,
       /ALERT\nRelease v1\.4\.2 FAILED at step Migrate\. Snapshot to restore from: lockstep-db-1/,
     );
+  });
+
+  describe('at the approval gate', () => {
+    // The deployed definition's shape: the release state machine with its gate, as synthesized.
+    const { definition, lockTableName } = synthesizeReleaseDefinition({ context: { approval: 'true' } });
+    const approve = `lockstep approve ${EXEC} --lock-table ${lockTableName}`;
+    const reject = `lockstep reject ${EXEC} --lock-table ${lockTableName} --reason "<why>"`;
+    /** Preflight, then the gate (entered once, its request retried), then the decision on a later page. */
+    const gateHistory = () => {
+      sfn
+        .on(GetExecutionHistoryCommand)
+        .resolvesOnce({
+          events: [
+            {
+              id: 1,
+              type: 'TaskStateEntered',
+              timestamp: t(0),
+              stateEnteredEventDetails: { name: 'Preflight' },
+            },
+            {
+              id: 2,
+              type: 'TaskStateExited',
+              timestamp: t(1),
+              stateExitedEventDetails: { name: 'Preflight' },
+            },
+            {
+              id: 3,
+              type: 'TaskStateEntered',
+              timestamp: t(2),
+              stateEnteredEventDetails: { name: STATE.awaitApproval },
+            },
+            { id: 4, type: 'TaskScheduled', timestamp: t(2) },
+          ],
+        })
+        .resolvesOnce({ events: [{ id: 5, type: 'TaskScheduled', timestamp: t(9) }] })
+        .resolvesOnce({
+          events: [
+            { id: 6, type: 'TaskSucceeded', timestamp: t(30) },
+            {
+              id: 7,
+              type: 'TaskStateExited',
+              timestamp: t(30),
+              stateExitedEventDetails: { name: STATE.awaitApproval },
+            },
+            {
+              id: 8,
+              type: 'TaskStateEntered',
+              timestamp: t(30),
+              stateEnteredEventDetails: { name: STATE.clearApproval },
+            },
+            { id: 9, type: 'ExecutionSucceeded', timestamp: t(40) },
+          ],
+        });
+      sfn
+        .on(DescribeExecutionCommand)
+        .resolves({ status: 'SUCCEEDED', executionArn: EXEC, stateMachineArn: SM, startDate: t(0) });
+    };
+
+    test('the synthesized gate clears the token on the table the printed commands name', () => {
+      const clear = definition.States[STATE.clearApproval] as { Parameters?: { TableName?: unknown } };
+      assert.equal(clear.Parameters?.TableName, lockTableName);
+      const format = definition.States[STATE.formatAlert] as { ResultPath?: string; Parameters?: object };
+      assert.equal(
+        format.ResultPath,
+        '$.alert',
+        'follow reads the failure alert from Format alert’s $.alert',
+      );
+      assert.ok(format.Parameters && 'message.$' in format.Parameters);
+    });
+
+    test('prints the approve and reject commands once, with the lock table from the definition, and follows on', async () => {
+      gateHistory();
+      sfn.on(DescribeStateMachineForExecutionCommand).resolves({ definition: JSON.stringify(definition) });
+
+      const result = await startRelease(deps(), { stateMachine: SM, image: IMAGE, follow: true });
+
+      assert.equal(result.status, 'SUCCEEDED');
+      const out = lines.slice(2);
+      const gate = out.indexOf(`→ ${STATE.awaitApproval}`);
+      assert.deepEqual(out.slice(gate, gate + 4), [
+        `→ ${STATE.awaitApproval}`,
+        `waiting for approval: nothing is migrated or deployed until someone decides (${STATE.awaitApproval})`,
+        `  approve: ${approve}`,
+        `  reject:  ${reject}`,
+      ]);
+      assert.equal(out.filter((l) => l.includes('lockstep approve')).length, 1, 'once');
+      assert.ok(out.includes(`→ ${STATE.clearApproval}`), 'followed past the gate');
+      assert.ok(out.includes('release succeeded'));
+      assert.deepEqual(
+        sfn.commandCalls(DescribeStateMachineForExecutionCommand).map((c) => c.args[0].input),
+        [{ executionArn: EXEC }],
+      );
+    });
+
+    test('a lock table given (LOCKSTEP_LOCK_TABLE) is used as is; a definition it may not read leaves a placeholder and says why', async () => {
+      gateHistory();
+      await startRelease(
+        { ...deps(), lockTable: 'shop-locks' },
+        { stateMachine: SM, image: IMAGE, follow: true },
+      );
+
+      assert.ok(lines.includes(`  approve: lockstep approve ${EXEC} --lock-table shop-locks`));
+      assert.equal(sfn.commandCalls(DescribeStateMachineForExecutionCommand).length, 0);
+
+      sfn.reset();
+      lines = [];
+      sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: t(0) });
+      gateHistory();
+      sfn
+        .on(DescribeStateMachineForExecutionCommand)
+        .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }));
+      await startRelease(deps(), { stateMachine: SM, image: IMAGE, follow: true });
+
+      assert.ok(
+        lines.includes(`  reject:  lockstep reject ${EXEC} --lock-table <ReleaseLockTable> --reason "<why>"`),
+      );
+      assert.ok(
+        lines.includes(
+          '  (the lock table is the stack output ReleaseLockTable, or set LOCKSTEP_LOCK_TABLE: DescribeStateMachineForExecution failed: AccessDeniedException)',
+        ),
+      );
+      assert.ok(lines.includes('release succeeded'), 'the failed look-up does not stop the follow');
+    });
   });
 
   test('execution names keep only the characters Step Functions allows', () => {
