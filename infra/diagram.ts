@@ -56,15 +56,28 @@ export function toMermaid(asl: AslDefinition): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A short edge label for a Choice rule: `dryRun = true`, `pendingCount = 0`. */
+/** A short edge label for a Choice rule: `dryRun = true`, `pendingCount = 0`, `Cause IsString true and …`. */
 function describeChoice(choice: Record<string, unknown>): string {
+  // Mermaid reads these characters inside an edge label as syntax.
+  return describeRule(choice).replace(/[|"{}[\]()]/g, '');
+}
+
+function describeRule(rule: Record<string, unknown>): string {
+  const nested = (key: 'And' | 'Or') =>
+    Array.isArray(rule[key])
+      ? (rule[key] as Record<string, unknown>[]).map(describeRule).join(` ${key.toLowerCase()} `)
+      : undefined;
+  const compound = nested('And') ?? nested('Or');
+  if (compound) return compound;
+  if (rule.Not && typeof rule.Not === 'object')
+    return `not ${describeRule(rule.Not as Record<string, unknown>)}`;
   const variable =
-    String(choice.Variable ?? '')
+    String(rule.Variable ?? '')
       .split('.')
       .pop() ?? '';
-  for (const [key, value] of Object.entries(choice)) {
+  for (const [key, value] of Object.entries(rule)) {
     if (key === 'Variable' || key === 'Next') continue;
-    return `${variable} ${key.includes('Equals') ? '=' : key} ${String(value)}`.replace(/[|"]/g, '');
+    return `${variable} ${key.includes('Equals') ? '=' : key} ${String(value)}`;
   }
   return variable;
 }

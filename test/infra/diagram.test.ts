@@ -40,3 +40,39 @@ test('draws states by type, choice rules, and failure edges dotted', () => {
     ].join('\n'),
   );
 });
+
+test('labels compound choice rules in words, without characters Mermaid reads as syntax', () => {
+  const mermaid = toMermaid({
+    StartAt: 'Readable?',
+    States: {
+      'Readable?': {
+        Type: 'Choice',
+        Choices: [
+          {
+            And: [
+              { Variable: '$.failure.error.Cause', IsString: true },
+              { Variable: '$.failure.error.Cause', StringMatches: '{"errorType":"*","trace":["*"]}' },
+            ],
+            Next: 'Done',
+          },
+          {
+            Not: {
+              Or: [
+                { Variable: '$.a', IsNull: true },
+                { Variable: '$.b', BooleanEquals: false },
+              ],
+            },
+            Next: 'Done',
+          },
+        ],
+        Default: 'Done',
+      },
+      Done: { Type: 'Succeed' },
+    },
+  });
+  assert.ok(
+    mermaid.includes('  s0 -->|Cause IsString true and Cause StringMatches errorType:*,trace:*| s1'),
+    mermaid,
+  );
+  assert.ok(mermaid.includes('  s0 -->|not a IsNull true or b = false| s1'), mermaid);
+});
