@@ -140,7 +140,10 @@ knex.migrate.list()
       const run = await releaseWithKnex(['--migration-timeout', '3s', '--release', 'second']);
       assert.equal(run.code, 8, run.out);
       assert.match(run.out, /ALERT {2}lockstep: release failed at check migration task/);
-      assert.match(run.out, /MigrationTaskTimeoutError: the migration command did not finish within 3 s/);
+      assert.match(
+        run.out,
+        /Error: MigrationTaskTimeoutError\nCause: the migration command did not finish within 3 s/,
+      );
       assert.match(run.out, /was stopped \(StopTask\)/);
       assert.match(run.out, /the service now runs local\/app:first/);
       assert.deepEqual(processesIn(app), [], 'no process of the command is left');
