@@ -50,7 +50,7 @@ import { largeFileCase, sigtermDuringParse } from './large-file.ts';
 import { lintCase } from './lint.ts';
 import { generateMigrations } from './migrations.ts';
 import { startCountingProxy } from './round-trips.ts';
-import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
+import { elapsedMs, kib, median, millis, ratio, seconds, table, timed } from './stats.ts';
 import { migrationTools } from './tools.ts';
 import {
   costPer1000Releases,
@@ -73,6 +73,8 @@ const print = (...lines: string[]) => out.push(...lines);
 // Child processes run without NODE_OPTIONS (tsx's loader must not follow them) and without this machine's
 // NODE_EXTRA_CA_CERTS, which makes every node start read a certificate bundle (measured separately below).
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
+const NO_CACHE_SUFFIX = ', no code cache';
+const NO_CACHE = `lockstep${NO_CACHE_SUFFIX}`;
 delete process.env.NODE_EXTRA_CA_CERTS;
 delete process.env.NODE_OPTIONS;
 
@@ -91,6 +93,8 @@ const byName = (samples: readonly Samples[], name: string) =>
 const loadAtStart = loadavg()[0] ?? 0;
 const benchStarted = process.hrtime.bigint();
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
+// The CLI's code cache (bin/code-cache.cjs) starts empty, in the scratch directory, not the user's.
+process.env.XDG_CACHE_HOME = join(scratch, 'cache');
 chmodSync(scratch, 0o755);
 let pgVersion = '?';
 const embeddedVersion = (
@@ -182,6 +186,8 @@ async function databaseBenchmarks(): Promise<void> {
       cold: ColdParse;
       engineScripts: number;
     }> = [];
+    // The code cache as on a machine where lockstep ran before: `--version` writes it (a run that parses does not).
+    timed(startup.command);
     // One untimed apply per tool first: the first run of a binary pays for the page cache.
     const warm = generateMigrations(join(scratch, 'warm'), 20);
     const warmed = await applyCase(
@@ -198,7 +204,18 @@ async function databaseBenchmarks(): Promise<void> {
       progress(`apply ${n}: ${appliers.map((a) => a.name).join(', ')}; ${runs} runs`);
       const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
-      const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      // The same commands without V8's code cache (bin/code-cache.cjs), to show what it buys on this Node.
+      const noCache = { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' };
+      const lockstepTool = tools.find((t) => t.name === 'lockstep');
+      const lockstepUrl = applied.get('lockstep');
+      const uncached =
+        lockstepTool && lockstepUrl
+          ? [
+              { name: NO_CACHE, command: { ...lockstepTool.command(set, lockstepUrl), env: noCache } },
+              { name: `${startup.name}${NO_CACHE_SUFFIX}`, command: { ...startup.command, env: noCache } },
+            ]
+          : [];
+      const noop = noopCase(set, tools, applied, [bare, startup, ...uncached, ...withCa], runs);
       progress(`in-process no-op ${n}`);
       const ip = await inProcessCase(set, applied.get('lockstep') ?? '', runs);
       for (const url of applied.values()) await dropDatabase(ctx, url);
@@ -357,6 +374,14 @@ async function databaseBenchmarks(): Promise<void> {
       });
       const version = byName(last.noop, 'lockstep --version');
       const bare = byName(last.noop, 'bare node');
+      const uncachedNoop = byName(last.noop, NO_CACHE);
+      const uncachedVersion = byName(last.noop, `lockstep --version${NO_CACHE_SUFFIX}`);
+      if (Number.isFinite(uncachedNoop))
+        targets.push({
+          what: `no-op ${last.n}: with V8's code cache ÷ without`,
+          target: 'reported',
+          measured: `${ratio(noop, uncachedNoop)} (${seconds(noop)} vs ${seconds(uncachedNoop)}); --version ${ratio(version, uncachedVersion)} (${seconds(version)} vs ${seconds(uncachedVersion)})`,
+        });
       targets.push({
         what: 'lockstep --version ÷ bare node',
         target: 'reported',
