@@ -6,7 +6,8 @@
 //   lockstep/code-cache. Never the project directory, never a shared temp directory.
 // - Keyed by the bundle's SHA-1, Node's version and architecture, and `v8.cachedDataVersionTag()` (V8's version, its
 //   flags and the CPU's features): a new bundle or another Node never reads an old cache. V8 itself checks only the
-//   source's length, so a cache for other code of the same length must never reach it.
+//   source's length, so a cache for other code of the same length must never reach it. One per command, too: each
+//   holds what its command compiles (a cache made by `--version` would leave `migrate` compiling most of its code).
 // - Written at exit, so that it holds every function the run compiled, and only by a run that left V8's flags as a
 //   fresh process has them (a run that loaded the SQL parser did not, cli/parser-tier.ts): V8 rejects a cache made
 //   under other flags. Written to a temporary file, then renamed: a reader sees a whole file or none.
@@ -87,18 +88,17 @@ function writeCache(path, make) {
     try {
       fs.unlinkSync(temporary);
     } catch {}
-    return;
+    return false;
   }
-  removeStale(dir, basename(path));
+  return true;
 }
 
-/** Removes this bundle's other caches (and temporary files) not modified for a week. */
-function removeStale(dir, kept) {
-  const prefix = kept.slice(0, kept.indexOf('-') + 1);
+/** Removes caches of other builds of the bundle (and temporary files) that nothing modified for a week. */
+function removeStale(dir, bundleName, current) {
   try {
     const old = Date.now() - STALE_MS;
     for (const name of fs.readdirSync(dir)) {
-      if (name === kept || !name.startsWith(prefix)) continue;
+      if (!name.startsWith(`${bundleName}-`) || name.startsWith(current)) continue;
       const path = join(dir, name);
       if (fs.statSync(path).mtimeMs < old) fs.unlinkSync(path);
     }
@@ -106,10 +106,12 @@ function removeStale(dir, kept) {
 }
 
 /**
- * Runs the CommonJS bundle `file` as `require(file)` would, through the code cache in `directory`. Returns what
- * happened to the cache: `hit` (used), `miss` (none yet, or unreadable), `rejected` (V8 refused it), `off`.
+ * Runs the CommonJS bundle `file` as `require(file)` would, through the code cache in `directory`. `variant` names
+ * what the run will do (the CLI's command): each variant has a cache of its own, holding the functions such a run
+ * compiles, since a cache is written only when there is none. Returns what happened to the cache: `hit` (used),
+ * `miss` (none yet, or unreadable), `rejected` (V8 refused it), `off`.
  */
-function runWithCodeCache(file, directory = cacheDirectory()) {
+function runWithCodeCache(file, directory = cacheDirectory(), variant = 'run') {
   if (!process.features.require_module || process.env.NODE_DISABLE_COMPILE_CACHE) {
     require(file);
     return 'off';
@@ -117,7 +119,8 @@ function runWithCodeCache(file, directory = cacheDirectory()) {
   const source = fs.readFileSync(file, 'utf8');
   const tag = v8.cachedDataVersionTag();
   const key = `${digest(source).toString('hex')}-${process.version}-${process.arch}-${tag}`;
-  const path = join(directory, `${basename(file)}-${key}.bin`);
+  const build = `${basename(file)}-${key}-`;
+  const path = join(directory, `${build}${variant.replace(/[^a-z0-9-]/gi, '_')}.bin`);
   const cachedData = readCache(path);
   const script = new vm.Script(HEAD + source + TAIL, {
     filename: file,
@@ -127,7 +130,8 @@ function runWithCodeCache(file, directory = cacheDirectory()) {
   const outcome = cachedData === undefined ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
   if (outcome !== 'hit') {
     process.once('exit', () => {
-      if (v8.cachedDataVersionTag() === tag) writeCache(path, () => script.createCachedData());
+      if (v8.cachedDataVersionTag() !== tag) return;
+      if (writeCache(path, () => script.createCachedData())) removeStale(directory, basename(file), build);
     });
   }
   const module = { exports: {}, filename: file, id: file, loaded: false, children: [], paths: [] };

@@ -19,5 +19,10 @@ if (typeof enableCompileCache === 'function') {
   }
   require(bundle);
 } else {
-  require('./code-cache.cjs').runWithCodeCache(bundle);
+  const command = process.argv[2] ?? '';
+  require('./code-cache.cjs').runWithCodeCache(
+    bundle,
+    undefined,
+    /^[a-z][a-z-]*$/.test(command) ? command : 'other',
+  );
 }

@@ -66,13 +66,16 @@ describe('bin/code-cache.cjs', () => {
   }
 
   /** One fresh node running the bundle through the cache, as bin/lockstep.cjs does. */
-  function run(env: Record<string, string> = {}, dir = cache): Run {
-    const driver = `const outcome = require(${JSON.stringify(codeCache)}).runWithCodeCache(process.argv[1], process.argv[2]);
+  function run(env: Record<string, string> = {}, dir = cache, variant = 'run'): Run {
+    const driver = `const outcome = require(${JSON.stringify(codeCache)}).runWithCodeCache(process.argv[1], process.argv[2], process.argv[3]);
       process.on('exit', () => process.stderr.write('cache:' + outcome));`;
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
     delete childEnv.NODE_OPTIONS;
     if (!('NODE_DISABLE_COMPILE_CACHE' in env)) delete childEnv.NODE_DISABLE_COMPILE_CACHE;
-    const r = spawnSync(process.execPath, ['-e', driver, bundle, dir], { env: childEnv, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['-e', driver, bundle, dir, variant], {
+      env: childEnv,
+      encoding: 'utf8',
+    });
     return {
       status: r.status,
       outcome: /cache:(\w+)/.exec(r.stderr)?.[1] ?? '',
@@ -114,6 +117,15 @@ describe('bin/code-cache.cjs', () => {
     assertRanAsRequire(second);
     assert.equal(second.outcome, 'hit');
     assert.equal(statSync(file).mtimeMs, written, 'a cache in use is not written again');
+  });
+
+  test('each variant (the command) has a cache of its own', () => {
+    reset();
+    run();
+    assert.equal(run({}, cache, 'other').outcome, 'miss');
+    assert.equal(run({}, cache, 'other').outcome, 'hit');
+    assert.equal(run().outcome, 'hit');
+    assert.equal(cacheFiles().length, 2);
   });
 
   test('keeps the exit code and a thrown error of the bundle, with its own line numbers', () => {
@@ -214,7 +226,7 @@ describe('bin/code-cache.cjs', () => {
     assert.match(cacheDirectory({}, 'darwin'), /\.cache\/lockstep\/code-cache$/);
   });
 
-  test('the installed command from its cache loads the SQL parser and prints what it prints without one', () => {
+  test('the installed command run from its cache loads the SQL parser and prints what it prints without one', () => {
     const xdg = join(root, 'xdg');
     const dir = join(root, 'migrations');
     mkdirSync(dir, { recursive: true });
@@ -228,9 +240,12 @@ describe('bin/code-cache.cjs', () => {
       });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
+    const empty = join(root, 'no-migrations');
+    mkdirSync(empty, { recursive: true });
     const uncached = lockstep(['lint', '--dir', dir], { NODE_DISABLE_COMPILE_CACHE: '1' });
-    assert.equal(lockstep(['--version'], { XDG_CACHE_HOME: xdg }).status, 0);
-    assert.equal(readdirSync(join(xdg, 'lockstep', 'code-cache')).length, 1, 'written by --version');
+    // Nothing to parse: the parser's V8 flag is not set, so this run writes the lint command's cache.
+    assert.equal(lockstep(['lint', '--dir', empty], { XDG_CACHE_HOME: xdg }).status, 0);
+    assert.equal(readdirSync(join(xdg, 'lockstep', 'code-cache')).length, 1, 'written by the first lint');
     const cached = lockstep(['lint', '--dir', dir], { XDG_CACHE_HOME: xdg });
     assert.deepEqual(cached, uncached);
     assert.match(cached.stdout + cached.stderr, /region/, 'the lint parsed the file');
