@@ -33,6 +33,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
 import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
+import { type CacheSample, codeCacheCase } from './code-cache.ts';
 import {
   applyCase,
   dropDatabase,
@@ -73,8 +74,6 @@ const print = (...lines: string[]) => out.push(...lines);
 // Child processes run without NODE_OPTIONS (tsx's loader must not follow them) and without this machine's
 // NODE_EXTRA_CA_CERTS, which makes every node start read a certificate bundle (measured separately below).
 const extraCaCerts = process.env.NODE_EXTRA_CA_CERTS;
-const NO_CACHE_SUFFIX = ', no code cache';
-const NO_CACHE = `lockstep${NO_CACHE_SUFFIX}`;
 delete process.env.NODE_EXTRA_CA_CERTS;
 delete process.env.NODE_OPTIONS;
 
@@ -175,6 +174,7 @@ async function databaseBenchmarks(): Promise<void> {
 
     const applyRows: string[][] = [];
     const noopRows: string[][] = [];
+    const cacheRows: string[][] = [];
     const tripRows: string[][] = [];
     const engineRows: string[][] = [];
     const results: Array<{
@@ -184,10 +184,9 @@ async function databaseBenchmarks(): Promise<void> {
       trips: RoundTrips[];
       ip: InProcess;
       cold: ColdParse;
+      cache: CacheSample[];
       engineScripts: number;
     }> = [];
-    // The code cache as on a machine where lockstep ran before: `--version` writes it (a run that parses does not).
-    timed(startup.command);
     // One untimed apply per tool first: the first run of a binary pays for the page cache.
     const warm = generateMigrations(join(scratch, 'warm'), 20);
     const warmed = await applyCase(
@@ -195,6 +194,12 @@ async function databaseBenchmarks(): Promise<void> {
       tools.map((t) => toolApplier(t, warm)),
       1,
     );
+    // The code cache (bin/code-cache.cjs) as on a machine where lockstep ran before: each command has its own, written
+    // by a run that did not load the parser: here a no-op `migrate` and `--version`.
+    const lockstepWarm = tools.find((t) => t.name === 'lockstep');
+    const warmUrl = warmed.applied.get('lockstep');
+    if (lockstepWarm && warmUrl) timed(lockstepWarm.command(warm, warmUrl));
+    timed(startup.command);
     for (const url of warmed.applied.values()) await dropDatabase(ctx, url);
 
     for (const n of sizes) {
@@ -204,18 +209,19 @@ async function databaseBenchmarks(): Promise<void> {
       progress(`apply ${n}: ${appliers.map((a) => a.name).join(', ')}; ${runs} runs`);
       const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
-      // The same commands without V8's code cache (bin/code-cache.cjs), to show what it buys on this Node.
-      const noCache = { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' };
+      const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      progress(`code cache ${n}: no-op and --version with and without, ${runs * 3} runs each`);
       const lockstepTool = tools.find((t) => t.name === 'lockstep');
       const lockstepUrl = applied.get('lockstep');
-      const uncached =
-        lockstepTool && lockstepUrl
-          ? [
-              { name: NO_CACHE, command: { ...lockstepTool.command(set, lockstepUrl), env: noCache } },
-              { name: `${startup.name}${NO_CACHE_SUFFIX}`, command: { ...startup.command, env: noCache } },
-            ]
-          : [];
-      const noop = noopCase(set, tools, applied, [bare, startup, ...uncached, ...withCa], runs);
+      const cache = codeCacheCase(
+        [
+          ...(lockstepTool && lockstepUrl
+            ? [{ name: `no-op ${n}`, command: lockstepTool.command(set, lockstepUrl) }]
+            : []),
+          { name: '--version', command: startup.command },
+        ],
+        runs * 3,
+      );
       progress(`in-process no-op ${n}`);
       const ip = await inProcessCase(set, applied.get('lockstep') ?? '', runs);
       for (const url of applied.values()) await dropDatabase(ctx, url);
@@ -223,7 +229,17 @@ async function databaseBenchmarks(): Promise<void> {
       const trips = await roundTripCase(ctx, proxy, set, tools);
       progress(`parsing in a fresh process ${n}`);
       const cold = await coldParse(repoRoot, set.dir, runs);
-      results.push({ n, apply, noop, trips, ip, cold, engineScripts: inProcess.scripts() });
+      results.push({ n, apply, noop, trips, ip, cold, cache, engineScripts: inProcess.scripts() });
+      for (const c of cache)
+        cacheRows.push([
+          c.name,
+          millis(c.cached.wallMs),
+          millis(c.uncached.wallMs),
+          ratio(c.cached.wallMs, c.uncached.wallMs),
+          millis(c.cached.cpuMs),
+          millis(c.uncached.cpuMs),
+          ratio(c.cached.cpuMs, c.uncached.cpuMs),
+        ]);
 
       const lockstepApply = byName(apply, 'lockstep');
       for (const s of apply) {
@@ -334,6 +350,9 @@ async function databaseBenchmarks(): Promise<void> {
       '',
       noopBreakdown,
       '',
+      "V8's code cache for the CLI (bin/code-cache.cjs): each command with its cache warm and without it, alternating",
+      table(['command', 'wall, cached', 'wall, not', 'ratio', 'CPU, cached', 'CPU, not', 'ratio'], cacheRows),
+      '',
       'Round trips after connecting (Query + Sync messages, counted by a proxy; one run each, untimed)',
       table(['N', 'tool', 'apply', 'per migration', 'no-op'], tripRows),
       '',
@@ -374,13 +393,11 @@ async function databaseBenchmarks(): Promise<void> {
       });
       const version = byName(last.noop, 'lockstep --version');
       const bare = byName(last.noop, 'bare node');
-      const uncachedNoop = byName(last.noop, NO_CACHE);
-      const uncachedVersion = byName(last.noop, `lockstep --version${NO_CACHE_SUFFIX}`);
-      if (Number.isFinite(uncachedNoop))
+      for (const c of last.cache)
         targets.push({
-          what: `no-op ${last.n}: with V8's code cache ÷ without`,
+          what: `${c.name}: CPU with V8's code cache ÷ without`,
           target: 'reported',
-          measured: `${ratio(noop, uncachedNoop)} (${seconds(noop)} vs ${seconds(uncachedNoop)}); --version ${ratio(version, uncachedVersion)} (${seconds(version)} vs ${seconds(uncachedVersion)})`,
+          measured: `${ratio(c.cached.cpuMs, c.uncached.cpuMs)} (${millis(c.cached.cpuMs)} vs ${millis(c.uncached.cpuMs)})`,
         });
       targets.push({
         what: 'lockstep --version ÷ bare node',
