@@ -93,12 +93,12 @@ function writeCache(path, make) {
   return true;
 }
 
-/** Removes caches of other builds of the bundle (and temporary files) that nothing modified for a week. */
+/** Removes caches of other builds of the bundle, and temporary files a killed run left, not modified for a week. */
 function removeStale(dir, bundleName, current) {
   try {
     const old = Date.now() - STALE_MS;
     for (const name of fs.readdirSync(dir)) {
-      if (!name.startsWith(`${bundleName}-`) || name.startsWith(current)) continue;
+      if (!name.startsWith(`${bundleName}-`) || (name.startsWith(current) && name.endsWith('.bin'))) continue;
       const path = join(dir, name);
       if (fs.statSync(path).mtimeMs < old) fs.unlinkSync(path);
     }

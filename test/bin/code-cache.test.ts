@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -188,10 +189,14 @@ describe('bin/code-cache.cjs', () => {
 
     const weekAgo = (Date.now() - 8 * 24 * 3600 * 1000) / 1000;
     utimesSync(old, weekAgo, weekAgo);
+    const leftByAKilledRun = join(cache, `${cacheFiles()[0]}.123-abcd.tmp`);
+    writeFileSync(leftByAKilledRun, 'partial');
+    utimesSync(leftByAKilledRun, weekAgo, weekAgo);
     writeFileSync(bundle, `${BUNDLE}// changed again\n`);
     run();
     assert.equal(cacheFiles().length, 2);
     assert.ok(!cacheFiles().includes(old.slice(cache.length + 1)), 'the week-old cache is removed');
+    assert.ok(!existsSync(leftByAKilledRun), 'and the week-old temporary file');
   });
 
   test('a cache directory that cannot be written changes nothing but the cache', () => {
