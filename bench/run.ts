@@ -33,6 +33,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
 import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
+import { type CacheSample, codeCacheCase } from './code-cache.ts';
 import {
   applyCase,
   dropDatabase,
@@ -50,7 +51,7 @@ import { largeFileCase, sigtermDuringParse } from './large-file.ts';
 import { lintCase } from './lint.ts';
 import { generateMigrations } from './migrations.ts';
 import { startCountingProxy } from './round-trips.ts';
-import { elapsedMs, kib, median, millis, ratio, seconds, table } from './stats.ts';
+import { elapsedMs, kib, median, millis, ratio, seconds, table, timed } from './stats.ts';
 import { migrationTools } from './tools.ts';
 import {
   costPer1000Releases,
@@ -91,6 +92,8 @@ const byName = (samples: readonly Samples[], name: string) =>
 const loadAtStart = loadavg()[0] ?? 0;
 const benchStarted = process.hrtime.bigint();
 const scratch = mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
+// The CLI's code cache (bin/code-cache.cjs) starts empty, in the scratch directory, not the user's.
+process.env.XDG_CACHE_HOME = join(scratch, 'cache');
 chmodSync(scratch, 0o755);
 let pgVersion = '?';
 const embeddedVersion = (
@@ -171,6 +174,7 @@ async function databaseBenchmarks(): Promise<void> {
 
     const applyRows: string[][] = [];
     const noopRows: string[][] = [];
+    const cacheRows: string[][] = [];
     const tripRows: string[][] = [];
     const engineRows: string[][] = [];
     const results: Array<{
@@ -180,6 +184,7 @@ async function databaseBenchmarks(): Promise<void> {
       trips: RoundTrips[];
       ip: InProcess;
       cold: ColdParse;
+      cache: CacheSample[];
       engineScripts: number;
     }> = [];
     // One untimed apply per tool first: the first run of a binary pays for the page cache.
@@ -189,6 +194,12 @@ async function databaseBenchmarks(): Promise<void> {
       tools.map((t) => toolApplier(t, warm)),
       1,
     );
+    // The code cache (bin/code-cache.cjs) as on a machine where lockstep ran before: each command has its own, written
+    // by a run that did not load the parser: here a no-op `migrate` and `--version`.
+    const lockstepWarm = tools.find((t) => t.name === 'lockstep');
+    const warmUrl = warmed.applied.get('lockstep');
+    if (lockstepWarm && warmUrl) timed(lockstepWarm.command(warm, warmUrl));
+    timed(startup.command);
     for (const url of warmed.applied.values()) await dropDatabase(ctx, url);
 
     for (const n of sizes) {
@@ -199,6 +210,18 @@ async function databaseBenchmarks(): Promise<void> {
       const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
       const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      progress(`code cache ${n}: no-op and --version with and without, ${runs * 3} runs each`);
+      const lockstepTool = tools.find((t) => t.name === 'lockstep');
+      const lockstepUrl = applied.get('lockstep');
+      const cache = codeCacheCase(
+        [
+          ...(lockstepTool && lockstepUrl
+            ? [{ name: `no-op ${n}`, command: lockstepTool.command(set, lockstepUrl) }]
+            : []),
+          { name: '--version', command: startup.command },
+        ],
+        runs * 3,
+      );
       progress(`in-process no-op ${n}`);
       const ip = await inProcessCase(set, applied.get('lockstep') ?? '', runs);
       for (const url of applied.values()) await dropDatabase(ctx, url);
@@ -206,7 +229,17 @@ async function databaseBenchmarks(): Promise<void> {
       const trips = await roundTripCase(ctx, proxy, set, tools);
       progress(`parsing in a fresh process ${n}`);
       const cold = await coldParse(repoRoot, set.dir, runs);
-      results.push({ n, apply, noop, trips, ip, cold, engineScripts: inProcess.scripts() });
+      results.push({ n, apply, noop, trips, ip, cold, cache, engineScripts: inProcess.scripts() });
+      for (const c of cache)
+        cacheRows.push([
+          c.name,
+          millis(c.cached.wallMs),
+          millis(c.uncached.wallMs),
+          ratio(c.cached.wallMs, c.uncached.wallMs),
+          millis(c.cached.cpuMs),
+          millis(c.uncached.cpuMs),
+          ratio(c.cached.cpuMs, c.uncached.cpuMs),
+        ]);
 
       const lockstepApply = byName(apply, 'lockstep');
       for (const s of apply) {
@@ -317,6 +350,9 @@ async function databaseBenchmarks(): Promise<void> {
       '',
       noopBreakdown,
       '',
+      "V8's code cache for the CLI (bin/code-cache.cjs): each command with its cache warm and without it, alternating",
+      table(['command', 'wall, cached', 'wall, not', 'ratio', 'CPU, cached', 'CPU, not', 'ratio'], cacheRows),
+      '',
       'Round trips after connecting (Query + Sync messages, counted by a proxy; one run each, untimed)',
       table(['N', 'tool', 'apply', 'per migration', 'no-op'], tripRows),
       '',
@@ -357,6 +393,12 @@ async function databaseBenchmarks(): Promise<void> {
       });
       const version = byName(last.noop, 'lockstep --version');
       const bare = byName(last.noop, 'bare node');
+      for (const c of last.cache)
+        targets.push({
+          what: `${c.name}: CPU with V8's code cache ÷ without`,
+          target: 'reported',
+          measured: `${ratio(c.cached.cpuMs, c.uncached.cpuMs)} (${millis(c.cached.cpuMs)} vs ${millis(c.uncached.cpuMs)})`,
+        });
       targets.push({
         what: 'lockstep --version ÷ bare node',
         target: 'reported',

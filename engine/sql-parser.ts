@@ -2,7 +2,8 @@
  * Statement boundaries from PostgreSQL's own parser (libpg-query, compiled to WebAssembly), so dollar quotes, nested
  * comments, E'' strings, quoted identifiers and BEGIN ATOMIC bodies split exactly as the server would split them. The
  * parser is loaded on first use only: a run with nothing pending never pays for it. The engine sets no V8 flags: which
- * WebAssembly tiers compile the parser is the process's choice (the CLI's entry makes one, cli/main.ts).
+ * WebAssembly tiers compile the parser is the process's choice, made in {@link beforeParserLoads} (the CLI's entry
+ * makes one, cli/parser-tier.ts).
  *
  * Only what validates migrations imports this module (the CLI, `lockstep publish`, the synth): the migrate function
  * runs statements split ahead of time and never loads it.
@@ -36,9 +37,19 @@ export class SqlSyntaxError extends Error {
 
 type Parser = typeof import('libpg-query');
 let parser: Promise<Parser> | undefined;
+let beforeLoad: () => void = () => {};
+
+/** `hook` runs once, just before the parser's WebAssembly module loads and compiles, if it ever does. */
+export function beforeParserLoads(hook: () => void): void {
+  beforeLoad = hook;
+}
+
 function loadParser(): Promise<Parser> {
   parser ??= (async () => {
-    const mod = await import('libpg-query');
+    beforeLoad();
+    // In a CommonJS bundle (the CLI's), its CommonJS entry: bin/code-cache.cjs runs that bundle from V8's code cache,
+    // where Node 20 has no import().
+    const mod: Parser = typeof require === 'function' ? require('libpg-query') : await import('libpg-query');
     await mod.loadModule();
     return mod;
   })();

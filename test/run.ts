@@ -56,7 +56,13 @@ try {
       ['--import', 'tsx', '--import', './test/setup.ts', '--test', '--test-timeout=300000', ...files],
       {
         stdio: 'inherit',
-        env: { ...process.env, LOCKSTEP_TEST_DATABASE_URL: server.url, LOCKSTEP_TEST_CA_FILE: caFile },
+        env: {
+          ...process.env,
+          LOCKSTEP_TEST_DATABASE_URL: server.url,
+          LOCKSTEP_TEST_CA_FILE: caFile,
+          // The installed command's code cache (bin/code-cache.cjs): shared by the run's tests, not the user's.
+          XDG_CACHE_HOME: join(scratch, 'cache'),
+        },
       },
     );
     child.on('exit', (status, signal) => resolve(status ?? (signal ? 1 : 0)));

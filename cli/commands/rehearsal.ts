@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { InvalidInputError } from '../../engine/errors.ts';
 import type { Output } from '../output.ts';
+import { keepParserOnBaselineTier } from '../parser-tier.ts';
 import { type Outcome, outcomeOf, succeeded } from '../report.ts';
 import type { Ask } from '../terminal-prompt.ts';
 
@@ -16,6 +17,8 @@ type Rehearsal = typeof import('../../rehearsal/commands.ts');
 declare const LOCKSTEP_BUNDLED: boolean;
 
 export async function loadRehearsal(): Promise<Rehearsal> {
+  // The rehearsal's bundle has its own copy of the engine, whose parser this entry's hook does not reach.
+  keepParserOnBaselineTier();
   if (typeof LOCKSTEP_BUNDLED !== 'undefined' && LOCKSTEP_BUNDLED) {
     // A path the bundler cannot follow: the rehearsal stays out of dist/cli.cjs, which every command loads.
     const bundle = join(__dirname, 'rehearsal.cjs');
