@@ -1,8 +1,11 @@
 /**
  * The failure path's Cause, made readable for the alert, the record and the execution's own Cause. A Lambda step's
  * Cause is the error document the function's runtime reports, JSON text: `{"errorType":…,"errorMessage":…,"trace":
- * […]}` (the Node.js runtime interface client serializes exactly these keys, in this order, with JSON.stringify). In
- * an alert that is one line of escaped newlines and a stack trace. This takes the message out of it:
+ * […]}`. The key order is the runtime's: aws-lambda-nodejs-runtime-interface-client, src/Errors.js, builds it as
+ * `toRapidResponse(error)` → `{ errorType: error.name, errorMessage: error.message, trace: error.stack.split('\n') }`
+ * and posts it with JSON.stringify, which keeps that order. An error that is not an Error object gets `trace: []`,
+ * which does not match below and stays as it was. In an alert that is one line of escaped newlines and a stack trace.
+ * This takes the message out of it:
  *
  *   Readable cause? ─┬─ Cause is a Lambda error document → Read Lambda error (parse) → Cause from Lambda error → next
  *                    └─ anything else (States.Timeout, a rejection, ECS, DynamoDB, our own Causes) ────────────→ next
