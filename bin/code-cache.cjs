@@ -14,7 +14,8 @@
 // - Read only when it is whole (its SHA-1 is stored in front of it) and could only have come from this user (owned by
 //   them, writable by no one else). Otherwise, or when V8 rejects it, the bundle compiles as without a cache and the
 //   run writes a new one. A directory that cannot be written costs one failed mkdir or open at exit.
-// - `NODE_DISABLE_COMPILE_CACHE`, Node's own switch for its compile cache, turns this one off too.
+// - `NODE_DISABLE_COMPILE_CACHE`, Node's own switch for its compile cache, turns this one off too, as does
+//   `LOCKSTEP_NO_CACHE`, which turns off every cache lockstep keeps (cli/analysis-store.ts).
 //
 // The bundle runs as CommonJS: `require` from its own path, its own `__filename` and `__dirname`. On Node 20 a script
 // restored from cached data has no `import()` ("A dynamic import callback was not specified"; nor with
@@ -112,7 +113,11 @@ function removeStale(dir, bundleName, current) {
  * `miss` (none yet, or unreadable), `rejected` (V8 refused it), `off`.
  */
 function runWithCodeCache(file, directory = cacheDirectory(), variant = 'run') {
-  if (!process.features.require_module || process.env.NODE_DISABLE_COMPILE_CACHE) {
+  if (
+    !process.features.require_module ||
+    process.env.NODE_DISABLE_COMPILE_CACHE ||
+    process.env.LOCKSTEP_NO_CACHE !== undefined
+  ) {
     require(file);
     return 'off';
   }

@@ -167,14 +167,8 @@ export function migrationsFromManifest(
   const problems = verifyAgainstManifest(manifest, files);
   if (problems.length > 0) return { problems };
   const entries = new Map(manifest.files.map((e) => [e.name, e]));
-  const statementsOf = (m: MigrationText): Statement[] => {
-    const index = new TextIndex(m.sql);
-    return (entries.get(m.file)?.statements ?? []).map(([start, end]) => ({
-      text: m.sql.slice(start, end),
-      start,
-      ...index.lineColumn(start),
-    }));
-  };
+  const statementsOf = (m: MigrationText): Statement[] =>
+    statementsAt(m.sql, entries.get(m.file)?.statements ?? []);
   const migrations = readMigrationFiles(files, async (m): Promise<FileAnalysis> => {
     const lint = entries.get(m.file)?.lint;
     return { statements: statementsOf(m), problems: [], ...(lint ? { lint } : {}) };
@@ -196,6 +190,15 @@ export function migrationsFromManifest(
     }
   }
   return problems.length > 0 ? { problems } : { migrations, problems };
+}
+
+/** The statements of `sql` at these `[start, end)` spans, with line and column. */
+export function statementsAt(
+  sql: string,
+  spans: ReadonlyArray<readonly [start: number, end: number]>,
+): Statement[] {
+  const index = new TextIndex(sql);
+  return spans.map(([start, end]) => ({ text: sql.slice(start, end), start, ...index.lineColumn(start) }));
 }
 
 /**

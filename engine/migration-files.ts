@@ -3,6 +3,7 @@
  * PostgreSQL's parser (./analyze.ts), loaded when the first pending file is analyzed. The directory is read in its own
  * layout (./layouts/read.ts): lockstep's, or another tool's.
  */
+import { type AnalysisStore, cachedAnalyzer } from './analysis-cache.ts';
 import { analyzeMigration } from './analyze.ts';
 import { type LayoutName, type Project, readProject } from './layouts/read.ts';
 import { type MigrationFile, readMigrationFiles, readMigrationTexts } from './migration.ts';
@@ -15,9 +16,12 @@ export async function loadMigrations(dir: string): Promise<MigrationFile[]> {
   return readMigrationFiles(readMigrationTexts(dir), analyzeMigration);
 }
 
-/** Reads a migrations directory in the layout given, or the one it is detected to be in. */
-export async function loadProject(dir: string, layout?: LayoutName): Promise<Project> {
-  return readProject(dir, analyzeMigration, layout);
+/**
+ * Reads a migrations directory in the layout given, or the one it is detected to be in. With `store`, files it holds
+ * an analysis of are not parsed again (./analysis-cache.ts).
+ */
+export async function loadProject(dir: string, layout?: LayoutName, store?: AnalysisStore): Promise<Project> {
+  return readProject(dir, store ? cachedAnalyzer(analyzeMigration, store) : analyzeMigration, layout);
 }
 
 /** Turns file names and bytes into ordered migrations checked with PostgreSQL's parser, or throws InvalidMigrationError. */

@@ -8,6 +8,7 @@ import { type Plan, planProblem } from '../../engine/plan.ts';
 import { acceptChecksum, resolveInDoubt } from '../../engine/repair.ts';
 import { migrate, plan, status } from '../../engine/runner.ts';
 import { pgSession, type SqlSession } from '../../engine/session.ts';
+import { installedAnalysisStore } from '../analysis-store.ts';
 import {
   applicationName,
   type Connection,
@@ -71,7 +72,7 @@ export async function run(command: CommandName, raw: RawOptions, deps: RunDeps):
   try {
     const options = parseOptions(raw, { env: deps.env, hostname: deps.hostname, now: deps.now() });
     for (const secret of options.databaseUrl ? urlSecrets(options.databaseUrl) : []) output.addSecret(secret);
-    const project = await loadProject(options.dir, options.layout);
+    const project = await loadProject(options.dir, options.layout, installedAnalysisStore(deps.env));
     const url = options.databaseUrl ?? (await startEmbeddedDatabase(deps.cwd, output, shutdown));
     connection = await connect(url, { applicationName: applicationName(options.release), output, shutdown });
     outcome = withLayout(await runEngine(command, options, project.migrations, connection, deps), project);
