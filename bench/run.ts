@@ -4,7 +4,9 @@
  *
  *   1 apply N           whole process, a fresh database every run: `lockstep migrate` vs psql (the same files,
  *                       one transaction each, one psql process), node-pg-migrate and dbmate; alternating with
- *                       them, in process, the engine and a node-postgres floor; then where lockstep's time goes
+ *                       them, in process, the engine and a node-postgres floor; then where lockstep's time goes.
+ *                       `lockstep` applies files it checked before (their analyses kept, cli/analysis-store.ts);
+ *                       `lockstep, files new to it` has them removed before each run, so it parses every file
  *   2 no-op N           whole process with everything applied: the same tools, and a bare `node -e ''`;
  *                       round trips after connecting, counted on the wire by a proxy (every tool) and in
  *                       process through the engine's session
