@@ -32,7 +32,10 @@ export async function approvalCommands(
   lockTable: string | undefined,
   gate: string = STATE.awaitApproval,
 ): Promise<string[]> {
-  const { clear, waiting } = GATES[gate] ?? (GATES[STATE.awaitApproval] as (typeof GATES)[string]);
+  const known = GATES[gate];
+  // Callers ask only for a state `isGate` accepted: another is a bug here, not a reason to print the wrong gate.
+  if (!known) throw new Error(`approvalCommands: "${gate}" is not an approval gate`);
+  const { clear, waiting } = known;
   const found = lockTable ? { table: lockTable } : await lockTableOf(sfn, executionArn, clear);
   const table = `--lock-table ${found.table ?? PLACEHOLDER}`;
   return [

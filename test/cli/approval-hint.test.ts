@@ -21,6 +21,13 @@ describe('the commands --follow prints at a gate', () => {
     assert.ok(!isGate(ROLLBACK_STATE.restore) && !isGate('toString'));
   });
 
+  test('a state that is not a gate is refused, not printed as the release’s gate', async () => {
+    await assert.rejects(
+      approvalCommands(new SFNClient({ region: 'eu-west-1' }), EXEC, 'locks', ROLLBACK_STATE.restore),
+      /"Restore snapshot" is not an approval gate/,
+    );
+  });
+
   test('a rollback waiting to switch: says what waits, with the lock table its definition clears the token in', async () => {
     const { definition, lockTableName } = synthesizeReleaseDefinition({ machine: 'rollback' });
     const sfn = mockClient(SFNClient);

@@ -9,6 +9,27 @@ import type { CfnElement } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { buildFlowStack } from '../support/flow-stack.ts';
 
+type FlowStack = ReturnType<typeof buildFlowStack>;
+
+/** `[roles, actions]` of every policy statement whose resource mentions `resource` (JSON text). */
+function grantsOn(template: FlowStack['template'], resource: string): unknown[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+    (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+      .filter((s) => JSON.stringify(s.Resource).includes(resource))
+      .map((s) => [p.Properties.Roles, s.Action]),
+  );
+}
+
+/** What {@link grantsOn} must find on a records table: a PutItem for each state machine's role, nothing else. */
+function onlyPutsByBothMachines(stack: FlowStack['stack'], flow: FlowStack['flow']): unknown[] {
+  const roleOf = (machine: typeof flow.stateMachine) =>
+    stack.getLogicalId(machine.role.node.defaultChild as CfnElement);
+  return [
+    [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
+    [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
+  ];
+}
+
 describe('release records table', () => {
   const { stack, flow, template } = buildFlowStack();
   const id = stack.getLogicalId(flow.recordsTable.node.defaultChild as CfnElement);
@@ -59,18 +80,7 @@ describe('release records table', () => {
   });
 
   test('the two state machines put records, and no role may do more with the table', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const onRecords = Object.values(policies).flatMap((p) =>
-      (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
-        .filter((s) => JSON.stringify(s.Resource).includes(`"${id}"`))
-        .map((s) => [p.Properties.Roles, s.Action]),
-    );
-    const roleOf = (machine: typeof flow.stateMachine) =>
-      stack.getLogicalId(machine.role.node.defaultChild as CfnElement);
-    assert.deepEqual(onRecords, [
-      [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
-      [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
-    ]);
+    assert.deepEqual(grantsOn(template, `"${id}"`), onlyPutsByBothMachines(stack, flow));
   });
 });
 
@@ -97,17 +107,7 @@ describe('an existing release-records table (recordsTable)', () => {
         ],
       ],
     });
-    const onKept = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
-      (p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
-        .filter((s) => JSON.stringify(s.Resource).includes(kept))
-        .map((s) => [p.Properties.Roles, s.Action]),
-    );
-    const roleOf = (machine: typeof flow.stateMachine) =>
-      stack.getLogicalId(machine.role.node.defaultChild as CfnElement);
-    assert.deepEqual(onKept, [
-      [[{ Ref: roleOf(flow.stateMachine) }], 'dynamodb:PutItem'],
-      [[{ Ref: roleOf(flow.rollbackStateMachine) }], 'dynamodb:PutItem'],
-    ]);
+    assert.deepEqual(grantsOn(template, kept), onlyPutsByBothMachines(stack, flow));
     for (const machine of Object.values(template.findResources('AWS::StepFunctions::StateMachine')))
       assert.ok(JSON.stringify(machine).includes('\\"TableName\\":\\"lockstep-records-kept\\"'));
   });
