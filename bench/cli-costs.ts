@@ -3,7 +3,7 @@
  * of (built as `npm run build:cli` builds it, with a metafile), and what parsing costs in a fresh process, where
  * the WebAssembly parser is compiled at start-up and runs unoptimised code for a while.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { type Contributor, contributors } from './bundles.ts';
@@ -105,4 +105,31 @@ export async function coldParse(repoRoot: string, dir: string, runs: number): Pr
     allFilesMs: median(ms.get('allFilesMs') ?? []),
     allFilesDefaultTiersMs: median(ms.get('allFilesDefaultTiersMs') ?? []),
   };
+}
+
+/**
+ * The floor of a no-op for any Node tool, as one file: node-postgres bundled the way the CLI bundles it (minified,
+ * `Response` undefined), connecting to the URL in its first argument and reading the history table. Returns its path.
+ */
+export async function bundleNodeFloor(repoRoot: string, scratch: string): Promise<string> {
+  const source = join(scratch, 'node-floor.cjs');
+  writeFileSync(
+    source,
+    "const pg = require('pg');\nconst c = new pg.Client(process.argv[2]);\nc.connect().then(() => c.query('SELECT * FROM lockstep.schema_history')).then(() => c.end());\n",
+  );
+  const outfile = join(scratch, 'node-floor.bundle.cjs');
+  await build({
+    entryPoints: [source],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['pg-native'],
+    define: { Response: 'undefined' },
+    nodePaths: [join(repoRoot, 'node_modules')],
+    outfile,
+    logLevel: 'warning',
+  });
+  return outfile;
 }

@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../cli/embedded-postgres.ts';
 import { type BundleReport, buildBundles, buildZodAlone, type InitTiming, measureInit } from './bundles.ts';
-import { type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
+import { bundleNodeFloor, type ColdParse, cliComposition, coldParse } from './cli-costs.ts';
 import { type CacheSample, codeCacheCase } from './code-cache.ts';
 import {
   type Applier,
@@ -100,6 +100,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
 process.env.XDG_CACHE_HOME = join(scratch, 'cache');
 const analysisCache = join(scratch, 'cache', 'lockstep', 'analysis');
 const FIRST_SIGHT = 'lockstep, files new to it';
+const NODE_FLOOR = 'node + pg: connect, read the history';
 /** `lockstep plan` of a set: it checks the pending files, and the CLI keeps their analyses. */
 const lockstepPlan = (set: { dir: string }, url: string) => ({
   cmd: process.execPath,
@@ -214,6 +215,7 @@ async function databaseBenchmarks(): Promise<void> {
     timed(startup.command);
     for (const url of warmed.applied.values()) await dropDatabase(ctx, url);
 
+    const floorScript = await bundleNodeFloor(repoRoot, scratch);
     for (const n of sizes) {
       const set = generateMigrations(scratch, n);
       const inProcess = await inProcessAppliers(set);
@@ -246,7 +248,13 @@ async function databaseBenchmarks(): Promise<void> {
       progress(`apply ${n}: ${appliers.map((a) => a.name).join(', ')}; ${runs} runs`);
       const { samples: apply, applied } = await applyCase(ctx, appliers, runs);
       progress(`no-op ${n}`);
-      const noop = noopCase(set, tools, applied, [bare, startup, ...withCa], runs);
+      // What any Node tool pays for a no-op: start, load node-postgres (bundled as the CLI bundles it), connect, read
+      // the history, exit.
+      const historyUrl = applied.get('lockstep');
+      const nodeFloor = historyUrl
+        ? [{ name: NODE_FLOOR, command: { cmd: process.execPath, args: [floorScript, historyUrl] } }]
+        : [];
+      const noop = noopCase(set, tools, applied, [bare, startup, ...nodeFloor, ...withCa], runs);
       progress(`code cache ${n}: no-op and --version with and without, ${runs * 3} runs each`);
       const lockstepTool = tools.find((t) => t.name === 'lockstep');
       const lockstepUrl = applied.get('lockstep');
@@ -435,6 +443,12 @@ async function databaseBenchmarks(): Promise<void> {
         target: '≤ 2',
         measured: `${wire} on the wire, ${last.ip.noopScripts} in process`,
         met: wire <= 2 && last.ip.noopScripts <= 2,
+      });
+      const floor = byName(last.noop, NODE_FLOOR);
+      targets.push({
+        what: `no-op ${last.n}: lockstep ÷ ${NODE_FLOOR}`,
+        target: 'reported',
+        measured: `${ratio(noop, floor)} (${seconds(noop)} vs ${seconds(floor)})`,
       });
       const version = byName(last.noop, 'lockstep --version');
       const bare = byName(last.noop, 'bare node');
