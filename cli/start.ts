@@ -4,6 +4,7 @@
  */
 import { type ExecutionStatus, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { InvalidInputError } from '../engine/errors.ts';
+import { consoleLink } from '../functions/shared/console-link.ts';
 import { parseReleaseInput, type ReleaseInput } from '../functions/shared/release-input.ts';
 import { ExecutionFailedError, type FollowDeps, follow } from './follow.ts';
 import type { RawStartOptions } from './start-options.ts';
@@ -34,9 +35,10 @@ export function executionName(release: string): string {
   return release.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
 }
 
+/** The execution's page in the console of its partition (`arn:<partition>:states:<region>:…`). */
 export function consoleUrl(executionArn: string): string {
-  const region = executionArn.split(':')[3] ?? 'us-east-1';
-  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+  const [, partition = 'aws', , region = 'us-east-1'] = executionArn.split(':');
+  return `${consoleLink(partition, region, '/states/home')}#/v2/executions/details/${executionArn}`;
 }
 
 /** A Step Functions state machine's ARN, as `--state-machine` must give it. */

@@ -186,7 +186,7 @@ function resolveDefinition(outdir: string, options: LocalDefinitionOptions): Loc
   if (!machine) throw new Error(`the template has no state machine ${machineId}`);
   const properties = machine.Properties as { DefinitionString: unknown; StateMachineName?: unknown };
   const placeholder = (ref: Reference) => placeholderFor(template, ref, arns);
-  const text = resolveValue(properties.DefinitionString, placeholder);
+  const text = resolveValue(properties.DefinitionString, placeholder, template.Conditions);
   if (typeof text !== 'string')
     throw new Error('the state machine DefinitionString did not resolve to a string');
   const definition = JSON.parse(text) as AslDefinition;
@@ -312,6 +312,8 @@ function hex(id: string): string {
 
 interface Template {
   readonly Resources: Record<string, { readonly Type: string; readonly Properties?: unknown }>;
+  /** The stack's conditions (infra/constructs/console-host.ts adds two on `AWS::Partition`). */
+  readonly Conditions?: Record<string, unknown>;
 }
 
 /** Every state, including those nested in Parallel branches and Map item processors. */
@@ -341,15 +343,31 @@ interface Reference {
   readonly attribute?: string;
 }
 
-/** Resolves `Fn::Join`, `Ref` and `Fn::GetAtt` to strings; anything else is an error naming it. */
-function resolveValue(value: unknown, resolve: (ref: Reference) => string): unknown {
+/**
+ * Resolves `Fn::Join`, `Ref`, `Fn::GetAtt`, and `Fn::If` over a condition that is an `Fn::Equals` of two such values;
+ * anything else is an error naming it.
+ */
+function resolveValue(
+  value: unknown,
+  resolve: (ref: Reference) => string,
+  conditions: Readonly<Record<string, unknown>> = {},
+): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => resolveValue(v, resolve));
+  const again = (v: unknown) => resolveValue(v, resolve, conditions);
+  if (Array.isArray(value)) return value.map(again);
   const entries = Object.entries(value as Record<string, unknown>);
   const [key, arg] = entries[0] ?? [];
   if (entries.length === 1 && key === 'Fn::Join') {
     const [separator, parts] = arg as [string, unknown[]];
-    return (resolveValue(parts, resolve) as unknown[]).map(String).join(separator);
+    return (again(parts) as unknown[]).map(String).join(separator);
+  }
+  if (entries.length === 1 && key === 'Fn::If') {
+    const [name, whenTrue, whenFalse] = arg as [string, unknown, unknown];
+    const condition = conditions[name] as { 'Fn::Equals'?: [unknown, unknown] } | undefined;
+    const equals = condition?.['Fn::Equals'];
+    if (!equals)
+      throw new Error(`the template's condition ${name} is not an Fn::Equals, which is not resolved locally`);
+    return again(again(equals[0]) === again(equals[1]) ? whenTrue : whenFalse);
   }
   if (entries.length === 1 && key === 'Ref') return PSEUDO[String(arg)] ?? resolve({ id: String(arg) });
   if (entries.length === 1 && key === 'Fn::GetAtt') {

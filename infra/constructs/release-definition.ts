@@ -44,6 +44,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { AWS_RETRIES, ERROR_POLICY, type RetryRule } from '../../functions/shared/errors.ts';
 import { buildApprovalGate } from './approval-gate.ts';
+import { consoleHost } from './console-host.ts';
 import {
   buildMigrationTaskStates,
   buildPendingCheckStates,
@@ -138,8 +139,9 @@ export function taskRetries(): sfn.RetryProps[] {
  */
 export const CAUGHT_ERROR = `States.JsonMerge(States.StringToJson('{"Error":"unknown","Cause":"(Step Functions gave no cause)"}'), $.error, false)`;
 
-export const executionLink = (arnPath: string) =>
-  `States.Format('https://{}.console.aws.amazon.com/states/home?region={}#/v2/executions/details/{}', '${Aws.REGION}', '${Aws.REGION}', ${arnPath})`;
+/** The execution's page in the console of the stack's partition (./console-host.ts), as a States.Format expression. */
+export const executionLink = (scope: Construct, arnPath: string) =>
+  `States.Format('https://{}/states/home?region={}#/v2/executions/details/{}', '${consoleHost(scope)}', '${Aws.REGION}', ${arnPath})`;
 
 /** One Lambda step of the release. */
 interface StepSpec {
@@ -201,7 +203,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
     stateName: STATE.formatAlert,
     parameters: {
       'subject.$': "States.Format('lockstep: release failed at {}', $.failure.stepLabel)",
-      'message.$': `States.Format('Release {} of image {} FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot to restore from: {}\nInput: {}\nExecution: {}\nRelease record: {}#{} (lockstep releases show {})', $.failure.release, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.input, ${executionLink('$$.Execution.Id')}, $$.Execution.StartTime, $$.Execution.Name, $.failure.release)`,
+      'message.$': `States.Format('Release {} of image {} FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot to restore from: {}\nInput: {}\nExecution: {}\nRelease record: {}#{} (lockstep releases show {})', $.failure.release, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.input, ${executionLink(scope, '$$.Execution.Id')}, $$.Execution.StartTime, $$.Execution.Name, $.failure.release)`,
     },
     resultPath: '$.alert',
   }).next(sendAlert);
@@ -385,8 +387,8 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
         subject: 'lockstep: release succeeded',
         message: sfn.TaskInput.fromJsonPathAt(
           props.migrationTask
-            ? `States.Format('Release {} of image {} is live. {} Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.migrationTaskResult.summary, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`
-            : `States.Format('Release {} of image {} is live. Migrations applied: {}. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.plan.pendingCount, $.snapshot.snapshotId, ${executionLink('$$.Execution.Id')})`,
+            ? `States.Format('Release {} of image {} is live. {} Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.migrationTaskResult.summary, $.snapshot.snapshotId, ${executionLink(scope, '$$.Execution.Id')})`
+            : `States.Format('Release {} of image {} is live. Migrations applied: {}. Snapshot: {}. Execution: {}', $.release.release, $.release.image, $.plan.pendingCount, $.snapshot.snapshotId, ${executionLink(scope, '$$.Execution.Id')})`,
         ),
         resultPath: sfn.JsonPath.DISCARD,
       }).next(released)
@@ -418,7 +420,7 @@ export function buildReleaseDefinition(scope: Construct, props: ReleaseDefinitio
       stateName: STATE.pruneAlert,
       parameters: {
         subject: 'lockstep: pruning old snapshots failed',
-        'message.$': `States.Format('Release {} succeeded, but deleting old lockstep snapshots failed: {}: {}. Delete them by hand before the manual-snapshot quota is reached. Execution: {}', $.release.release, $.pruneFailure.error.Error, $.pruneFailure.error.Cause, ${executionLink('$$.Execution.Id')})`,
+        'message.$': `States.Format('Release {} succeeded, but deleting old lockstep snapshots failed: {}: {}. Delete them by hand before the manual-snapshot quota is reached. Execution: {}', $.release.release, $.pruneFailure.error.Error, $.pruneFailure.error.Cause, ${executionLink(scope, '$$.Execution.Id')})`,
       },
       resultPath: '$.alert',
     });

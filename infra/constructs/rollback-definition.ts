@@ -129,7 +129,7 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     stateName: STATE.formatAlert,
     parameters: {
       'subject.$': "States.Format('lockstep: rollback failed at {}', $.failure.stepLabel)",
-      'message.$': `States.Format('Rollback {} (to release {}, image {}) FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot restored from: {}\nRequested by: {}\nInput: {}\nExecution: {}\nRollback record: {}#{} (lockstep releases show {})', $.failure.release, $.failure.to, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.requestedBy, $.failure.input, ${executionLink('$$.Execution.Id')}, $$.Execution.StartTime, $$.Execution.Name, $.failure.release)`,
+      'message.$': `States.Format('Rollback {} (to release {}, image {}) FAILED at step {}.\n\nError: {}\nCause: {}\n\n{}\nDatabase: {}\nSnapshot restored from: {}\nRequested by: {}\nInput: {}\nExecution: {}\nRollback record: {}#{} (lockstep releases show {})', $.failure.release, $.failure.to, $.failure.image, $.failure.step, $.failure.error.Error, $.failure.error.Cause, $.failure.consequence, $.failure.database, $.failure.snapshot, $.failure.requestedBy, $.failure.input, ${executionLink(scope, '$$.Execution.Id')}, $$.Execution.StartTime, $$.Execution.Name, $.failure.release)`,
     },
     resultPath: '$.alert',
   }).next(sendAlert);
@@ -246,7 +246,7 @@ export function buildRollbackDefinition(scope: Construct, props: RollbackDefinit
     topic: props.alertTopic,
     subject: 'lockstep: rollback complete',
     message: sfn.TaskInput.fromJsonPathAt(
-      `States.Format('Rollback {} is live: the service runs release {} ({}, task definition {}). {} Requested by {}: {}. Execution: {}', $.release.release, $.rollback.to.release, $.rollback.to.image, $.rollback.to.taskDefinitionArn, $.switched.summary, $.rollback.requestedBy, $.rollback.reason, ${executionLink('$$.Execution.Id')})`,
+      `States.Format('Rollback {} is live: the service runs release {} ({}, task definition {}). {} Requested by {}: {}. Execution: {}', $.release.release, $.rollback.to.release, $.rollback.to.image, $.rollback.to.taskDefinitionArn, $.switched.summary, $.rollback.requestedBy, $.rollback.reason, ${executionLink(scope, '$$.Execution.Id')})`,
     ),
     resultPath: sfn.JsonPath.DISCARD,
   });

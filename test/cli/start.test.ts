@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ExitCode, exitCodeFor } from '../../cli/exit-codes.ts';
-import { executionName, ReleaseFailedError, startRelease } from '../../cli/start.ts';
+import { consoleUrl, executionName, ReleaseFailedError, startRelease } from '../../cli/start.ts';
 import { InvalidInputError } from '../../engine/errors.ts';
 import { STATE } from '../../infra/constructs/state-names.ts';
 import { synthesizeReleaseDefinition } from '../../rehearsal/definition.ts';
@@ -328,6 +328,23 @@ describe('lockstep start', () => {
       );
       assert.ok(lines.includes('release succeeded'), 'the failed look-up does not stop the follow');
     });
+  });
+
+  test('the console link is the execution’s partition’s console', () => {
+    const arn = (partition: string, region: string) =>
+      `arn:${partition}:states:${region}:123456789012:execution:shop:v1`;
+    assert.equal(
+      consoleUrl(arn('aws', 'eu-west-1')),
+      `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${arn('aws', 'eu-west-1')}`,
+    );
+    assert.equal(
+      consoleUrl(arn('aws-cn', 'cn-north-1')),
+      `https://console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/${arn('aws-cn', 'cn-north-1')}`,
+    );
+    assert.match(
+      consoleUrl(arn('aws-us-gov', 'us-gov-west-1')),
+      /^https:\/\/console\.amazonaws-us-gov\.com\/states\/home\?region=us-gov-west-1#/,
+    );
   });
 
   test('execution names keep only the characters Step Functions allows', () => {
