@@ -190,7 +190,7 @@ describe('the installed command’s analysis cache', () => {
       writeFileSync(join(dir, analysisKey(file)), JSON.stringify({ statements: spans }), { mode: 0o600 });
       const used = await migrate((await database()).url, cache, {}, planted.dir);
       assert.equal(used.code, 3, used.stderr);
-      assert.match(used.stderr, /syntax error at or near "TAB"\n  statement: CREATE TAB\n/);
+      assert.match(used.stderr, /syntax error at or near "TAB"\n {2}statement: CREATE TAB\n/);
 
       const off = await migrate((await database()).url, cache, { LOCKSTEP_NO_CACHE: '1' }, planted.dir);
       assert.equal(off.code, 0, off.stderr);
