@@ -7,13 +7,15 @@
  * What is kept is what the migrate function already trusts from a manifest (./manifest.ts): where each statement
  * starts and ends, checked against the file on every read to cover its SQL with nothing outside a statement but
  * whitespace, comments and semicolons. That check catches a damaged entry, not a forged one (spans can still cut a
- * statement in two), so a store must hold only what this user wrote, as the CLI's does. Only an analysis that found no problem is kept; a file with problems is parsed
- * every time, so its problems are always the parser's. The key is the file's text and everything else the analysis
- * depends on (its directives, whether its tool lets it run its own transactions); the store keeps analyses of one
- * lockstep build apart from another's (cli/analysis-store.ts), since a new lockstep may judge the same text otherwise.
+ * statement in two), so a store must hold only what this user wrote, as the CLI's does.
+ *
+ * Only an analysis that found no problem is kept; a file with problems is parsed every time, so its problems are
+ * always the parser's. The key is the file's text and everything else the analysis depends on (its directives,
+ * whether its tool lets it run its own transactions); the store keeps analyses of one lockstep build apart from
+ * another's (cli/analysis-store.ts), since a new lockstep may judge the same text otherwise.
  */
 import { createHash } from 'node:crypto';
-import { statementsAt, uncoveredSql } from './manifest.ts';
+import { isSpan, statementsAt, uncoveredSql } from './manifest.ts';
 import type { Analyzer, FileAnalysis, MigrationText } from './migration.ts';
 
 /** Where analyses are kept: text by key. Reading or writing must never throw; a miss is `undefined`. */
@@ -56,9 +58,6 @@ function keep(analysis: FileAnalysis): string {
   };
   return JSON.stringify(kept);
 }
-
-const isSpan = (s: unknown): s is readonly [number, number] =>
-  Array.isArray(s) && s.length === 2 && Number.isSafeInteger(s[0]) && Number.isSafeInteger(s[1]);
 
 /** The analysis `text` holds for `m`, or undefined when it is not one that covers `m`'s SQL. */
 function restore(m: MigrationText, text: string): FileAnalysis | undefined {

@@ -98,7 +98,8 @@ export function createManifest(entries: readonly ManifestEntry[], published?: Pu
   };
 }
 
-const isSpan = (s: unknown): s is readonly [number, number] =>
+/** A `[start, end)` pair of integers, as a manifest (or a kept analysis, ./analysis-cache.ts) records a statement. */
+export const isSpan = (s: unknown): s is readonly [number, number] =>
   Array.isArray(s) && s.length === 2 && Number.isSafeInteger(s[0]) && Number.isSafeInteger(s[1]);
 
 /** Parses a manifest, or returns the problems that make it unusable. */
