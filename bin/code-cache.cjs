@@ -39,10 +39,19 @@ const STALE_MS = 7 * 24 * 60 * 60 * 1000;
 const HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
 const TAIL = '\n})';
 
-/** The directory the cache lives in, for this user. */
+/**
+ * The directory the cache lives in, for this user; undefined when the user has none: no cache variable, no `HOME`,
+ * and a user id with no home in the password database (a container run as an arbitrary user), where
+ * `os.homedir()` throws.
+ */
 function cacheDirectory(env = process.env, platform = process.platform) {
   const base = platform === 'win32' ? env.LOCALAPPDATA : env.XDG_CACHE_HOME;
-  return join(base && isAbsolute(base) ? base : join(homedir(), '.cache'), 'lockstep', 'code-cache');
+  if (base && isAbsolute(base)) return join(base, 'lockstep', 'code-cache');
+  try {
+    return join(homedir(), '.cache', 'lockstep', 'code-cache');
+  } catch {
+    return undefined;
+  }
 }
 
 const digest = (data) => createHash(HASH).update(data).digest();
@@ -114,6 +123,7 @@ function removeStale(dir, bundleName, current) {
  */
 function runWithCodeCache(file, directory = cacheDirectory(), variant = 'run') {
   if (
+    directory === undefined ||
     !process.features.require_module ||
     process.env.NODE_DISABLE_COMPILE_CACHE ||
     process.env.LOCKSTEP_NO_CACHE !== undefined

@@ -5,7 +5,8 @@
  * - `<build>` is the SHA-1 of the running bundle: a new lockstep never reads what another one decided.
  * - Read only when the file could only have come from this user (owned by them, writable by no one else), as the code
  *   cache is; written to a temporary file and renamed, so a reader sees a whole file or none.
- * - Anything that fails (no home, a read-only disk, a full one) is a miss: the file is parsed as without a cache.
+ * - Anything that fails (no home directory, a read-only disk, a full one) is a miss, or no store at all: the file is
+ *   parsed as without a cache, and the command runs as it would.
  * - Other builds' directories are removed once not written for a week, when a new build's directory is made.
  * - `LOCKSTEP_NO_CACHE` (any value) turns it off, with the code cache; from source (tsx) there is no build to key by,
  *   so it is off there too.
@@ -34,13 +35,22 @@ declare const LOCKSTEP_BUNDLED: boolean;
 const STALE_MS = 7 * 24 * 60 * 60 * 1000;
 const KEY = /^[0-9a-f]{64}$/;
 
-/** lockstep's cache directory for this user: $XDG_CACHE_HOME, else ~/.cache (%LOCALAPPDATA% on Windows), as bin/code-cache.cjs. */
+/**
+ * lockstep's cache directory for this user: $XDG_CACHE_HOME, else ~/.cache (%LOCALAPPDATA% on Windows), as
+ * bin/code-cache.cjs; undefined when the user has no home (no `HOME`, and a user id the password database does not
+ * know, as in a container run as an arbitrary user: `os.homedir()` throws there).
+ */
 export function lockstepCacheDirectory(
   env: Readonly<Record<string, string | undefined>>,
   platform: NodeJS.Platform = process.platform,
-): string {
+): string | undefined {
   const base = platform === 'win32' ? env.LOCALAPPDATA : env.XDG_CACHE_HOME;
-  return join(base && isAbsolute(base) ? base : join(homedir(), '.cache'), 'lockstep');
+  if (base && isAbsolute(base)) return join(base, 'lockstep');
+  try {
+    return join(homedir(), '.cache', 'lockstep');
+  } catch {
+    return undefined;
+  }
 }
 
 /** The store of the installed command, or undefined when it is off (from source, or `LOCKSTEP_NO_CACHE`). */
@@ -49,8 +59,10 @@ export function installedAnalysisStore(
 ): AnalysisStore | undefined {
   if (typeof LOCKSTEP_BUNDLED === 'undefined' || !LOCKSTEP_BUNDLED || env.LOCKSTEP_NO_CACHE !== undefined)
     return undefined;
+  const directory = lockstepCacheDirectory(env);
+  if (directory === undefined) return undefined;
   // The bundle's own file: dist/cli.cjs.
-  return new FileAnalysisStore(join(lockstepCacheDirectory(env), 'analysis'), () =>
+  return new FileAnalysisStore(join(directory, 'analysis'), () =>
     createHash('sha1').update(readFileSync(__filename)).digest('hex'),
   );
 }

