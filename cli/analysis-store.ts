@@ -71,6 +71,8 @@ export function installedAnalysisStore(
 export class FileAnalysisStore implements AnalysisStore {
   #dir: string | undefined;
   #made = false;
+  /** A write failed (a read-only or full disk): the rest of this run does not try again, file after file. */
+  #unwritable = false;
 
   constructor(
     private readonly directory: string,
@@ -97,7 +99,7 @@ export class FileAnalysisStore implements AnalysisStore {
   }
 
   write(key: string, value: string): void {
-    if (!KEY.test(key)) return;
+    if (!KEY.test(key) || this.#unwritable) return;
     let temporary: string | undefined;
     try {
       const dir = this.#buildDirectory();
@@ -116,6 +118,7 @@ export class FileAnalysisStore implements AnalysisStore {
       }
       renameSync(temporary, path);
     } catch {
+      this.#unwritable = true;
       if (temporary !== undefined)
         try {
           unlinkSync(temporary);

@@ -93,6 +93,10 @@ describe('the analysis store', () => {
     const store = new FileAnalysisStore(join(file, 'under'), () => 'b');
     store.write(KEY, '{}');
     assert.equal(store.read(KEY), undefined);
+    // Nor does it try again for every file of the run: once the file is gone, a write would succeed.
+    rmSync(file);
+    store.write(OTHER, '{}');
+    assert.equal(existsSync(join(file, 'under')), false);
   });
 
   test('a new build removes the directories of builds not written for a week, and leaves recent ones', () => {
