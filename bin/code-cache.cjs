@@ -2,8 +2,8 @@
 // the bundle is compiled through `vm.Script` with the cached data of an earlier run, so V8 skips parsing and compiling
 // the functions that run already ran. Measured on Node 20 (bench/RESULTS.md).
 //
-// - Where: the user's cache directory ($XDG_CACHE_HOME, else ~/.cache; %LOCALAPPDATA% on Windows), under
-//   lockstep/code-cache. Never the project directory, never a shared temp directory.
+// - Where: the user's cache directory (./cache-directory.cjs), under lockstep/code-cache; no cache for a user with
+//   no home directory.
 // - Keyed by the bundle's SHA-1, Node's version and architecture, and `v8.cachedDataVersionTag()` (V8's version, its
 //   flags and the CPU's features): a new bundle or another Node never reads an old cache. V8 itself checks only the
 //   source's length, so a cache for other code of the same length must never reach it. One per command, too: each
@@ -26,10 +26,10 @@
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
 const { createRequire } = require('node:module');
-const { homedir } = require('node:os');
-const { basename, dirname, isAbsolute, join } = require('node:path');
+const { basename, dirname, join } = require('node:path');
 const v8 = require('node:v8');
 const vm = require('node:vm');
+const { lockstepCacheDirectory } = require('./cache-directory.cjs');
 
 const HASH = 'sha1';
 const HASH_BYTES = 20;
@@ -39,19 +39,10 @@ const STALE_MS = 7 * 24 * 60 * 60 * 1000;
 const HEAD = '(function (exports, require, module, __filename, __dirname) {\n';
 const TAIL = '\n})';
 
-/**
- * The directory the cache lives in, for this user; undefined when the user has none: no cache variable, no `HOME`,
- * and a user id with no home in the password database (a container run as an arbitrary user), where
- * `os.homedir()` throws.
- */
+/** The directory the cache lives in, for this user; undefined when the user has none (./cache-directory.cjs). */
 function cacheDirectory(env = process.env, platform = process.platform) {
-  const base = platform === 'win32' ? env.LOCALAPPDATA : env.XDG_CACHE_HOME;
-  if (base && isAbsolute(base)) return join(base, 'lockstep', 'code-cache');
-  try {
-    return join(homedir(), '.cache', 'lockstep', 'code-cache');
-  } catch {
-    return undefined;
-  }
+  const base = lockstepCacheDirectory(env, platform);
+  return base === undefined ? undefined : join(base, 'code-cache');
 }
 
 const digest = (data) => createHash(HASH).update(data).digest();

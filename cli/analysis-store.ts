@@ -25,8 +25,8 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
+import { lockstepCacheDirectory } from '../bin/cache-directory.cjs';
 import type { AnalysisStore } from '../engine/analysis-cache.ts';
 
 /** Set to true by the bundler when it builds dist/cli.cjs. */
@@ -34,24 +34,6 @@ declare const LOCKSTEP_BUNDLED: boolean;
 
 const STALE_MS = 7 * 24 * 60 * 60 * 1000;
 const KEY = /^[0-9a-f]{64}$/;
-
-/**
- * lockstep's cache directory for this user: $XDG_CACHE_HOME, else ~/.cache (%LOCALAPPDATA% on Windows), as
- * bin/code-cache.cjs; undefined when the user has no home (no `HOME`, and a user id the password database does not
- * know, as in a container run as an arbitrary user: `os.homedir()` throws there).
- */
-export function lockstepCacheDirectory(
-  env: Readonly<Record<string, string | undefined>>,
-  platform: NodeJS.Platform = process.platform,
-): string | undefined {
-  const base = platform === 'win32' ? env.LOCALAPPDATA : env.XDG_CACHE_HOME;
-  if (base && isAbsolute(base)) return join(base, 'lockstep');
-  try {
-    return join(homedir(), '.cache', 'lockstep');
-  } catch {
-    return undefined;
-  }
-}
 
 /** The store of the installed command, or undefined when it is off (from source, or `LOCKSTEP_NO_CACHE`). */
 export function installedAnalysisStore(

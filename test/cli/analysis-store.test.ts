@@ -21,11 +21,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  FileAnalysisStore,
-  installedAnalysisStore,
-  lockstepCacheDirectory,
-} from '../../cli/analysis-store.ts';
+import { lockstepCacheDirectory } from '../../bin/cache-directory.cjs';
+import { FileAnalysisStore, installedAnalysisStore } from '../../cli/analysis-store.ts';
 import { analysisKey } from '../../engine/analysis-cache.ts';
 import { readMigrationFiles } from '../../engine/migration.ts';
 import { repoRoot, runCli } from '../support/cli-process.ts';
