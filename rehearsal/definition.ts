@@ -338,22 +338,24 @@ const PSEUDO: Readonly<Record<string, string>> = {
 };
 
 /** A `Ref` (no attribute) or a `Fn::GetAtt` of a resource. */
-interface Reference {
+export interface Reference {
   readonly id: string;
   readonly attribute?: string;
 }
 
 /**
- * Resolves `Fn::Join`, `Ref`, `Fn::GetAtt`, and `Fn::If` over a condition that is an `Fn::Equals` of two such values;
- * anything else is an error naming it.
+ * Resolves `Fn::Join`, `Ref`, `Fn::GetAtt`, and `Fn::If` over a condition (one of the template's `conditions`) that is
+ * an `Fn::Equals` of two such values; anything else is an error naming it. A `Ref` of a pseudo-parameter is its value
+ * in `pseudo` (the local placeholders by default); any other reference is what `resolve` says it stands for.
  */
-function resolveValue(
+export function resolveValue(
   value: unknown,
   resolve: (ref: Reference) => string,
   conditions: Readonly<Record<string, unknown>> = {},
+  pseudo: Readonly<Record<string, string>> = PSEUDO,
 ): unknown {
   if (value === null || typeof value !== 'object') return value;
-  const again = (v: unknown) => resolveValue(v, resolve, conditions);
+  const again = (v: unknown) => resolveValue(v, resolve, conditions, pseudo);
   if (Array.isArray(value)) return value.map(again);
   const entries = Object.entries(value as Record<string, unknown>);
   const [key, arg] = entries[0] ?? [];
@@ -369,12 +371,12 @@ function resolveValue(
       throw new Error(`the template's condition ${name} is not an Fn::Equals, which is not resolved locally`);
     return again(again(equals[0]) === again(equals[1]) ? whenTrue : whenFalse);
   }
-  if (entries.length === 1 && key === 'Ref') return PSEUDO[String(arg)] ?? resolve({ id: String(arg) });
+  if (entries.length === 1 && key === 'Ref') return pseudo[String(arg)] ?? resolve({ id: String(arg) });
   if (entries.length === 1 && key === 'Fn::GetAtt') {
     const [id, attribute] = arg as [string, string];
     return resolve({ id, attribute });
   }
   if (entries.length === 1 && key?.startsWith('Fn::'))
     throw new Error(`the template uses ${key}, which is not resolved locally`);
-  return Object.fromEntries(entries.map(([k, v]) => [k, resolveValue(v, resolve)]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, again(v)]));
 }

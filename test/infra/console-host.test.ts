@@ -7,35 +7,15 @@ import { describe, test } from 'node:test';
 import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { consoleHost } from '../../infra/constructs/console-host.ts';
+import { resolveValue } from '../../rehearsal/definition.ts';
 import { buildFlowStack } from '../support/flow-stack.ts';
 
-type Conditions = Record<string, { 'Fn::Equals': [unknown, unknown] }>;
-
-/** A CloudFormation value as it resolves in `partition` and `region`. */
-function evaluate(value: unknown, conditions: Conditions, partition: string, region: string): string {
-  const again = (v: unknown) => evaluate(v, conditions, partition, region);
-  if (typeof value === 'string') return value;
-  const o = value as {
-    Ref?: string;
-    'Fn::GetAtt'?: [string, string];
-    'Fn::Join'?: [string, unknown[]];
-    'Fn::If'?: [string, unknown, unknown];
-  };
-  if (o.Ref === 'AWS::Partition') return partition;
-  if (o.Ref === 'AWS::Region') return region;
-  // Other resources: what they stand for does not matter here.
-  if (o.Ref) return `<${o.Ref}>`;
-  if (o['Fn::GetAtt']) return `<${o['Fn::GetAtt'].join('.')}>`;
-  if (o['Fn::Join']) return o['Fn::Join'][1].map(again).join(o['Fn::Join'][0]);
-  if (o['Fn::If']) {
-    const [name, whenTrue, whenFalse] = o['Fn::If'];
-    const condition = conditions[name];
-    assert.ok(condition, `the template has the condition ${name}`);
-    const [a, b] = condition['Fn::Equals'];
-    return again(again(a) === again(b) ? whenTrue : whenFalse);
-  }
-  throw new Error(`unexpected ${JSON.stringify(value)}`);
-}
+/** A CloudFormation value as it resolves in `partition` and `region`; other resources stand for their ids. */
+const evaluate = (value: unknown, conditions: Record<string, unknown>, partition: string, region: string) =>
+  resolveValue(value, (ref) => `<${ref.id}>`, conditions, {
+    'AWS::Partition': partition,
+    'AWS::Region': region,
+  }) as string;
 
 const PARTITIONS = [
   ['aws', 'eu-west-1', 'eu-west-1.console.aws.amazon.com'],

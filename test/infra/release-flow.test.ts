@@ -22,6 +22,7 @@ import {
   type ReleaseFlowProps,
 } from '../../infra/constructs/release-flow.ts';
 import { ReleaseStack } from '../../infra/release-stack.ts';
+import { resolveValue } from '../../rehearsal/definition.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
@@ -157,7 +158,7 @@ interface AslState {
 }
 
 /**
- * The state machine's definition as ASL: the `Fn::Join` of the DefinitionString resolved with placeholders —
+ * The state machine's definition as ASL: the DefinitionString resolved as the rehearsal resolves it, with placeholders —
  * pseudo-parameters as sample values, `Ref X` as an SNS topic ARN named X, `Fn::GetAtt [X, Arn]` as a
  * Lambda function ARN named X.
  */
@@ -170,30 +171,15 @@ function definitionOf(template: Template): Asl {
     'AWS::AccountId': '123456789012',
     'AWS::URLSuffix': 'amazonaws.com',
   };
-  const conditions = (template.toJSON().Conditions ?? {}) as Record<
-    string,
-    { 'Fn::Equals': [unknown, unknown] }
-  >;
-  const resolve = (part: unknown): string => {
-    if (typeof part === 'string') return part;
-    const o = part as {
-      Ref?: string;
-      'Fn::GetAtt'?: [string, string];
-      'Fn::If'?: [string, unknown, unknown];
-    };
-    if (o.Ref) return pseudo[o.Ref] ?? `arn:aws:sns:eu-west-1:123456789012:${o.Ref}`;
-    if (o['Fn::GetAtt']) return `arn:aws:lambda:eu-west-1:123456789012:function:${o['Fn::GetAtt'][0]}`;
-    const join = (part as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-    if (join) return join[1].map(resolve).join(join[0]);
-    if (o['Fn::If']) {
-      const [name, whenTrue, whenFalse] = o['Fn::If'];
-      const [a, b] = conditions[name]?.['Fn::Equals'] ?? [];
-      return resolve(resolve(a) === resolve(b) ? whenTrue : whenFalse);
-    }
-    throw new Error(`unexpected part in the definition: ${JSON.stringify(part)}`);
-  };
-  const [, parts] = machine.Properties.DefinitionString['Fn::Join'] as [string, unknown[]];
-  const text = parts.map(resolve).join('');
+  const text = resolveValue(
+    machine.Properties.DefinitionString,
+    (ref) =>
+      ref.attribute
+        ? `arn:aws:lambda:eu-west-1:123456789012:function:${ref.id}`
+        : `arn:aws:sns:eu-west-1:123456789012:${ref.id}`,
+    template.toJSON().Conditions,
+    pseudo,
+  ) as string;
   return JSON.parse(text) as Asl;
 }
 
